@@ -1,0 +1,189 @@
+//! The TOML schema as written by users (see docs/scenarios.md). Every struct denies unknown
+//! keys; values that a later check may reject keep their span for the error message.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::value::Datetime;
+use wardtwin_sim::records::DeviceKind;
+
+/// A chronic condition that shapes a patient's baselines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// COPD with hypercapnic respiratory failure: NEWS2 SpO2 scale 2, target 88–92 %.
+    Copd,
+    Diabetes,
+    HeartFailure,
+    Hypertension,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 4] = [
+        Condition::Copd,
+        Condition::Diabetes,
+        Condition::HeartFailure,
+        Condition::Hypertension,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Copd => "copd",
+            Condition::Diabetes => "diabetes",
+            Condition::HeartFailure => "heart_failure",
+            Condition::Hypertension => "hypertension",
+        }
+    }
+}
+
+/// How unwell a patient is at baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Acuity {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub scenario: RawMeta,
+    #[serde(default)]
+    pub site: RawSite,
+    #[serde(rename = "ward")]
+    pub wards: Spanned<Vec<RawWard>>,
+    #[serde(default)]
+    pub population: RawPopulation,
+    #[serde(default, rename = "patient")]
+    pub patients: Vec<RawPatient>,
+    #[serde(default, rename = "kit")]
+    pub kits: BTreeMap<String, RawKit>,
+    #[serde(default)]
+    pub artifacts: RawArtifacts,
+    #[serde(default, rename = "event")]
+    pub events: Vec<RawEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeta {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Start of simulated time: a TOML offset date-time, e.g. `2026-03-02T00:00:00Z`.
+    pub epoch: Spanned<Datetime>,
+    pub duration: Spanned<String>,
+    pub seed: u64,
+    pub step: Option<Spanned<String>>,
+    pub truth_interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    #[serde(default)]
+    pub name: String,
+    /// Local time offset from UTC in hours, for circadian rhythms (default 0).
+    pub utc_offset_hours: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWard {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub name: String,
+    pub beds: Spanned<u32>,
+    pub beds_per_room: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAge {
+    pub mean: f64,
+    pub sd: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcuityMix {
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConditionMix {
+    pub copd: Option<Spanned<f64>>,
+    pub diabetes: Option<Spanned<f64>>,
+    pub heart_failure: Option<Spanned<f64>>,
+    pub hypertension: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPopulation {
+    pub occupancy: Option<Spanned<f64>>,
+    pub kit: Option<Spanned<String>>,
+    pub age: Option<Spanned<RawAge>>,
+    pub acuity: Option<Spanned<RawAcuityMix>>,
+    /// Fraction of patients on supplemental oxygen.
+    pub oxygen: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub conditions: RawConditionMix,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPatient {
+    pub bed: Spanned<String>,
+    pub id: Option<Spanned<String>>,
+    pub age: Option<Spanned<f64>>,
+    pub acuity: Option<Acuity>,
+    pub conditions: Option<Vec<Condition>>,
+    pub oxygen: Option<bool>,
+    pub spo2_scale: Option<Spanned<u8>>,
+    pub kit: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKit {
+    pub devices: Spanned<Vec<RawDevice>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevice {
+    pub kind: Spanned<DeviceKind>,
+    pub interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArtifacts {
+    pub motion_per_device_day: Option<Spanned<f64>>,
+    pub probe_off_per_device_day: Option<Spanned<f64>>,
+    pub motion_duration: Option<Spanned<String>>,
+    pub probe_off_duration: Option<Spanned<String>>,
+    /// Device kinds that get random artifacts (default: ecg_patch, pulse_oximeter).
+    pub devices: Option<Vec<DeviceKind>>,
+}
+
+/// One timeline entry. The fields allowed depend on `kind`, checked after parsing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub at: Spanned<String>,
+    pub bed: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub develop: Option<Spanned<String>>,
+    pub resolve_after: Option<Spanned<String>>,
+    pub severity: Option<Spanned<f64>>,
+    pub device: Option<Spanned<DeviceKind>>,
+    pub duration: Option<Spanned<String>>,
+}

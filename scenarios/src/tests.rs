@@ -1,0 +1,155 @@
+use super::*;
+
+const MINIMAL: &str = r#"[scenario]
+name = "t"
+epoch = 2026-03-02T00:00:00Z
+duration = "2h"
+seed = 1
+
+[[ward]]
+id = "W1"
+beds = 4
+"#;
+
+/// Parses `MINIMAL` with `extra` appended and returns the error.
+fn error_of(extra: &str) -> Located {
+    let text = format!("{MINIMAL}{extra}");
+    match parse(&text, "t.toml") {
+        Ok(_) => panic!("expected an error for:\n{extra}"),
+        Err(e) => e.located().cloned().unwrap_or_else(|| panic!("not located: {e}")),
+    }
+}
+
+/// The 1-based line of `needle` in the full text.
+fn line_of(extra: &str, needle: &str) -> usize {
+    let text = format!("{MINIMAL}{extra}");
+    text.lines().position(|l| l.contains(needle)).expect("needle") + 1
+}
+
+#[test]
+fn every_library_scenario_is_valid() {
+    let lib = library();
+    let names: Vec<&str> = lib.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["quickstart", "ward-baseline-24h", "hospital-1000-24h"]);
+    let q = &lib[0];
+    assert_eq!(q.beds.len(), 24);
+    assert_eq!(q.duration_ms, 24 * 3_600_000);
+    assert_eq!(q.beds[6].id, "W1-07");
+    assert_eq!(q.beds[6].room, "W1-R2");
+    let kinds: Vec<_> = q.events.iter().filter(|e| matches!(e.kind, EventKind::Deterioration { .. })).collect();
+    assert_eq!(kinds.len(), 2);
+    assert_eq!(lib[2].beds.len(), 1000);
+}
+
+#[test]
+fn minimal_scenario_gets_documented_defaults() {
+    let s = parse(MINIMAL, "t.toml").unwrap();
+    assert_eq!(s.step_ms, 1000);
+    assert_eq!(s.truth_interval_ms, 60_000);
+    assert_eq!(s.population.kit, "standard");
+    assert_eq!(s.kits["standard"].devices.len(), 4);
+    assert_eq!(s.epoch_ms, wardtwin_sim::time::days_from_civil(2026, 3, 2) * 86_400_000);
+    assert_eq!(s.sha256.len(), 64);
+}
+
+#[test]
+fn unknown_key_names_the_key_and_its_place() {
+    let extra = "\n[population]\noccupancy = 0.9\nocupancy = 0.9\n";
+    let e = error_of(extra);
+    assert_eq!((e.line, e.column), (line_of(extra, "ocupancy"), 1), "{e}");
+    assert!(e.message.contains("unknown field `ocupancy`"), "{e}");
+    assert!(e.message.contains("expected one of"), "{e}");
+    assert_eq!(e.file, "t.toml");
+}
+
+#[test]
+fn wrong_type_says_what_was_expected() {
+    let extra = "\n[population]\noccupancy = \"most\"\n";
+    let e = error_of(extra);
+    assert_eq!((e.line, e.column), (line_of(extra, "most"), 13), "{e}");
+    assert!(e.message.contains("expected f64"), "{e}");
+}
+
+#[test]
+fn a_bed_that_does_not_exist_is_pointed_at() {
+    let extra = "\n[[event]]\nat = \"01:00\"\nbed = \"W1-09\"\nkind = \"sepsis\"\n";
+    let e = error_of(extra);
+    assert_eq!((e.line, e.column), (line_of(extra, "W1-09"), 7), "{e}");
+    assert!(e.message.contains("no bed `W1-09`"), "{e}");
+    assert!(e.message.contains("W1-01..W1-04"), "{e}");
+}
+
+#[test]
+fn an_event_after_the_run_ends_is_rejected() {
+    let extra = "\n[[event]]\nat = \"3h\"\nbed = \"W1-02\"\nkind = \"sepsis\"\n";
+    let e = error_of(extra);
+    assert_eq!(e.line, line_of(extra, "3h"), "{e}");
+    assert!(e.message.contains("not inside the run"), "{e}");
+    assert!(e.message.contains("2h"), "{e}");
+}
+
+#[test]
+fn unknown_event_kind_lists_the_known_ones() {
+    let extra = "\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"stroke\"\n";
+    let e = error_of(extra);
+    assert_eq!(e.line, line_of(extra, "stroke"));
+    assert!(e.message.contains("sepsis, respiratory_failure, haemorrhage, motion_artifact, probe_off"), "{e}");
+}
+
+#[test]
+fn artifact_on_a_device_the_patient_does_not_wear() {
+    let extra = "\n[kit.lite]\ndevices = [{ kind = \"ecg_patch\" }]\n[population]\nkit = \"lite\"\n\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"probe_off\"\ndevice = \"pulse_oximeter\"\nduration = \"5m\"\n";
+    let e = error_of(extra);
+    assert_eq!(e.line, line_of(extra, "device = \"pulse"));
+    assert!(e.message.contains("wears no pulse_oximeter"), "{e}");
+}
+
+#[test]
+fn fields_that_do_not_apply_to_an_event_kind_are_rejected() {
+    let extra = "\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"sepsis\"\nduration = \"5m\"\n";
+    let e = error_of(extra);
+    assert!(e.message.contains("`duration` does not apply to a `sepsis` event"), "{e}");
+}
+
+#[test]
+fn bad_durations_and_device_kinds_are_explained() {
+    let e = error_of("\n[[event]]\nat = \"noon\"\nbed = \"W1-02\"\nkind = \"sepsis\"\n");
+    assert!(e.message.contains("expected e.g."), "{e}");
+    let e = error_of("\n[kit.x]\ndevices = [{ kind = \"smartwatch\" }]\n");
+    assert!(e.message.contains("unknown variant `smartwatch`"), "{e}");
+    assert!(e.message.contains("ecg_patch"), "{e}");
+}
+
+#[test]
+fn epoch_without_offset_is_rejected() {
+    let text = MINIMAL.replace("2026-03-02T00:00:00Z", "2026-03-02T00:00:00");
+    let e = parse(&text, "t.toml").unwrap_err();
+    let l = e.located().unwrap();
+    assert_eq!((l.line, l.column), (3, 9), "{e}");
+    assert!(l.message.contains("UTC offset"), "{e}");
+}
+
+#[test]
+fn broken_toml_syntax_is_located() {
+    let e = parse("[scenario\nname = 1\n", "x.toml").unwrap_err();
+    let l = e.located().unwrap();
+    assert_eq!(l.line, 1, "{e}");
+}
+
+#[test]
+fn error_display_has_a_code_frame() {
+    let extra = "\n[population]\noccupancy = 1.5\n";
+    let e = error_of(extra);
+    let shown = e.to_string();
+    let first = shown.lines().next().unwrap();
+    assert_eq!(first, format!("t.toml:{}:13: occupancy must be a fraction from 0 to 1, found 1.5", line_of(extra, "1.5")));
+    assert!(shown.contains("occupancy = 1.5"));
+    assert!(shown.ends_with('^'));
+}
+
+#[test]
+fn load_finds_library_names_and_reports_missing_ones() {
+    assert_eq!(load("quickstart").unwrap().name, "quickstart");
+    let e = load("nonesuch").unwrap_err().to_string();
+    assert!(e.contains("built-in: quickstart, ward-baseline-24h, hospital-1000-24h"), "{e}");
+}

@@ -1,0 +1,354 @@
+//! The Bevy engine: fixed-step clock, declared schedule, per-tick messages, the recorder.
+//!
+//! One `App::update()` is one fixed step of simulation time. Systems live in the chained
+//! [`SimSet`]s of the `Update` schedule:
+//!
+//! `Clock → Faults → Dynamics → Sensing → Emission → Transport → Record`
+//!
+//! Per-tick facts move as messages named as past-tense facts ([`ReadingEmitted`],
+//! [`TruthSampled`], …). The recorder, last in the tick, sorts each message kind by stable index
+//! and hands the rows to every [`RecordSink`]. At the end of a run the [`SimEnd`] schedule lets
+//! plugins flush what is still open (an episode still going), then records once more.
+
+use bevy_app::{App, AppExit, Plugin, TaskPoolOptions, TaskPoolPlugin, Update};
+use bevy_ecs::message::{Message, MessageReader, MessageWriter};
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+
+use crate::records::{
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Fate, Reading, TruthVitals,
+};
+use crate::sink::{RecordSink, SinkError, SinkReport};
+use crate::time::SimMillis;
+
+/// The stages of one tick, run in this order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimSet {
+    /// Advance the clock.
+    Clock,
+    /// Fault mechanisms decide what is broken this tick (later: outages, broker restarts).
+    Faults,
+    /// True state evolves (physiology, batteries).
+    Dynamics,
+    /// Devices measure the true state.
+    Sensing,
+    /// Devices turn measurements into emissions.
+    Emission,
+    /// Transports decide each emission's fate.
+    Transport,
+    /// Everything recorded this tick goes to the sinks, in stable order.
+    Record,
+}
+
+/// Runs once after the last tick, so plugins can flush state that is still open.
+#[derive(ScheduleLabel, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SimEnd;
+
+/// Simulation time. Tick `k` covers the instant `epoch + k·step`.
+#[derive(Resource, Debug, Clone, PartialEq, Eq)]
+pub struct SimClock {
+    epoch_ms: SimMillis,
+    step_ms: i64,
+    duration_ms: i64,
+    tick: u64,
+    started: bool,
+}
+
+impl SimClock {
+    pub fn new(epoch_ms: SimMillis, step_ms: i64, duration_ms: i64) -> Self {
+        assert!(step_ms > 0, "step must be positive");
+        Self {
+            epoch_ms,
+            step_ms,
+            duration_ms,
+            tick: 0,
+            started: false,
+        }
+    }
+    pub fn epoch_ms(&self) -> SimMillis {
+        self.epoch_ms
+    }
+    pub fn step_ms(&self) -> i64 {
+        self.step_ms
+    }
+    pub fn duration_ms(&self) -> i64 {
+        self.duration_ms
+    }
+    /// Number of ticks in the run.
+    pub fn total_ticks(&self) -> u64 {
+        (self.duration_ms / self.step_ms) as u64
+    }
+    /// The current tick (0 for the first).
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+    /// Current simulation time.
+    pub fn now_ms(&self) -> SimMillis {
+        self.epoch_ms + self.tick as i64 * self.step_ms
+    }
+    /// Time since the epoch.
+    pub fn elapsed_ms(&self) -> i64 {
+        self.tick as i64 * self.step_ms
+    }
+    /// End of the run (exclusive).
+    pub fn end_ms(&self) -> SimMillis {
+        self.epoch_ms + self.duration_ms
+    }
+    fn advance(&mut self) {
+        if self.started {
+            self.tick += 1;
+        } else {
+            self.started = true;
+        }
+    }
+}
+
+/// The run seed every stream derives from.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSeed(pub u64);
+
+/// A device emitted a reading.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ReadingEmitted(pub Reading);
+/// A transport decided an emission's fate.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct EmissionFated(pub EmissionFate);
+/// A patient's true vitals were sampled for the ground truth.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct TruthSampled(pub TruthVitals);
+/// A deterioration episode is over (or the run ended while it went on).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct EpisodeClosed(pub EpisodeRecord);
+/// An artifact interval was recorded (a non-event for the scorer).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ArtifactRecorded(pub ArtifactRecord);
+/// Something happened to a device (battery low, battery depleted).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct DeviceEventOccurred(pub DeviceEvent);
+
+/// The sinks of a run; the first sink error stops recording and is reported by [`Sim::finish`].
+#[derive(Resource, Default)]
+pub struct Sinks {
+    sinks: Vec<Box<dyn RecordSink>>,
+    error: Option<SinkError>,
+}
+
+impl Sinks {
+    pub fn new(sinks: Vec<Box<dyn RecordSink>>) -> Self {
+        Self { sinks, error: None }
+    }
+    pub fn push(&mut self, sink: Box<dyn RecordSink>) {
+        self.sinks.push(sink);
+    }
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+    fn each(&mut self, mut f: impl FnMut(&mut dyn RecordSink) -> Result<(), SinkError>) {
+        if self.error.is_some() {
+            return;
+        }
+        for s in &mut self.sinks {
+            if let Err(e) = f(s.as_mut()) {
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+}
+
+/// Engine configuration.
+#[derive(Debug, Clone)]
+pub struct SimPlugin {
+    pub epoch_ms: SimMillis,
+    pub step_ms: i64,
+    pub duration_ms: i64,
+    pub seed: u64,
+    /// Worker threads for Bevy's compute pool; `None`: one per core.
+    pub threads: Option<usize>,
+}
+
+impl Plugin for SimPlugin {
+    fn build(&self, app: &mut App) {
+        if !app.is_plugin_added::<TaskPoolPlugin>() {
+            let options = match self.threads {
+                Some(n) => TaskPoolOptions::with_num_threads(n),
+                None => TaskPoolOptions::default(),
+            };
+            app.add_plugins(TaskPoolPlugin {
+                task_pool_options: options,
+            });
+        }
+        app.insert_resource(SimClock::new(self.epoch_ms, self.step_ms, self.duration_ms))
+            .insert_resource(RunSeed(self.seed))
+            .init_resource::<Sinks>()
+            .init_resource::<RecordScratch>()
+            .add_message::<ReadingEmitted>()
+            .add_message::<EmissionFated>()
+            .add_message::<TruthSampled>()
+            .add_message::<EpisodeClosed>()
+            .add_message::<ArtifactRecorded>()
+            .add_message::<DeviceEventOccurred>()
+            .configure_sets(
+                Update,
+                (
+                    SimSet::Clock,
+                    SimSet::Faults,
+                    SimSet::Dynamics,
+                    SimSet::Sensing,
+                    SimSet::Emission,
+                    SimSet::Transport,
+                    SimSet::Record,
+                )
+                    .chain(),
+            )
+            .configure_sets(SimEnd, (SimSet::Dynamics, SimSet::Record).chain())
+            .add_systems(Update, advance_clock.in_set(SimSet::Clock))
+            .add_systems(Update, deliver_to_file.in_set(SimSet::Transport))
+            .add_systems(Update, record.in_set(SimSet::Record))
+            .add_systems(SimEnd, record.in_set(SimSet::Record));
+        // Systems within a tick are chained; parallelism lives inside systems (par_iter), so the
+        // single-threaded executor saves its per-system overhead on every one of ~10^5 ticks.
+        app.edit_schedule(Update, |s| {
+            s.set_executor(SingleThreadedExecutor::new());
+        });
+        app.edit_schedule(SimEnd, |s| {
+            s.set_executor(SingleThreadedExecutor::new());
+        });
+    }
+}
+
+fn advance_clock(mut clock: ResMut<SimClock>) {
+    clock.advance();
+}
+
+/// The file transport: with no fault mechanism in the way, every emission reaches the file sink.
+fn deliver_to_file(mut emitted: MessageReader<ReadingEmitted>, mut fated: MessageWriter<EmissionFated>) {
+    fated.write_batch(emitted.read().map(|ReadingEmitted(r)| {
+        EmissionFated(EmissionFate {
+            device: r.device,
+            seq: r.seq,
+            sim_ms: r.sim_ms,
+            fate: Fate::Delivered,
+            sink: "file",
+        })
+    }));
+}
+
+/// Per-tick buffers the recorder reuses, so recording allocates nothing in steady state.
+#[derive(Resource, Default)]
+struct RecordScratch {
+    readings: Vec<Reading>,
+    fates: Vec<EmissionFate>,
+    truth: Vec<TruthVitals>,
+    episodes: Vec<EpisodeRecord>,
+    artifacts: Vec<ArtifactRecord>,
+    events: Vec<DeviceEvent>,
+}
+
+/// Collects `reader`'s messages into `buf`, sorted by `key`.
+fn collect_sorted<M: Message, T: Copy, K: Ord>(
+    reader: &mut MessageReader<M>,
+    buf: &mut Vec<T>,
+    get: impl Fn(&M) -> T,
+    key: impl Fn(&T) -> K,
+) {
+    buf.clear();
+    buf.extend(reader.read().map(get));
+    buf.sort_unstable_by_key(key);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    mut readings: MessageReader<ReadingEmitted>,
+    mut fates: MessageReader<EmissionFated>,
+    mut truth: MessageReader<TruthSampled>,
+    mut episodes: MessageReader<EpisodeClosed>,
+    mut artifacts: MessageReader<ArtifactRecorded>,
+    mut events: MessageReader<DeviceEventOccurred>,
+    mut scratch: ResMut<RecordScratch>,
+    mut sinks: ResMut<Sinks>,
+) {
+    let s = &mut *scratch;
+    collect_sorted(&mut readings, &mut s.readings, |m| m.0, |r| (r.device, r.seq));
+    collect_sorted(&mut fates, &mut s.fates, |m| m.0, |r| (r.device, r.seq));
+    collect_sorted(&mut truth, &mut s.truth, |m| m.0, |r| (r.sim_ms, r.patient));
+    collect_sorted(&mut episodes, &mut s.episodes, |m| m.0, |r| r.id);
+    collect_sorted(&mut artifacts, &mut s.artifacts, |m| m.0, |r| {
+        (r.device, r.start_ms, r.kind, r.end_ms)
+    });
+    collect_sorted(&mut events, &mut s.events, |m| m.0, |r| (r.device, r.sim_ms, r.kind));
+    if !s.readings.is_empty() {
+        sinks.each(|k| k.readings(&s.readings));
+    }
+    if !s.fates.is_empty() {
+        sinks.each(|k| k.fates(&s.fates));
+    }
+    if !s.truth.is_empty() {
+        sinks.each(|k| k.truth(&s.truth));
+    }
+    if !s.episodes.is_empty() {
+        sinks.each(|k| k.episodes(&s.episodes));
+    }
+    if !s.artifacts.is_empty() {
+        sinks.each(|k| k.artifacts(&s.artifacts));
+    }
+    if !s.events.is_empty() {
+        sinks.each(|k| k.device_events(&s.events));
+    }
+}
+
+/// A ready-to-run simulation: the app plus the stepping loop.
+pub struct Sim {
+    pub app: App,
+}
+
+impl Sim {
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+
+    pub fn clock(&self) -> &SimClock {
+        self.app.world().resource::<SimClock>()
+    }
+
+    /// Runs one tick.
+    pub fn step(&mut self) {
+        self.app.update();
+    }
+
+    /// Runs every remaining tick, calling `progress(done, total)` every `every` ticks.
+    /// Stops early if a sink fails.
+    pub fn run(&mut self, every: u64, mut progress: impl FnMut(u64, u64)) {
+        let total = self.clock().total_ticks();
+        let mut done = self.ticks_done();
+        while done < total {
+            self.app.update();
+            done += 1;
+            if done % every.max(1) == 0 || done == total {
+                progress(done, total);
+                if self.app.world().resource::<Sinks>().failed() {
+                    return;
+                }
+            }
+            if let Some(AppExit::Error(_)) = self.app.should_exit() {
+                return;
+            }
+        }
+    }
+
+    /// Ticks already simulated.
+    pub fn ticks_done(&self) -> u64 {
+        let c = self.clock();
+        if c.started { c.tick + 1 } else { 0 }
+    }
+
+    /// Flushes open state ([`SimEnd`]) and finishes every sink.
+    pub fn finish(mut self) -> Result<Vec<SinkReport>, SinkError> {
+        self.app.world_mut().run_schedule(SimEnd);
+        let mut sinks = std::mem::take(&mut *self.app.world_mut().resource_mut::<Sinks>());
+        if let Some(e) = sinks.error.take() {
+            return Err(e);
+        }
+        sinks.sinks.iter_mut().map(|s| s.finish()).collect()
+    }
+}

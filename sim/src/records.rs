@@ -1,0 +1,408 @@
+//! What the twin records: telemetry readings as devices emit them, and the ground truth.
+//!
+//! These are plain data, indexed by dense integer handles ([`PatientIx`], [`DeviceIx`], [`BedIx`])
+//! that the [`Directory`](crate::Directory) maps to stable string ids. Only `exporters` turns
+//! them into a wire or file format.
+
+use serde::{Deserialize, Serialize};
+
+use crate::news2::{Acvpu, News2, Spo2Scale};
+use crate::time::SimMillis;
+
+/// Dense index of a bed in the [`Directory`](crate::Directory) (stable-id order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BedIx(pub u32);
+/// Dense index of a patient in the [`Directory`](crate::Directory) (stable-id order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PatientIx(pub u32);
+/// Dense index of a device in the [`Directory`](crate::Directory) (stable-id order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DeviceIx(pub u32);
+
+/// The kinds of device the twin models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// Wearable ECG patch: heart rate and respiratory rate (impedance-derived).
+    EcgPatch,
+    /// Pulse oximeter: SpO2 and pulse rate.
+    PulseOximeter,
+    /// Automatic blood-pressure cuff: intermittent systolic / diastolic / mean.
+    BpCuff,
+    /// Skin temperature patch, core-calibrated.
+    TempPatch,
+}
+
+impl DeviceKind {
+    pub const ALL: [DeviceKind; 4] = [
+        DeviceKind::EcgPatch,
+        DeviceKind::PulseOximeter,
+        DeviceKind::BpCuff,
+        DeviceKind::TempPatch,
+    ];
+
+    /// The name used in scenarios and outputs (`ecg_patch`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::EcgPatch => "ecg_patch",
+            DeviceKind::PulseOximeter => "pulse_oximeter",
+            DeviceKind::BpCuff => "bp_cuff",
+            DeviceKind::TempPatch => "temp_patch",
+        }
+    }
+
+    /// Short prefix for device ids (`ecg-W1-07`).
+    pub fn id_prefix(self) -> &'static str {
+        match self {
+            DeviceKind::EcgPatch => "ecg",
+            DeviceKind::PulseOximeter => "spo2",
+            DeviceKind::BpCuff => "nibp",
+            DeviceKind::TempPatch => "temp",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<DeviceKind> {
+        DeviceKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// What the device measures, in the order it reports them.
+    pub fn metrics(self) -> &'static [Metric] {
+        match self {
+            DeviceKind::EcgPatch => &[Metric::HeartRate, Metric::RespRate],
+            DeviceKind::PulseOximeter => &[Metric::Spo2, Metric::PulseRate],
+            DeviceKind::BpCuff => &[Metric::Systolic, Metric::Diastolic, Metric::MeanArterial],
+            DeviceKind::TempPatch => &[Metric::BodyTemp],
+        }
+    }
+
+    /// The status a device reports when its sensor is detached.
+    pub fn detached_status(self) -> ObsStatus {
+        match self {
+            DeviceKind::EcgPatch => ObsStatus::LeadOff,
+            DeviceKind::PulseOximeter => ObsStatus::ProbeOff,
+            DeviceKind::BpCuff => ObsStatus::CuffError,
+            DeviceKind::TempPatch => ObsStatus::SensorOff,
+        }
+    }
+}
+
+/// A measured quantity, with its interoperability codes (DOMAIN.md section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Metric {
+    HeartRate,
+    RespRate,
+    Spo2,
+    PulseRate,
+    BodyTemp,
+    Systolic,
+    Diastolic,
+    MeanArterial,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::HeartRate,
+        Metric::RespRate,
+        Metric::Spo2,
+        Metric::PulseRate,
+        Metric::BodyTemp,
+        Metric::Systolic,
+        Metric::Diastolic,
+        Metric::MeanArterial,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::HeartRate => "heart_rate",
+            Metric::RespRate => "resp_rate",
+            Metric::Spo2 => "spo2",
+            Metric::PulseRate => "pulse_rate",
+            Metric::BodyTemp => "body_temp",
+            Metric::Systolic => "bp_systolic",
+            Metric::Diastolic => "bp_diastolic",
+            Metric::MeanArterial => "bp_mean",
+        }
+    }
+
+    /// LOINC code. Pulse rate from an oximeter shares heart rate's LOINC (8867-4); the MDC code
+    /// tells them apart.
+    pub fn loinc(self) -> &'static str {
+        match self {
+            Metric::HeartRate | Metric::PulseRate => "8867-4",
+            Metric::RespRate => "9279-1",
+            Metric::Spo2 => "59408-5",
+            Metric::BodyTemp => "8310-5",
+            Metric::Systolic => "8480-6",
+            Metric::Diastolic => "8462-4",
+            Metric::MeanArterial => "8478-0",
+        }
+    }
+
+    /// IEEE 11073 MDC code (system `urn:iso:std:iso:11073:10101`).
+    pub fn mdc(self) -> u32 {
+        match self {
+            Metric::HeartRate => 147_842,
+            Metric::PulseRate => 149_530,
+            Metric::RespRate => 151_562,
+            Metric::Spo2 => 150_456,
+            Metric::BodyTemp => 150_364,
+            Metric::Systolic => 150_021,
+            Metric::Diastolic => 150_022,
+            Metric::MeanArterial => 150_023,
+        }
+    }
+
+    /// UCUM unit.
+    pub fn ucum(self) -> &'static str {
+        match self {
+            Metric::HeartRate | Metric::PulseRate | Metric::RespRate => "/min",
+            Metric::Spo2 => "%",
+            Metric::BodyTemp => "Cel",
+            Metric::Systolic | Metric::Diastolic | Metric::MeanArterial => "mm[Hg]",
+        }
+    }
+}
+
+/// Status a device attaches to an observation. Devices only report what they can know: a
+/// detached probe is known; a motion artifact is not (that is what makes alarms false).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum ObsStatus {
+    Ok,
+    LeadOff,
+    ProbeOff,
+    SensorOff,
+    CuffError,
+    LowBattery,
+}
+
+impl ObsStatus {
+    pub const ALL: [ObsStatus; 6] = [
+        ObsStatus::Ok,
+        ObsStatus::LeadOff,
+        ObsStatus::ProbeOff,
+        ObsStatus::SensorOff,
+        ObsStatus::CuffError,
+        ObsStatus::LowBattery,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ObsStatus::Ok => "ok",
+            ObsStatus::LeadOff => "lead_off",
+            ObsStatus::ProbeOff => "probe_off",
+            ObsStatus::SensorOff => "sensor_off",
+            ObsStatus::CuffError => "cuff_error",
+            ObsStatus::LowBattery => "low_battery",
+        }
+    }
+}
+
+/// One observation inside a reading. `value` is `None` when the device reports no value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    pub metric: Metric,
+    pub value: Option<f32>,
+    pub status: ObsStatus,
+}
+
+/// Most observations any device reports at once (the BP cuff's three).
+pub const MAX_OBS: usize = 3;
+
+/// One emission of a device: what it measured at one moment, as it reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    pub device: DeviceIx,
+    /// Per-device sequence number, from 0, +1 per emission.
+    pub seq: u32,
+    /// Simulation time of the measurement (the truth's clock).
+    pub sim_ms: SimMillis,
+    /// The device's own timestamp: simulation time plus the device's clock offset and drift.
+    pub device_ms: SimMillis,
+    pub battery_pct: f32,
+    pub len: u8,
+    pub obs: [Observation; MAX_OBS],
+}
+
+impl Reading {
+    pub fn observations(&self) -> &[Observation] {
+        &self.obs[..usize::from(self.len)]
+    }
+}
+
+/// What happened to an emission on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// Written to / acknowledged by the sink.
+    Delivered,
+    /// Held back (a spool) and delivered later.
+    DeliveredLate,
+    /// Lost (radio, full spool, broker).
+    Dropped,
+    /// Handed on, outcome not observable (e.g. MQTT QoS 0).
+    Unknown,
+}
+
+impl Fate {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fate::Delivered => "delivered",
+            Fate::DeliveredLate => "delivered_late",
+            Fate::Dropped => "dropped",
+            Fate::Unknown => "unknown",
+        }
+    }
+}
+
+/// The ledger entry of one emission.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmissionFate {
+    pub device: DeviceIx,
+    pub seq: u32,
+    pub sim_ms: SimMillis,
+    pub fate: Fate,
+    /// Where it went (`"file"`).
+    pub sink: &'static str,
+}
+
+/// True vitals of one patient at one moment, with NEWS2 computed from them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TruthVitals {
+    pub patient: PatientIx,
+    pub sim_ms: SimMillis,
+    pub heart_rate: f32,
+    pub resp_rate: f32,
+    pub spo2: f32,
+    pub temp_c: f32,
+    pub systolic: f32,
+    pub diastolic: f32,
+    pub consciousness: Acvpu,
+    pub on_oxygen: bool,
+    pub scale: Spo2Scale,
+    pub news2: News2,
+}
+
+/// Clinical deterioration kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deterioration {
+    Sepsis,
+    RespiratoryFailure,
+    Haemorrhage,
+}
+
+impl Deterioration {
+    pub const ALL: [Deterioration; 3] = [
+        Deterioration::Sepsis,
+        Deterioration::RespiratoryFailure,
+        Deterioration::Haemorrhage,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Deterioration::Sepsis => "sepsis",
+            Deterioration::RespiratoryFailure => "respiratory_failure",
+            Deterioration::Haemorrhage => "haemorrhage",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A deterioration episode as it really happened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpisodeRecord {
+    /// Stable episode number (scenario timeline order).
+    pub id: u32,
+    pub patient: PatientIx,
+    pub kind: Deterioration,
+    pub onset_ms: SimMillis,
+    /// How long the condition takes to develop fully.
+    pub develop_ms: i64,
+    /// First time the true NEWS2 reached 5 at or after onset.
+    pub news2_ge5_ms: Option<SimMillis>,
+    /// First time the true NEWS2 reached 7 at or after onset.
+    pub news2_ge7_ms: Option<SimMillis>,
+    pub peak_news2: u8,
+    /// When treatment began to reverse it, if the scenario says so.
+    pub resolve_ms: Option<SimMillis>,
+    /// When it was over (severity back under 5 %); `None` if still going at the end of the run.
+    pub end_ms: Option<SimMillis>,
+}
+
+/// Artifact kinds: things that make a device report something other than the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    /// Movement corrupts the signal: false desaturation, false tachycardia. Unflagged.
+    Motion,
+    /// Probe or lead detached: no value, and a status flag.
+    ProbeOff,
+}
+
+impl ArtifactKind {
+    pub const ALL: [ArtifactKind; 2] = [ArtifactKind::Motion, ArtifactKind::ProbeOff];
+    pub fn name(self) -> &'static str {
+        match self {
+            ArtifactKind::Motion => "motion",
+            ArtifactKind::ProbeOff => "probe_off",
+        }
+    }
+}
+
+/// Whether an artifact was written in the scenario or drawn at random from its rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Scheduled,
+    Random,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Scheduled => "scheduled",
+            Origin::Random => "random",
+        }
+    }
+}
+
+/// A recorded non-event: an interval in which a device's output did not reflect the patient.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArtifactRecord {
+    pub device: DeviceIx,
+    pub kind: ArtifactKind,
+    pub start_ms: SimMillis,
+    pub end_ms: SimMillis,
+    pub origin: Origin,
+}
+
+/// Things that happen to devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceEventKind {
+    /// Battery fell to the low-battery threshold (10 %).
+    BatteryLow,
+    /// Battery empty: the device stops emitting.
+    BatteryDepleted,
+}
+
+impl DeviceEventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceEventKind::BatteryLow => "battery_low",
+            DeviceEventKind::BatteryDepleted => "battery_depleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeviceEvent {
+    pub device: DeviceIx,
+    pub sim_ms: SimMillis,
+    pub kind: DeviceEventKind,
+}
