@@ -18,17 +18,18 @@ pub struct Located {
 
 impl Located {
     /// Locates the byte `span` of `text`.
-    pub fn at(file: &str, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         let start = span.map_or(0, |s| s.start).min(text.len());
         let before = &text[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = text[line_start..start].chars().count() + 1;
-        let source_line = text[line_start..]
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
+        let source_line = text[line_start..].lines().next().unwrap_or("").to_string();
         Located {
             file: file.to_string(),
             line,
@@ -41,7 +42,11 @@ impl Located {
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        writeln!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
@@ -61,7 +66,9 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no scenario `{name}`: it is neither a file nor a built-in scenario (built-in: {available})")]
+    #[error(
+        "no scenario `{name}`: it is neither a file nor a built-in scenario (built-in: {available})"
+    )]
     NotFound { name: String, available: String },
 }
 

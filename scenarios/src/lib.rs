@@ -21,8 +21,14 @@ pub use model::*;
 /// The built-in scenarios: (name, TOML source).
 pub const LIBRARY: &[(&str, &str)] = &[
     ("quickstart", include_str!("../library/quickstart.toml")),
-    ("ward-baseline-24h", include_str!("../library/ward-baseline-24h.toml")),
-    ("hospital-1000-24h", include_str!("../library/hospital-1000-24h.toml")),
+    (
+        "ward-baseline-24h",
+        include_str!("../library/ward-baseline-24h.toml"),
+    ),
+    (
+        "hospital-1000-24h",
+        include_str!("../library/hospital-1000-24h.toml"),
+    ),
 ];
 
 /// The built-in scenarios, parsed.
@@ -30,7 +36,8 @@ pub fn library() -> Vec<Scenario> {
     LIBRARY
         .iter()
         .map(|(name, text)| {
-            parse(text, &format!("library:{name}")).unwrap_or_else(|e| panic!("built-in scenario {name} is invalid: {e}"))
+            parse(text, &format!("library:{name}"))
+                .unwrap_or_else(|e| panic!("built-in scenario {name} is invalid: {e}"))
         })
         .collect()
 }
@@ -39,7 +46,12 @@ pub fn library() -> Vec<Scenario> {
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let ctx = validate::Ctx { file, text };
     let raw: schema::RawScenario = toml::from_str(text).map_err(|e| {
-        ScenarioError::Invalid(Box::new(Located::at(file, text, e.span(), e.message().trim().to_string())))
+        ScenarioError::Invalid(Box::new(Located::at(
+            file,
+            text,
+            e.span(),
+            e.message().trim().to_string(),
+        )))
     })?;
     let sha = Sha256::digest(text.as_bytes());
     let hex = sha.iter().map(|b| format!("{b:02x}")).collect();
@@ -50,18 +62,27 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     let path = std::path::Path::new(name_or_path);
     if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: name_or_path.to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: name_or_path.to_string(),
+            source,
+        })?;
         return parse(&text, name_or_path);
     }
     match LIBRARY.iter().find(|(n, _)| *n == name_or_path) {
         Some((n, text)) => parse(text, &format!("library:{n}")),
-        None if name_or_path.ends_with(".toml") || name_or_path.contains('/') => Err(ScenarioError::Io {
-            path: name_or_path.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        }),
+        None if name_or_path.ends_with(".toml") || name_or_path.contains('/') => {
+            Err(ScenarioError::Io {
+                path: name_or_path.to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            })
+        }
         None => Err(ScenarioError::NotFound {
             name: name_or_path.to_string(),
-            available: LIBRARY.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+            available: LIBRARY
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }

@@ -16,27 +16,40 @@ fn error_of(extra: &str) -> Located {
     let text = format!("{MINIMAL}{extra}");
     match parse(&text, "t.toml") {
         Ok(_) => panic!("expected an error for:\n{extra}"),
-        Err(e) => e.located().cloned().unwrap_or_else(|| panic!("not located: {e}")),
+        Err(e) => e
+            .located()
+            .cloned()
+            .unwrap_or_else(|| panic!("not located: {e}")),
     }
 }
 
 /// The 1-based line of `needle` in the full text.
 fn line_of(extra: &str, needle: &str) -> usize {
     let text = format!("{MINIMAL}{extra}");
-    text.lines().position(|l| l.contains(needle)).expect("needle") + 1
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle")
+        + 1
 }
 
 #[test]
 fn every_library_scenario_is_valid() {
     let lib = library();
     let names: Vec<&str> = lib.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["quickstart", "ward-baseline-24h", "hospital-1000-24h"]);
+    assert_eq!(
+        names,
+        ["quickstart", "ward-baseline-24h", "hospital-1000-24h"]
+    );
     let q = &lib[0];
     assert_eq!(q.beds.len(), 24);
     assert_eq!(q.duration_ms, 24 * 3_600_000);
     assert_eq!(q.beds[6].id, "W1-07");
     assert_eq!(q.beds[6].room, "W1-R2");
-    let kinds: Vec<_> = q.events.iter().filter(|e| matches!(e.kind, EventKind::Deterioration { .. })).collect();
+    let kinds: Vec<_> = q
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Deterioration { .. }))
+        .collect();
     assert_eq!(kinds.len(), 2);
     assert_eq!(lib[2].beds.len(), 1000);
 }
@@ -48,7 +61,10 @@ fn minimal_scenario_gets_documented_defaults() {
     assert_eq!(s.truth_interval_ms, 60_000);
     assert_eq!(s.population.kit, "standard");
     assert_eq!(s.kits["standard"].devices.len(), 4);
-    assert_eq!(s.epoch_ms, wardtwin_sim::time::days_from_civil(2026, 3, 2) * 86_400_000);
+    assert_eq!(
+        s.epoch_ms,
+        wardtwin_sim::time::days_from_civil(2026, 3, 2) * 86_400_000
+    );
     assert_eq!(s.sha256.len(), 64);
 }
 
@@ -93,7 +109,11 @@ fn unknown_event_kind_lists_the_known_ones() {
     let extra = "\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"stroke\"\n";
     let e = error_of(extra);
     assert_eq!(e.line, line_of(extra, "stroke"));
-    assert!(e.message.contains("sepsis, respiratory_failure, haemorrhage, motion_artifact, probe_off"), "{e}");
+    assert!(
+        e.message
+            .contains("sepsis, respiratory_failure, haemorrhage, motion_artifact, probe_off"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -108,7 +128,11 @@ fn artifact_on_a_device_the_patient_does_not_wear() {
 fn fields_that_do_not_apply_to_an_event_kind_are_rejected() {
     let extra = "\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"sepsis\"\nduration = \"5m\"\n";
     let e = error_of(extra);
-    assert!(e.message.contains("`duration` does not apply to a `sepsis` event"), "{e}");
+    assert!(
+        e.message
+            .contains("`duration` does not apply to a `sepsis` event"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -142,7 +166,13 @@ fn error_display_has_a_code_frame() {
     let e = error_of(extra);
     let shown = e.to_string();
     let first = shown.lines().next().unwrap();
-    assert_eq!(first, format!("t.toml:{}:13: occupancy must be a fraction from 0 to 1, found 1.5", line_of(extra, "1.5")));
+    assert_eq!(
+        first,
+        format!(
+            "t.toml:{}:13: occupancy must be a fraction from 0 to 1, found 1.5",
+            line_of(extra, "1.5")
+        )
+    );
     assert!(shown.contains("occupancy = 1.5"));
     assert!(shown.ends_with('^'));
 }
@@ -151,5 +181,8 @@ fn error_display_has_a_code_frame() {
 fn load_finds_library_names_and_reports_missing_ones() {
     assert_eq!(load("quickstart").unwrap().name, "quickstart");
     let e = load("nonesuch").unwrap_err().to_string();
-    assert!(e.contains("built-in: quickstart, ward-baseline-24h, hospital-1000-24h"), "{e}");
+    assert!(
+        e.contains("built-in: quickstart, ward-baseline-24h, hospital-1000-24h"),
+        "{e}"
+    );
 }

@@ -39,7 +39,10 @@ impl Ctx<'_> {
     fn fraction(&self, v: &Spanned<f64>, what: &str) -> Result<f64, ScenarioError> {
         let x = *v.get_ref();
         if !(0.0..=1.0).contains(&x) {
-            return Err(self.err(v.span(), format!("{what} must be a fraction from 0 to 1, found {x}")));
+            return Err(self.err(
+                v.span(),
+                format!("{what} must be a fraction from 0 to 1, found {x}"),
+            ));
         }
         Ok(x)
     }
@@ -67,15 +70,34 @@ fn epoch_ms(ctx: &Ctx, e: &Spanned<Datetime>) -> Result<i64, ScenarioError> {
         - offset_min * MINUTE_MS)
 }
 
-fn bed_of(ctx: &Ctx, beds: &[Bed], wards: &[Ward], s: &Spanned<String>) -> Result<usize, ScenarioError> {
-    beds.iter().position(|b| &b.id == s.get_ref()).ok_or_else(|| {
-        let hint = wards
-            .iter()
-            .filter_map(|w| Some(format!("{}..{}", beds[*w.beds.first()?].id, beds[*w.beds.last()?].id)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        ctx.err(s.span(), format!("no bed `{}` in this scenario: expected one of {hint}", s.get_ref()))
-    })
+fn bed_of(
+    ctx: &Ctx,
+    beds: &[Bed],
+    wards: &[Ward],
+    s: &Spanned<String>,
+) -> Result<usize, ScenarioError> {
+    beds.iter()
+        .position(|b| &b.id == s.get_ref())
+        .ok_or_else(|| {
+            let hint = wards
+                .iter()
+                .filter_map(|w| {
+                    Some(format!(
+                        "{}..{}",
+                        beds[*w.beds.first()?].id,
+                        beds[*w.beds.last()?].id
+                    ))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            ctx.err(
+                s.span(),
+                format!(
+                    "no bed `{}` in this scenario: expected one of {hint}",
+                    s.get_ref()
+                ),
+            )
+        })
 }
 
 fn valid_id(s: &str) -> bool {
@@ -98,11 +120,23 @@ fn default_kits() -> BTreeMap<String, Kit> {
     BTreeMap::from([("standard".to_string(), Kit { devices })])
 }
 
-pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String) -> Result<Scenario, ScenarioError> {
+pub(crate) fn resolve(
+    ctx: &Ctx,
+    raw: RawScenario,
+    origin: &str,
+    sha256: String,
+) -> Result<Scenario, ScenarioError> {
     let meta = &raw.scenario;
     let name = meta.name.get_ref().clone();
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(ctx.err(meta.name.span(), "scenario name must be letters, digits, '-' or '_' (it names the run folder)"));
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ctx.err(
+            meta.name.span(),
+            "scenario name must be letters, digits, '-' or '_' (it names the run folder)",
+        ));
     }
     let epoch_ms = epoch_ms(ctx, &meta.epoch)?;
     let duration_ms = ctx.positive_duration(&meta.duration, "duration")?;
@@ -111,14 +145,26 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
         None => SECOND_MS,
     };
     if duration_ms % step_ms != 0 {
-        return Err(ctx.err(meta.duration.span(), format!(
-            "duration {} is not a whole number of steps of {}", format_duration(duration_ms), format_duration(step_ms))));
+        return Err(ctx.err(
+            meta.duration.span(),
+            format!(
+                "duration {} is not a whole number of steps of {}",
+                format_duration(duration_ms),
+                format_duration(step_ms)
+            ),
+        ));
     }
     let truth_interval_ms = match &meta.truth_interval {
         Some(s) => {
             let v = ctx.positive_duration(s, "truth_interval")?;
             if v % step_ms != 0 {
-                return Err(ctx.err(s.span(), format!("truth_interval must be a whole number of steps of {}", format_duration(step_ms))));
+                return Err(ctx.err(
+                    s.span(),
+                    format!(
+                        "truth_interval must be a whole number of steps of {}",
+                        format_duration(step_ms)
+                    ),
+                ));
             }
             v
         }
@@ -142,17 +188,25 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
     for w in raw.wards.get_ref() {
         let id = w.id.get_ref();
         if !valid_id(id) {
-            return Err(ctx.err(w.id.span(), "ward id must be 1-16 letters, digits or '_' (it is part of bed and device ids)"));
+            return Err(ctx.err(
+                w.id.span(),
+                "ward id must be 1-16 letters, digits or '_' (it is part of bed and device ids)",
+            ));
         }
         if !seen.insert(id.clone()) {
             return Err(ctx.err(w.id.span(), format!("ward `{id}` is defined twice")));
         }
         let n = *w.beds.get_ref();
         if !(1..=10_000).contains(&n) {
-            return Err(ctx.err(w.beds.span(), format!("a ward has 1 to 10000 beds, found {n}")));
+            return Err(ctx.err(
+                w.beds.span(),
+                format!("a ward has 1 to 10000 beds, found {n}"),
+            ));
         }
         let per_room = match &w.beds_per_room {
-            Some(v) if *v.get_ref() == 0 => return Err(ctx.err(v.span(), "beds_per_room must be at least 1")),
+            Some(v) if *v.get_ref() == 0 => {
+                return Err(ctx.err(v.span(), "beds_per_room must be at least 1"));
+            }
             Some(v) => *v.get_ref(),
             None => 1,
         };
@@ -166,7 +220,11 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
                 room: format!("{id}-R{}", (b - 1) / per_room + 1),
             });
         }
-        wards.push(Ward { id: id.clone(), name: w.name.clone(), beds: ward_beds });
+        wards.push(Ward {
+            id: id.clone(),
+            name: w.name.clone(),
+            beds: ward_beds,
+        });
     }
     // Kits.
     let mut kits = default_kits();
@@ -179,13 +237,22 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
         for d in k.devices.get_ref() {
             let kind = *d.kind.get_ref();
             if !kinds.insert(kind) {
-                return Err(ctx.err(d.kind.span(), format!("kit `{kname}` lists {} twice", kind.name())));
+                return Err(ctx.err(
+                    d.kind.span(),
+                    format!("kit `{kname}` lists {} twice", kind.name()),
+                ));
             }
             let interval_ms = match &d.interval {
                 Some(s) => {
                     let v = ctx.positive_duration(s, "interval")?;
                     if v < step_ms || v % step_ms != 0 {
-                        return Err(ctx.err(s.span(), format!("interval must be a whole number of steps of {}", format_duration(step_ms))));
+                        return Err(ctx.err(
+                            s.span(),
+                            format!(
+                                "interval must be a whole number of steps of {}",
+                                format_duration(step_ms)
+                            ),
+                        ));
                     }
                     v
                 }
@@ -199,31 +266,65 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
         if kits.contains_key(s.get_ref()) {
             Ok(s.get_ref().clone())
         } else {
-            Err(ctx.err(s.span(), format!("no kit `{}`: expected one of {}", s.get_ref(), kits.keys().cloned().collect::<Vec<_>>().join(", "))))
+            Err(ctx.err(
+                s.span(),
+                format!(
+                    "no kit `{}`: expected one of {}",
+                    s.get_ref(),
+                    kits.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ))
         }
     };
 
     // Population.
     let p = &raw.population;
-    let occupancy = match &p.occupancy { Some(v) => ctx.fraction(v, "occupancy")?, None => 1.0 };
-    let oxygen = match &p.oxygen { Some(v) => ctx.fraction(v, "oxygen")?, None => 0.0 };
-    let kit = match &p.kit { Some(s) => kit_name(s)?, None => "standard".to_string() };
+    let occupancy = match &p.occupancy {
+        Some(v) => ctx.fraction(v, "occupancy")?,
+        None => 1.0,
+    };
+    let oxygen = match &p.oxygen {
+        Some(v) => ctx.fraction(v, "oxygen")?,
+        None => 0.0,
+    };
+    let kit = match &p.kit {
+        Some(s) => kit_name(s)?,
+        None => "standard".to_string(),
+    };
     let age = match &p.age {
         Some(a) => {
             let r = a.get_ref();
             if !(r.min < r.max && r.sd >= 0.0 && r.min >= 16.0 && r.max <= 120.0) {
-                return Err(ctx.err(a.span(), "age needs 16 <= min < max <= 120 and sd >= 0 (adult wards)"));
+                return Err(ctx.err(
+                    a.span(),
+                    "age needs 16 <= min < max <= 120 and sd >= 0 (adult wards)",
+                ));
             }
-            AgeDist { mean: r.mean, sd: r.sd, min: r.min, max: r.max }
+            AgeDist {
+                mean: r.mean,
+                sd: r.sd,
+                min: r.min,
+                max: r.max,
+            }
         }
-        None => AgeDist { mean: 66.0, sd: 17.0, min: 18.0, max: 100.0 },
+        None => AgeDist {
+            mean: 66.0,
+            sd: 17.0,
+            min: 18.0,
+            max: 100.0,
+        },
     };
     let acuity = match &p.acuity {
         Some(a) => {
             let r = a.get_ref();
             let v = [r.low, r.medium, r.high];
-            if v.iter().any(|x| !(0.0..=1.0).contains(x)) || ((v.iter().sum::<f64>()) - 1.0).abs() > 1e-6 {
-                return Err(ctx.err(a.span(), "acuity fractions low, medium, high must each be 0..1 and sum to 1"));
+            if v.iter().any(|x| !(0.0..=1.0).contains(x))
+                || ((v.iter().sum::<f64>()) - 1.0).abs() > 1e-6
+            {
+                return Err(ctx.err(
+                    a.span(),
+                    "acuity fractions low, medium, high must each be 0..1 and sum to 1",
+                ));
             }
             v
         }
@@ -231,12 +332,24 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
     };
     let mut conditions = BTreeMap::new();
     let c = &p.conditions;
-    for (cond, v) in [(Condition::Copd, &c.copd), (Condition::Diabetes, &c.diabetes), (Condition::HeartFailure, &c.heart_failure), (Condition::Hypertension, &c.hypertension)] {
+    for (cond, v) in [
+        (Condition::Copd, &c.copd),
+        (Condition::Diabetes, &c.diabetes),
+        (Condition::HeartFailure, &c.heart_failure),
+        (Condition::Hypertension, &c.hypertension),
+    ] {
         if let Some(v) = v {
             conditions.insert(cond, ctx.fraction(v, cond.name())?);
         }
     }
-    let population = Population { occupancy, kit, age, acuity, oxygen, conditions };
+    let population = Population {
+        occupancy,
+        kit,
+        age,
+        acuity,
+        oxygen,
+        conditions,
+    };
 
     // Explicit patients.
     let mut patients = BTreeMap::new();
@@ -244,14 +357,29 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
     for rp in &raw.patients {
         let bed = bed_of(ctx, &beds, &wards, &rp.bed)?;
         if patients.contains_key(&bed) {
-            return Err(ctx.err(rp.bed.span(), format!("bed `{}` already has a [[patient]]", rp.bed.get_ref())));
+            return Err(ctx.err(
+                rp.bed.span(),
+                format!("bed `{}` already has a [[patient]]", rp.bed.get_ref()),
+            ));
         }
         if let Some(id) = &rp.id {
-            if id.get_ref().is_empty() || id.get_ref().len() > 32 || !id.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(ctx.err(id.span(), "patient id must be 1-32 letters, digits, '-' or '_'"));
+            if id.get_ref().is_empty()
+                || id.get_ref().len() > 32
+                || !id
+                    .get_ref()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ctx.err(
+                    id.span(),
+                    "patient id must be 1-32 letters, digits, '-' or '_'",
+                ));
             }
             if !ids.insert(id.get_ref().clone()) {
-                return Err(ctx.err(id.span(), format!("patient id `{}` is used twice", id.get_ref())));
+                return Err(ctx.err(
+                    id.span(),
+                    format!("patient id `{}` is used twice", id.get_ref()),
+                ));
             }
         }
         if let Some(a) = &rp.age {
@@ -261,39 +389,57 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
         }
         if let Some(s) = &rp.spo2_scale {
             if !matches!(s.get_ref(), 1 | 2) {
-                return Err(ctx.err(s.span(), format!("spo2_scale is 1 or 2 (NEWS2), found {}", s.get_ref())));
+                return Err(ctx.err(
+                    s.span(),
+                    format!("spo2_scale is 1 or 2 (NEWS2), found {}", s.get_ref()),
+                ));
             }
         }
         let kit = rp.kit.as_ref().map(kit_name).transpose()?;
-        patients.insert(bed, PatientSpec {
-            id: rp.id.as_ref().map(|s| s.get_ref().clone()),
-            age: rp.age.as_ref().map(|a| *a.get_ref()),
-            acuity: rp.acuity,
-            conditions: rp.conditions.clone(),
-            oxygen: rp.oxygen,
-            spo2_scale: rp.spo2_scale.as_ref().map(|s| *s.get_ref()),
-            kit,
-        });
+        patients.insert(
+            bed,
+            PatientSpec {
+                id: rp.id.as_ref().map(|s| s.get_ref().clone()),
+                age: rp.age.as_ref().map(|a| *a.get_ref()),
+                acuity: rp.acuity,
+                conditions: rp.conditions.clone(),
+                oxygen: rp.oxygen,
+                spo2_scale: rp.spo2_scale.as_ref().map(|s| *s.get_ref()),
+                kit,
+            },
+        );
     }
 
     // Random artifact rates.
     let a = &raw.artifacts;
     let rate = |v: &Option<Spanned<f64>>, default: f64, what: &str| -> Result<f64, ScenarioError> {
         match v {
-            Some(v) if !(0.0..=1000.0).contains(v.get_ref()) => Err(ctx.err(v.span(), format!("{what} must be 0 to 1000 per device per day"))),
+            Some(v) if !(0.0..=1000.0).contains(v.get_ref()) => Err(ctx.err(
+                v.span(),
+                format!("{what} must be 0 to 1000 per device per day"),
+            )),
             Some(v) => Ok(*v.get_ref()),
             None => Ok(default),
         }
     };
-    let mean = |v: &Option<Spanned<String>>, default: i64, what: &str| -> Result<i64, ScenarioError> {
-        v.as_ref().map_or(Ok(default), |s| ctx.positive_duration(s, what))
-    };
+    let mean =
+        |v: &Option<Spanned<String>>, default: i64, what: &str| -> Result<i64, ScenarioError> {
+            v.as_ref()
+                .map_or(Ok(default), |s| ctx.positive_duration(s, what))
+        };
     let artifacts = ArtifactRates {
         motion_per_device_day: rate(&a.motion_per_device_day, 2.0, "motion_per_device_day")?,
-        probe_off_per_device_day: rate(&a.probe_off_per_device_day, 0.3, "probe_off_per_device_day")?,
+        probe_off_per_device_day: rate(
+            &a.probe_off_per_device_day,
+            0.3,
+            "probe_off_per_device_day",
+        )?,
         motion_mean_ms: mean(&a.motion_duration, 90 * SECOND_MS, "motion_duration")?,
         probe_off_mean_ms: mean(&a.probe_off_duration, 15 * MINUTE_MS, "probe_off_duration")?,
-        devices: a.devices.clone().unwrap_or_else(|| vec![DeviceKind::EcgPatch, DeviceKind::PulseOximeter]),
+        devices: a
+            .devices
+            .clone()
+            .unwrap_or_else(|| vec![DeviceKind::EcgPatch, DeviceKind::PulseOximeter]),
     };
 
     let mut scenario = Scenario {
@@ -306,7 +452,10 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
         step_ms,
         truth_interval_ms,
         seed: meta.seed,
-        site: Site { name: raw.site.name.clone(), utc_offset_hours },
+        site: Site {
+            name: raw.site.name.clone(),
+            utc_offset_hours,
+        },
         wards,
         beds,
         population,
@@ -325,47 +474,102 @@ pub(crate) fn resolve(ctx: &Ctx, raw: RawScenario, origin: &str, sha256: String)
                 format_duration(at_ms), format_duration(duration_ms))));
         }
         let bed = bed_of(ctx, &scenario.beds, &scenario.wards, &ev.bed)?;
-        let forbid = |field: Option<Range<usize>>, name: &str, kind: &str| -> Result<(), ScenarioError> {
-            match field {
-                Some(span) => Err(ctx.err(span, format!("`{name}` does not apply to a `{kind}` event"))),
-                None => Ok(()),
-            }
-        };
+        let forbid =
+            |field: Option<Range<usize>>, name: &str, kind: &str| -> Result<(), ScenarioError> {
+                match field {
+                    Some(span) => {
+                        Err(ctx.err(span, format!("`{name}` does not apply to a `{kind}` event")))
+                    }
+                    None => Ok(()),
+                }
+            };
         let kind_str = ev.kind.get_ref().as_str();
         let kind = if let Some(condition) = Deterioration::from_name(kind_str) {
             forbid(ev.device.as_ref().map(|d| d.span()), "device", kind_str)?;
             forbid(ev.duration.as_ref().map(|d| d.span()), "duration", kind_str)?;
-            let develop_ms = match &ev.develop { Some(s) => ctx.positive_duration(s, "develop")?, None => default_develop_ms(condition) };
-            let resolve_after_ms = ev.resolve_after.as_ref().map(|s| ctx.positive_duration(s, "resolve_after")).transpose()?;
+            let develop_ms = match &ev.develop {
+                Some(s) => ctx.positive_duration(s, "develop")?,
+                None => default_develop_ms(condition),
+            };
+            let resolve_after_ms = ev
+                .resolve_after
+                .as_ref()
+                .map(|s| ctx.positive_duration(s, "resolve_after"))
+                .transpose()?;
             let severity = match &ev.severity {
-                Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 2.0) => return Err(ctx.err(v.span(), "severity must be more than 0 and at most 2 (1 = textbook)")),
+                Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 2.0) => {
+                    return Err(ctx.err(
+                        v.span(),
+                        "severity must be more than 0 and at most 2 (1 = textbook)",
+                    ));
+                }
                 Some(v) => *v.get_ref(),
                 None => 1.0,
             };
-            EventKind::Deterioration { condition, develop_ms, resolve_after_ms, severity }
-        } else if let Some(kind) = ArtifactKind::ALL.into_iter().find(|k| format!("{}_artifact", k.name()) == kind_str || k.name() == kind_str) {
+            EventKind::Deterioration {
+                condition,
+                develop_ms,
+                resolve_after_ms,
+                severity,
+            }
+        } else if let Some(kind) = ArtifactKind::ALL
+            .into_iter()
+            .find(|k| format!("{}_artifact", k.name()) == kind_str || k.name() == kind_str)
+        {
             forbid(ev.develop.as_ref().map(|d| d.span()), "develop", kind_str)?;
-            forbid(ev.resolve_after.as_ref().map(|d| d.span()), "resolve_after", kind_str)?;
+            forbid(
+                ev.resolve_after.as_ref().map(|d| d.span()),
+                "resolve_after",
+                kind_str,
+            )?;
             forbid(ev.severity.as_ref().map(|d| d.span()), "severity", kind_str)?;
             let Some(device) = &ev.device else {
-                return Err(ctx.err(ev.kind.span(), format!("a `{kind_str}` event needs `device = \"...\"` (one of {})", DeviceKind::ALL.map(|k| k.name()).join(", "))));
+                return Err(ctx.err(
+                    ev.kind.span(),
+                    format!(
+                        "a `{kind_str}` event needs `device = \"...\"` (one of {})",
+                        DeviceKind::ALL.map(|k| k.name()).join(", ")
+                    ),
+                ));
             };
             let Some(duration) = &ev.duration else {
-                return Err(ctx.err(ev.kind.span(), format!("a `{kind_str}` event needs `duration = \"...\"`, e.g. \"2m\"")));
+                return Err(ctx.err(
+                    ev.kind.span(),
+                    format!("a `{kind_str}` event needs `duration = \"...\"`, e.g. \"2m\""),
+                ));
             };
             let duration_ms = ctx.positive_duration(duration, "duration")?;
             let kit = scenario.kit_of_bed(bed);
             if !kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
-                return Err(ctx.err(device.span(), format!(
-                    "the patient in bed `{}` wears no {}: their kit has {}",
-                    ev.bed.get_ref(), device.get_ref().name(),
-                    kit.devices.iter().map(|d| d.kind.name()).collect::<Vec<_>>().join(", "))));
+                return Err(ctx.err(
+                    device.span(),
+                    format!(
+                        "the patient in bed `{}` wears no {}: their kit has {}",
+                        ev.bed.get_ref(),
+                        device.get_ref().name(),
+                        kit.devices
+                            .iter()
+                            .map(|d| d.kind.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
             }
-            EventKind::Artifact { kind, device: *device.get_ref(), duration_ms }
+            EventKind::Artifact {
+                kind,
+                device: *device.get_ref(),
+                duration_ms,
+            }
         } else {
             let mut expected: Vec<&str> = Deterioration::ALL.iter().map(|d| d.name()).collect();
             expected.extend(["motion_artifact", "probe_off"]);
-            return Err(ctx.err(ev.kind.span(), format!("unknown event kind `{kind_str}`: expected one of {}", expected.join(", "))));
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!(
+                    "unknown event kind `{kind_str}`: expected one of {}",
+                    expected.join(", ")
+                ),
+            ));
         };
         scenario.events.push(Event { at_ms, bed, kind });
     }

@@ -11,7 +11,7 @@
 //! plugins flush what is still open (an episode still going), then records once more.
 
 use bevy_app::{App, AppExit, Plugin, TaskPoolOptions, TaskPoolPlugin, Update};
-use bevy_ecs::message::{Message, MessageReader, MessageWriter};
+use bevy_ecs::message::{Message, MessageCursor, MessageReader, MessageWriter, Messages};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 
@@ -222,7 +222,10 @@ fn advance_clock(mut clock: ResMut<SimClock>) {
 }
 
 /// The file transport: with no fault mechanism in the way, every emission reaches the file sink.
-fn deliver_to_file(mut emitted: MessageReader<ReadingEmitted>, mut fated: MessageWriter<EmissionFated>) {
+fn deliver_to_file(
+    mut emitted: MessageReader<ReadingEmitted>,
+    mut fated: MessageWriter<EmissionFated>,
+) {
     fated.write_batch(emitted.read().map(|ReadingEmitted(r)| {
         EmissionFated(EmissionFate {
             device: r.device,
@@ -234,9 +237,12 @@ fn deliver_to_file(mut emitted: MessageReader<ReadingEmitted>, mut fated: Messag
     }));
 }
 
-/// Per-tick buffers the recorder reuses, so recording allocates nothing in steady state.
+/// The recorder's state: one cursor per message kind, shared by every instance of the
+/// recorder (the tick's and [`SimEnd`]'s), so nothing is recorded twice; and per-tick buffers
+/// it reuses, so recording allocates nothing in steady state.
 #[derive(Resource, Default)]
 struct RecordScratch {
+    cursors: Cursors,
     readings: Vec<Reading>,
     fates: Vec<EmissionFate>,
     truth: Vec<TruthVitals>,
@@ -245,38 +251,84 @@ struct RecordScratch {
     events: Vec<DeviceEvent>,
 }
 
-/// Collects `reader`'s messages into `buf`, sorted by `key`.
+#[derive(Default)]
+struct Cursors {
+    readings: MessageCursor<ReadingEmitted>,
+    fates: MessageCursor<EmissionFated>,
+    truth: MessageCursor<TruthSampled>,
+    episodes: MessageCursor<EpisodeClosed>,
+    artifacts: MessageCursor<ArtifactRecorded>,
+    events: MessageCursor<DeviceEventOccurred>,
+}
+
+/// Collects the unread messages into `buf`, sorted by `key`.
 fn collect_sorted<M: Message, T: Copy, K: Ord>(
-    reader: &mut MessageReader<M>,
+    cursor: &mut MessageCursor<M>,
+    messages: &Messages<M>,
     buf: &mut Vec<T>,
     get: impl Fn(&M) -> T,
     key: impl Fn(&T) -> K,
 ) {
     buf.clear();
-    buf.extend(reader.read().map(get));
+    buf.extend(cursor.read(messages).map(get));
     buf.sort_unstable_by_key(key);
 }
 
 #[allow(clippy::too_many_arguments)]
 fn record(
-    mut readings: MessageReader<ReadingEmitted>,
-    mut fates: MessageReader<EmissionFated>,
-    mut truth: MessageReader<TruthSampled>,
-    mut episodes: MessageReader<EpisodeClosed>,
-    mut artifacts: MessageReader<ArtifactRecorded>,
-    mut events: MessageReader<DeviceEventOccurred>,
+    readings: Res<Messages<ReadingEmitted>>,
+    fates: Res<Messages<EmissionFated>>,
+    truth: Res<Messages<TruthSampled>>,
+    episodes: Res<Messages<EpisodeClosed>>,
+    artifacts: Res<Messages<ArtifactRecorded>>,
+    events: Res<Messages<DeviceEventOccurred>>,
     mut scratch: ResMut<RecordScratch>,
     mut sinks: ResMut<Sinks>,
 ) {
     let s = &mut *scratch;
-    collect_sorted(&mut readings, &mut s.readings, |m| m.0, |r| (r.device, r.seq));
-    collect_sorted(&mut fates, &mut s.fates, |m| m.0, |r| (r.device, r.seq));
-    collect_sorted(&mut truth, &mut s.truth, |m| m.0, |r| (r.sim_ms, r.patient));
-    collect_sorted(&mut episodes, &mut s.episodes, |m| m.0, |r| r.id);
-    collect_sorted(&mut artifacts, &mut s.artifacts, |m| m.0, |r| {
-        (r.device, r.start_ms, r.kind, r.end_ms)
-    });
-    collect_sorted(&mut events, &mut s.events, |m| m.0, |r| (r.device, r.sim_ms, r.kind));
+    let c = &mut s.cursors;
+    collect_sorted(
+        &mut c.readings,
+        &readings,
+        &mut s.readings,
+        |m| m.0,
+        |r| (r.device, r.seq),
+    );
+    collect_sorted(
+        &mut c.fates,
+        &fates,
+        &mut s.fates,
+        |m| m.0,
+        |r| (r.device, r.seq),
+    );
+    collect_sorted(
+        &mut c.truth,
+        &truth,
+        &mut s.truth,
+        |m| m.0,
+        |r| (r.sim_ms, r.patient),
+    );
+    collect_sorted(
+        &mut c.episodes,
+        &episodes,
+        &mut s.episodes,
+        |m| m.0,
+        |r| r.id,
+    );
+    collect_sorted(
+        &mut c.artifacts,
+        &artifacts,
+        &mut s.artifacts,
+        |m| m.0,
+        |r| (r.device, r.start_ms, r.kind, r.end_ms),
+    );
+    collect_sorted(
+        &mut c.events,
+        &events,
+        &mut s.events,
+        |m| m.0,
+        |r| (r.device, r.sim_ms, r.kind),
+    );
     if !s.readings.is_empty() {
         sinks.each(|k| k.readings(&s.readings));
     }

@@ -26,7 +26,7 @@ pub mod time;
 pub mod engine;
 
 pub use directory::{BedInfo, DeviceInfo, Directory, PatientInfo};
-pub use sink::{CountingSink, Counts, RecordSink, SinkError, SinkReport};
+pub use sink::{CountingSink, Counts, MemorySink, RecordSink, Recorded, SinkError, SinkReport};
 
 #[cfg(feature = "ecs")]
 pub use engine::{

@@ -13,7 +13,13 @@ use serde::{Deserialize, Serialize};
 pub type Bands = &'static [(f64, u8)];
 
 /// Respiration rate, breaths /min: ≤8 → 3, 9–11 → 1, 12–20 → 0, 21–24 → 2, ≥25 → 3.
-pub const RESP_RATE: Bands = &[(8.0, 3), (11.0, 1), (20.0, 0), (24.0, 2), (f64::INFINITY, 3)];
+pub const RESP_RATE: Bands = &[
+    (8.0, 3),
+    (11.0, 1),
+    (20.0, 0),
+    (24.0, 2),
+    (f64::INFINITY, 3),
+];
 /// SpO2 scale 1, %: ≤91 → 3, 92–93 → 2, 94–95 → 1, ≥96 → 0.
 pub const SPO2_SCALE_1: Bands = &[(91.0, 3), (93.0, 2), (95.0, 1), (f64::INFINITY, 0)];
 /// SpO2 scale 2 on air, %: ≤83 → 3, 84–85 → 2, 86–87 → 1, ≥88 → 0.
@@ -29,7 +35,13 @@ pub const SPO2_SCALE_2_OXYGEN: Bands = &[
     (f64::INFINITY, 3),
 ];
 /// Systolic blood pressure, mmHg: ≤90 → 3, 91–100 → 2, 101–110 → 1, 111–219 → 0, ≥220 → 3.
-pub const SYSTOLIC_BP: Bands = &[(90.0, 3), (100.0, 2), (110.0, 1), (219.0, 0), (f64::INFINITY, 3)];
+pub const SYSTOLIC_BP: Bands = &[
+    (90.0, 3),
+    (100.0, 2),
+    (110.0, 1),
+    (219.0, 0),
+    (f64::INFINITY, 3),
+];
 /// Pulse, /min: ≤40 → 3, 41–50 → 1, 51–90 → 0, 91–110 → 1, 111–130 → 2, ≥131 → 3.
 pub const PULSE: Bands = &[
     (40.0, 3),
@@ -40,14 +52,22 @@ pub const PULSE: Bands = &[
     (f64::INFINITY, 3),
 ];
 /// Temperature, °C: ≤35.0 → 3, 35.1–36.0 → 1, 36.1–38.0 → 0, 38.1–39.0 → 1, ≥39.1 → 2.
-pub const TEMPERATURE: Bands = &[(35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1), (f64::INFINITY, 2)];
+pub const TEMPERATURE: Bands = &[
+    (35.0, 3),
+    (36.0, 1),
+    (38.0, 0),
+    (39.0, 1),
+    (f64::INFINITY, 2),
+];
 /// Supplemental oxygen scores 2, air 0.
 pub const OXYGEN_SCORE: u8 = 2;
 /// Any consciousness other than Alert (new confusion, voice, pain, unresponsive) scores 3.
 pub const NOT_ALERT_SCORE: u8 = 3;
 
 /// Level of consciousness on the ACVPU scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[repr(u8)]
 pub enum Acvpu {
     #[default]
@@ -211,13 +231,111 @@ mod tests {
     #[test]
     fn every_band_edge_scores_as_the_chart_says() {
         let cases: &[(Bands, &[(f64, u8)])] = &[
-            (RESP_RATE, &[(0.0, 3), (8.0, 3), (9.0, 1), (11.0, 1), (12.0, 0), (20.0, 0), (21.0, 2), (24.0, 2), (25.0, 3), (60.0, 3)]),
-            (SPO2_SCALE_1, &[(50.0, 3), (91.0, 3), (92.0, 2), (93.0, 2), (94.0, 1), (95.0, 1), (96.0, 0), (100.0, 0)]),
-            (SPO2_SCALE_2_AIR, &[(83.0, 3), (84.0, 2), (85.0, 2), (86.0, 1), (87.0, 1), (88.0, 0), (92.0, 0), (93.0, 0), (100.0, 0)]),
-            (SPO2_SCALE_2_OXYGEN, &[(83.0, 3), (84.0, 2), (85.0, 2), (86.0, 1), (87.0, 1), (88.0, 0), (92.0, 0), (93.0, 1), (94.0, 1), (95.0, 2), (96.0, 2), (97.0, 3), (100.0, 3)]),
-            (SYSTOLIC_BP, &[(60.0, 3), (90.0, 3), (91.0, 2), (100.0, 2), (101.0, 1), (110.0, 1), (111.0, 0), (219.0, 0), (220.0, 3)]),
-            (PULSE, &[(30.0, 3), (40.0, 3), (41.0, 1), (50.0, 1), (51.0, 0), (90.0, 0), (91.0, 1), (110.0, 1), (111.0, 2), (130.0, 2), (131.0, 3)]),
-            (TEMPERATURE, &[(34.0, 3), (35.0, 3), (35.1, 1), (36.0, 1), (36.1, 0), (38.0, 0), (38.1, 1), (39.0, 1), (39.1, 2), (41.0, 2)]),
+            (
+                RESP_RATE,
+                &[
+                    (0.0, 3),
+                    (8.0, 3),
+                    (9.0, 1),
+                    (11.0, 1),
+                    (12.0, 0),
+                    (20.0, 0),
+                    (21.0, 2),
+                    (24.0, 2),
+                    (25.0, 3),
+                    (60.0, 3),
+                ],
+            ),
+            (
+                SPO2_SCALE_1,
+                &[
+                    (50.0, 3),
+                    (91.0, 3),
+                    (92.0, 2),
+                    (93.0, 2),
+                    (94.0, 1),
+                    (95.0, 1),
+                    (96.0, 0),
+                    (100.0, 0),
+                ],
+            ),
+            (
+                SPO2_SCALE_2_AIR,
+                &[
+                    (83.0, 3),
+                    (84.0, 2),
+                    (85.0, 2),
+                    (86.0, 1),
+                    (87.0, 1),
+                    (88.0, 0),
+                    (92.0, 0),
+                    (93.0, 0),
+                    (100.0, 0),
+                ],
+            ),
+            (
+                SPO2_SCALE_2_OXYGEN,
+                &[
+                    (83.0, 3),
+                    (84.0, 2),
+                    (85.0, 2),
+                    (86.0, 1),
+                    (87.0, 1),
+                    (88.0, 0),
+                    (92.0, 0),
+                    (93.0, 1),
+                    (94.0, 1),
+                    (95.0, 2),
+                    (96.0, 2),
+                    (97.0, 3),
+                    (100.0, 3),
+                ],
+            ),
+            (
+                SYSTOLIC_BP,
+                &[
+                    (60.0, 3),
+                    (90.0, 3),
+                    (91.0, 2),
+                    (100.0, 2),
+                    (101.0, 1),
+                    (110.0, 1),
+                    (111.0, 0),
+                    (219.0, 0),
+                    (220.0, 3),
+                ],
+            ),
+            (
+                PULSE,
+                &[
+                    (30.0, 3),
+                    (40.0, 3),
+                    (41.0, 1),
+                    (50.0, 1),
+                    (51.0, 0),
+                    (90.0, 0),
+                    (91.0, 1),
+                    (110.0, 1),
+                    (111.0, 2),
+                    (130.0, 2),
+                    (131.0, 3),
+                ],
+            ),
+            (
+                TEMPERATURE,
+                &[
+                    (34.0, 3),
+                    (35.0, 3),
+                    (35.1, 1),
+                    (36.0, 1),
+                    (36.1, 0),
+                    (38.0, 0),
+                    (38.1, 1),
+                    (39.0, 1),
+                    (39.1, 2),
+                    (41.0, 2),
+                ],
+            ),
         ];
         for (bands, edges) in cases {
             for &(v, want) in *edges {
@@ -269,7 +387,12 @@ mod tests {
         assert_eq!(News2::score(&i).spo2, 3);
         i.on_oxygen = false;
         assert_eq!(News2::score(&i).spo2, 0);
-        for c in [Acvpu::Confused, Acvpu::Voice, Acvpu::Pain, Acvpu::Unresponsive] {
+        for c in [
+            Acvpu::Confused,
+            Acvpu::Voice,
+            Acvpu::Pain,
+            Acvpu::Unresponsive,
+        ] {
             i.consciousness = c;
             assert_eq!(News2::score(&i).consciousness, 3, "{c:?}");
         }

@@ -35,16 +35,25 @@ mod tests {
 
     #[test]
     fn same_key_same_numbers_other_key_other_numbers() {
-        let a: Vec<u64> = (0..4).map({
-            let mut r = stream(7, "W1-07", "physiology");
-            move |_| r.random()
-        }).collect();
-        let b: Vec<u64> = (0..4).map({
-            let mut r = stream(7, "W1-07", "physiology");
-            move |_| r.random()
-        }).collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = stream(7, "W1-07", "physiology");
+                move |_| r.random()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut r = stream(7, "W1-07", "physiology");
+                move |_| r.random()
+            })
+            .collect();
         assert_eq!(a, b);
-        for (seed, id, purpose) in [(8, "W1-07", "physiology"), (7, "W1-08", "physiology"), (7, "W1-07", "noise"), (7, "W1-0", "7physiology")] {
+        for (seed, id, purpose) in [
+            (8, "W1-07", "physiology"),
+            (7, "W1-08", "physiology"),
+            (7, "W1-07", "noise"),
+            (7, "W1-0", "7physiology"),
+        ] {
             let mut r = stream(seed, id, purpose);
             let c: Vec<u64> = (0..4).map(|_| r.random()).collect();
             assert_ne!(a, c, "{seed} {id} {purpose}");

@@ -119,3 +119,81 @@ impl RecordSink for CountingSink {
         Ok(SinkReport::default())
     }
 }
+
+/// Everything recorded, kept in memory (for tests); clones share the rows.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySink {
+    pub rows: std::sync::Arc<std::sync::Mutex<Recorded>>,
+}
+
+/// The rows a [`MemorySink`] kept.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub readings: Vec<Reading>,
+    pub fates: Vec<EmissionFate>,
+    pub truth: Vec<TruthVitals>,
+    pub episodes: Vec<EpisodeRecord>,
+    pub artifacts: Vec<ArtifactRecord>,
+    pub device_events: Vec<DeviceEvent>,
+}
+
+impl MemorySink {
+    /// A copy of what was recorded so far.
+    pub fn take(&self) -> Recorded {
+        std::mem::take(&mut *self.rows.lock().expect("rows lock"))
+    }
+}
+
+impl RecordSink for MemorySink {
+    fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .readings
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn fates(&mut self, rows: &[EmissionFate]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .fates
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn truth(&mut self, rows: &[TruthVitals]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .truth
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn episodes(&mut self, rows: &[EpisodeRecord]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .episodes
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn artifacts(&mut self, rows: &[ArtifactRecord]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .artifacts
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .device_events
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<SinkReport, SinkError> {
+        Ok(SinkReport::default())
+    }
+}

@@ -62,7 +62,9 @@ pub fn write_iso_ms(out: &mut String, t: SimMillis) {
 
 /// Error from [`parse_duration`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a duration: expected e.g. \"90s\", \"15m\", \"6h30m\", \"1d\", \"250ms\" or \"06:30\" (hh:mm[:ss])")]
+#[error(
+    "`{input}` is not a duration: expected e.g. \"90s\", \"15m\", \"6h30m\", \"1d\", \"250ms\" or \"06:30\" (hh:mm[:ss])"
+)]
 pub struct DurationError {
     pub input: String,
 }
@@ -195,6 +197,9 @@ mod tests {
     fn durations_format_back() {
         assert_eq!(format_duration(6 * HOUR_MS + 30 * MINUTE_MS), "6h30m");
         assert_eq!(format_duration(90 * SECOND_MS), "1m30s");
-        assert_eq!(parse_duration(&format_duration(123_456_789)), Ok(123_456_789));
+        assert_eq!(
+            parse_duration(&format_duration(123_456_789)),
+            Ok(123_456_789)
+        );
     }
 }

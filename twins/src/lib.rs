@@ -1,1 +1,64 @@
-//! twins
+//! # wardtwin-twins: the things being simulated
+//!
+//! One Bevy plugin per twin kind, each in its own module (`mod.rs`: what is modelled, units,
+//! components; `plugin.rs`: registration; `systems.rs`; tests):
+//!
+//! - [`patient`]: true physiology (baselines, circadian rhythm, mean-reverting variability)
+//!   and deterioration (sepsis, respiratory failure, haemorrhage); NEWS2 ground truth.
+//! - [`device`]: ECG patch, pulse oximeter, BP cuff, temperature patch: cadence, noise, bias,
+//!   resolution, clock offset and drift, battery, motion and probe-off artifacts.
+//! - [`ward`]: turns a scenario into a world: admissions, baselines, kits, the directory.
+//!
+//! Twins know nothing about files, MQTT or wire formats: they emit messages
+//! (`ReadingEmitted`, `TruthSampled`, …) that the engine records.
+
+pub mod device;
+pub mod patient;
+pub mod ward;
+
+#[cfg(test)]
+mod testkit;
+
+use bevy_app::{App, PluginGroup, PluginGroupBuilder};
+use wardtwin_scenarios::Scenario;
+use wardtwin_sim::{Directory, SimPlugin};
+
+pub use device::DevicePlugin;
+pub use patient::PatientPlugin;
+
+/// Every twin plugin. Tests can turn one kind off:
+/// `TwinPlugins.build().disable::<DevicePlugin>()`.
+pub struct TwinPlugins;
+
+impl PluginGroup for TwinPlugins {
+    fn build(self) -> PluginGroupBuilder {
+        PluginGroupBuilder::start::<Self>()
+            .add(PatientPlugin)
+            .add(DevicePlugin)
+    }
+}
+
+/// Options a run may override.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Worker threads for the compute pool (`None`: one per core).
+    pub threads: Option<usize>,
+}
+
+/// Builds the app for `scenario`: engine, every twin plugin, and the spawned ward.
+pub fn build_app(scenario: &Scenario, opts: &BuildOptions) -> (App, Directory) {
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    let mut app = App::new();
+    app.add_plugins(SimPlugin {
+        epoch_ms: scenario.epoch_ms,
+        step_ms: scenario.step_ms,
+        duration_ms: scenario.duration_ms,
+        seed,
+        threads: opts.threads,
+    })
+    .add_plugins(TwinPlugins);
+    let dir = ward::spawn(app.world_mut(), scenario, seed);
+    (app, dir)
+}

@@ -1,0 +1,82 @@
+//! Devices: what patients wear, and what they report.
+//!
+//! A device samples its patient's [`TrueVitals`](crate::patient::TrueVitals) every `interval`
+//! (phase drawn per device), and reports what a real device would: the true value plus a
+//! per-device calibration bias and per-reading noise, rounded to the device's resolution and
+//! clamped to its display range ([`params::measurement`]). Each emission carries a per-device
+//! sequence number, the device's own timestamp (sim time + clock offset + drift), and its
+//! battery level. Batteries drain; at 10 % the device flags low battery, at 0 it goes silent.
+//!
+//! Artifacts (scheduled in the scenario or drawn from its rates) corrupt readings:
+//! **motion** throws values off with no flag (false desaturation, false tachycardia);
+//! **probe off** removes the value and sets a status (`lead_off`, `probe_off`, …). Every
+//! artifact is recorded in the ground truth as a non-event.
+
+pub mod params;
+mod plugin;
+mod systems;
+#[cfg(test)]
+mod tests;
+
+use bevy_ecs::prelude::*;
+use wardtwin_sim::records::{ArtifactKind, DeviceIx, DeviceKind, MAX_OBS};
+use wardtwin_sim::rng::SimRng;
+use wardtwin_sim::time::SimMillis;
+
+pub use plugin::{DevicePlugin, DeviceSystems};
+
+/// One artifact interval on a device.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArtifactWindow {
+    pub kind: ArtifactKind,
+    pub start_ms: SimMillis,
+    pub end_ms: SimMillis,
+}
+
+/// A device worn by a patient.
+#[derive(Component, Debug, Clone)]
+pub struct Device {
+    pub ix: DeviceIx,
+    pub kind: DeviceKind,
+    /// The patient entity it measures.
+    pub patient: Entity,
+    pub interval_ms: i64,
+    pub next_due_ms: SimMillis,
+    /// Sequence number of the next emission.
+    pub seq: u32,
+    pub clock_offset_ms: f64,
+    pub drift_ppm: f64,
+    /// Calibration bias of each reported metric, in the metric's unit.
+    pub bias: [f64; MAX_OBS],
+    pub rng: SimRng,
+    /// Artifact windows, sorted by start.
+    pub artifacts: Vec<ArtifactWindow>,
+}
+
+/// A device's battery.
+#[derive(Component, Debug, Clone, PartialEq)]
+pub struct Battery {
+    pub pct: f64,
+    /// Percentage points per millisecond of use.
+    pub drain_per_ms: f64,
+    pub low_reported: bool,
+    pub depleted: bool,
+}
+
+impl Device {
+    /// The artifact active at `t`, if any (probe-off wins over motion).
+    pub fn artifact_at(&self, t: SimMillis) -> Option<ArtifactKind> {
+        self.artifacts
+            .iter()
+            .take_while(|a| a.start_ms <= t)
+            .filter(|a| t < a.end_ms)
+            .map(|a| a.kind)
+            .max_by_key(|k| matches!(k, ArtifactKind::ProbeOff))
+    }
+
+    /// The device's own clock at simulation time `t`.
+    pub fn device_time(&self, t: SimMillis, epoch_ms: SimMillis) -> SimMillis {
+        let drift = (t - epoch_ms) as f64 * self.drift_ppm * 1e-6;
+        t + (self.clock_offset_ms + drift).round() as i64
+    }
+}

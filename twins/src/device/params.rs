@@ -1,0 +1,91 @@
+//! Device parameters, kept as data. Accuracy figures are of the order manufacturers state
+//! (pulse oximetry ±2 % SpO2 (1 SD ≈ 1–2), ECG-derived HR ±2 /min, oscillometric NIBP
+//! ±5 mmHg mean error with ≤8 mmHg SD per ISO 81060-2, clinical thermometers ±0.1–0.3 °C).
+
+use wardtwin_sim::records::{DeviceKind, Metric};
+
+/// How a device measures one quantity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Per-reading noise, SD.
+    pub noise_sd: f64,
+    /// Per-device calibration bias, SD across devices.
+    pub bias_sd: f64,
+    /// Reporting resolution (1 for integers, 0.1 for temperature).
+    pub resolution: f64,
+    /// Display range of the device.
+    pub min: f64,
+    pub max: f64,
+}
+
+pub fn measurement(metric: Metric) -> Measurement {
+    let m = |noise_sd, bias_sd, resolution, min, max| Measurement {
+        noise_sd,
+        bias_sd,
+        resolution,
+        min,
+        max,
+    };
+    match metric {
+        Metric::HeartRate => m(1.5, 1.0, 1.0, 20.0, 300.0),
+        Metric::RespRate => m(1.2, 0.8, 1.0, 3.0, 70.0),
+        Metric::Spo2 => m(0.8, 1.0, 1.0, 50.0, 100.0),
+        Metric::PulseRate => m(2.0, 1.0, 1.0, 20.0, 300.0),
+        Metric::BodyTemp => m(0.08, 0.12, 0.1, 30.0, 43.0),
+        Metric::Systolic => m(4.0, 3.0, 1.0, 40.0, 260.0),
+        Metric::Diastolic => m(3.0, 3.0, 1.0, 20.0, 200.0),
+        // Computed by the cuff from its own systolic and diastolic.
+        Metric::MeanArterial => m(0.0, 0.0, 1.0, 30.0, 220.0),
+    }
+}
+
+/// Battery: hours of use from full, and the range of the charge when the run starts (disposable
+/// patches start fuller than shared rechargeable devices).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatterySpec {
+    pub capacity_h: f64,
+    pub initial_pct: (f64, f64),
+}
+
+pub fn battery(kind: DeviceKind) -> BatterySpec {
+    match kind {
+        // A 7-day disposable patch.
+        DeviceKind::EcgPatch => BatterySpec {
+            capacity_h: 168.0,
+            initial_pct: (55.0, 100.0),
+        },
+        // Wrist-worn oximeter, recharged between patients.
+        DeviceKind::PulseOximeter => BatterySpec {
+            capacity_h: 96.0,
+            initial_pct: (25.0, 100.0),
+        },
+        DeviceKind::BpCuff => BatterySpec {
+            capacity_h: 72.0,
+            initial_pct: (30.0, 100.0),
+        },
+        DeviceKind::TempPatch => BatterySpec {
+            capacity_h: 336.0,
+            initial_pct: (60.0, 100.0),
+        },
+    }
+}
+
+/// Battery level at which a device reports low battery.
+pub const LOW_BATTERY_PCT: f64 = 10.0;
+
+/// Device clocks: offset at the start of the run (SD, ms) and drift (SD, parts per million).
+/// Bedside devices are NTP-synchronised to within seconds; wearables drift by tens of ppm.
+pub const CLOCK_OFFSET_SD_MS: f64 = 2_000.0;
+pub const CLOCK_DRIFT_SD_PPM: f64 = 20.0;
+
+/// Motion artifact: how far a reading is thrown off. False desaturation of 4–15 points on
+/// SpO2; false tachycardia (ECG noise counted as beats) of 1.3–2× on HR.
+pub const MOTION_SPO2_DROP: (f64, f64) = (4.0, 15.0);
+pub const MOTION_PULSE_RISE: (f64, f64) = (15.0, 60.0);
+pub const MOTION_HR_FACTOR: (f64, f64) = (1.3, 2.0);
+pub const MOTION_RR_RISE: (f64, f64) = (4.0, 14.0);
+pub const MOTION_BP_ERROR: (f64, f64) = (10.0, 35.0);
+
+/// Shortest and longest random artifact.
+pub const ARTIFACT_MIN_MS: i64 = 10_000;
+pub const ARTIFACT_MAX_MS: i64 = 4 * 3_600_000;

@@ -1,0 +1,24 @@
+use bevy_app::{App, Plugin, Update};
+use bevy_ecs::prelude::*;
+use wardtwin_sim::SimSet;
+
+use super::systems::{drain_batteries, sample_and_emit};
+
+/// Device systems: battery drain (dynamics) and sampling + emission.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceSystems {
+    Battery,
+    Sample,
+}
+
+/// Wearables and monitors: sampling, noise, clocks, batteries, artifacts.
+pub struct DevicePlugin;
+
+impl Plugin for DevicePlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(Update, DeviceSystems::Battery.in_set(SimSet::Dynamics))
+            .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
+            .add_systems(Update, drain_batteries.in_set(DeviceSystems::Battery))
+            .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample));
+    }
+}

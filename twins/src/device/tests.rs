@@ -1,0 +1,246 @@
+//! Device model tests: cadence, sequence, clocks, artifacts, batteries, independence.
+
+use std::collections::BTreeMap;
+
+use wardtwin_sim::records::{
+    ArtifactKind, DeviceEventKind, DeviceKind, Metric, ObsStatus, Origin, Reading,
+};
+use wardtwin_sim::{MemorySink, Sim, Sinks};
+
+use super::{Battery, Device};
+use crate::testkit::{library, run_to_memory, small};
+use crate::{BuildOptions, build_app};
+
+fn readings_of<'a>(
+    rec: &'a [Reading],
+    dir: &wardtwin_sim::Directory,
+    id: &str,
+) -> Vec<&'a Reading> {
+    rec.iter()
+        .filter(|r| dir.device(r.device).id == id)
+        .collect()
+}
+
+#[test]
+fn each_device_reports_on_its_cadence_with_contiguous_sequence_numbers() {
+    let (rec, dir) = run_to_memory(&small(2, "2h", ""));
+    let mut per_device: BTreeMap<_, Vec<&Reading>> = BTreeMap::new();
+    for r in &rec.readings {
+        per_device.entry(r.device).or_default().push(r);
+    }
+    assert_eq!(per_device.len(), 8, "2 beds x 4 devices");
+    for (ix, rs) in per_device {
+        let info = dir.device(ix);
+        let interval = wardtwin_scenarios::default_interval_ms(info.kind);
+        assert_eq!(rs.len() as i64, 2 * 3_600_000 / interval, "{}", info.id);
+        for (i, w) in rs.windows(2).enumerate() {
+            assert_eq!(w[1].seq, w[0].seq + 1, "{} seq", info.id);
+            assert_eq!(
+                w[1].sim_ms - w[0].sim_ms,
+                interval,
+                "{} reading {i}",
+                info.id
+            );
+        }
+        assert_eq!(rs[0].seq, 0);
+        // The device's clock is off by seconds, not minutes, and drifts slowly.
+        for r in &rs {
+            assert!(
+                (r.device_ms - r.sim_ms).abs() < 10_000,
+                "{} clock off by {} ms",
+                info.id,
+                r.device_ms - r.sim_ms
+            );
+        }
+        assert_eq!(rs[0].observations().len(), info.kind.metrics().len());
+    }
+}
+
+#[test]
+fn readings_are_noisy_integers_near_the_truth() {
+    let (rec, dir) = run_to_memory(&small(
+        1,
+        "1h",
+        "[artifacts]\nmotion_per_device_day = 0\nprobe_off_per_device_day = 0\n",
+    ));
+    let truth_hr: Vec<f64> = rec.truth.iter().map(|t| f64::from(t.heart_rate)).collect();
+    let hr: Vec<f32> = readings_of(&rec.readings, &dir, "ecg-W1-01")
+        .iter()
+        .map(|r| r.obs[0].value.unwrap())
+        .collect();
+    assert!(
+        hr.iter().all(|v| v.fract() == 0.0),
+        "HR is reported in whole beats"
+    );
+    let mean_hr = hr.iter().map(|v| f64::from(*v)).sum::<f64>() / hr.len() as f64;
+    let mean_truth = truth_hr.iter().sum::<f64>() / truth_hr.len() as f64;
+    assert!(
+        (mean_hr - mean_truth).abs() < 5.0,
+        "device {mean_hr:.1} vs truth {mean_truth:.1}"
+    );
+    let temps: Vec<f32> = readings_of(&rec.readings, &dir, "temp-W1-01")
+        .iter()
+        .map(|r| r.obs[0].value.unwrap())
+        .collect();
+    assert!(
+        temps
+            .iter()
+            .all(|t| ((t * 10.0).round() - t * 10.0).abs() < 1e-3),
+        "temperature in tenths"
+    );
+    let bp = readings_of(&rec.readings, &dir, "nibp-W1-01");
+    for r in bp {
+        let (s, d, m) = (
+            r.obs[0].value.unwrap(),
+            r.obs[1].value.unwrap(),
+            r.obs[2].value.unwrap(),
+        );
+        assert!(s > d && m > d && m < s, "BP {s}/{d} ({m})");
+        assert_eq!(r.obs[2].metric, Metric::MeanArterial);
+    }
+}
+
+#[test]
+fn probe_off_removes_values_and_flags_them_and_is_recorded_as_a_non_event() {
+    let s = library("quickstart");
+    let (rec, dir) = run_to_memory(&s);
+    let start = s.epoch_ms + 11 * 3_600_000;
+    let end = start + 25 * 60_000;
+    let spo2 = readings_of(&rec.readings, &dir, "spo2-W1-12");
+    let inside: Vec<_> = spo2
+        .iter()
+        .filter(|r| r.sim_ms >= start && r.sim_ms < end)
+        .collect();
+    assert_eq!(inside.len(), 100, "25 min of 15-s readings");
+    for r in &inside {
+        for o in r.observations() {
+            assert_eq!((o.value, o.status), (None, ObsStatus::ProbeOff));
+        }
+    }
+    let art = rec
+        .artifacts
+        .iter()
+        .find(|a| dir.device(a.device).id == "spo2-W1-12" && a.origin == Origin::Scheduled)
+        .expect("recorded");
+    assert_eq!(
+        (art.kind, art.start_ms, art.end_ms),
+        (ArtifactKind::ProbeOff, start, end)
+    );
+    assert!(
+        rec.artifacts.iter().any(|a| a.origin == Origin::Random),
+        "random artifacts are recorded too"
+    );
+}
+
+#[test]
+fn motion_artifact_fakes_a_desaturation_without_a_flag() {
+    let s = small(
+        1,
+        "1h",
+        "[artifacts]\nmotion_per_device_day = 0\nprobe_off_per_device_day = 0\n\n[[event]]\nat = \"30m\"\nbed = \"W1-01\"\nkind = \"motion_artifact\"\ndevice = \"pulse_oximeter\"\nduration = \"5m\"\n",
+    );
+    let (rec, dir) = run_to_memory(&s);
+    let t0 = s.epoch_ms + 30 * 60_000;
+    let true_spo2 = rec
+        .truth
+        .iter()
+        .filter(|t| t.sim_ms >= t0 && t.sim_ms < t0 + 300_000)
+        .map(|t| t.spo2)
+        .fold(f32::MAX, f32::min);
+    let during: Vec<_> = readings_of(&rec.readings, &dir, "spo2-W1-01")
+        .into_iter()
+        .filter(|r| r.sim_ms >= t0 && r.sim_ms < t0 + 300_000)
+        .collect();
+    assert_eq!(during.len(), 20);
+    for r in during {
+        assert_eq!(r.obs[0].status, ObsStatus::Ok, "motion is not flagged");
+        assert!(
+            r.obs[0].value.unwrap() <= true_spo2 - 2.0,
+            "SpO2 {:?} vs true {true_spo2}",
+            r.obs[0].value
+        );
+    }
+}
+
+/// Plugin test: a battery set to nearly empty runs out, is recorded, and the device goes silent.
+#[test]
+fn a_flat_battery_is_recorded_and_silences_the_device() {
+    let s = small(1, "10m", "");
+    let (mut app, dir) = build_app(&s, &BuildOptions::default());
+    let sink = MemorySink::default();
+    app.insert_resource(Sinks::new(vec![Box::new(sink.clone())]));
+    let ecg = dir
+        .devices
+        .iter()
+        .position(|d| d.kind == DeviceKind::EcgPatch)
+        .unwrap();
+    {
+        let world = app.world_mut();
+        let mut q = world.query::<(&Device, &mut Battery)>();
+        for (d, mut b) in q.iter_mut(world) {
+            if d.ix.0 as usize == ecg {
+                // 2 minutes of charge left.
+                b.pct = b.drain_per_ms * 120_000.0;
+            }
+        }
+    }
+    let mut sim = Sim::new(app);
+    for _ in 0..600 {
+        sim.step();
+    }
+    let rec = sink.take();
+    let events: Vec<_> = rec
+        .device_events
+        .iter()
+        .filter(|e| e.device.0 as usize == ecg)
+        .map(|e| (e.kind, (e.sim_ms - s.epoch_ms) / 1000))
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0], (DeviceEventKind::BatteryLow, 0));
+    assert_eq!(events[1].0, DeviceEventKind::BatteryDepleted);
+    let died_s = events[1].1;
+    assert!((119..=121).contains(&died_s), "died at {died_s} s");
+    let last = rec
+        .readings
+        .iter()
+        .filter(|r| r.device.0 as usize == ecg)
+        .map(|r| (r.sim_ms - s.epoch_ms) / 1000)
+        .max()
+        .unwrap();
+    assert!(
+        last < died_s,
+        "reading at {last} s after death at {died_s} s"
+    );
+    assert!(
+        rec.readings
+            .iter()
+            .filter(|r| r.device.0 as usize == ecg)
+            .all(|r| r.obs[0].status == ObsStatus::LowBattery)
+    );
+}
+
+/// Adding a device to the kit does not change any other device's readings.
+#[test]
+fn adding_a_device_changes_no_other_device() {
+    let one = "[kit.k]\ndevices = [{ kind = \"ecg_patch\" }]\n[population]\nkit = \"k\"\n";
+    let two = "[kit.k]\ndevices = [{ kind = \"ecg_patch\" }, { kind = \"pulse_oximeter\" }]\n[population]\nkit = \"k\"\n";
+    let (a, da) = run_to_memory(&small(2, "1h", one));
+    let (b, db) = run_to_memory(&small(2, "1h", two));
+    let ecg = |rec: &[Reading],
+               dir: &wardtwin_sim::Directory|
+     -> Vec<(String, u32, i64, Vec<Option<f32>>)> {
+        rec.iter()
+            .filter(|r| dir.device(r.device).kind == DeviceKind::EcgPatch)
+            .map(|r| {
+                (
+                    dir.device(r.device).id.clone(),
+                    r.seq,
+                    r.device_ms,
+                    r.observations().iter().map(|o| o.value).collect(),
+                )
+            })
+            .collect()
+    };
+    assert!(!ecg(&a.readings, &da).is_empty());
+    assert_eq!(ecg(&a.readings, &da), ecg(&b.readings, &db));
+}

@@ -1,0 +1,136 @@
+//! Patients: true physiology and deterioration.
+//!
+//! Each patient's true vitals are `baseline + circadian + variability + deterioration`:
+//!
+//! - **baseline**: drawn once per patient from the population (age, acuity, conditions), in
+//!   the normal ward ranges of DOMAIN.md section 1; a stable patient's baseline NEWS2 is ≤ 3;
+//! - **circadian**: a 24-h cosine per vital (temperature lowest early morning, HR/BP dipping
+//!   at night), on the site's local time;
+//! - **variability**: mean-reverting (Ornstein–Uhlenbeck) processes, exactly discretised for
+//!   the step, plus a shared arousal factor that moves HR, RR and BP together;
+//! - **deterioration**: each episode has a severity `s(t)` rising smoothly from 0 at onset to 1
+//!   after its development time (times the scenario's severity), decaying after treatment; the
+//!   condition's [`Effect`](params::Effect) scales with `s` and moves the vitals together.
+//!
+//! Units: HR, RR /min; SpO2 %; temperature °C; BP mmHg. NEWS2 is computed from the true values
+//! every step ([`TrueVitals::news2`]) and sampled for the ground truth every truth interval.
+
+pub mod params;
+mod plugin;
+mod systems;
+#[cfg(test)]
+mod tests;
+
+use bevy_ecs::prelude::*;
+use wardtwin_sim::news2::{Acvpu, News2, Spo2Scale};
+use wardtwin_sim::records::{EpisodeRecord, PatientIx};
+use wardtwin_sim::rng::SimRng;
+use wardtwin_sim::time::SimMillis;
+
+pub use plugin::{PatientPlugin, PatientSystems};
+pub use systems::PhysiologyStep;
+pub(crate) use systems::compose;
+
+/// A patient in a bed.
+#[derive(Component, Debug, Clone)]
+pub struct Patient {
+    pub ix: PatientIx,
+    pub scale: Spo2Scale,
+    pub on_oxygen: bool,
+}
+
+/// The hidden state behind a patient's vitals.
+#[derive(Component, Debug, Clone)]
+pub struct Physiology {
+    pub rng: SimRng,
+    /// Baseline HR, RR, SpO2, temperature, systolic, diastolic.
+    pub baseline: [f64; 6],
+    /// Variability states in SD units (see [`params::OU_SD`]).
+    pub ou: [f64; params::N_STATE],
+}
+
+/// The patient's true vitals now.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct TrueVitals {
+    /// HR, RR, SpO2, temperature, systolic, diastolic.
+    pub v: [f64; 6],
+    pub consciousness: Acvpu,
+    pub news2: News2,
+}
+
+impl TrueVitals {
+    pub fn heart_rate(&self) -> f64 {
+        self.v[params::HR]
+    }
+    pub fn resp_rate(&self) -> f64 {
+        self.v[params::RR]
+    }
+    pub fn spo2(&self) -> f64 {
+        self.v[params::SPO2]
+    }
+    pub fn temp_c(&self) -> f64 {
+        self.v[params::TEMP]
+    }
+    pub fn systolic(&self) -> f64 {
+        self.v[params::SBP]
+    }
+    pub fn diastolic(&self) -> f64 {
+        self.v[params::DBP]
+    }
+}
+
+/// One deterioration of a patient, as it unfolds.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    pub record: EpisodeRecord,
+    /// Multiplier of the full effect.
+    pub severity: f64,
+    pub effect: &'static params::Effect,
+    /// Severity when treatment started (for the decay).
+    pub(crate) s_at_resolve: Option<f64>,
+    /// Severity at the last step.
+    pub(crate) last_s: f64,
+    /// Over (ended after treatment).
+    pub(crate) closed: bool,
+    /// Its record has been written.
+    pub(crate) reported: bool,
+}
+
+impl Episode {
+    pub fn new(record: EpisodeRecord, severity: f64) -> Self {
+        Self {
+            effect: params::effect_of(record.kind),
+            record,
+            severity,
+            s_at_resolve: None,
+            last_s: 0.0,
+            closed: false,
+            reported: false,
+        }
+    }
+
+    /// Severity at `t` (0 before onset).
+    pub fn severity_at(&mut self, t: SimMillis) -> f64 {
+        let r = &self.record;
+        if t < r.onset_ms {
+            return 0.0;
+        }
+        let rise = |t: SimMillis| {
+            let x = ((t - r.onset_ms) as f64 / r.develop_ms as f64).clamp(0.0, 1.0);
+            x * x * (3.0 - 2.0 * x)
+        };
+        match r.resolve_ms {
+            Some(res) if t >= res => {
+                let s0 = *self.s_at_resolve.get_or_insert_with(|| rise(res));
+                // Treatment reverses it with a time constant of a third of its development.
+                let tau = (r.develop_ms as f64 / 3.0).max(60_000.0);
+                self.severity * s0 * (-((t - res) as f64) / tau).exp()
+            }
+            _ => self.severity * rise(t),
+        }
+    }
+}
+
+/// A patient's deterioration episodes (only on patients who have any).
+#[derive(Component, Debug, Clone, Default)]
+pub struct Episodes(pub Vec<Episode>);

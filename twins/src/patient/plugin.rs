@@ -1,0 +1,26 @@
+use bevy_app::{App, Plugin, Update};
+use bevy_ecs::prelude::*;
+use wardtwin_sim::{SimEnd, SimSet};
+
+use super::systems::{close_episodes, evolve, flush_open_episodes, sample_truth, update_circadian};
+
+/// The patient systems, in order: circadian terms, evolve, close episodes, sample truth.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PatientSystems;
+
+/// True physiology and deterioration of every [`Patient`](super::Patient). Needs the
+/// [`PhysiologyStep`](super::systems::PhysiologyStep) resource (inserted when a ward is spawned).
+pub struct PatientPlugin;
+
+impl Plugin for PatientPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(Update, PatientSystems.in_set(SimSet::Dynamics))
+            .add_systems(
+                Update,
+                (update_circadian, evolve, close_episodes, sample_truth)
+                    .chain()
+                    .in_set(PatientSystems),
+            )
+            .add_systems(SimEnd, flush_open_episodes.in_set(SimSet::Dynamics));
+    }
+}

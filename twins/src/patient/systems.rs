@@ -1,0 +1,217 @@
+//! Patient systems: evolve the true state, sample it for the ground truth, close episodes.
+
+use bevy_ecs::prelude::*;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use wardtwin_sim::news2::{Acvpu, News2, News2Inputs};
+use wardtwin_sim::records::TruthVitals;
+use wardtwin_sim::time::HOUR_MS;
+use wardtwin_sim::{EpisodeClosed, SimClock, TruthSampled};
+
+use super::params::*;
+use super::{Episodes, Patient, Physiology, TrueVitals};
+
+/// Per-step constants: exact OU discretisation for the step, circadian terms for this tick, and
+/// the truth cadence.
+#[derive(Resource, Debug, Clone)]
+pub struct PhysiologyStep {
+    /// `exp(-dt/τ)` per state variable.
+    pub phi: [f64; N_STATE],
+    /// `sqrt(1 - phi²)`: innovation scale in SD units.
+    pub k: [f64; N_STATE],
+    /// Local-time offset of the site, in ms.
+    pub utc_offset_ms: i64,
+    /// Ticks between ground-truth samples.
+    pub truth_every: u64,
+    /// Circadian term of each vital at the current tick.
+    pub circadian: [f64; 6],
+}
+
+impl PhysiologyStep {
+    pub fn new(step_ms: i64, utc_offset_hours: f64, truth_interval_ms: i64) -> Self {
+        let dt = step_ms as f64 / 1000.0;
+        let mut phi = [0.0; N_STATE];
+        let mut k = [0.0; N_STATE];
+        for i in 0..N_STATE {
+            phi[i] = (-dt / OU_TAU_S[i]).exp();
+            k[i] = (1.0 - phi[i] * phi[i]).sqrt();
+        }
+        Self {
+            phi,
+            k,
+            utc_offset_ms: (utc_offset_hours * HOUR_MS as f64) as i64,
+            truth_every: (truth_interval_ms / step_ms).max(1) as u64,
+            circadian: [0.0; 6],
+        }
+    }
+}
+
+/// Computes this tick's circadian terms once for every patient.
+pub(super) fn update_circadian(clock: Res<SimClock>, mut step: ResMut<PhysiologyStep>) {
+    let local_h =
+        ((clock.now_ms() + step.utc_offset_ms).rem_euclid(24 * HOUR_MS)) as f64 / HOUR_MS as f64;
+    for (i, (amp, peak_h)) in CIRCADIAN.iter().enumerate() {
+        step.circadian[i] = amp * (std::f64::consts::TAU * (local_h - peak_h) / 24.0).cos();
+    }
+}
+
+/// True vitals from a state (shared by the evolve system and spawning).
+pub(crate) fn compose(
+    ph: &Physiology,
+    circadian: &[f64; 6],
+    deltas: &[f64; 6],
+    consciousness: Acvpu,
+    patient: &Patient,
+) -> TrueVitals {
+    let mut v = [0.0; 6];
+    for i in 0..6 {
+        let x = ph.baseline[i]
+            + circadian[i]
+            + ph.ou[i] * OU_SD[i]
+            + ph.ou[AROUSAL] * AROUSAL_GAIN[i]
+            + deltas[i];
+        v[i] = x.clamp(LIMITS[i].0, LIMITS[i].1);
+    }
+    // Diastolic follows systolic's variability in part, and stays below it.
+    v[DBP] = v[DBP].min(v[SBP] - 15.0);
+    let news2 = News2::score(&News2Inputs {
+        resp_rate: v[RR],
+        spo2: v[SPO2],
+        scale: patient.scale,
+        on_oxygen: patient.on_oxygen,
+        systolic: v[SBP],
+        pulse: v[HR],
+        consciousness,
+        temp_c: v[TEMP],
+    });
+    TrueVitals {
+        v,
+        consciousness,
+        news2,
+    }
+}
+
+/// Advances every patient by one step, in parallel: each patient draws only from its own stream.
+pub(super) fn evolve(
+    clock: Res<SimClock>,
+    step: Res<PhysiologyStep>,
+    mut patients: Query<(
+        &Patient,
+        &mut Physiology,
+        &mut TrueVitals,
+        Option<&mut Episodes>,
+    )>,
+) {
+    let now = clock.now_ms();
+    let step = &*step;
+    patients
+        .par_iter_mut()
+        .for_each(|(patient, mut ph, mut tv, episodes)| {
+            let ph = &mut *ph;
+            for i in 0..N_STATE {
+                let z: f64 = ph.rng.sample(StandardNormal);
+                ph.ou[i] = ph.ou[i] * step.phi[i] + step.k[i] * z;
+            }
+            let mut deltas = [0.0; 6];
+            let mut consciousness = Acvpu::Alert;
+            let mut episodes = episodes;
+            if let Some(eps) = episodes.as_deref_mut() {
+                for ep in eps.0.iter_mut().filter(|e| !e.closed) {
+                    let s = ep.severity_at(now);
+                    ep.last_s = s;
+                    if s <= 0.0 {
+                        continue;
+                    }
+                    for (i, d) in ep.effect.delta.iter().enumerate() {
+                        let scale = if i == SPO2 {
+                            s.powf(ep.effect.spo2_exponent)
+                        } else {
+                            s
+                        };
+                        deltas[i] += d * scale;
+                    }
+                    let c = if s >= ep.effect.voice_at {
+                        Acvpu::Voice
+                    } else if s >= ep.effect.confused_at {
+                        Acvpu::Confused
+                    } else {
+                        Acvpu::Alert
+                    };
+                    consciousness = consciousness.max(c);
+                }
+            }
+            *tv = compose(ph, &step.circadian, &deltas, consciousness, patient);
+            if let Some(eps) = episodes.as_deref_mut() {
+                let total = tv.news2.total;
+                for ep in eps
+                    .0
+                    .iter_mut()
+                    .filter(|e| !e.closed && now >= e.record.onset_ms)
+                {
+                    let r = &mut ep.record;
+                    r.peak_news2 = r.peak_news2.max(total);
+                    if total >= 5 && r.news2_ge5_ms.is_none() {
+                        r.news2_ge5_ms = Some(now);
+                    }
+                    if total >= 7 && r.news2_ge7_ms.is_none() {
+                        r.news2_ge7_ms = Some(now);
+                    }
+                    // Over once treatment has brought severity under 5 % of its full effect.
+                    if r.resolve_ms.is_some_and(|res| now > res) && ep.last_s < 0.05 * ep.severity {
+                        r.end_ms = Some(now);
+                        ep.closed = true;
+                    }
+                }
+            }
+        });
+}
+
+/// Every truth interval, records every patient's true vitals and NEWS2.
+pub(super) fn sample_truth(
+    clock: Res<SimClock>,
+    step: Res<PhysiologyStep>,
+    patients: Query<(&Patient, &TrueVitals)>,
+    mut out: MessageWriter<TruthSampled>,
+) {
+    if clock.tick() % step.truth_every != 0 {
+        return;
+    }
+    let now = clock.now_ms();
+    out.write_batch(patients.iter().map(|(p, tv)| {
+        TruthSampled(TruthVitals {
+            patient: p.ix,
+            sim_ms: now,
+            heart_rate: tv.v[HR] as f32,
+            resp_rate: tv.v[RR] as f32,
+            spo2: tv.v[SPO2] as f32,
+            temp_c: tv.v[TEMP] as f32,
+            systolic: tv.v[SBP] as f32,
+            diastolic: tv.v[DBP] as f32,
+            consciousness: tv.consciousness,
+            on_oxygen: p.on_oxygen,
+            scale: p.scale,
+            news2: tv.news2,
+        })
+    }));
+}
+
+/// Records episodes that ended this tick.
+pub(super) fn close_episodes(mut q: Query<&mut Episodes>, mut out: MessageWriter<EpisodeClosed>) {
+    for mut eps in &mut q {
+        for ep in eps.0.iter_mut() {
+            if ep.closed && !ep.reported {
+                out.write(EpisodeClosed(ep.record));
+                ep.reported = true;
+            }
+        }
+    }
+}
+
+/// At the end of the run, records the episodes still going (no end).
+pub(super) fn flush_open_episodes(q: Query<&Episodes>, mut out: MessageWriter<EpisodeClosed>) {
+    for eps in &q {
+        for ep in eps.0.iter().filter(|e| !e.closed) {
+            out.write(EpisodeClosed(ep.record));
+        }
+    }
+}
