@@ -62,3 +62,35 @@ pub fn build_app(scenario: &Scenario, opts: &BuildOptions) -> (App, Directory) {
     let dir = ward::spawn(app.world_mut(), scenario, seed);
     (app, dir)
 }
+
+/// One line per deterioration episode: kind, bed, onset, and when true NEWS2 reached 5 and 7.
+pub fn episode_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
+    use wardtwin_sim::time::{format_duration, format_iso_ms};
+    let Some(dir) = world.get_resource::<Directory>().cloned() else {
+        return Vec::new();
+    };
+    let mut q = world.query::<&patient::Episodes>();
+    let mut eps: Vec<_> = q
+        .iter(world)
+        .flat_map(|e| e.0.iter().map(|e| e.record))
+        .collect();
+    eps.sort_by_key(|r| r.id);
+    let after = |t: Option<i64>, onset: i64| {
+        t.map_or("never".to_string(), |t| {
+            format!("+{}", format_duration(t - onset))
+        })
+    };
+    eps.iter()
+        .map(|r| {
+            format!(
+                "{} in {}: onset {}, NEWS2>=5 {}, >=7 {}, peak {}",
+                r.kind.name(),
+                dir.bed_of_patient(r.patient).id,
+                &format_iso_ms(r.onset_ms)[11..16],
+                after(r.news2_ge5_ms, r.onset_ms),
+                after(r.news2_ge7_ms, r.onset_ms),
+                r.peak_news2
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,54 @@
+//! `manifest.json`: what a run folder holds and how it was made. It holds nothing that varies
+//! between two runs of the same scenario and seed (no wall-clock times, no thread counts), so
+//! it is byte-identical too.
+
+use serde::Serialize;
+
+/// Format tag of a run folder.
+pub const RUN_FORMAT: &str = "wardtwin-run/v1";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Manifest {
+    pub format: &'static str,
+    pub program: Program,
+    pub scenario: ScenarioRef,
+    pub seed: u64,
+    pub epoch: String,
+    pub end: String,
+    pub duration_ms: i64,
+    pub step_ms: i64,
+    pub truth_interval_ms: i64,
+    pub beds: usize,
+    pub patients: usize,
+    pub devices: usize,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Program {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScenarioRef {
+    pub name: String,
+    pub origin: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileEntry {
+    pub table: String,
+    pub path: String,
+    pub rows: u64,
+}
+
+impl Manifest {
+    /// Writes the manifest as pretty JSON.
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        text.push('\n');
+        std::fs::write(path, text)
+    }
+}

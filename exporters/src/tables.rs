@@ -1,0 +1,233 @@
+//! Row → column conversion for every output table (schemas in docs/outputs.md).
+//!
+//! Each `*_frame` function turns a chunk of records into a DataFrame; called with an empty slice
+//! it gives the table's schema. Ids are resolved through the [`Directory`] here, on the writer
+//! thread, so the simulation thread only moves compact rows.
+
+use polars_core::prelude::*;
+use wardtwin_sim::Directory;
+use wardtwin_sim::records::{
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Metric, ObsStatus, TruthVitals,
+};
+
+/// One observation row of the telemetry table, as the sim thread buffers it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObsRow {
+    pub device: u32,
+    pub seq: u32,
+    pub sim_ms: i64,
+    pub device_ms: i64,
+    pub value: Option<f32>,
+    pub battery_pct: f32,
+    pub metric: Metric,
+    pub status: ObsStatus,
+}
+
+fn s(name: &str) -> PlSmallStr {
+    PlSmallStr::from_str(name)
+}
+
+fn strings<'a>(name: &str, it: impl Iterator<Item = &'a str>) -> Column {
+    StringChunked::from_iter_values(s(name), it).into_column()
+}
+
+fn opt_strings<'a>(name: &str, it: impl Iterator<Item = Option<&'a str>>) -> Column {
+    StringChunked::from_iter_options(s(name), it).into_column()
+}
+
+fn times(name: &str, it: impl Iterator<Item = i64>) -> Column {
+    Int64Chunked::from_iter_values(s(name), it)
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+fn opt_times(name: &str, it: impl Iterator<Item = Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(s(name), it)
+        .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+fn u32s(name: &str, it: impl Iterator<Item = u32>) -> Column {
+    UInt32Chunked::from_iter_values(s(name), it).into_column()
+}
+
+fn i32s(name: &str, it: impl Iterator<Item = i32>) -> Column {
+    Int32Chunked::from_iter_values(s(name), it).into_column()
+}
+
+fn f32s(name: &str, it: impl Iterator<Item = f32>) -> Column {
+    Float32Chunked::from_iter_values(s(name), it).into_column()
+}
+
+fn frame(height: usize, cols: Vec<Column>) -> PolarsResult<DataFrame> {
+    DataFrame::new(height, cols)
+}
+
+/// Device-reported values are exact at their resolution; carry them as the nearest f64 of the
+/// decimal the device displayed (36.7, not 36.70000076).
+fn displayed(v: f32) -> f64 {
+    (f64::from(v) * 100.0).round() / 100.0
+}
+
+pub fn telemetry_frame(rows: &[ObsRow], dir: &Directory) -> PolarsResult<DataFrame> {
+    let dev = |r: &ObsRow| dir.device(wardtwin_sim::records::DeviceIx(r.device));
+    frame(
+        rows.len(),
+        vec![
+            times("sim_time", rows.iter().map(|r| r.sim_ms)),
+            times("device_time", rows.iter().map(|r| r.device_ms)),
+            strings("device_id", rows.iter().map(|r| dev(r).id.as_str())),
+            strings("device_kind", rows.iter().map(|r| dev(r).kind.name())),
+            opt_strings(
+                "patient_id",
+                rows.iter()
+                    .map(|r| dev(r).patient.map(|p| dir.patient(p).id.as_str())),
+            ),
+            opt_strings(
+                "bed_id",
+                rows.iter()
+                    .map(|r| dev(r).bed.map(|b| dir.bed(b).id.as_str())),
+            ),
+            u32s("seq", rows.iter().map(|r| r.seq)),
+            strings("metric", rows.iter().map(|r| r.metric.name())),
+            strings("loinc", rows.iter().map(|r| r.metric.loinc())),
+            u32s("mdc_code", rows.iter().map(|r| r.metric.mdc())),
+            Float64Chunked::from_iter_options(
+                s("value"),
+                rows.iter().map(|r| r.value.map(displayed)),
+            )
+            .into_column(),
+            strings("unit", rows.iter().map(|r| r.metric.ucum())),
+            strings("status", rows.iter().map(|r| r.status.name())),
+            f32s(
+                "battery_pct",
+                rows.iter().map(|r| (r.battery_pct * 10.0).round() / 10.0),
+            ),
+        ],
+    )
+}
+
+pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<DataFrame> {
+    frame(
+        rows.len(),
+        vec![
+            times("sim_time", rows.iter().map(|r| r.sim_ms)),
+            strings(
+                "device_id",
+                rows.iter().map(|r| dir.device(r.device).id.as_str()),
+            ),
+            u32s("seq", rows.iter().map(|r| r.seq)),
+            strings("fate", rows.iter().map(|r| r.fate.name())),
+            strings("sink", rows.iter().map(|r| r.sink)),
+        ],
+    )
+}
+
+pub fn truth_frame(rows: &[TruthVitals], dir: &Directory) -> PolarsResult<DataFrame> {
+    let n = |f: fn(&TruthVitals) -> u8| rows.iter().map(move |r| i32::from(f(r)));
+    frame(
+        rows.len(),
+        vec![
+            times("sim_time", rows.iter().map(|r| r.sim_ms)),
+            strings(
+                "patient_id",
+                rows.iter().map(|r| dir.patient(r.patient).id.as_str()),
+            ),
+            strings(
+                "bed_id",
+                rows.iter()
+                    .map(|r| dir.bed_of_patient(r.patient).id.as_str()),
+            ),
+            f32s("heart_rate", rows.iter().map(|r| r.heart_rate)),
+            f32s("resp_rate", rows.iter().map(|r| r.resp_rate)),
+            f32s("spo2", rows.iter().map(|r| r.spo2)),
+            f32s("temp_c", rows.iter().map(|r| r.temp_c)),
+            f32s("systolic", rows.iter().map(|r| r.systolic)),
+            f32s("diastolic", rows.iter().map(|r| r.diastolic)),
+            strings(
+                "consciousness",
+                rows.iter().map(|r| r.consciousness.letter()),
+            ),
+            BooleanChunked::from_iter_values(s("on_oxygen"), rows.iter().map(|r| r.on_oxygen))
+                .into_column(),
+            i32s(
+                "spo2_scale",
+                rows.iter().map(|r| i32::from(r.scale.number())),
+            ),
+            i32s("news2_total", n(|r| r.news2.total)),
+            i32s("news2_resp_rate", n(|r| r.news2.resp_rate)),
+            i32s("news2_spo2", n(|r| r.news2.spo2)),
+            i32s("news2_air_or_oxygen", n(|r| r.news2.air_or_oxygen)),
+            i32s("news2_systolic", n(|r| r.news2.systolic)),
+            i32s("news2_pulse", n(|r| r.news2.pulse)),
+            i32s("news2_consciousness", n(|r| r.news2.consciousness)),
+            i32s("news2_temperature", n(|r| r.news2.temperature)),
+        ],
+    )
+}
+
+pub fn episodes_frame(rows: &[EpisodeRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    frame(
+        rows.len(),
+        vec![
+            u32s("episode_id", rows.iter().map(|r| r.id)),
+            strings(
+                "patient_id",
+                rows.iter().map(|r| dir.patient(r.patient).id.as_str()),
+            ),
+            strings(
+                "bed_id",
+                rows.iter()
+                    .map(|r| dir.bed_of_patient(r.patient).id.as_str()),
+            ),
+            strings("kind", rows.iter().map(|r| r.kind.name())),
+            times("onset_time", rows.iter().map(|r| r.onset_ms)),
+            Int64Chunked::from_iter_values(s("develop_ms"), rows.iter().map(|r| r.develop_ms))
+                .into_column(),
+            opt_times("news2_ge5_time", rows.iter().map(|r| r.news2_ge5_ms)),
+            opt_times("news2_ge7_time", rows.iter().map(|r| r.news2_ge7_ms)),
+            i32s("peak_news2", rows.iter().map(|r| i32::from(r.peak_news2))),
+            opt_times("resolve_time", rows.iter().map(|r| r.resolve_ms)),
+            opt_times("end_time", rows.iter().map(|r| r.end_ms)),
+        ],
+    )
+}
+
+pub fn artifacts_frame(rows: &[ArtifactRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let dev = |r: &ArtifactRecord| dir.device(r.device);
+    frame(
+        rows.len(),
+        vec![
+            strings("device_id", rows.iter().map(|r| dev(r).id.as_str())),
+            strings("device_kind", rows.iter().map(|r| dev(r).kind.name())),
+            opt_strings(
+                "patient_id",
+                rows.iter()
+                    .map(|r| dev(r).patient.map(|p| dir.patient(p).id.as_str())),
+            ),
+            opt_strings(
+                "bed_id",
+                rows.iter()
+                    .map(|r| dev(r).bed.map(|b| dir.bed(b).id.as_str())),
+            ),
+            strings("kind", rows.iter().map(|r| r.kind.name())),
+            times("start_time", rows.iter().map(|r| r.start_ms)),
+            times("end_time", rows.iter().map(|r| r.end_ms)),
+            strings("origin", rows.iter().map(|r| r.origin.name())),
+        ],
+    )
+}
+
+pub fn device_events_frame(rows: &[DeviceEvent], dir: &Directory) -> PolarsResult<DataFrame> {
+    frame(
+        rows.len(),
+        vec![
+            times("sim_time", rows.iter().map(|r| r.sim_ms)),
+            strings(
+                "device_id",
+                rows.iter().map(|r| dir.device(r.device).id.as_str()),
+            ),
+            strings("event", rows.iter().map(|r| r.kind.name())),
+        ],
+    )
+}
