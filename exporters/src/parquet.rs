@@ -246,7 +246,12 @@ impl ParquetSink {
         }
         flush!(fates, Emissions);
         flush!(truth, Truth);
-        flush!(episodes, Episodes);
+        // Episodes are few (one per scheduled deterioration): kept to the end, in id order.
+        if force && !self.episodes.is_empty() {
+            let mut rows = std::mem::take(&mut self.episodes);
+            rows.sort_by_key(|e| e.id);
+            self.send(Chunk::Episodes(rows))?;
+        }
         flush!(artifacts, Artifacts);
         flush!(events, Events);
         Ok(())

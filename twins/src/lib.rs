@@ -94,3 +94,59 @@ pub fn episode_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use bevy_app::Update;
+    use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel};
+    use wardtwin_sim::SimEnd;
+
+    use super::*;
+
+    /// Every system is ordered against every other it conflicts with: results cannot depend on
+    /// the executor's choice of order.
+    #[test]
+    fn the_schedule_has_no_order_ambiguities() {
+        let (mut app, _) = build_app(&testkit::library("quickstart"), &BuildOptions::default());
+        for label in [Update.intern(), SimEnd.intern()] {
+            app.edit_schedule(label, |s| {
+                s.set_build_settings(ScheduleBuildSettings {
+                    ambiguity_detection: LogLevel::Error,
+                    ..Default::default()
+                });
+            });
+            app.world_mut().schedule_scope(label, |world, schedule| {
+                if let Err(e) = schedule.initialize(world) {
+                    panic!("{label:?}: {}", e.to_string(schedule.graph(), world));
+                }
+            });
+        }
+    }
+
+    /// A small golden digest of everything a scenario records (values, statuses, sequence
+    /// numbers, device clocks). It changes when the model changes. If that change is intended,
+    /// re-bless: run `cargo test -p wardtwin-twins golden`, paste the printed digest into
+    /// `GOLDEN`, and say why in the commit message.
+    #[test]
+    fn golden_digest_of_a_small_scenario() {
+        let s = testkit::small(
+            3,
+            "2h",
+            "[[event]]\nat = \"30m\"\nbed = \"W1-02\"\nkind = \"haemorrhage\"\n",
+        );
+        let (mut app, _) = build_app(&s, &BuildOptions::default());
+        let sink = wardtwin_sim::CountingSink::default();
+        app.insert_resource(wardtwin_sim::Sinks::new(vec![Box::new(sink.clone())]));
+        let mut sim = wardtwin_sim::Sim::new(app);
+        sim.run(u64::MAX, |_, _| {});
+        sim.finish().expect("counting sink");
+        let c = sink.counts.lock().expect("counts").clone();
+        assert_eq!(c.readings, 3 * (480 + 480 + 60 + 2));
+        assert_eq!(
+            c.digest, GOLDEN,
+            "model output changed: digest is now {:#x} (re-bless instructions above this test)",
+            c.digest
+        );
+    }
+    const GOLDEN: u64 = 0xb819_e90a_e2bb_254f;
+}

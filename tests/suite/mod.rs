@@ -1,0 +1,4 @@
+mod cli;
+mod determinism;
+mod outputs;
+pub mod support;

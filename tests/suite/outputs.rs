@@ -1,0 +1,197 @@
+//! The run folder as a user reads it: Parquet files written by polars, read back by polars.
+
+use polars_core::prelude::*;
+
+use super::support::{quickstart_run, read_parquet};
+
+fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
+    df.column(col)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_manifest_describes_every_file_with_its_row_count() {
+    let run = quickstart_run();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["format"], "wardtwin-run/v1");
+    assert_eq!(m["scenario"]["name"], "quickstart");
+    assert_eq!(m["scenario"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(m["seed"], 7);
+    assert_eq!(m["epoch"], "2026-03-02T00:00:00.000Z");
+    assert_eq!(
+        (
+            m["beds"].as_u64(),
+            m["patients"].as_u64(),
+            m["devices"].as_u64()
+        ),
+        (Some(24), Some(24), Some(96))
+    );
+    let files = m["files"].as_array().unwrap();
+    assert_eq!(files.len(), 6);
+    for f in files {
+        let df = read_parquet(run.join(f["path"].as_str().unwrap()));
+        assert_eq!(
+            df.height() as u64,
+            f["rows"].as_u64().unwrap(),
+            "{}",
+            f["path"]
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(run)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn telemetry_rows_carry_codes_units_and_statuses() {
+    let df = read_parquet(quickstart_run().join("telemetry.parquet"));
+    let names: Vec<&str> = df
+        .get_column_names()
+        .into_iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "sim_time",
+            "device_time",
+            "device_id",
+            "device_kind",
+            "patient_id",
+            "bed_id",
+            "seq",
+            "metric",
+            "loinc",
+            "mdc_code",
+            "value",
+            "unit",
+            "status",
+            "battery_pct"
+        ]
+    );
+    assert!(matches!(
+        df.column("sim_time").unwrap().dtype(),
+        DataType::Datetime(TimeUnit::Milliseconds, Some(_))
+    ));
+    let metric = strs(&df, "metric");
+    let loinc = strs(&df, "loinc");
+    let unit = strs(&df, "unit");
+    let status = strs(&df, "status");
+    let value = df.column("value").unwrap().f64().unwrap().clone();
+    let expected = [
+        ("heart_rate", "8867-4", "/min"),
+        ("resp_rate", "9279-1", "/min"),
+        ("spo2", "59408-5", "%"),
+        ("body_temp", "8310-5", "Cel"),
+        ("bp_systolic", "8480-6", "mm[Hg]"),
+    ];
+    for (m, l, u) in expected {
+        let i = metric
+            .iter()
+            .position(|x| x.as_deref() == Some(m))
+            .unwrap_or_else(|| panic!("no {m} rows"));
+        assert_eq!(
+            (loinc[i].as_deref(), unit[i].as_deref()),
+            (Some(l), Some(u)),
+            "{m}"
+        );
+    }
+    // A value is missing exactly when the device says its sensor is off.
+    let mut off = 0;
+    for (i, v) in value.iter().enumerate() {
+        let st = status[i].as_deref().unwrap();
+        let detached = matches!(st, "probe_off" | "lead_off" | "sensor_off" | "cuff_error");
+        assert_eq!(v.is_none(), detached, "row {i}: value {v:?} status {st}");
+        off += usize::from(detached);
+    }
+    assert!(
+        off >= 100,
+        "the scheduled 25-min probe-off alone gives 200 rows, got {off}"
+    );
+    // Device clocks are not the simulation clock.
+    let sim = df
+        .column("sim_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    let dev = df
+        .column("device_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    let differ = sim.iter().zip(dev.iter()).filter(|(a, b)| a != b).count();
+    assert!(differ > df.height() / 2);
+}
+
+#[test]
+fn ground_truth_shows_the_deterioration_and_the_artifacts() {
+    let run = quickstart_run();
+    let eps = read_parquet(run.join("episodes.parquet"));
+    assert_eq!(eps.height(), 2);
+    assert_eq!(
+        strs(&eps, "kind"),
+        [Some("sepsis".into()), Some("respiratory_failure".into())]
+    );
+    assert_eq!(
+        strs(&eps, "bed_id"),
+        [Some("W1-07".into()), Some("W1-15".into())]
+    );
+    let ge5 = eps
+        .column("news2_ge5_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    let onset = eps
+        .column("onset_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    for (g, o) in ge5.iter().zip(onset.iter()) {
+        let (g, o) = (g.expect("reached 5"), o.unwrap());
+        assert!(g > o && g - o <= 4 * 3_600_000);
+    }
+    let truth = read_parquet(run.join("truth_vitals.parquet"));
+    assert_eq!(truth.height(), 24 * 1440);
+    let total = truth.column("news2_total").unwrap().i32().unwrap().clone();
+    let bed = strs(&truth, "bed_id");
+    let max_w107 = bed
+        .iter()
+        .zip(total.iter())
+        .filter(|(b, _)| b.as_deref() == Some("W1-07"))
+        .filter_map(|(_, t)| t)
+        .max()
+        .unwrap();
+    assert!(max_w107 >= 7);
+    let art = read_parquet(run.join("artifacts.parquet"));
+    let origins = strs(&art, "origin");
+    assert_eq!(
+        origins
+            .iter()
+            .filter(|o| o.as_deref() == Some("scheduled"))
+            .count(),
+        2
+    );
+    let fates = read_parquet(run.join("emissions.parquet"));
+    assert!(
+        strs(&fates, "fate")
+            .iter()
+            .all(|f| f.as_deref() == Some("delivered"))
+    );
+}

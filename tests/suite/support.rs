@@ -1,0 +1,63 @@
+//! Running the real `wardtwin` binary and reading its Parquet output back with polars.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars_core::prelude::*;
+use polars_io::SerReader;
+use polars_io::parquet::read::ParquetReader;
+
+pub fn wardtwin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(args)
+        .output()
+        .expect("wardtwin runs")
+}
+
+/// Runs `wardtwin run` and panics with its output if it fails.
+pub fn run_scenario(scenario: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        scenario,
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let o = wardtwin(&args);
+    assert!(
+        o.status.success(),
+        "wardtwin {} failed:\n{}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+pub fn read_parquet(path: impl AsRef<Path>) -> DataFrame {
+    let path = path.as_ref();
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetReader::new(f)
+        .finish()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wardtwin-{name}-"))
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// A run of quickstart shared by the output tests (made once per test binary).
+pub fn quickstart_run() -> &'static PathBuf {
+    static RUN: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &RUN.get_or_init(|| {
+        let dir = temp_dir("quickstart");
+        let out = dir.path().join("run");
+        run_scenario("quickstart", &out, &[]);
+        (dir, out)
+    })
+    .1
+}
