@@ -65,6 +65,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     prepare_out(&out)?;
 
+    // Wall time is reported, never fed to the model.
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let opts = BuildOptions {
         seed: Some(seed),
@@ -182,8 +184,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
         rows_of("artifacts"),
         rows_of("device_events")
     );
-    for line in &episodes {
+    const SHOWN: usize = 8;
+    for line in episodes.iter().take(SHOWN) {
         println!("  episode       {line}");
+    }
+    if episodes.len() > SHOWN {
+        println!(
+            "  episode       ... and {} more (episodes.parquet)",
+            episodes.len() - SHOWN
+        );
     }
     println!("  wall time     {secs:.2} s ({speed:.0}x real time)");
     println!(

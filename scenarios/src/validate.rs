@@ -382,18 +382,18 @@ pub(crate) fn resolve(
                 ));
             }
         }
-        if let Some(a) = &rp.age {
-            if !(16.0..=120.0).contains(a.get_ref()) {
-                return Err(ctx.err(a.span(), "age must be 16 to 120"));
-            }
+        if let Some(a) = &rp.age
+            && !(16.0..=120.0).contains(a.get_ref())
+        {
+            return Err(ctx.err(a.span(), "age must be 16 to 120"));
         }
-        if let Some(s) = &rp.spo2_scale {
-            if !matches!(s.get_ref(), 1 | 2) {
-                return Err(ctx.err(
-                    s.span(),
-                    format!("spo2_scale is 1 or 2 (NEWS2), found {}", s.get_ref()),
-                ));
-            }
+        if let Some(s) = &rp.spo2_scale
+            && !matches!(s.get_ref(), 1 | 2)
+        {
+            return Err(ctx.err(
+                s.span(),
+                format!("spo2_scale is 1 or 2 (NEWS2), found {}", s.get_ref()),
+            ));
         }
         let kit = rp.kit.as_ref().map(kit_name).transpose()?;
         patients.insert(

@@ -10,10 +10,12 @@
 //! and hands the rows to every [`RecordSink`]. At the end of a run the [`SimEnd`] schedule lets
 //! plugins flush what is still open (an episode still going), then records once more.
 
-use bevy_app::{App, AppExit, Plugin, TaskPoolOptions, TaskPoolPlugin, Update};
+use bevy_app::{
+    App, AppExit, Plugin, TaskPoolOptions, TaskPoolPlugin, TaskPoolThreadAssignmentPolicy, Update,
+};
 use bevy_ecs::message::{Message, MessageCursor, MessageReader, MessageWriter, Messages};
 use bevy_ecs::prelude::*;
-use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 
 use crate::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Fate, Reading, TruthVitals,
@@ -170,12 +172,8 @@ pub struct SimPlugin {
 impl Plugin for SimPlugin {
     fn build(&self, app: &mut App) {
         if !app.is_plugin_added::<TaskPoolPlugin>() {
-            let options = match self.threads {
-                Some(n) => TaskPoolOptions::with_num_threads(n),
-                None => TaskPoolOptions::default(),
-            };
             app.add_plugins(TaskPoolPlugin {
-                task_pool_options: options,
+                task_pool_options: compute_pool_options(self.threads),
             });
         }
         app.insert_resource(SimClock::new(self.epoch_ms, self.step_ms, self.duration_ms))
@@ -206,14 +204,35 @@ impl Plugin for SimPlugin {
             .add_systems(Update, deliver_to_file.in_set(SimSet::Transport))
             .add_systems(Update, record.in_set(SimSet::Record))
             .add_systems(SimEnd, record.in_set(SimSet::Record));
-        // Systems within a tick are chained; parallelism lives inside systems (par_iter), so the
-        // single-threaded executor saves its per-system overhead on every one of ~10^5 ticks.
-        app.edit_schedule(Update, |s| {
-            s.set_executor(SingleThreadedExecutor::new());
-        });
-        app.edit_schedule(SimEnd, |s| {
-            s.set_executor(SingleThreadedExecutor::new());
-        });
+    }
+}
+
+/// Task pools for a headless simulation: the compute pool (used by `par_iter`) gets every
+/// thread asked for; by default one per core but one, which is left to the output writer
+/// thread (on 2 cores, a parallel step measured slower end to end than a serial one because
+/// the Parquet writer lost its core). Bevy's default split would give the IO and
+/// async-compute pools a quarter each; they idle here and keep one thread each.
+pub fn compute_pool_options(threads: Option<usize>) -> TaskPoolOptions {
+    let compute = threads
+        .unwrap_or_else(|| bevy_tasks::available_parallelism().saturating_sub(1))
+        .max(1);
+    let one = |percent| TaskPoolThreadAssignmentPolicy {
+        min_threads: 1,
+        max_threads: 1,
+        percent,
+        on_thread_spawn: None,
+        on_thread_destroy: None,
+    };
+    TaskPoolOptions {
+        min_total_threads: compute + 2,
+        max_total_threads: compute + 2,
+        io: one(0.0),
+        async_compute: one(0.0),
+        compute: TaskPoolThreadAssignmentPolicy {
+            min_threads: compute,
+            max_threads: compute,
+            ..one(1.0)
+        },
     }
 }
 
@@ -355,7 +374,14 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn new(app: App) -> Self {
+    /// Wraps a fully built app. Every schedule gets the single-threaded executor: systems in a
+    /// tick are chained anyway and parallelism lives inside systems (`par_iter`), while the
+    /// multi-threaded executor would wake the compute pool for a few trivial systems in
+    /// `First`/`Last` on every one of ~10^5 ticks (measured: ~45 us of thread switching per tick).
+    pub fn new(mut app: App) -> Self {
+        for (_, schedule) in app.world_mut().resource_mut::<Schedules>().iter_mut() {
+            schedule.set_executor(SingleThreadedExecutor::new());
+        }
         Self { app }
     }
 
@@ -376,7 +402,7 @@ impl Sim {
         while done < total {
             self.app.update();
             done += 1;
-            if done % every.max(1) == 0 || done == total {
+            if done.is_multiple_of(every.max(1)) || done == total {
                 progress(done, total);
                 if self.app.world().resource::<Sinks>().failed() {
                     return;

@@ -143,25 +143,28 @@ pub enum Response {
     Emergency,
 }
 
-/// Score of `value` in `bands` (value rounded to the chart's resolution by the caller).
+/// Score of a charted `value` (already at the chart's resolution) in `bands`.
 pub fn band_score(bands: Bands, value: f64) -> u8 {
+    band_score_rounded(bands, value, 0.0)
+}
+
+/// Score in `bands` of `value` as it would be charted, rounded half-up to a resolution whose
+/// half is `half`: for a positive value, `round(value) <= upper` exactly when
+/// `value < upper + half`. Comparing against the shifted edge avoids a rounding call per
+/// parameter per patient per step (it showed in profiles).
+pub fn band_score_rounded(bands: Bands, value: f64, half: f64) -> u8 {
     for &(upper, score) in bands {
-        if value <= upper {
+        if (half == 0.0 && value <= upper) || value < upper + half {
             return score;
         }
     }
     bands.last().map_or(0, |b| b.1)
 }
 
-/// Rounds to a whole number, halves away from zero, as a chart entry would.
-fn whole(v: f64) -> f64 {
-    v.round()
-}
-
-/// Rounds to 0.1.
-fn tenth(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
-}
+/// Half of a whole number.
+const WHOLE: f64 = 0.5;
+/// Half of 0.1 °C.
+const TENTH: f64 = 0.05;
 
 impl News2 {
     /// Scores a set of observations.
@@ -172,17 +175,17 @@ impl News2 {
             (Spo2Scale::Scale2, true) => SPO2_SCALE_2_OXYGEN,
         };
         let mut n = News2 {
-            resp_rate: band_score(RESP_RATE, whole(i.resp_rate)),
-            spo2: band_score(spo2_bands, whole(i.spo2)),
+            resp_rate: band_score_rounded(RESP_RATE, i.resp_rate, WHOLE),
+            spo2: band_score_rounded(spo2_bands, i.spo2, WHOLE),
             air_or_oxygen: if i.on_oxygen { OXYGEN_SCORE } else { 0 },
-            systolic: band_score(SYSTOLIC_BP, whole(i.systolic)),
-            pulse: band_score(PULSE, whole(i.pulse)),
+            systolic: band_score_rounded(SYSTOLIC_BP, i.systolic, WHOLE),
+            pulse: band_score_rounded(PULSE, i.pulse, WHOLE),
             consciousness: if i.consciousness == Acvpu::Alert {
                 0
             } else {
                 NOT_ALERT_SCORE
             },
-            temperature: band_score(TEMPERATURE, tenth(i.temp_c)),
+            temperature: band_score_rounded(TEMPERATURE, i.temp_c, TENTH),
             total: 0,
         };
         n.total = n.resp_rate
@@ -341,6 +344,41 @@ mod tests {
             for &(v, want) in *edges {
                 assert_eq!(band_score(bands, v), want, "value {v} in {bands:?}");
             }
+        }
+    }
+
+    /// The shifted-edge comparison gives exactly what rounding then charting gives.
+    #[test]
+    fn scoring_continuous_values_equals_rounding_then_charting() {
+        let mut v = 20.0;
+        while v < 240.0 {
+            for bands in [
+                RESP_RATE,
+                SPO2_SCALE_1,
+                SPO2_SCALE_2_OXYGEN,
+                SYSTOLIC_BP,
+                PULSE,
+            ] {
+                assert_eq!(
+                    band_score_rounded(bands, v, WHOLE),
+                    band_score(bands, v.round()),
+                    "{v}"
+                );
+            }
+            v += 0.0137;
+        }
+        let mut t = 33.0;
+        while t < 41.0 {
+            let charted = (t * 10.0_f64).round() / 10.0;
+            // Skip values within float noise of an exact half-tenth.
+            if ((t * 10.0) - (t * 10.0).floor() - 0.5).abs() > 1e-9 {
+                assert_eq!(
+                    band_score_rounded(TEMPERATURE, t, TENTH),
+                    band_score(TEMPERATURE, charted),
+                    "{t}"
+                );
+            }
+            t += 0.00731;
         }
     }
 

@@ -146,10 +146,10 @@ pub(super) fn sample_and_emit(
         }
         if kind == DeviceKind::BpCuff {
             // A cuff never reports diastolic above systolic.
-            if let (Some(s), Some(d)) = (obs[0].value, obs[1].value) {
-                if d >= s {
-                    obs[1].value = Some(s - 10.0);
-                }
+            if let (Some(s), Some(d)) = (obs[0].value, obs[1].value)
+                && d >= s
+            {
+                obs[1].value = Some(s - 10.0);
             }
         }
         let seq = device.seq;

@@ -13,7 +13,8 @@
 //!   condition's [`Effect`](params::Effect) scales with `s` and moves the vitals together.
 //!
 //! Units: HR, RR /min; SpO2 %; temperature °C; BP mmHg. NEWS2 is computed from the true values
-//! every step ([`TrueVitals::news2`]) and sampled for the ground truth every truth interval.
+//! ([`TrueVitals::news2`]) every step for patients in an episode (to time when it reaches 5
+//! and 7) and for everyone at every truth sample.
 
 pub mod params;
 mod plugin;
@@ -22,14 +23,14 @@ mod systems;
 mod tests;
 
 use bevy_ecs::prelude::*;
-use wardtwin_sim::news2::{Acvpu, News2, Spo2Scale};
+use wardtwin_sim::news2::{Acvpu, News2, News2Inputs, Spo2Scale};
 use wardtwin_sim::records::{EpisodeRecord, PatientIx};
 use wardtwin_sim::rng::SimRng;
 use wardtwin_sim::time::SimMillis;
 
 pub use plugin::{PatientPlugin, PatientSystems};
-pub use systems::PhysiologyStep;
 pub(crate) use systems::compose;
+pub use systems::{PARALLEL_FROM, PhysiologyStep};
 
 /// A patient in a bed.
 #[derive(Component, Debug, Clone)]
@@ -55,10 +56,23 @@ pub struct TrueVitals {
     /// HR, RR, SpO2, temperature, systolic, diastolic.
     pub v: [f64; 6],
     pub consciousness: Acvpu,
-    pub news2: News2,
 }
 
 impl TrueVitals {
+    /// NEWS2 of these vitals for `patient` (scale and oxygen are the patient's).
+    pub fn news2(&self, patient: &Patient) -> News2 {
+        News2::score(&News2Inputs {
+            resp_rate: self.v[params::RR],
+            spo2: self.v[params::SPO2],
+            scale: patient.scale,
+            on_oxygen: patient.on_oxygen,
+            systolic: self.v[params::SBP],
+            pulse: self.v[params::HR],
+            consciousness: self.consciousness,
+            temp_c: self.v[params::TEMP],
+        })
+    }
+
     pub fn heart_rate(&self) -> f64 {
         self.v[params::HR]
     }

@@ -3,9 +3,9 @@
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
-use wardtwin_sim::news2::{Acvpu, News2, News2Inputs};
+use wardtwin_sim::news2::Acvpu;
 use wardtwin_sim::records::TruthVitals;
-use wardtwin_sim::time::HOUR_MS;
+use wardtwin_sim::time::{HOUR_MS, SimMillis};
 use wardtwin_sim::{EpisodeClosed, SimClock, TruthSampled};
 
 use super::params::*;
@@ -25,6 +25,8 @@ pub struct PhysiologyStep {
     pub truth_every: u64,
     /// Circadian term of each vital at the current tick.
     pub circadian: [f64; 6],
+    /// Patients in the world (decides serial or parallel stepping).
+    pub patients: usize,
 }
 
 impl PhysiologyStep {
@@ -42,6 +44,7 @@ impl PhysiologyStep {
             utc_offset_ms: (utc_offset_hours * HOUR_MS as f64) as i64,
             truth_every: (truth_interval_ms / step_ms).max(1) as u64,
             circadian: [0.0; 6],
+            patients: 0,
         }
     }
 }
@@ -61,7 +64,6 @@ pub(crate) fn compose(
     circadian: &[f64; 6],
     deltas: &[f64; 6],
     consciousness: Acvpu,
-    patient: &Patient,
 ) -> TrueVitals {
     let mut v = [0.0; 6];
     for i in 0..6 {
@@ -74,96 +76,106 @@ pub(crate) fn compose(
     }
     // Diastolic follows systolic's variability in part, and stays below it.
     v[DBP] = v[DBP].min(v[SBP] - 15.0);
-    let news2 = News2::score(&News2Inputs {
-        resp_rate: v[RR],
-        spo2: v[SPO2],
-        scale: patient.scale,
-        on_oxygen: patient.on_oxygen,
-        systolic: v[SBP],
-        pulse: v[HR],
-        consciousness,
-        temp_c: v[TEMP],
-    });
-    TrueVitals {
-        v,
-        consciousness,
-        news2,
-    }
+    TrueVitals { v, consciousness }
 }
 
-/// Advances every patient by one step, in parallel: each patient draws only from its own stream.
+/// Patients from which the step runs in parallel. Waking the compute pool costs tens of
+/// microseconds a step; below this many patients the serial loop is faster (measured with the
+/// `step` benchmark, docs/architecture.md).
+pub const PARALLEL_FROM: usize = 256;
+
+type PatientItem<'a> = (
+    &'a Patient,
+    &'a mut Physiology,
+    &'a mut TrueVitals,
+    Option<&'a mut Episodes>,
+);
+
+/// Advances every patient by one step; in parallel for large wards. Each patient draws only
+/// from its own stream, so the result does not depend on the path taken or the thread count.
 pub(super) fn evolve(
     clock: Res<SimClock>,
     step: Res<PhysiologyStep>,
-    mut patients: Query<(
-        &Patient,
-        &mut Physiology,
-        &mut TrueVitals,
-        Option<&mut Episodes>,
-    )>,
+    mut patients: Query<PatientItem>,
 ) {
     let now = clock.now_ms();
     let step = &*step;
-    patients
-        .par_iter_mut()
-        .for_each(|(patient, mut ph, mut tv, episodes)| {
-            let ph = &mut *ph;
-            for i in 0..N_STATE {
-                let z: f64 = ph.rng.sample(StandardNormal);
-                ph.ou[i] = ph.ou[i] * step.phi[i] + step.k[i] * z;
+    if step.patients >= PARALLEL_FROM {
+        patients
+            .par_iter_mut()
+            .for_each(|(p, mut ph, mut tv, eps)| {
+                evolve_one(now, step, p, &mut ph, &mut tv, eps);
+            });
+    } else {
+        for (p, mut ph, mut tv, eps) in &mut patients {
+            evolve_one(now, step, p, &mut ph, &mut tv, eps);
+        }
+    }
+}
+
+/// One patient, one step.
+fn evolve_one(
+    now: SimMillis,
+    step: &PhysiologyStep,
+    patient: &Patient,
+    ph: &mut Physiology,
+    tv: &mut TrueVitals,
+    mut episodes: Option<Mut<Episodes>>,
+) {
+    for i in 0..N_STATE {
+        let z: f64 = ph.rng.sample(StandardNormal);
+        ph.ou[i] = ph.ou[i] * step.phi[i] + step.k[i] * z;
+    }
+    let mut deltas = [0.0; 6];
+    let mut consciousness = Acvpu::Alert;
+    if let Some(eps) = episodes.as_deref_mut() {
+        for ep in eps.0.iter_mut().filter(|e| !e.closed) {
+            let s = ep.severity_at(now);
+            ep.last_s = s;
+            if s <= 0.0 {
+                continue;
             }
-            let mut deltas = [0.0; 6];
-            let mut consciousness = Acvpu::Alert;
-            let mut episodes = episodes;
-            if let Some(eps) = episodes.as_deref_mut() {
-                for ep in eps.0.iter_mut().filter(|e| !e.closed) {
-                    let s = ep.severity_at(now);
-                    ep.last_s = s;
-                    if s <= 0.0 {
-                        continue;
-                    }
-                    for (i, d) in ep.effect.delta.iter().enumerate() {
-                        let scale = if i == SPO2 {
-                            s.powf(ep.effect.spo2_exponent)
-                        } else {
-                            s
-                        };
-                        deltas[i] += d * scale;
-                    }
-                    let c = if s >= ep.effect.voice_at {
-                        Acvpu::Voice
-                    } else if s >= ep.effect.confused_at {
-                        Acvpu::Confused
-                    } else {
-                        Acvpu::Alert
-                    };
-                    consciousness = consciousness.max(c);
-                }
+            for (i, d) in ep.effect.delta.iter().enumerate() {
+                let scale = if i == SPO2 {
+                    s.powf(ep.effect.spo2_exponent)
+                } else {
+                    s
+                };
+                deltas[i] += d * scale;
             }
-            *tv = compose(ph, &step.circadian, &deltas, consciousness, patient);
-            if let Some(eps) = episodes.as_deref_mut() {
-                let total = tv.news2.total;
-                for ep in eps
-                    .0
-                    .iter_mut()
-                    .filter(|e| !e.closed && now >= e.record.onset_ms)
-                {
-                    let r = &mut ep.record;
-                    r.peak_news2 = r.peak_news2.max(total);
-                    if total >= 5 && r.news2_ge5_ms.is_none() {
-                        r.news2_ge5_ms = Some(now);
-                    }
-                    if total >= 7 && r.news2_ge7_ms.is_none() {
-                        r.news2_ge7_ms = Some(now);
-                    }
-                    // Over once treatment has brought severity under 5 % of its full effect.
-                    if r.resolve_ms.is_some_and(|res| now > res) && ep.last_s < 0.05 * ep.severity {
-                        r.end_ms = Some(now);
-                        ep.closed = true;
-                    }
-                }
+            let c = if s >= ep.effect.voice_at {
+                Acvpu::Voice
+            } else if s >= ep.effect.confused_at {
+                Acvpu::Confused
+            } else {
+                Acvpu::Alert
+            };
+            consciousness = consciousness.max(c);
+        }
+    }
+    *tv = compose(ph, &step.circadian, &deltas, consciousness);
+    if let Some(eps) = episodes.as_deref_mut() {
+        let total = tv.news2(patient).total;
+        for ep in eps
+            .0
+            .iter_mut()
+            .filter(|e| !e.closed && now >= e.record.onset_ms)
+        {
+            let r = &mut ep.record;
+            r.peak_news2 = r.peak_news2.max(total);
+            if total >= 5 && r.news2_ge5_ms.is_none() {
+                r.news2_ge5_ms = Some(now);
             }
-        });
+            if total >= 7 && r.news2_ge7_ms.is_none() {
+                r.news2_ge7_ms = Some(now);
+            }
+            // Over once treatment has brought severity under 5 % of its full effect.
+            if r.resolve_ms.is_some_and(|res| now > res) && ep.last_s < 0.05 * ep.severity {
+                r.end_ms = Some(now);
+                ep.closed = true;
+            }
+        }
+    }
 }
 
 /// Every truth interval, records every patient's true vitals and NEWS2.
@@ -173,7 +185,7 @@ pub(super) fn sample_truth(
     patients: Query<(&Patient, &TrueVitals)>,
     mut out: MessageWriter<TruthSampled>,
 ) {
-    if clock.tick() % step.truth_every != 0 {
+    if !clock.tick().is_multiple_of(step.truth_every) {
         return;
     }
     let now = clock.now_ms();
@@ -190,7 +202,7 @@ pub(super) fn sample_truth(
             consciousness: tv.consciousness,
             on_oxygen: p.on_oxygen,
             scale: p.scale,
-            news2: tv.news2,
+            news2: tv.news2(p),
         })
     }));
 }

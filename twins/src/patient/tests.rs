@@ -36,7 +36,9 @@ fn stable_ward_vitals_fall_in_domain_ranges() {
         let id = &dir.patient(*ix).id;
         assert_eq!(rows.len(), 1440, "{id}: one truth row a minute for 24 h");
         let col = |f: fn(&TruthVitals) -> f32| rows.iter().map(move |t| f64::from(f(t)));
-        let checks: [(&str, (f64, f64), (f64, f64), (f64, f64)); 5] = [
+        // (vital, (mean, SD) over the day, allowed mean range, allowed SD range)
+        type Check<'a> = (&'a str, (f64, f64), (f64, f64), (f64, f64));
+        let checks: [Check; 5] = [
             (
                 "heart rate",
                 mean_sd(col(|t| t.heart_rate)),

@@ -137,13 +137,13 @@ fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
             baseline: b,
             ou: [0.0; N_STATE],
         };
-        let tv = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert, &patient);
+        let tv = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
         let max = if a.on_oxygen {
             MAX_BASELINE_NEWS2_OXYGEN
         } else {
             MAX_BASELINE_NEWS2_AIR
         };
-        if tv.news2.total <= max || attempt == 49 {
+        if tv.news2(&patient).total <= max || attempt == 49 {
             break;
         }
     }
@@ -254,7 +254,8 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         });
     }
 
-    let step = PhysiologyStep::new(s.step_ms, s.site.utc_offset_hours, s.truth_interval_ms);
+    let mut step = PhysiologyStep::new(s.step_ms, s.site.utc_offset_hours, s.truth_interval_ms);
+    step.patients = admissions.len();
     // Patients, with their episodes (numbered in timeline order).
     let mut episodes: BTreeMap<usize, Vec<Episode>> = BTreeMap::new();
     let mut scheduled_artifacts: BTreeMap<(usize, DeviceKind), Vec<ArtifactWindow>> =
@@ -321,7 +322,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             baseline,
             ou,
         };
-        let tv: TrueVitals = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert, &patient);
+        let tv: TrueVitals = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
         let mut e = world.spawn((patient, ph, tv));
         if let Some(eps) = episodes.remove(&a.bed) {
             e.insert(Episodes(eps));
