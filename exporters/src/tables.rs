@@ -7,7 +7,8 @@
 use polars_core::prelude::*;
 use wardtwin_sim::Directory;
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Metric, ObsStatus, TruthVitals,
+    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, Metric, ObsStatus,
+    TruthVitals,
 };
 
 /// One observation row of the telemetry table, as the sim thread buffers it.
@@ -59,6 +60,28 @@ fn f32s(name: &str, it: impl Iterator<Item = f32>) -> Column {
     Float32Chunked::from_iter_values(s(name), it).into_column()
 }
 
+/// The four columns that say which device and whose: `device_id`, `device_kind`,
+/// `patient_id`, `bed_id`.
+fn device_columns(dir: &Directory, devices: &[DeviceIx]) -> [Column; 4] {
+    let dev = |d: &DeviceIx| dir.device(*d);
+    [
+        strings("device_id", devices.iter().map(|d| dev(d).id.as_str())),
+        strings("device_kind", devices.iter().map(|d| dev(d).kind.name())),
+        opt_strings(
+            "patient_id",
+            devices
+                .iter()
+                .map(|d| dev(d).patient.map(|p| dir.patient(p).id.as_str())),
+        ),
+        opt_strings(
+            "bed_id",
+            devices
+                .iter()
+                .map(|d| dev(d).bed.map(|b| dir.bed(b).id.as_str())),
+        ),
+    ]
+}
+
 fn frame(height: usize, cols: Vec<Column>) -> PolarsResult<DataFrame> {
     DataFrame::new(height, cols)
 }
@@ -70,41 +93,27 @@ fn displayed(v: f32) -> f64 {
 }
 
 pub fn telemetry_frame(rows: &[ObsRow], dir: &Directory) -> PolarsResult<DataFrame> {
-    let dev = |r: &ObsRow| dir.device(wardtwin_sim::records::DeviceIx(r.device));
-    frame(
-        rows.len(),
-        vec![
-            times("sim_time", rows.iter().map(|r| r.sim_ms)),
-            times("device_time", rows.iter().map(|r| r.device_ms)),
-            strings("device_id", rows.iter().map(|r| dev(r).id.as_str())),
-            strings("device_kind", rows.iter().map(|r| dev(r).kind.name())),
-            opt_strings(
-                "patient_id",
-                rows.iter()
-                    .map(|r| dev(r).patient.map(|p| dir.patient(p).id.as_str())),
-            ),
-            opt_strings(
-                "bed_id",
-                rows.iter()
-                    .map(|r| dev(r).bed.map(|b| dir.bed(b).id.as_str())),
-            ),
-            u32s("seq", rows.iter().map(|r| r.seq)),
-            strings("metric", rows.iter().map(|r| r.metric.name())),
-            strings("loinc", rows.iter().map(|r| r.metric.loinc())),
-            u32s("mdc_code", rows.iter().map(|r| r.metric.mdc())),
-            Float64Chunked::from_iter_options(
-                s("value"),
-                rows.iter().map(|r| r.value.map(displayed)),
-            )
+    let devices: Vec<DeviceIx> = rows.iter().map(|r| DeviceIx(r.device)).collect();
+    let mut cols = vec![
+        times("sim_time", rows.iter().map(|r| r.sim_ms)),
+        times("device_time", rows.iter().map(|r| r.device_ms)),
+    ];
+    cols.extend(device_columns(dir, &devices));
+    cols.extend([
+        u32s("seq", rows.iter().map(|r| r.seq)),
+        strings("metric", rows.iter().map(|r| r.metric.name())),
+        strings("loinc", rows.iter().map(|r| r.metric.loinc())),
+        u32s("mdc_code", rows.iter().map(|r| r.metric.mdc())),
+        Float64Chunked::from_iter_options(s("value"), rows.iter().map(|r| r.value.map(displayed)))
             .into_column(),
-            strings("unit", rows.iter().map(|r| r.metric.ucum())),
-            strings("status", rows.iter().map(|r| r.status.name())),
-            f32s(
-                "battery_pct",
-                rows.iter().map(|r| (r.battery_pct * 10.0).round() / 10.0),
-            ),
-        ],
-    )
+        strings("unit", rows.iter().map(|r| r.metric.ucum())),
+        strings("status", rows.iter().map(|r| r.status.name())),
+        f32s(
+            "battery_pct",
+            rows.iter().map(|r| (r.battery_pct * 10.0).round() / 10.0),
+        ),
+    ]);
+    frame(rows.len(), cols)
 }
 
 pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<DataFrame> {
@@ -194,28 +203,15 @@ pub fn episodes_frame(rows: &[EpisodeRecord], dir: &Directory) -> PolarsResult<D
 }
 
 pub fn artifacts_frame(rows: &[ArtifactRecord], dir: &Directory) -> PolarsResult<DataFrame> {
-    let dev = |r: &ArtifactRecord| dir.device(r.device);
-    frame(
-        rows.len(),
-        vec![
-            strings("device_id", rows.iter().map(|r| dev(r).id.as_str())),
-            strings("device_kind", rows.iter().map(|r| dev(r).kind.name())),
-            opt_strings(
-                "patient_id",
-                rows.iter()
-                    .map(|r| dev(r).patient.map(|p| dir.patient(p).id.as_str())),
-            ),
-            opt_strings(
-                "bed_id",
-                rows.iter()
-                    .map(|r| dev(r).bed.map(|b| dir.bed(b).id.as_str())),
-            ),
-            strings("kind", rows.iter().map(|r| r.kind.name())),
-            times("start_time", rows.iter().map(|r| r.start_ms)),
-            times("end_time", rows.iter().map(|r| r.end_ms)),
-            strings("origin", rows.iter().map(|r| r.origin.name())),
-        ],
-    )
+    let devices: Vec<DeviceIx> = rows.iter().map(|r| r.device).collect();
+    let mut cols = device_columns(dir, &devices).to_vec();
+    cols.extend([
+        strings("kind", rows.iter().map(|r| r.kind.name())),
+        times("start_time", rows.iter().map(|r| r.start_ms)),
+        times("end_time", rows.iter().map(|r| r.end_ms)),
+        strings("origin", rows.iter().map(|r| r.origin.name())),
+    ]);
+    frame(rows.len(), cols)
 }
 
 pub fn device_events_frame(rows: &[DeviceEvent], dir: &Directory) -> PolarsResult<DataFrame> {

@@ -68,6 +68,8 @@ pub struct AgeDist {
 pub struct Population {
     /// Probability that a bed with no explicit patient and no event is occupied.
     pub occupancy: f64,
+    /// Exactly this many occupied beds, if given (then `occupancy` is unused).
+    pub count: Option<usize>,
     pub kit: String,
     pub age: AgeDist,
     /// Probabilities of low, medium, high acuity (sum 1).

@@ -128,6 +128,8 @@ pub struct RawConditionMix {
 #[serde(deny_unknown_fields)]
 pub struct RawPopulation {
     pub occupancy: Option<Spanned<f64>>,
+    /// Exactly this many occupied beds (instead of `occupancy`).
+    pub count: Option<Spanned<u32>>,
     pub kit: Option<Spanned<String>>,
     pub age: Option<Spanned<RawAge>>,
     pub acuity: Option<Spanned<RawAcuityMix>>,

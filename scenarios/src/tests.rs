@@ -186,3 +186,15 @@ fn load_finds_library_names_and_reports_missing_ones() {
         "{e}"
     );
 }
+
+#[test]
+fn population_count_and_occupancy_exclude_each_other_and_count_fits_the_beds() {
+    let e = error_of("\n[population]\ncount = 3\noccupancy = 0.5\n");
+    assert!(e.message.contains("either `count` or `occupancy`"), "{e}");
+    let e = error_of("\n[population]\ncount = 9\n");
+    assert!(e.message.contains("more than the 4 beds"), "{e}");
+    let e = error_of("\n[population]\ncount = 0\n[[patient]]\nbed = \"W1-02\"\n");
+    assert!(e.message.contains("less than the 1 beds"), "{e}");
+    let s = parse(&format!("{MINIMAL}\n[population]\ncount = 2\n"), "t.toml").unwrap();
+    assert_eq!(s.population.count, Some(2));
+}

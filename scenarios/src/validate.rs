@@ -342,8 +342,26 @@ pub(crate) fn resolve(
             conditions.insert(cond, ctx.fraction(v, cond.name())?);
         }
     }
+    let count = match (&p.count, &p.occupancy) {
+        (Some(c), Some(_)) => {
+            return Err(ctx.err(c.span(), "give either `count` or `occupancy`, not both"));
+        }
+        (Some(c), None) if *c.get_ref() as usize > beds.len() => {
+            return Err(ctx.err(
+                c.span(),
+                format!(
+                    "count {} is more than the {} beds of this scenario",
+                    c.get_ref(),
+                    beds.len()
+                ),
+            ));
+        }
+        (Some(c), None) => Some((*c.get_ref() as usize, c.span())),
+        (None, _) => None,
+    };
     let population = Population {
         occupancy,
+        count: count.as_ref().map(|c| c.0),
         kit,
         age,
         acuity,
@@ -572,6 +590,17 @@ pub(crate) fn resolve(
             ));
         };
         scenario.events.push(Event { at_ms, bed, kind });
+    }
+    if let Some((n, span)) = count {
+        let pinned = scenario.pinned_beds().len();
+        if n < pinned {
+            return Err(ctx.err(
+                span,
+                format!(
+                    "count {n} is less than the {pinned} beds that have a [[patient]] or an event"
+                ),
+            ));
+        }
     }
     Ok(scenario)
 }

@@ -60,17 +60,18 @@ pub(super) fn update_circadian(clock: Res<SimClock>, mut step: ResMut<Physiology
 
 /// True vitals from a state (shared by the evolve system and spawning).
 pub(crate) fn compose(
-    ph: &Physiology,
+    baseline: &[f64; 6],
+    ou: &[f64; N_STATE],
     circadian: &[f64; 6],
     deltas: &[f64; 6],
     consciousness: Acvpu,
 ) -> TrueVitals {
     let mut v = [0.0; 6];
     for i in 0..6 {
-        let x = ph.baseline[i]
+        let x = baseline[i]
             + circadian[i]
-            + ph.ou[i] * OU_SD[i]
-            + ph.ou[AROUSAL] * AROUSAL_GAIN[i]
+            + ou[i] * OU_SD[i]
+            + ou[AROUSAL] * AROUSAL_GAIN[i]
             + deltas[i];
         v[i] = x.clamp(LIMITS[i].0, LIMITS[i].1);
     }
@@ -153,7 +154,13 @@ fn evolve_one(
             consciousness = consciousness.max(c);
         }
     }
-    *tv = compose(ph, &step.circadian, &deltas, consciousness);
+    *tv = compose(
+        &ph.baseline,
+        &ph.ou,
+        &step.circadian,
+        &deltas,
+        consciousness,
+    );
     if let Some(eps) = episodes.as_deref_mut() {
         let total = tv.news2(patient).total;
         for ep in eps

@@ -255,3 +255,21 @@ fn patient_plugin_alone_samples_truth_on_its_cadence() {
         .collect();
     assert_eq!(times, [0, 0, 60, 60, 120, 120]);
 }
+
+/// `count` occupies exactly that many beds, pinned beds first; the patients it admits are the
+/// same people `occupancy = 1` would have put in those beds.
+#[test]
+fn population_count_admits_exactly_that_many() {
+    let s = small(
+        10,
+        "1s",
+        "[population]\ncount = 4\n\n[[patient]]\nbed = \"W1-09\"\n",
+    );
+    let adm = crate::ward::admissions(&s, 3);
+    assert_eq!(adm.len(), 4);
+    assert!(adm.iter().any(|a| a.bed == 8));
+    let full = crate::ward::admissions(&small(10, "1s", "[[patient]]\nbed = \"W1-09\"\n"), 3);
+    for a in &adm {
+        assert!(full.contains(a), "{a:?}");
+    }
+}

@@ -38,13 +38,35 @@ pub struct Admission {
 pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
     let pinned = s.pinned_beds();
     let pop = &s.population;
+    // Each bed's first draw decides occupancy: below `occupancy`, or among the `count` lowest.
+    let first_draw = |bed: &str| stream(seed, bed, "admission").random::<f64>();
+    let occupied: Vec<bool> = match pop.count {
+        None => s
+            .beds
+            .iter()
+            .enumerate()
+            .map(|(bi, b)| pinned.contains(&bi) || first_draw(&b.id) < pop.occupancy)
+            .collect(),
+        Some(n) => {
+            let mut free: Vec<(f64, usize)> = (0..s.beds.len())
+                .filter(|bi| !pinned.contains(bi))
+                .map(|bi| (first_draw(&s.beds[bi].id), bi))
+                .collect();
+            free.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut occ: Vec<bool> = (0..s.beds.len()).map(|bi| pinned.contains(&bi)).collect();
+            for &(_, bi) in free.iter().take(n.saturating_sub(pinned.len())) {
+                occ[bi] = true;
+            }
+            occ
+        }
+    };
     let mut out = Vec::new();
     for (bi, bed) in s.beds.iter().enumerate() {
-        let mut rng = stream(seed, &bed.id, "admission");
-        let occupied_draw = rng.random::<f64>() < pop.occupancy;
-        if !(occupied_draw || pinned.contains(&bi)) {
+        if !occupied[bi] {
             continue;
         }
+        let mut rng = stream(seed, &bed.id, "admission");
+        let _occupancy_draw: f64 = rng.random();
         let spec = s.patients.get(&bi).cloned().unwrap_or_default();
         let age_draw = pop.age.mean + pop.age.sd * rng.sample::<f64, _>(StandardNormal);
         let age = spec
@@ -132,12 +154,7 @@ fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
             b[i] = shifted.clamp(lo, hi);
         }
         best = b;
-        let ph = Physiology {
-            rng: rng.clone(),
-            baseline: b,
-            ou: [0.0; N_STATE],
-        };
-        let tv = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
+        let tv = compose(&b, &[0.0; N_STATE], &[0.0; 6], &[0.0; 6], Acvpu::Alert);
         let max = if a.on_oxygen {
             MAX_BASELINE_NEWS2_OXYGEN
         } else {
@@ -322,7 +339,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             baseline,
             ou,
         };
-        let tv: TrueVitals = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
+        let tv: TrueVitals = compose(&ph.baseline, &ph.ou, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
         let mut e = world.spawn((patient, ph, tv));
         if let Some(eps) = episodes.remove(&a.bed) {
             e.insert(Episodes(eps));
@@ -348,35 +365,23 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 .map(|n| n.sample(&mut rng))
                 .unwrap_or(0.0);
         }
-        let mut artifacts = draw_artifacts(s, seed, &d.id, d.kind);
-        for w in scheduled_artifacts
+        let random = draw_artifacts(s, seed, &d.id, d.kind);
+        let scheduled = scheduled_artifacts
             .get(&(d.bed, d.kind))
-            .into_iter()
-            .flatten()
-        {
-            artifact_records.push(ArtifactRecord {
-                device: ix,
-                kind: w.kind,
-                start_ms: w.start_ms,
-                end_ms: w.end_ms,
-                origin: Origin::Scheduled,
-            });
-            artifacts.push(*w);
-        }
-        for w in &artifacts {
-            if !scheduled_artifacts
-                .get(&(d.bed, d.kind))
-                .is_some_and(|v| v.contains(w))
-            {
-                artifact_records.push(ArtifactRecord {
-                    device: ix,
-                    kind: w.kind,
-                    start_ms: w.start_ms,
-                    end_ms: w.end_ms,
-                    origin: Origin::Random,
-                });
-            }
-        }
+            .map_or(&[][..], Vec::as_slice);
+        let tagged = random
+            .iter()
+            .map(|w| (w, Origin::Random))
+            .chain(scheduled.iter().map(|w| (w, Origin::Scheduled)));
+        artifact_records.extend(tagged.map(|(w, origin)| ArtifactRecord {
+            device: ix,
+            kind: w.kind,
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            origin,
+        }));
+        let mut artifacts = random;
+        artifacts.extend_from_slice(scheduled);
         artifacts.sort_by_key(|w| (w.start_ms, w.end_ms));
         world.spawn((
             Device {
