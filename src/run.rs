@@ -22,7 +22,8 @@ pub struct RunArgs {
     /// Run folder [default: runs/<scenario>-<seed>].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Worker threads for the simulation (default: one per core). Results do not depend on it.
+    /// Simulation worker threads (default: one per core but one, left to the output writer).
+    /// Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress bar.
@@ -58,10 +59,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
     if let Some(n) = args.threads {
         anyhow::ensure!(n >= 1, "--threads must be at least 1");
-        // rayon's global pool (used by the exporters' encoders) follows the same setting.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
     }
     prepare_out(&out)?;
 
