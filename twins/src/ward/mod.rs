@@ -38,19 +38,25 @@ pub struct Admission {
 pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
     let pinned = s.pinned_beds();
     let pop = &s.population;
-    // Each bed's first draw decides occupancy: below `occupancy`, or among the `count` lowest.
-    let first_draw = |bed: &str| stream(seed, bed, "admission").random::<f64>();
+    // Each bed's stream: its first draw decides occupancy (below `occupancy`, or among the
+    // `count` lowest); the rest of the stream draws the patient.
+    let mut rngs: Vec<SimRng> = s
+        .beds
+        .iter()
+        .map(|b| stream(seed, &b.id, "admission"))
+        .collect();
+    let first: Vec<f64> = rngs.iter_mut().map(|r| r.random::<f64>()).collect();
     let occupied: Vec<bool> = match pop.count {
         None => s
             .beds
             .iter()
             .enumerate()
-            .map(|(bi, b)| pinned.contains(&bi) || first_draw(&b.id) < pop.occupancy)
+            .map(|(bi, _)| pinned.contains(&bi) || first[bi] < pop.occupancy)
             .collect(),
         Some(n) => {
             let mut free: Vec<(f64, usize)> = (0..s.beds.len())
                 .filter(|bi| !pinned.contains(bi))
-                .map(|bi| (first_draw(&s.beds[bi].id), bi))
+                .map(|bi| (first[bi], bi))
                 .collect();
             free.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let mut occ: Vec<bool> = (0..s.beds.len()).map(|bi| pinned.contains(&bi)).collect();
@@ -65,8 +71,7 @@ pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
         if !occupied[bi] {
             continue;
         }
-        let mut rng = stream(seed, &bed.id, "admission");
-        let _occupancy_draw: f64 = rng.random();
+        let rng = &mut rngs[bi];
         let spec = s.patients.get(&bi).cloned().unwrap_or_default();
         let age_draw = pop.age.mean + pop.age.sd * rng.sample::<f64, _>(StandardNormal);
         let age = spec
