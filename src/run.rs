@@ -68,6 +68,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let opts = BuildOptions {
         seed: Some(seed),
         threads: args.threads,
+        live_transport: false,
     };
     let (mut app, dir) = build_app(&scenario, &opts);
     let dir = Arc::new(dir);

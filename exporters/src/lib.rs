@@ -9,6 +9,7 @@
 pub mod manifest;
 pub mod parquet;
 pub mod tables;
+pub mod wire;
 
 pub use manifest::Manifest;
 pub use parquet::{DEFAULT_CHUNK_ROWS, ExportError, ParquetSink, TABLES};

@@ -88,7 +88,7 @@ fn frame(height: usize, cols: Vec<Column>) -> PolarsResult<DataFrame> {
 
 /// Device-reported values are exact at their resolution; carry them as the nearest f64 of the
 /// decimal the device displayed (36.7, not 36.70000076).
-fn displayed(v: f32) -> f64 {
+pub(crate) fn displayed(v: f32) -> f64 {
     (f64::from(v) * 100.0).round() / 100.0
 }
 
@@ -128,6 +128,13 @@ pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<D
             u32s("seq", rows.iter().map(|r| r.seq)),
             strings("fate", rows.iter().map(|r| r.fate.name())),
             strings("sink", rows.iter().map(|r| r.sink)),
+            u32s("attempts", rows.iter().map(|r| u32::from(r.attempts))),
+            Float64Chunked::from_iter_options(
+                s("lateness_ms"),
+                rows.iter()
+                    .map(|r| r.lateness_us.map(|us| us as f64 / 1000.0)),
+            )
+            .into_column(),
         ],
     )
 }

@@ -167,6 +167,9 @@ pub struct SimPlugin {
     pub seed: u64,
     /// Worker threads for Bevy's compute pool; `None`: one per core.
     pub threads: Option<usize>,
+    /// Every emission goes to the file sink and its fate is recorded as `delivered` at once.
+    /// Off when a live transport (MQTT) records the fates itself, as they become known.
+    pub file_transport: bool,
 }
 
 impl Plugin for SimPlugin {
@@ -201,9 +204,11 @@ impl Plugin for SimPlugin {
             )
             .configure_sets(SimEnd, (SimSet::Dynamics, SimSet::Record).chain())
             .add_systems(Update, advance_clock.in_set(SimSet::Clock))
-            .add_systems(Update, deliver_to_file.in_set(SimSet::Transport))
             .add_systems(Update, record.in_set(SimSet::Record))
             .add_systems(SimEnd, record.in_set(SimSet::Record));
+        if self.file_transport {
+            app.add_systems(Update, deliver_to_file.in_set(SimSet::Transport));
+        }
     }
 }
 
@@ -252,6 +257,8 @@ fn deliver_to_file(
             sim_ms: r.sim_ms,
             fate: Fate::Delivered,
             sink: "file",
+            attempts: 0,
+            lateness_us: None,
         })
     }));
 }
@@ -396,10 +403,22 @@ impl Sim {
 
     /// Runs every remaining tick, calling `progress(done, total)` every `every` ticks.
     /// Stops early if a sink fails.
-    pub fn run(&mut self, every: u64, mut progress: impl FnMut(u64, u64)) {
+    pub fn run(&mut self, every: u64, progress: impl FnMut(u64, u64)) {
+        self.run_with(every, |_| {}, progress);
+    }
+
+    /// [`Sim::run`], calling `before_tick(k)` before tick `k` runs (a live run paces itself to
+    /// the wall clock there; the simulation itself never sees the wall clock).
+    pub fn run_with(
+        &mut self,
+        every: u64,
+        mut before_tick: impl FnMut(u64),
+        mut progress: impl FnMut(u64, u64),
+    ) {
         let total = self.clock().total_ticks();
         let mut done = self.ticks_done();
         while done < total {
+            before_tick(done);
             self.app.update();
             done += 1;
             if done.is_multiple_of(every.max(1)) || done == total {

@@ -237,23 +237,38 @@ impl Reading {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fate {
-    /// Written to / acknowledged by the sink.
+    /// Written to the file sink (runs without a live transport).
     Delivered,
-    /// Held back (a spool) and delivered later.
-    DeliveredLate,
-    /// Lost (radio, full spool, broker).
+    /// MQTT QoS 1: the broker acknowledged it (PUBACK).
+    Acknowledged,
+    /// MQTT QoS 0: written to the broker connection; whether it arrived is not observable.
+    Sent,
+    /// Written to the broker at least once, but no acknowledgement came before the run ended.
+    Unacknowledged,
+    /// Still spooled when the run ended: never written to a broker connection.
+    Unsent,
+    /// Lost on the way (radio, full spool).
     Dropped,
-    /// Handed on, outcome not observable (e.g. MQTT QoS 0).
-    Unknown,
 }
 
 impl Fate {
+    pub const ALL: [Fate; 6] = [
+        Fate::Delivered,
+        Fate::Acknowledged,
+        Fate::Sent,
+        Fate::Unacknowledged,
+        Fate::Unsent,
+        Fate::Dropped,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Fate::Delivered => "delivered",
-            Fate::DeliveredLate => "delivered_late",
+            Fate::Acknowledged => "acknowledged",
+            Fate::Sent => "sent",
+            Fate::Unacknowledged => "unacknowledged",
+            Fate::Unsent => "unsent",
             Fate::Dropped => "dropped",
-            Fate::Unknown => "unknown",
         }
     }
 }
@@ -265,8 +280,14 @@ pub struct EmissionFate {
     pub seq: u32,
     pub sim_ms: SimMillis,
     pub fate: Fate,
-    /// Where it went (`"file"`).
+    /// Where it went (`"file"`, `"mqtt"`).
     pub sink: &'static str,
+    /// How many times it was written to a broker connection (0 for the file sink; more than 1
+    /// after a reconnect resent it).
+    pub attempts: u8,
+    /// Live runs in a paced mode: how late (wall clock, microseconds) its first write left
+    /// compared with its scheduled wall time. Not deterministic; `None` otherwise.
+    pub lateness_us: Option<i64>,
 }
 
 /// True vitals of one patient at one moment, with NEWS2 computed from them.

@@ -45,6 +45,8 @@ pub struct BuildOptions {
     pub seed: Option<u64>,
     /// Worker threads for the compute pool (`None`: one per core).
     pub threads: Option<usize>,
+    /// A live transport records emission fates itself (see `SimPlugin::file_transport`).
+    pub live_transport: bool,
 }
 
 /// Builds the app for `scenario`: engine, every twin plugin, and the spawned ward.
@@ -57,6 +59,7 @@ pub fn build_app(scenario: &Scenario, opts: &BuildOptions) -> (App, Directory) {
         duration_ms: scenario.duration_ms,
         seed,
         threads: opts.threads,
+        file_transport: !opts.live_transport,
     })
     .add_plugins(TwinPlugins);
     let dir = ward::spawn(app.world_mut(), scenario, seed);

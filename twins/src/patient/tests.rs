@@ -236,6 +236,7 @@ fn patient_plugin_alone_samples_truth_on_its_cadence() {
         duration_ms: s.duration_ms,
         seed: 1,
         threads: Some(1),
+        file_transport: true,
     })
     .add_plugins(TwinPlugins.build().disable::<DevicePlugin>());
     crate::ward::spawn(app.world_mut(), &s, 1);

@@ -1,0 +1,457 @@
+//! Wire format v1: MQTT topics and JSON payloads (documented in `docs/wire-schema.md`, one JSON
+//! Schema per payload kind under `docs/schemas/`).
+//!
+//! Topics run general to specific, lowercase, at most 7 levels (DOMAIN.md section 7):
+//!
+//! ```text
+//! <prefix>/<site>/<ward>/<device-id>/telemetry     device readings        (QoS 0|1, not retained)
+//! <prefix>/<site>/<ward>/<device-id>/status        device status          (retained)
+//! <prefix>/<site>/<ward>/<gateway-id>/status       gateway status, will   (retained)
+//! ```
+//!
+//! Everything a payload says that does not change (ids, kind, topics) is rendered once per
+//! device in a [`WireDirectory`]; encoding a reading only appends the moving parts to a reused
+//! buffer.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use wardtwin_sim::Directory;
+use wardtwin_sim::records::{DeviceEventKind, ObsStatus, Reading};
+use wardtwin_sim::time::{SimMillis, write_iso_ms};
+
+use crate::tables::displayed;
+
+/// The payload version every message carries as `"v"`.
+pub const WIRE_VERSION: u32 = 1;
+/// Default topic prefix.
+pub const DEFAULT_PREFIX: &str = "dt/wardtwin";
+/// Topic levels the prefix may use (the rest of the topic takes 4; the total stays ≤ 7).
+pub const MAX_PREFIX_LEVELS: usize = 3;
+
+/// Why a topic prefix was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PrefixError {
+    #[error("topic prefix is empty")]
+    Empty,
+    #[error(
+        "topic prefix {0:?} has {1} levels; at most {MAX_PREFIX_LEVELS} (topics stay within 7)"
+    )]
+    TooDeep(String, usize),
+    #[error(
+        "topic prefix {0:?}: levels must be non-empty, lowercase a-z, 0-9, '-' or '_' (no wildcards, no leading '/')"
+    )]
+    BadLevel(String),
+}
+
+/// Checks a topic prefix (`dt/wardtwin`).
+pub fn check_prefix(prefix: &str) -> Result<(), PrefixError> {
+    if prefix.is_empty() {
+        return Err(PrefixError::Empty);
+    }
+    let levels: Vec<&str> = prefix.split('/').collect();
+    let ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    if !levels.iter().all(|l| ok(l)) {
+        return Err(PrefixError::BadLevel(prefix.to_string()));
+    }
+    if levels.len() > MAX_PREFIX_LEVELS {
+        return Err(PrefixError::TooDeep(prefix.to_string(), levels.len()));
+    }
+    Ok(())
+}
+
+/// A topic level from an id or a name: lowercase; anything but a-z, 0-9, '-' and '_' becomes
+/// '-' (so `St. Elsewhere General` → `st-elsewhere-general`, `W1` → `w1`).
+pub fn slug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    if trimmed.is_empty() {
+        "x".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// The gateway id of a ward (`gw-w1`).
+pub fn gateway_id(ward: &str) -> String {
+    format!("gw-{}", slug(ward))
+}
+
+/// JSON string literal (quotes and escapes).
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// One gateway: a ward's edge box, the devices it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireGateway {
+    pub id: String,
+    pub ward: String,
+    pub status_topic: Arc<str>,
+    /// Devices behind it (dense device indices).
+    pub devices: Vec<u32>,
+}
+
+/// One device's fixed wire parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireDevice {
+    pub telemetry_topic: Arc<str>,
+    pub status_topic: Arc<str>,
+    /// Index into [`WireDirectory::gateways`].
+    pub gateway: usize,
+    /// `"device":…,"device_kind":…,"patient":…,"bed":…,"ward":…,"gateway":…` (no braces).
+    ids_json: String,
+}
+
+/// Topics and the fixed JSON of every device and gateway of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireDirectory {
+    pub prefix: String,
+    pub site: String,
+    pub devices: Vec<WireDevice>,
+    pub gateways: Vec<WireGateway>,
+}
+
+impl WireDirectory {
+    /// Renders topics for `dir` under `prefix` (checked with [`check_prefix`]) and `site` (any
+    /// name; slugged).
+    pub fn new(dir: &Directory, prefix: &str, site: &str) -> Result<Self, PrefixError> {
+        check_prefix(prefix)?;
+        let site = slug(site);
+        let mut gateways: Vec<WireGateway> = Vec::new();
+        let mut devices = Vec::with_capacity(dir.devices.len());
+        for (ix, d) in dir.devices.iter().enumerate() {
+            let bed = d.bed.map(|b| dir.bed(b));
+            // A device on no bed is carried by a site-wide gateway.
+            let ward = bed.map_or("site", |b| b.ward.as_str());
+            let gw = match gateways.iter().position(|g| g.ward == ward) {
+                Some(g) => g,
+                None => {
+                    let id = gateway_id(ward);
+                    gateways.push(WireGateway {
+                        status_topic: format!("{prefix}/{site}/{}/{id}/status", slug(ward)).into(),
+                        id,
+                        ward: ward.to_string(),
+                        devices: Vec::new(),
+                    });
+                    gateways.len() - 1
+                }
+            };
+            gateways[gw].devices.push(ix as u32);
+            let base = format!("{prefix}/{site}/{}/{}", slug(ward), slug(&d.id));
+            let mut ids = String::new();
+            ids.push_str("\"device\":");
+            json_str(&mut ids, &d.id);
+            ids.push_str(",\"device_kind\":");
+            json_str(&mut ids, d.kind.name());
+            ids.push_str(",\"patient\":");
+            match d.patient {
+                Some(p) => json_str(&mut ids, &dir.patient(p).id),
+                None => ids.push_str("null"),
+            }
+            ids.push_str(",\"bed\":");
+            match bed {
+                Some(b) => json_str(&mut ids, &b.id),
+                None => ids.push_str("null"),
+            }
+            ids.push_str(",\"ward\":");
+            match bed {
+                Some(b) => json_str(&mut ids, &b.ward),
+                None => ids.push_str("null"),
+            }
+            ids.push_str(",\"gateway\":");
+            json_str(&mut ids, &gateways[gw].id);
+            devices.push(WireDevice {
+                telemetry_topic: format!("{base}/telemetry").into(),
+                status_topic: format!("{base}/status").into(),
+                gateway: gw,
+                ids_json: ids,
+            });
+        }
+        Ok(Self {
+            prefix: prefix.to_string(),
+            site,
+            devices,
+            gateways,
+        })
+    }
+
+    /// The telemetry payload of `r`, into `out` (cleared first).
+    pub fn telemetry(&self, r: &Reading, out: &mut String) {
+        out.clear();
+        let d = &self.devices[r.device.0 as usize];
+        let _ = write!(out, "{{\"v\":{WIRE_VERSION},\"type\":\"telemetry\",");
+        out.push_str(&d.ids_json);
+        let _ = write!(out, ",\"seq\":{},\"ts\":\"", r.seq);
+        write_iso_ms(out, r.device_ms);
+        let _ = write!(
+            out,
+            "\",\"battery_pct\":{},\"status\":\"{}\",\"obs\":[",
+            battery(r.battery_pct),
+            signal_of(r).name()
+        );
+        for (i, o) in r.observations().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let m = o.metric;
+            let _ = write!(
+                out,
+                "{{\"name\":\"{}\",\"loinc\":\"{}\",\"mdc\":{},\"value\":",
+                m.name(),
+                m.loinc(),
+                m.mdc()
+            );
+            match o.value {
+                Some(v) => {
+                    let _ = write!(out, "{}", displayed(v));
+                }
+                None => out.push_str("null"),
+            }
+            let _ = write!(
+                out,
+                ",\"unit\":\"{}\",\"status\":\"{}\"}}",
+                m.ucum(),
+                o.status.name()
+            );
+        }
+        out.push_str("]}");
+    }
+
+    /// A device status payload (`state` online), into `out`.
+    pub fn device_status(&self, s: &DeviceStatus, out: &mut String) {
+        out.clear();
+        let d = &self.devices[s.device as usize];
+        let _ = write!(out, "{{\"v\":{WIRE_VERSION},\"type\":\"device_status\",");
+        out.push_str(&d.ids_json);
+        out.push_str(",\"state\":\"online\",\"ts\":\"");
+        write_iso_ms(out, s.device_ms);
+        let _ = write!(
+            out,
+            "\",\"battery_pct\":{},\"battery\":\"{}\",\"signal\":\"{}\",\"reason\":\"{}\"}}",
+            battery(s.battery_pct),
+            s.battery.name(),
+            s.signal.name(),
+            s.reason.name()
+        );
+    }
+
+    /// The will of a device's own connection: `state` offline, reason `connection_lost`.
+    pub fn device_will(&self, device: u32) -> String {
+        let d = &self.devices[device as usize];
+        format!(
+            "{{\"v\":{WIRE_VERSION},\"type\":\"device_status\",{},\"state\":\"offline\",\"reason\":\"connection_lost\"}}",
+            d.ids_json
+        )
+    }
+
+    /// A gateway status payload. `ts` is `None` for the will (the broker sends it, later).
+    pub fn gateway_status(
+        &self,
+        gateway: usize,
+        online: bool,
+        reason: GatewayReason,
+        ts: Option<SimMillis>,
+    ) -> String {
+        let g = &self.gateways[gateway];
+        let mut out = format!("{{\"v\":{WIRE_VERSION},\"type\":\"gateway_status\",\"gateway\":");
+        json_str(&mut out, &g.id);
+        out.push_str(",\"site\":");
+        json_str(&mut out, &self.site);
+        out.push_str(",\"ward\":");
+        json_str(&mut out, &g.ward);
+        let _ = write!(
+            out,
+            ",\"state\":\"{}\",\"devices\":{}",
+            if online { "online" } else { "offline" },
+            g.devices.len()
+        );
+        if let Some(t) = ts {
+            out.push_str(",\"ts\":\"");
+            write_iso_ms(&mut out, t);
+            out.push('"');
+        }
+        let _ = write!(out, ",\"reason\":\"{}\"}}", reason.name());
+        out
+    }
+}
+
+/// Battery as reported: one decimal.
+fn battery(pct: f32) -> f64 {
+    (f64::from(pct) * 10.0).round() / 10.0
+}
+
+/// The device-level signal state of a reading: the first observation status that is not ok.
+pub fn signal_of(r: &Reading) -> ObsStatus {
+    r.observations()
+        .iter()
+        .map(|o| o.status)
+        .find(|s| *s != ObsStatus::Ok)
+        .unwrap_or(ObsStatus::Ok)
+}
+
+/// Battery state in a device status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatteryState {
+    Ok,
+    Low,
+    Depleted,
+}
+
+impl BatteryState {
+    pub fn name(self) -> &'static str {
+        match self {
+            BatteryState::Ok => "ok",
+            BatteryState::Low => "low",
+            BatteryState::Depleted => "depleted",
+        }
+    }
+}
+
+/// Why a device status was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusReason {
+    /// The device's first report of the run.
+    Online,
+    /// Every status interval (default 5 min of simulation time).
+    Periodic,
+    /// The signal state changed (probe off, back on).
+    SignalChange,
+    /// A device event.
+    Event(DeviceEventKind),
+}
+
+impl StatusReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusReason::Online => "online",
+            StatusReason::Periodic => "periodic",
+            StatusReason::SignalChange => "signal_change",
+            StatusReason::Event(k) => k.name(),
+        }
+    }
+}
+
+/// What a device status says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeviceStatus {
+    pub device: u32,
+    pub device_ms: SimMillis,
+    pub battery_pct: f32,
+    pub battery: BatteryState,
+    pub signal: ObsStatus,
+    pub reason: StatusReason,
+}
+
+/// Why a gateway status was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayReason {
+    /// Connected (or reconnected) to the broker.
+    Connected,
+    /// The run ended and the gateway disconnected cleanly.
+    Shutdown,
+    /// The broker published the gateway's will: its connection died.
+    ConnectionLost,
+}
+
+impl GatewayReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            GatewayReason::Connected => "connected",
+            GatewayReason::Shutdown => "shutdown",
+            GatewayReason::ConnectionLost => "connection_lost",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// The JSON Schemas of wire format v1 (`docs/schemas/`), compiled, for checking payloads.
+#[cfg(any(test, feature = "schema-check"))]
+pub mod schemas {
+    /// Schema texts by payload `type`.
+    pub const SOURCES: [(&str, &str); 3] = [
+        (
+            "telemetry",
+            include_str!("../../docs/schemas/telemetry.v1.schema.json"),
+        ),
+        (
+            "device_status",
+            include_str!("../../docs/schemas/device-status.v1.schema.json"),
+        ),
+        (
+            "gateway_status",
+            include_str!("../../docs/schemas/gateway-status.v1.schema.json"),
+        ),
+    ];
+
+    /// Every v1 schema, compiled.
+    pub struct WireSchemas {
+        schemas: boon::Schemas,
+        index: Vec<(&'static str, boon::SchemaIndex)>,
+    }
+
+    impl WireSchemas {
+        pub fn load() -> Self {
+            let mut schemas = boon::Schemas::new();
+            let mut compiler = boon::Compiler::new();
+            let mut index = Vec::new();
+            for (kind, text) in SOURCES {
+                let value: serde_json::Value =
+                    serde_json::from_str(text).unwrap_or_else(|e| panic!("{kind} schema: {e}"));
+                let url = format!("file:///wardtwin/{kind}.json");
+                compiler
+                    .add_resource(&url, value)
+                    .unwrap_or_else(|e| panic!("{kind} schema: {e}"));
+                let ix = compiler
+                    .compile(&url, &mut schemas)
+                    .unwrap_or_else(|e| panic!("{kind} schema: {e}"));
+                index.push((kind, ix));
+            }
+            Self { schemas, index }
+        }
+
+        /// Checks one payload against the schema its `type` names; says why it is invalid.
+        pub fn check(&self, payload: &[u8]) -> Result<(), String> {
+            let value: serde_json::Value =
+                serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+            let kind = value
+                .get("type")
+                .and_then(|t| t.as_str())
+                .ok_or("no \"type\" field")?;
+            let ix = self
+                .index
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, ix)| *ix)
+                .ok_or_else(|| format!("unknown payload type {kind:?}"))?;
+            self.schemas
+                .validate(&value, ix)
+                .map_err(|e| format!("{kind}: {e:#}"))
+        }
+    }
+}

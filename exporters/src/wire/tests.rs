@@ -1,0 +1,245 @@
+use wardtwin_sim::records::{
+    BedIx, DeviceIx, DeviceKind, MAX_OBS, Metric, ObsStatus, Observation, PatientIx,
+};
+use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
+
+use super::schemas::WireSchemas;
+use super::*;
+
+fn directory() -> Directory {
+    Directory {
+        beds: vec![BedInfo {
+            id: "W1-07".into(),
+            ward: "W1".into(),
+            room: "W1-R2".into(),
+        }],
+        patients: vec![PatientInfo {
+            id: "P-W1-07".into(),
+            bed: BedIx(0),
+        }],
+        devices: vec![
+            DeviceInfo {
+                id: "nibp-W1-07".into(),
+                kind: DeviceKind::BpCuff,
+                patient: Some(PatientIx(0)),
+                bed: Some(BedIx(0)),
+            },
+            DeviceInfo {
+                id: "spo2-W1-07".into(),
+                kind: DeviceKind::PulseOximeter,
+                patient: Some(PatientIx(0)),
+                bed: Some(BedIx(0)),
+            },
+            DeviceInfo {
+                id: "spare \"spo2\"".into(),
+                kind: DeviceKind::PulseOximeter,
+                patient: None,
+                bed: None,
+            },
+        ],
+    }
+}
+
+fn reading(device: u32, obs: &[(Metric, Option<f32>, ObsStatus)]) -> Reading {
+    let mut o = [Observation {
+        metric: Metric::HeartRate,
+        value: None,
+        status: ObsStatus::Ok,
+    }; MAX_OBS];
+    for (i, (m, v, s)) in obs.iter().enumerate() {
+        o[i] = Observation {
+            metric: *m,
+            value: *v,
+            status: *s,
+        };
+    }
+    Reading {
+        device: DeviceIx(device),
+        seq: 41,
+        sim_ms: 1_772_438_400_000,
+        device_ms: 1_772_438_401_234,
+        battery_pct: 87.46,
+        len: obs.len() as u8,
+        obs: o,
+    }
+}
+
+#[test]
+fn topics_are_lowercase_general_to_specific_and_within_seven_levels() {
+    let w = WireDirectory::new(&directory(), DEFAULT_PREFIX, "St. Elsewhere General").unwrap();
+    assert_eq!(
+        &*w.devices[0].telemetry_topic,
+        "dt/wardtwin/st-elsewhere-general/w1/nibp-w1-07/telemetry"
+    );
+    assert_eq!(
+        &*w.devices[1].status_topic,
+        "dt/wardtwin/st-elsewhere-general/w1/spo2-w1-07/status"
+    );
+    assert_eq!(
+        &*w.gateways[0].status_topic,
+        "dt/wardtwin/st-elsewhere-general/w1/gw-w1/status"
+    );
+    // The device on no bed rides the site gateway.
+    assert_eq!(w.gateways[1].id, "gw-site");
+    assert_eq!(w.gateways[0].devices, vec![0, 1]);
+    let deepest = WireDirectory::new(&directory(), "a/b/c", "s").unwrap();
+    for d in &deepest.devices {
+        for t in [&d.telemetry_topic, &d.status_topic] {
+            assert!(t.split('/').count() <= 7, "{t}");
+            assert!(t.len() <= 256);
+            assert_eq!(t.to_lowercase(), t.to_string());
+        }
+    }
+}
+
+#[test]
+fn bad_prefixes_are_refused_with_the_reason() {
+    assert_eq!(check_prefix(""), Err(PrefixError::Empty));
+    assert!(matches!(
+        check_prefix("a/b/c/d"),
+        Err(PrefixError::TooDeep(_, 4))
+    ));
+    for bad in ["Dt/x", "dt/+", "dt/#", "/dt", "dt//x", "dt/x y"] {
+        assert!(
+            matches!(check_prefix(bad), Err(PrefixError::BadLevel(_))),
+            "{bad}"
+        );
+    }
+    assert_eq!(check_prefix("hospital-1/dt_v1"), Ok(()));
+}
+
+#[test]
+fn telemetry_payload_carries_ids_device_clock_codes_units_and_status() {
+    let w = WireDirectory::new(&directory(), DEFAULT_PREFIX, "site").unwrap();
+    let r = reading(
+        0,
+        &[
+            (Metric::Systolic, Some(121.0), ObsStatus::Ok),
+            (Metric::Diastolic, Some(79.0), ObsStatus::Ok),
+            (Metric::MeanArterial, Some(93.0), ObsStatus::Ok),
+        ],
+    );
+    let mut buf = String::new();
+    w.telemetry(&r, &mut buf);
+    let v: serde_json::Value = serde_json::from_str(&buf).unwrap();
+    assert_eq!(v["v"], 1);
+    assert_eq!(v["type"], "telemetry");
+    assert_eq!(v["device"], "nibp-W1-07");
+    assert_eq!(v["device_kind"], "bp_cuff");
+    assert_eq!(v["patient"], "P-W1-07");
+    assert_eq!(v["bed"], "W1-07");
+    assert_eq!(v["ward"], "W1");
+    assert_eq!(v["gateway"], "gw-w1");
+    assert_eq!(v["seq"], 41);
+    // The device's clock, not the simulation's (1.234 s apart here).
+    assert_eq!(v["ts"], "2026-03-02T08:00:01.234Z");
+    assert_eq!(v["battery_pct"], 87.5);
+    assert_eq!(v["status"], "ok");
+    let obs = v["obs"].as_array().unwrap();
+    assert_eq!(obs.len(), 3);
+    assert_eq!(obs[0]["loinc"], "8480-6");
+    assert_eq!(obs[0]["mdc"], 150_021);
+    assert_eq!(obs[0]["unit"], "mm[Hg]");
+    assert_eq!(obs[0]["value"], 121.0);
+    WireSchemas::load().check(buf.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_detached_probe_reports_null_values_and_its_status() {
+    let w = WireDirectory::new(&directory(), DEFAULT_PREFIX, "site").unwrap();
+    let r = reading(
+        1,
+        &[
+            (Metric::Spo2, None, ObsStatus::ProbeOff),
+            (Metric::PulseRate, None, ObsStatus::ProbeOff),
+        ],
+    );
+    let mut buf = String::new();
+    w.telemetry(&r, &mut buf);
+    let v: serde_json::Value = serde_json::from_str(&buf).unwrap();
+    assert_eq!(v["status"], "probe_off");
+    assert!(v["obs"][0]["value"].is_null());
+    assert_eq!(v["obs"][1]["loinc"], "8867-4");
+    assert_eq!(v["obs"][1]["mdc"], 149_530);
+    WireSchemas::load().check(buf.as_bytes()).unwrap();
+}
+
+#[test]
+fn every_payload_kind_validates_and_odd_ids_are_escaped() {
+    let schemas = WireSchemas::load();
+    let w = WireDirectory::new(&directory(), DEFAULT_PREFIX, "site").unwrap();
+    let mut buf = String::new();
+    w.telemetry(
+        &reading(2, &[(Metric::Spo2, Some(97.0), ObsStatus::Ok)]),
+        &mut buf,
+    );
+    schemas.check(buf.as_bytes()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&buf).unwrap();
+    assert_eq!(v["device"], "spare \"spo2\"");
+    assert!(v["patient"].is_null());
+    for reason in [
+        StatusReason::Online,
+        StatusReason::Periodic,
+        StatusReason::SignalChange,
+        StatusReason::Event(DeviceEventKind::BatteryLow),
+        StatusReason::Event(DeviceEventKind::BatteryDepleted),
+    ] {
+        w.device_status(
+            &DeviceStatus {
+                device: 1,
+                device_ms: 1_772_438_400_000,
+                battery_pct: 9.96,
+                battery: BatteryState::Low,
+                signal: ObsStatus::ProbeOff,
+                reason,
+            },
+            &mut buf,
+        );
+        schemas.check(buf.as_bytes()).unwrap();
+    }
+    schemas.check(w.device_will(1).as_bytes()).unwrap();
+    for (online, reason, ts) in [
+        (true, GatewayReason::Connected, Some(1_772_438_400_000)),
+        (false, GatewayReason::Shutdown, Some(1_772_438_400_000)),
+        (false, GatewayReason::ConnectionLost, None),
+    ] {
+        let g = w.gateway_status(0, online, reason, ts);
+        schemas.check(g.as_bytes()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&g).unwrap();
+        assert_eq!(v["devices"], 2);
+    }
+}
+
+#[test]
+fn the_schemas_reject_what_a_consumer_could_not_use() {
+    let schemas = WireSchemas::load();
+    let w = WireDirectory::new(&directory(), DEFAULT_PREFIX, "site").unwrap();
+    let mut buf = String::new();
+    w.telemetry(
+        &reading(1, &[(Metric::Spo2, Some(97.0), ObsStatus::Ok)]),
+        &mut buf,
+    );
+    let good: serde_json::Value = serde_json::from_str(&buf).unwrap();
+    let broken = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        schemas.check(v.to_string().as_bytes())
+    };
+    assert!(
+        broken(&|v| {
+            v.as_object_mut().unwrap().remove("seq");
+        })
+        .is_err()
+    );
+    assert!(broken(&|v| v["ts"] = "2026-03-02 08:00:01".into()).is_err());
+    assert!(broken(&|v| v["obs"][0]["unit"] = "percent".into()).is_err());
+    assert!(broken(&|v| v["extra"] = 1.into()).is_err());
+    // A gateway will that claims to be online is refused.
+    let mut will: serde_json::Value =
+        serde_json::from_str(&w.gateway_status(0, false, GatewayReason::ConnectionLost, None))
+            .unwrap();
+    will["state"] = "online".into();
+    assert!(schemas.check(will.to_string().as_bytes()).is_err());
+    assert!(schemas.check(b"{\"type\":\"mystery\"}").is_err());
+    assert!(schemas.check(b"not json").is_err());
+}
