@@ -6,9 +6,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use wardtwin_exporters::manifest::{FileEntry, Manifest, Program, RUN_FORMAT, ScenarioRef};
+use wardtwin_exporters::live::options::client_id_prefix;
+use wardtwin_exporters::live::{
+    BrokerUrl, ConnectionMode, Credentials, EmbeddedBroker, LiveOptions, LiveSink, Pacer,
+    Publisher, Speed, TlsFiles,
+};
+use wardtwin_exporters::manifest::{
+    FileEntry, LiveManifest, Manifest, Program, RUN_FORMAT, ScenarioRef,
+};
+use wardtwin_exporters::wire::WireDirectory;
 use wardtwin_exporters::{DEFAULT_CHUNK_ROWS, ParquetSink};
-use wardtwin_sim::time::{format_duration, format_iso_ms};
+use wardtwin_sim::time::{format_duration, format_iso_ms, parse_duration};
 use wardtwin_sim::{Sim, Sinks};
 use wardtwin_twins::{BuildOptions, build_app};
 
@@ -29,6 +37,90 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Live publishing to an MQTT broker.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Live (MQTT)")]
+pub struct LiveArgs {
+    /// Publish live. Without --broker, starts an embedded broker on loopback and prints its URL.
+    #[arg(long)]
+    pub live: bool,
+    /// Publish to this broker: mqtt://host[:port] or mqtts://host[:port] (implies --live).
+    /// Credentials come from WARDTWIN_MQTT_USERNAME / WARDTWIN_MQTT_PASSWORD or --credentials.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Where the embedded broker listens [default: 127.0.0.1 on a free port].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// CA certificate (PEM) for mqtts:// [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mqtts://, with --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM), with --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// File with the username on line 1 and the password on line 2.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// MQTT QoS for telemetry: 0 or 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// One MQTT connection per ward gateway, or one per device.
+    #[arg(long, value_enum, default_value_t = Connection::PerGateway)]
+    pub connection: Connection,
+    /// Simulated seconds per wall second: 1 (real time), N, or max.
+    #[arg(long, default_value = "1")]
+    pub speed: String,
+    /// Topic prefix, at most 3 lowercase levels.
+    #[arg(long, default_value = wardtwin_exporters::wire::DEFAULT_PREFIX)]
+    pub topic_prefix: String,
+    /// How long the end of a run waits for outstanding acknowledgements (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s")]
+    pub drain_timeout: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    PerGateway,
+    PerDevice,
+}
+
+impl LiveArgs {
+    fn enabled(&self) -> bool {
+        self.live || self.broker.is_some()
+    }
+
+    /// Live options for a run; credentials from the environment or --credentials.
+    fn options(&self, broker: BrokerUrl, client_ids: String) -> Result<LiveOptions> {
+        let mut o = LiveOptions::new(broker);
+        o.tls = TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        };
+        o.credentials = match &self.credentials {
+            Some(f) => Some(Credentials::from_file(f)?),
+            None => Credentials::from_env(|k| std::env::var(k).ok())?,
+        };
+        o.qos = self.qos;
+        o.connection = match self.connection {
+            Connection::PerGateway => ConnectionMode::PerGateway,
+            Connection::PerDevice => ConnectionMode::PerDevice,
+        };
+        o.speed = Speed::parse(&self.speed)?;
+        wardtwin_exporters::wire::check_prefix(&self.topic_prefix)?;
+        o.prefix = self.topic_prefix.clone();
+        o.client_id_prefix = client_ids;
+        let drain = parse_duration(&self.drain_timeout)
+            .map_err(|e| anyhow::anyhow!("--drain-timeout {:?}: {e}", self.drain_timeout))?;
+        o.drain_timeout = Duration::from_millis(drain.max(0) as u64);
+        Ok(o)
+    }
 }
 
 /// Peak resident memory of this process, from /proc (Linux).
@@ -60,6 +152,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(n) = args.threads {
         anyhow::ensure!(n >= 1, "--threads must be at least 1");
     }
+    let live = if args.live.enabled() {
+        let (url, embedded) = match &args.live.broker {
+            Some(u) => (BrokerUrl::parse(u)?, None),
+            None => {
+                let b = EmbeddedBroker::start(args.live.listen)?;
+                (BrokerUrl::parse(&b.url())?, Some(b))
+            }
+        };
+        let ids = client_id_prefix(&scenario.name, seed, std::process::id());
+        Some((args.live.options(url, ids)?, embedded))
+    } else {
+        None
+    };
     prepare_out(&out)?;
 
     // Wall time is reported, never fed to the model.
@@ -68,13 +173,50 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let opts = BuildOptions {
         seed: Some(seed),
         threads: args.threads,
-        live_transport: false,
+        live_transport: live.is_some(),
     };
     let (mut app, dir) = build_app(&scenario, &opts);
     let dir = Arc::new(dir);
     let sink = ParquetSink::create(&out, Arc::clone(&dir), DEFAULT_CHUNK_ROWS)
         .with_context(|| format!("cannot write into {}", out.display()))?;
-    app.insert_resource(Sinks::new(vec![Box::new(sink)]));
+    let mut pacer = None;
+    let mut live_report = None;
+    match &live {
+        None => app.insert_resource(Sinks::new(vec![Box::new(sink)])),
+        Some((o, embedded)) => {
+            let wire = Arc::new(WireDirectory::new(&dir, &o.prefix, &scenario.site.name)?);
+            let p = Pacer::new(o.speed);
+            let publisher = Publisher::start(o, Arc::clone(&wire), p.clone())?;
+            match embedded {
+                Some(_) => println!(
+                    "broker: {} (embedded; watch with: mosquitto_sub -h {} -p {} -t '{}/#' -v)",
+                    o.broker, o.broker.host, o.broker.port, o.prefix
+                ),
+                None => println!("broker: {}", o.broker),
+            }
+            println!(
+                "publishing: {} connection(s) {}, QoS {}, speed {}, topics {}/{}/...",
+                publisher.connections(),
+                o.connection.name(),
+                o.qos,
+                o.speed.name(),
+                o.prefix,
+                wire.site
+            );
+            let sink = LiveSink::new(
+                sink,
+                publisher,
+                wire,
+                o.connection,
+                scenario.epoch_ms,
+                o.status_interval_ms,
+                o.drain_timeout,
+            );
+            live_report = Some(sink.report_handle());
+            pacer = Some(p);
+            app.insert_resource(Sinks::new(vec![Box::new(sink)]))
+        }
+    };
     let mut sim = Sim::new(app);
 
     let total = sim.clock().total_ticks();
@@ -94,7 +236,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let epoch = scenario.epoch_ms;
     let step = scenario.step_ms;
-    sim.run((600_000 / step).max(1) as u64, |done, _| {
+    let every = match &pacer {
+        Some(p) if p.speed() != Speed::Max => 1,
+        _ => (600_000 / step).max(1) as u64,
+    };
+    let pace = |k: u64| {
+        if let Some(p) = &pacer {
+            p.wait(k as i64 * step);
+        }
+    };
+    sim.run_with(every, pace, |done, _| {
         bar.set_position(done);
         bar.set_message(format!(
             "{} {}",
@@ -140,6 +291,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
         patients: dir.patients.len(),
         devices: dir.devices.len(),
         files,
+        live: live.as_ref().map(|(o, embedded)| LiveManifest {
+            broker: o.broker.to_string(),
+            embedded: embedded.is_some(),
+            qos: o.qos,
+            connection: o.connection.name(),
+            speed: o.speed.name(),
+            topic_prefix: o.prefix.clone(),
+            report: live_report
+                .as_ref()
+                .and_then(|r| r.lock().ok().and_then(|g| g.clone()))
+                .unwrap_or_default(),
+        }),
     };
     let rows_of = |t: &str| {
         manifest
@@ -198,6 +361,38 @@ pub fn run(args: &RunArgs) -> Result<()> {
         emissions as f64 / secs,
         rows_of("telemetry") as f64 / secs
     );
+    if let Some(l) = &manifest.live {
+        let r = &l.report;
+        println!(
+            "  live          {} via {} ({} connection(s) {}, QoS {}, speed {})",
+            r.acknowledged + r.sent + r.unacknowledged + r.unsent,
+            l.broker,
+            r.connections,
+            l.connection,
+            l.qos,
+            l.speed
+        );
+        println!(
+            "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent; {} status messages",
+            r.acknowledged, r.sent, r.unacknowledged, r.unsent, r.status_messages
+        );
+        println!(
+            "  delivery      {:.0} msg/s; {} reconnects, {} resent, max queue depth {}, spool-full waits {}",
+            (r.acknowledged + r.sent + r.status_messages) as f64 / secs,
+            r.reconnects,
+            r.resent,
+            r.max_queue_depth,
+            r.spool_full_waits
+        );
+        if let (Some(p50), Some(p99), Some(max)) =
+            (r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms)
+        {
+            println!("  lateness      p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+        }
+        if let Some(e) = &r.last_error {
+            println!("  last error    {e}");
+        }
+    }
     if let Some(peak) = peak_rss_bytes() {
         println!("  peak memory   {:.0} MiB", peak as f64 / (1024.0 * 1024.0));
     }

@@ -9,6 +9,7 @@
 pub mod manifest;
 pub mod parquet;
 pub mod tables;
+pub mod live;
 pub mod wire;
 
 pub use manifest::Manifest;

@@ -22,6 +22,23 @@ pub struct Manifest {
     pub patients: usize,
     pub devices: usize,
     pub files: Vec<FileEntry>,
+    /// Live runs only: where the stream went and how it fared. Wall-clock figures in here
+    /// (lateness) vary between runs; everything else in the manifest does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveManifest>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveManifest {
+    /// Broker URL (never credentials).
+    pub broker: String,
+    pub embedded: bool,
+    pub qos: u8,
+    pub connection: &'static str,
+    pub speed: String,
+    pub topic_prefix: String,
+    #[serde(flatten)]
+    pub report: crate::live::LiveReport,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

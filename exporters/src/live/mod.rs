@@ -1,0 +1,27 @@
+//! Live transport: publish a run's telemetry to a real MQTT broker, paced to the wall clock or
+//! as fast as the broker accepts, with a spool that survives reconnects.
+//!
+//! - [`options`]: broker URL, TLS files, credentials (environment or file, never argv), QoS,
+//!   connection mode, pacing.
+//! - [`publisher`]: the MQTT thread: one connection per gateway (or per device), a spool per
+//!   connection, the fate of every emission.
+//! - [`sink`]: [`LiveSink`], the record sink that encodes wire payloads and feeds the publisher,
+//!   and writes the run folder through a [`ParquetSink`](crate::ParquetSink).
+//! - [`embedded`]: an in-process broker (rumqttd) on loopback for `--live`.
+//! - [`mosquitto`]: starts a real mosquitto on a free loopback port (tests, benchmarks).
+//! - [`stats`]: lateness histogram.
+//!
+//! Wall-clock time is used here, at the edge, to pace and to measure lateness; the
+//! simulation never sees it.
+
+pub mod embedded;
+pub mod mosquitto;
+pub mod options;
+pub mod publisher;
+pub mod sink;
+pub mod stats;
+
+pub use embedded::EmbeddedBroker;
+pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
+pub use publisher::{LiveReport, Pacer, Publisher};
+pub use sink::LiveSink;

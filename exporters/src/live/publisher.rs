@@ -1,0 +1,840 @@
+//! The MQTT thread: connections, spools, acknowledgements and the fate of every emission.
+//!
+//! The simulation thread hands one batch of encoded messages per tick through a bounded
+//! channel ([`Publisher::send`]; if the channel is full the simulation waits). On the MQTT
+//! thread a dispatcher puts each message on its connection's spool. Each connection feeds
+//! rumqttc at most `window` messages at a time and mirrors what rumqttc holds:
+//!
+//! - `submitted`: handed to rumqttc, not yet written (rumqttc writes in order);
+//! - `inflight`: written at QoS 1, by packet id, waiting for PUBACK.
+//!
+//! When a connection drops, rumqttc would keep unacknowledged messages only if the broker
+//! still had the session, and otherwise clears them (DOMAIN.md section 7). So the connection
+//! takes everything back from rumqttc (`EventLoop::clean`, then clearing its pending queue)
+//! and puts it, oldest first, at the front of its own spool; after the reconnect it resends in
+//! order. A message written before the drop and resent after may reach a subscriber twice
+//! (at-least-once): consumers dedupe on (device, seq), and the ledger counts the attempts.
+//!
+//! Every telemetry message ends with a fate in the ledger: `acknowledged` (QoS 1 PUBACK),
+//! `sent` (QoS 0, written to the socket), and at the end of the run `unacknowledged` (written,
+//! no PUBACK before the drain timeout) or `unsent` (still spooled).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+    TlsConfiguration, Transport,
+};
+use tokio::sync::{Notify, mpsc};
+use tokio_rustls::rustls;
+use wardtwin_sim::records::{DeviceIx, EmissionFate, Fate};
+use wardtwin_sim::time::SimMillis;
+
+use super::options::{ConnectionMode, LiveOptions, OptionsError, Speed, TlsFiles};
+use super::stats::Histogram;
+use crate::wire::{GatewayReason, WireDirectory};
+
+/// Messages rumqttc may hold per connection (channel + written-unacknowledged).
+const WINDOW: usize = 512;
+/// rumqttc's own in-flight limit: twice the window, so packet ids never collide while the
+/// broker acknowledges in order.
+const RUMQTTC_INFLIGHT: u16 = 1024;
+/// Batches (ticks) that may wait between the simulation and the MQTT thread.
+const CHANNEL_BATCHES: usize = 16;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Why the live transport failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    #[error("cannot connect to {url}: {why}")]
+    Connect { url: String, why: String },
+    #[error("the MQTT thread stopped unexpectedly")]
+    ThreadGone,
+    #[error("cannot start the MQTT thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+/// Maps simulation time to the wall clock. The clock starts at the first [`Pacer::wait`].
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    speed: Speed,
+    start: Arc<OnceLock<Instant>>,
+}
+
+impl Pacer {
+    pub fn new(speed: Speed) -> Self {
+        Self {
+            speed,
+            start: Arc::new(OnceLock::new()),
+        }
+    }
+
+    pub fn speed(&self) -> Speed {
+        self.speed
+    }
+
+    // Wall time at the edge of the simulation: pacing only, never fed to the model.
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn start(&self) -> Instant {
+        *self.start.get_or_init(Self::now)
+    }
+
+    /// Waits until simulation offset `offset_ms` (since the epoch) is due. `Speed::Max` never
+    /// waits.
+    pub fn wait(&self, offset_ms: i64) {
+        let start = self.start();
+        if let Speed::Paced(s) = self.speed {
+            let due = start + Duration::from_secs_f64(offset_ms.max(0) as f64 / 1000.0 / s);
+            let now = Self::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+    }
+
+    /// How late (µs) `now` is for simulation offset `offset_ms`; `None` at `Speed::Max`.
+    fn lateness_us(&self, offset_ms: i64, now: Instant) -> Option<i64> {
+        let Speed::Paced(s) = self.speed else {
+            return None;
+        };
+        let elapsed = now.saturating_duration_since(self.start()).as_micros() as i64;
+        let scheduled = (offset_ms as f64 * 1000.0 / s) as i64;
+        Some(elapsed - scheduled)
+    }
+}
+
+/// One message for the broker, as the simulation thread encodes it.
+#[derive(Debug, Clone)]
+pub struct OutMsg {
+    /// Connection index (gateway, or device in per-device mode).
+    pub conn: u32,
+    pub topic: Arc<str>,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+    /// A telemetry emission: its ledger key. Status messages have none.
+    pub ledger: Option<(DeviceIx, u32, SimMillis)>,
+    /// Simulation time since the epoch (for lateness).
+    pub offset_ms: i64,
+}
+
+struct Msg {
+    id: u64,
+    out: OutMsg,
+    attempts: u8,
+    lateness_us: Option<i64>,
+}
+
+/// What the MQTT side reports at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LiveReport {
+    pub connections: usize,
+    /// Telemetry emissions by fate.
+    pub acknowledged: u64,
+    pub sent: u64,
+    pub unacknowledged: u64,
+    pub unsent: u64,
+    /// Status messages (device and gateway) published.
+    pub status_messages: u64,
+    /// Writes beyond the first (resends after reconnects).
+    pub resent: u64,
+    pub reconnects: u64,
+    /// Most messages waiting in the spools at once.
+    pub max_queue_depth: u64,
+    /// Times the simulation waited because the spools were full.
+    pub spool_full_waits: u64,
+    /// Lateness of first writes, milliseconds (paced runs).
+    pub lateness_p50_ms: Option<f64>,
+    pub lateness_p99_ms: Option<f64>,
+    pub lateness_max_ms: Option<f64>,
+    /// Last connection error seen, if any.
+    pub last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct Totals {
+    fates: Vec<EmissionFate>,
+    lateness: Histogram,
+    acknowledged: u64,
+    sent: u64,
+    unacknowledged: u64,
+    unsent: u64,
+    status_messages: u64,
+    resent: u64,
+    reconnects: u64,
+    outstanding: u64,
+    max_depth: u64,
+    spool_full_waits: u64,
+    last_error: Option<String>,
+}
+
+struct Shared {
+    totals: Mutex<Totals>,
+    progress: Notify,
+    sim_now_ms: AtomicI64,
+}
+
+impl Shared {
+    fn totals(&self) -> MutexGuard<'_, Totals> {
+        self.totals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the final fate of a message.
+    fn finalize(&self, m: Msg, fate: Fate) {
+        let mut t = self.totals();
+        t.outstanding -= 1;
+        if let Some((device, seq, sim_ms)) = m.out.ledger {
+            match fate {
+                Fate::Acknowledged => t.acknowledged += 1,
+                Fate::Sent => t.sent += 1,
+                Fate::Unacknowledged => t.unacknowledged += 1,
+                _ => t.unsent += 1,
+            }
+            t.fates.push(EmissionFate {
+                device,
+                seq,
+                sim_ms,
+                fate,
+                sink: "mqtt",
+                attempts: m.attempts,
+                lateness_us: m.lateness_us,
+            });
+        } else if m.attempts > 0 {
+            t.status_messages += 1;
+        }
+        drop(t);
+        self.progress.notify_one();
+    }
+}
+
+/// One connection's spool and its mirror of what rumqttc holds.
+struct Conn {
+    client: AsyncClient,
+    qos: QoS,
+    backlog: VecDeque<Msg>,
+    submitted: VecDeque<Msg>,
+    inflight: Vec<Option<Msg>>,
+    inflight_count: usize,
+    collided: Option<Msg>,
+    connected: bool,
+    closing: bool,
+}
+
+impl Conn {
+    fn held(&self) -> usize {
+        self.submitted.len() + self.inflight_count + usize::from(self.collided.is_some())
+    }
+
+    /// Hands spooled messages to rumqttc, oldest first, up to the window.
+    fn pump(&mut self) {
+        while self.held() < WINDOW {
+            let Some(m) = self.backlog.pop_front() else {
+                break;
+            };
+            let r = self.client.try_publish(
+                m.out.topic.to_string(),
+                self.qos,
+                m.out.retain,
+                m.out.payload.clone(),
+            );
+            if r.is_err() {
+                // The channel holds at most the window; only a closed event loop refuses.
+                self.backlog.push_front(m);
+                break;
+            }
+            self.submitted.push_back(m);
+        }
+    }
+
+    /// The connection dropped: take back everything rumqttc held, oldest first.
+    fn requeue(&mut self) {
+        let mut back: Vec<Msg> = self.inflight.iter_mut().filter_map(Option::take).collect();
+        back.extend(self.collided.take());
+        back.sort_by_key(|m| m.id);
+        back.extend(self.submitted.drain(..));
+        self.inflight_count = 0;
+        for m in back.into_iter().rev() {
+            self.backlog.push_front(m);
+        }
+    }
+}
+
+/// The live publisher: owns the MQTT thread.
+pub struct Publisher {
+    tx: Option<mpsc::Sender<Cmd>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    connections: usize,
+}
+
+enum Cmd {
+    Batch(Vec<OutMsg>),
+    Finish(Duration),
+}
+
+/// Builds the rustls client configuration (ring provider).
+pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, OptionsError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tls = |what: &str, e: &dyn std::fmt::Display| OptionsError::Tls(format!("{what}: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    match &files.ca {
+        Some(ca) => {
+            let certs = CertificateDer::pem_file_iter(ca)
+                .map_err(|e| tls(&ca.display().to_string(), &e))?;
+            for c in certs {
+                let c = c.map_err(|e| tls(&ca.display().to_string(), &e))?;
+                roots
+                    .add(c)
+                    .map_err(|e| tls(&ca.display().to_string(), &e))?;
+            }
+            if roots.is_empty() {
+                return Err(OptionsError::Tls(format!(
+                    "{}: no certificate in the file",
+                    ca.display()
+                )));
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls("protocol versions", &e))?
+        .with_root_certificates(roots);
+    let config = match (&files.cert, &files.key) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| tls(&cert.display().to_string(), &e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| tls(&cert.display().to_string(), &e))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| tls(&key.display().to_string(), &e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| tls("client certificate", &e))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(OptionsError::Tls(
+                "--cert and --key go together".to_string(),
+            ));
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+impl Publisher {
+    /// Connects every connection (failing fast if the broker cannot be reached) and starts
+    /// the MQTT thread.
+    pub fn start(opts: &LiveOptions, wire: Arc<WireDirectory>, pacer: Pacer) -> Result<Self, LiveError> {
+        let tls = if opts.broker.tls {
+            Some(tls_config(&opts.tls)?)
+        } else {
+            if opts.tls != TlsFiles::default() {
+                return Err(OptionsError::Tls(
+                    "--ca/--cert/--key need an mqtts:// broker URL".to_string(),
+                )
+                .into());
+            }
+            None
+        };
+        let qos = if opts.qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let n = match opts.connection {
+            ConnectionMode::PerGateway => wire.gateways.len(),
+            ConnectionMode::PerDevice => wire.devices.len(),
+        };
+        let shared = Arc::new(Shared {
+            totals: Mutex::new(Totals::default()),
+            progress: Notify::new(),
+            sim_now_ms: AtomicI64::new(0),
+        });
+        let mut loops = Vec::with_capacity(n);
+        let mut conns = Vec::with_capacity(n);
+        for i in 0..n {
+            let (letter, will) = match opts.connection {
+                ConnectionMode::PerGateway => (
+                    'g',
+                    LastWill::new(
+                        wire.gateways[i].status_topic.to_string(),
+                        wire.gateway_status(i, false, GatewayReason::ConnectionLost, None),
+                        QoS::AtLeastOnce,
+                        true,
+                    ),
+                ),
+                ConnectionMode::PerDevice => (
+                    'd',
+                    LastWill::new(
+                        wire.devices[i].status_topic.to_string(),
+                        wire.device_will(i as u32),
+                        QoS::AtLeastOnce,
+                        true,
+                    ),
+                ),
+            };
+            let mut mo = MqttOptions::new(
+                format!("{}{letter}{i}", opts.client_id_prefix),
+                opts.broker.host.clone(),
+                opts.broker.port,
+            );
+            mo.set_keep_alive(opts.keep_alive)
+                .set_clean_session(true)
+                .set_inflight(RUMQTTC_INFLIGHT)
+                .set_request_channel_capacity(WINDOW + 8)
+                .set_max_packet_size(1 << 20, 1 << 20)
+                .set_last_will(will);
+            if let Some(c) = &opts.credentials {
+                mo.set_credentials(c.username.clone(), c.password.clone());
+            }
+            if let Some(cfg) = &tls {
+                mo.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                    Arc::clone(cfg),
+                )));
+            }
+            let (client, mut el) = AsyncClient::new(mo, WINDOW + 8);
+            el.network_options.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+            loops.push(el);
+            conns.push(Arc::new(Mutex::new(Conn {
+                client,
+                qos,
+                backlog: VecDeque::new(),
+                submitted: VecDeque::new(),
+                inflight: (0..=RUMQTTC_INFLIGHT).map(|_| None).collect(),
+                inflight_count: 0,
+                collided: None,
+                connected: false,
+                closing: false,
+            })));
+        }
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let ctx = Ctx {
+            shared: Arc::clone(&shared),
+            pacer,
+            wire,
+            mode: opts.connection,
+            max_spool: opts.max_spool.max(WINDOW) as u64,
+        };
+        let thread = std::thread::Builder::new()
+            .name("mqtt".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("cannot start the MQTT runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(run(ctx, conns, loops, rx, ready_tx));
+            })
+            .map_err(LiveError::Spawn)?;
+        let mut publisher = Self {
+            tx: Some(tx),
+            shared,
+            thread: Some(thread),
+            connections: n,
+        };
+        for _ in 0..n {
+            match ready_rx.recv_timeout(CONNECT_TIMEOUT + Duration::from_secs(2)) {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    publisher.abort();
+                    return Err(LiveError::Connect {
+                        url: opts.broker.to_string(),
+                        why,
+                    });
+                }
+                Err(_) => {
+                    publisher.abort();
+                    return Err(LiveError::Connect {
+                        url: opts.broker.to_string(),
+                        why: "timed out".into(),
+                    });
+                }
+            }
+        }
+        Ok(publisher)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Stops the MQTT thread without draining.
+    fn abort(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// The current simulation time, for status messages the MQTT side makes (gateway online).
+    pub fn set_sim_now(&self, ms: SimMillis) {
+        self.shared.sim_now_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Hands one batch to the MQTT thread; waits while its channel is full.
+    pub fn send(&self, batch: Vec<OutMsg>) -> Result<(), LiveError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().ok_or(LiveError::ThreadGone)?;
+        tx.blocking_send(Cmd::Batch(batch))
+            .map_err(|_| LiveError::ThreadGone)
+    }
+
+    /// Fates decided since the last call (completion order).
+    pub fn take_fates(&self, into: &mut Vec<EmissionFate>) {
+        let mut t = self.shared.totals();
+        into.append(&mut t.fates);
+    }
+
+    /// Messages handed over and not yet final.
+    pub fn outstanding(&self) -> u64 {
+        self.shared.totals().outstanding
+    }
+
+    /// Waits (up to `drain`) for every outstanding message, closes the connections cleanly
+    /// (gateways announce `offline`), and gives every message still open its fate.
+    pub fn finish(&mut self, drain: Duration) -> Result<LiveReport, LiveError> {
+        let tx = self.tx.take().ok_or(LiveError::ThreadGone)?;
+        tx.blocking_send(Cmd::Finish(drain))
+            .map_err(|_| LiveError::ThreadGone)?;
+        drop(tx);
+        self.thread
+            .take()
+            .ok_or(LiveError::ThreadGone)?
+            .join()
+            .map_err(|_| LiveError::ThreadGone)?;
+        let t = self.shared.totals();
+        let ms = |us: Option<u64>| us.map(|v| v as f64 / 1000.0);
+        Ok(LiveReport {
+            connections: self.connections,
+            acknowledged: t.acknowledged,
+            sent: t.sent,
+            unacknowledged: t.unacknowledged,
+            unsent: t.unsent,
+            status_messages: t.status_messages,
+            resent: t.resent,
+            reconnects: t.reconnects,
+            max_queue_depth: t.max_depth,
+            spool_full_waits: t.spool_full_waits,
+            lateness_p50_ms: ms(t.lateness.quantile(0.5)),
+            lateness_p99_ms: ms(t.lateness.quantile(0.99)),
+            lateness_max_ms: ms(t.lateness.max()),
+            last_error: t.last_error.clone(),
+        })
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+struct Ctx {
+    shared: Arc<Shared>,
+    pacer: Pacer,
+    wire: Arc<WireDirectory>,
+    mode: ConnectionMode,
+    max_spool: u64,
+}
+
+fn lock(c: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn run(
+    ctx: Ctx,
+    conns: Vec<Arc<Mutex<Conn>>>,
+    loops: Vec<EventLoop>,
+    mut rx: mpsc::Receiver<Cmd>,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    let ctx = Arc::new(ctx);
+    let mut tasks = Vec::with_capacity(conns.len());
+    for (i, el) in loops.into_iter().enumerate() {
+        tasks.push(tokio::spawn(connection(
+            i,
+            el,
+            Arc::clone(&conns[i]),
+            Arc::clone(&ctx),
+            ready.clone(),
+        )));
+    }
+    drop(ready);
+    let mut next_id = 0u64;
+    let mut touched: Vec<u32> = Vec::new();
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            Cmd::Batch(batch) => {
+                // Bounded spools: past the limit the simulation waits (it is blocked on the
+                // channel meanwhile), and the run reports it.
+                let mut waited = false;
+                while ctx.shared.totals().outstanding >= ctx.max_spool {
+                    waited = true;
+                    ctx.shared.progress.notified().await;
+                }
+                {
+                    let mut t = ctx.shared.totals();
+                    t.spool_full_waits += u64::from(waited);
+                    t.outstanding += batch.len() as u64;
+                    t.max_depth = t.max_depth.max(t.outstanding);
+                }
+                touched.clear();
+                for out in batch {
+                    let c = out.conn;
+                    next_id += 1;
+                    lock(&conns[c as usize]).backlog.push_back(Msg {
+                        id: next_id,
+                        out,
+                        attempts: 0,
+                        lateness_us: None,
+                    });
+                    if touched.last() != Some(&c) {
+                        touched.push(c);
+                    }
+                }
+                for c in &touched {
+                    lock(&conns[*c as usize]).pump();
+                }
+            }
+            Cmd::Finish(drain) => {
+                finish(&ctx, &conns, &mut tasks, drain, &mut next_id).await;
+                return;
+            }
+        }
+    }
+    // The sender went away without Finish: an aborted run. Returning drops the tasks.
+}
+
+async fn wait_until(ctx: &Ctx, deadline: tokio::time::Instant, done: impl Fn() -> bool) {
+    while !done() {
+        if tokio::time::timeout_at(deadline, ctx.shared.progress.notified())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn finish(
+    ctx: &Arc<Ctx>,
+    conns: &[Arc<Mutex<Conn>>],
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    drain: Duration,
+    next_id: &mut u64,
+) {
+    let deadline = tokio::time::Instant::now() + drain;
+    wait_until(ctx, deadline, || ctx.shared.totals().outstanding == 0).await;
+    // Gateways say goodbye (retained), so the broker does not publish their wills.
+    if ctx.mode == ConnectionMode::PerGateway {
+        let now = ctx.shared.sim_now_ms.load(Ordering::Relaxed);
+        for (i, c) in conns.iter().enumerate() {
+            let payload = ctx
+                .wire
+                .gateway_status(i, false, GatewayReason::Shutdown, Some(now));
+            *next_id += 1;
+            ctx.shared.totals().outstanding += 1;
+            let mut c = lock(c);
+            c.backlog.push_back(Msg {
+                id: *next_id,
+                out: OutMsg {
+                    conn: i as u32,
+                    topic: Arc::clone(&ctx.wire.gateways[i].status_topic),
+                    payload: payload.into_bytes(),
+                    retain: true,
+                    ledger: None,
+                    offset_ms: 0,
+                },
+                attempts: 0,
+                lateness_us: None,
+            });
+            c.pump();
+        }
+        let short = tokio::time::Instant::now() + Duration::from_secs(2);
+        wait_until(ctx, short.min(deadline + Duration::from_secs(2)), || {
+            ctx.shared.totals().outstanding == 0
+        })
+        .await;
+    }
+    for c in conns {
+        let mut c = lock(c);
+        c.closing = true;
+        let _ = c.client.try_disconnect();
+    }
+    let close = tokio::time::Instant::now() + Duration::from_secs(2);
+    for t in tasks.iter_mut() {
+        if tokio::time::timeout_at(close, &mut *t).await.is_err() {
+            t.abort();
+        }
+    }
+    // Whatever is still open gets its fate.
+    for c in conns {
+        let mut c = lock(c);
+        c.requeue();
+        for m in c.backlog.drain(..) {
+            let fate = if m.attempts > 0 {
+                Fate::Unacknowledged
+            } else {
+                Fate::Unsent
+            };
+            ctx.shared.finalize(m, fate);
+        }
+    }
+}
+
+async fn connection(
+    ix: usize,
+    mut el: EventLoop,
+    conn: Arc<Mutex<Conn>>,
+    ctx: Arc<Ctx>,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    let mut ready = Some(ready);
+    let mut ever_connected = false;
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let ev = el.poll().await;
+        let now = Pacer::now();
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff = BACKOFF_MIN;
+                if ever_connected {
+                    ctx.shared.totals().reconnects += 1;
+                }
+                ever_connected = true;
+                if let Some(r) = ready.take() {
+                    let _ = r.send(Ok(()));
+                }
+                let mut c = lock(&conn);
+                c.connected = true;
+                if ctx.mode == ConnectionMode::PerGateway && !c.closing {
+                    // Announce the gateway first (retained; replaces a will the broker may
+                    // have published while it was away).
+                    let now_ms = ctx.shared.sim_now_ms.load(Ordering::Relaxed);
+                    let payload =
+                        ctx.wire
+                            .gateway_status(ix, true, GatewayReason::Connected, Some(now_ms));
+                    ctx.shared.totals().outstanding += 1;
+                    c.backlog.push_front(Msg {
+                        id: 0,
+                        out: OutMsg {
+                            conn: ix as u32,
+                            topic: Arc::clone(&ctx.wire.gateways[ix].status_topic),
+                            payload: payload.into_bytes(),
+                            retain: true,
+                            ledger: None,
+                            offset_ms: 0,
+                        },
+                        attempts: 0,
+                        lateness_us: None,
+                    });
+                }
+                c.pump();
+            }
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                let mut c = lock(&conn);
+                let m = match c.collided.take() {
+                    Some(m) => Some(m),
+                    None => c.submitted.pop_front(),
+                };
+                let Some(mut m) = m else { continue };
+                if m.attempts == 0 {
+                    m.lateness_us = ctx.pacer.lateness_us(m.out.offset_ms, now);
+                    if let (Some(l), Some(_)) = (m.lateness_us, m.out.ledger) {
+                        ctx.shared.totals().lateness.record(l.max(0) as u64);
+                    }
+                } else {
+                    ctx.shared.totals().resent += 1;
+                }
+                m.attempts = m.attempts.saturating_add(1);
+                if c.qos == QoS::AtMostOnce {
+                    ctx.shared.finalize(m, Fate::Sent);
+                    c.pump();
+                } else {
+                    let slot = usize::from(pkid);
+                    if let Some(old) = c.inflight[slot].replace(m) {
+                        // Cannot happen while the broker acknowledges in order; keep it.
+                        c.backlog.push_front(old);
+                    } else {
+                        c.inflight_count += 1;
+                    }
+                }
+            }
+            Ok(Event::Outgoing(Outgoing::AwaitAck(_))) => {
+                let mut c = lock(&conn);
+                c.collided = c.submitted.pop_front();
+            }
+            Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                let mut c = lock(&conn);
+                if let Some(m) = c.inflight.get_mut(usize::from(ack.pkid)).and_then(Option::take) {
+                    c.inflight_count -= 1;
+                    ctx.shared.finalize(m, Fate::Acknowledged);
+                }
+                c.pump();
+            }
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                if lock(&conn).closing {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(ConnectionError::RequestsDone) => return,
+            Err(e) => {
+                // Take everything back from rumqttc: it would drop it on a new session.
+                el.clean();
+                el.pending.clear();
+                el.state.events.clear();
+                let closing = {
+                    let mut c = lock(&conn);
+                    let was = c.connected;
+                    c.connected = false;
+                    c.requeue();
+                    if was {
+                        eprintln!(
+                            "wardtwin: MQTT connection {} lost ({e}); reconnecting, {} message(s) spooled",
+                            ix,
+                            c.backlog.len()
+                        );
+                    }
+                    c.closing
+                };
+                ctx.shared.totals().last_error = Some(e.to_string());
+                if !ever_connected && let Some(r) = ready.take() {
+                    let _ = r.send(Err(e.to_string()));
+                    return;
+                }
+                if closing {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! [`LiveSink`]: the run folder plus the live stream.
+//!
+//! Every table still goes to Parquet; readings are also encoded as wire payloads and handed to
+//! the [`Publisher`], and the emission ledger is filled with the fates the publisher decides
+//! (in the order they become known).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wardtwin_sim::records::{
+    ArtifactRecord, DeviceEvent, DeviceEventKind, EmissionFate, EpisodeRecord, ObsStatus, Reading,
+    TruthVitals,
+};
+use wardtwin_sim::time::SimMillis;
+use wardtwin_sim::{RecordSink, SinkError, SinkReport};
+
+use super::options::ConnectionMode;
+use super::publisher::{LiveReport, OutMsg, Publisher};
+use crate::ParquetSink;
+use crate::wire::{BatteryState, DeviceStatus, StatusReason, WireDirectory, signal_of};
+
+#[derive(Debug, Clone, Copy)]
+struct DevState {
+    last_status_ms: Option<SimMillis>,
+    signal: ObsStatus,
+    battery: BatteryState,
+    battery_pct: f32,
+    device_ms: SimMillis,
+}
+
+/// Writes the run folder and publishes the stream.
+pub struct LiveSink {
+    parquet: ParquetSink,
+    publisher: Publisher,
+    wire: Arc<WireDirectory>,
+    mode: ConnectionMode,
+    epoch_ms: SimMillis,
+    status_interval_ms: i64,
+    drain: Duration,
+    devices: Vec<DevState>,
+    buf: String,
+    fates: Vec<EmissionFate>,
+    report: Arc<Mutex<Option<LiveReport>>>,
+}
+
+impl LiveSink {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        parquet: ParquetSink,
+        publisher: Publisher,
+        wire: Arc<WireDirectory>,
+        mode: ConnectionMode,
+        epoch_ms: SimMillis,
+        status_interval_ms: i64,
+        drain: Duration,
+    ) -> Self {
+        let n = wire.devices.len();
+        Self {
+            parquet,
+            publisher,
+            wire,
+            mode,
+            epoch_ms,
+            status_interval_ms: status_interval_ms.max(1),
+            drain,
+            devices: vec![
+                DevState {
+                    last_status_ms: None,
+                    signal: ObsStatus::Ok,
+                    battery: BatteryState::Ok,
+                    battery_pct: 100.0,
+                    device_ms: epoch_ms,
+                };
+                n
+            ],
+            buf: String::with_capacity(512),
+            fates: Vec::new(),
+            report: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Where the live report appears once the sink has finished.
+    pub fn report_handle(&self) -> Arc<Mutex<Option<LiveReport>>> {
+        Arc::clone(&self.report)
+    }
+
+    fn conn_of(&self, device: u32) -> u32 {
+        match self.mode {
+            ConnectionMode::PerGateway => self.wire.devices[device as usize].gateway as u32,
+            ConnectionMode::PerDevice => device,
+        }
+    }
+
+    fn status_msg(&mut self, device: u32, sim_ms: SimMillis, reason: StatusReason) -> OutMsg {
+        let d = self.devices[device as usize];
+        self.wire.device_status(
+            &DeviceStatus {
+                device,
+                device_ms: d.device_ms,
+                battery_pct: d.battery_pct,
+                battery: d.battery,
+                signal: d.signal,
+                reason,
+            },
+            &mut self.buf,
+        );
+        OutMsg {
+            conn: self.conn_of(device),
+            topic: Arc::clone(&self.wire.devices[device as usize].status_topic),
+            payload: self.buf.as_bytes().to_vec(),
+            retain: true,
+            ledger: None,
+            offset_ms: sim_ms - self.epoch_ms,
+        }
+    }
+
+    /// Moves the fates decided so far into the ledger table.
+    fn drain_fates(&mut self) -> Result<(), SinkError> {
+        self.publisher.take_fates(&mut self.fates);
+        if !self.fates.is_empty() {
+            self.parquet.fates(&self.fates)?;
+            self.fates.clear();
+        }
+        Ok(())
+    }
+}
+
+impl RecordSink for LiveSink {
+    fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
+        self.parquet.readings(rows)?;
+        let mut batch = Vec::with_capacity(rows.len() + 4);
+        let mut latest = None;
+        for r in rows {
+            let dev = r.device.0;
+            let signal = signal_of(r);
+            let reason = {
+                let st = &mut self.devices[dev as usize];
+                st.battery_pct = r.battery_pct;
+                st.device_ms = r.device_ms;
+                let reason = match st.last_status_ms {
+                    None => Some(StatusReason::Online),
+                    Some(_) if signal != st.signal => Some(StatusReason::SignalChange),
+                    Some(t) if r.sim_ms - t >= self.status_interval_ms => {
+                        Some(StatusReason::Periodic)
+                    }
+                    Some(_) => None,
+                };
+                st.signal = signal;
+                if reason.is_some() {
+                    st.last_status_ms = Some(r.sim_ms);
+                }
+                reason
+            };
+            self.wire.telemetry(r, &mut self.buf);
+            batch.push(OutMsg {
+                conn: self.conn_of(dev),
+                topic: Arc::clone(&self.wire.devices[dev as usize].telemetry_topic),
+                payload: self.buf.as_bytes().to_vec(),
+                retain: false,
+                ledger: Some((r.device, r.seq, r.sim_ms)),
+                offset_ms: r.sim_ms - self.epoch_ms,
+            });
+            if let Some(reason) = reason {
+                let m = self.status_msg(dev, r.sim_ms, reason);
+                batch.push(m);
+            }
+            latest = Some(latest.map_or(r.sim_ms, |l: SimMillis| l.max(r.sim_ms)));
+        }
+        if let Some(t) = latest {
+            self.publisher.set_sim_now(t);
+        }
+        self.publisher.send(batch)?;
+        self.drain_fates()
+    }
+    fn fates(&mut self, rows: &[EmissionFate]) -> Result<(), SinkError> {
+        // A live run records fates itself; anything else (a file transport) passes through.
+        self.parquet.fates(rows)
+    }
+    fn truth(&mut self, rows: &[TruthVitals]) -> Result<(), SinkError> {
+        self.parquet.truth(rows)
+    }
+    fn episodes(&mut self, rows: &[EpisodeRecord]) -> Result<(), SinkError> {
+        self.parquet.episodes(rows)
+    }
+    fn artifacts(&mut self, rows: &[ArtifactRecord]) -> Result<(), SinkError> {
+        self.parquet.artifacts(rows)
+    }
+    fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
+        self.parquet.device_events(rows)?;
+        let mut batch = Vec::with_capacity(rows.len());
+        for e in rows {
+            let st = &mut self.devices[e.device.0 as usize];
+            st.battery = match e.kind {
+                DeviceEventKind::BatteryLow => BatteryState::Low,
+                DeviceEventKind::BatteryDepleted => BatteryState::Depleted,
+            };
+            if e.kind == DeviceEventKind::BatteryDepleted {
+                st.battery_pct = 0.0;
+            }
+            st.last_status_ms = Some(e.sim_ms);
+            let m = self.status_msg(e.device.0, e.sim_ms, StatusReason::Event(e.kind));
+            batch.push(m);
+        }
+        self.publisher.send(batch)?;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<SinkReport, SinkError> {
+        let report = self.publisher.finish(self.drain)?;
+        self.drain_fates()?;
+        *self.report.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        self.parquet.finish()
+    }
+}
