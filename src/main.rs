@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and write a run folder (telemetry, ground truth, manifest).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Check scenario files; report every problem with file:line:column.
     Validate {
         /// Scenario files (or built-in names).

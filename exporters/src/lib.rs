@@ -6,10 +6,10 @@
 //!
 //! Nothing else in the workspace knows a column name or a file layout.
 
+pub mod live;
 pub mod manifest;
 pub mod parquet;
 pub mod tables;
-pub mod live;
 pub mod wire;
 
 pub use manifest::Manifest;

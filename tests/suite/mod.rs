@@ -1,4 +1,5 @@
 mod cli;
 mod determinism;
+mod live;
 mod outputs;
 pub mod support;

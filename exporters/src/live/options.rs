@@ -25,7 +25,9 @@ pub enum OptionsError {
     Credentials { path: PathBuf, why: &'static str },
     #[error("{0} is set but {1} is not: set both or neither")]
     HalfCredentials(&'static str, &'static str),
-    #[error("--speed {0:?}: expected a positive number (1 = real time, 60 = an hour a minute) or max")]
+    #[error(
+        "--speed {0:?}: expected a positive number (1 = real time, 60 = an hour a minute) or max"
+    )]
     Speed(String),
     #[error("TLS: {0}")]
     Tls(String),
@@ -119,7 +121,11 @@ impl Credentials {
         })?;
         let mut lines = text.lines();
         let username = lines.next().unwrap_or("").trim().to_string();
-        let password = lines.next().unwrap_or("").trim_end_matches('\r').to_string();
+        let password = lines
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string();
         let path = path.to_path_buf();
         if username.is_empty() {
             return Err(OptionsError::Credentials {
@@ -278,8 +284,17 @@ mod tests {
             BrokerUrl::parse("mqtt://user:secret@broker"),
             Err(OptionsError::CredentialsInUrl)
         ));
-        for bad in ["tcp://x", "mqtt://", "mqtt://x:port", "mqtt://x:0", "mqtt://x/y"] {
-            assert!(matches!(BrokerUrl::parse(bad), Err(OptionsError::Url(_))), "{bad}");
+        for bad in [
+            "tcp://x",
+            "mqtt://",
+            "mqtt://x:port",
+            "mqtt://x:0",
+            "mqtt://x/y",
+        ] {
+            assert!(
+                matches!(BrokerUrl::parse(bad), Err(OptionsError::Url(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -342,7 +342,11 @@ pub fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, Options
 impl Publisher {
     /// Connects every connection (failing fast if the broker cannot be reached) and starts
     /// the MQTT thread.
-    pub fn start(opts: &LiveOptions, wire: Arc<WireDirectory>, pacer: Pacer) -> Result<Self, LiveError> {
+    pub fn start(
+        opts: &LiveOptions,
+        wire: Arc<WireDirectory>,
+        pacer: Pacer,
+    ) -> Result<Self, LiveError> {
         let tls = if opts.broker.tls {
             Some(tls_config(&opts.tls)?)
         } else {
@@ -411,7 +415,8 @@ impl Publisher {
                 )));
             }
             let (client, mut el) = AsyncClient::new(mo, WINDOW + 8);
-            el.network_options.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+            el.network_options
+                .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
             loops.push(el);
             conns.push(Arc::new(Mutex::new(Conn {
                 client,
@@ -645,7 +650,7 @@ async fn wait_until(ctx: &Ctx, deadline: tokio::time::Instant, done: impl Fn() -
 async fn finish(
     ctx: &Arc<Ctx>,
     conns: &[Arc<Mutex<Conn>>],
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    tasks: &mut [tokio::task::JoinHandle<()>],
     drain: Duration,
     next_id: &mut u64,
 ) {
@@ -792,7 +797,11 @@ async fn connection(
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
                 let mut c = lock(&conn);
-                if let Some(m) = c.inflight.get_mut(usize::from(ack.pkid)).and_then(Option::take) {
+                if let Some(m) = c
+                    .inflight
+                    .get_mut(usize::from(ack.pkid))
+                    .and_then(Option::take)
+                {
                     c.inflight_count -= 1;
                     ctx.shared.finalize(m, Fate::Acknowledged);
                 }

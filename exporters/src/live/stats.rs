@@ -83,7 +83,10 @@ mod tests {
         }
         for (q, exact) in [(0.5, 50_000.0), (0.99, 99_000.0), (0.001, 100.0)] {
             let got = h.quantile(q).unwrap() as f64;
-            assert!(got <= exact && got >= exact * (1.0 - 1.0 / 32.0), "{q}: {got}");
+            assert!(
+                got <= exact && got >= exact * (1.0 - 1.0 / 32.0),
+                "{q}: {got}"
+            );
         }
         assert_eq!(h.max(), Some(100_000));
         assert_eq!(h.count(), 100_000);

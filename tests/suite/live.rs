@@ -1,0 +1,529 @@
+//! Live runs against real brokers on loopback: the embedded one (rumqttd) and a mosquitto the
+//! harness starts from a generated config. A subscriber counts what really arrived.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::Duration;
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use wardtwin_exporters::live::mosquitto::{Mosquitto, MosquittoConfig, TestPki};
+use wardtwin_exporters::live::publisher::tls_config;
+use wardtwin_exporters::live::{EmbeddedBroker, TlsFiles};
+use wardtwin_exporters::wire::schemas::WireSchemas;
+
+use super::support::{read_parquet, run_scenario, temp_dir};
+
+/// Two wards (two gateways), a few beds each, every device kind.
+fn small_scenario(dir: &Path, duration: &str) -> String {
+    let text = format!(
+        r#"[scenario]
+name = "live-small"
+description = "Two small wards for the live tests."
+epoch = 2026-03-02T00:00:00Z
+duration = "{duration}"
+seed = 11
+step = "1s"
+truth_interval = "1m"
+
+[site]
+name = "Test Site"
+utc_offset_hours = 0
+
+[[ward]]
+id = "W1"
+name = "One"
+beds = 3
+beds_per_room = 3
+
+[[ward]]
+id = "W2"
+name = "Two"
+beds = 2
+beds_per_room = 2
+
+[population]
+occupancy = 1.0
+kit = "standard"
+age = {{ mean = 68, sd = 15, min = 18, max = 98 }}
+acuity = {{ low = 0.6, medium = 0.3, high = 0.1 }}
+oxygen = 0.1
+conditions = {{ copd = 0.08 }}
+
+[kit.standard]
+devices = [
+  {{ kind = "ecg_patch", interval = "15s" }},
+  {{ kind = "pulse_oximeter", interval = "15s" }},
+  {{ kind = "temp_patch", interval = "2m" }},
+  {{ kind = "bp_cuff", interval = "30m" }},
+]
+
+[artifacts]
+motion_per_device_day = 4.0
+probe_off_per_device_day = 4.0
+motion_duration = "90s"
+probe_off_duration = "5m"
+"#
+    );
+    let path = dir.join("live-small.toml");
+    std::fs::write(&path, text).expect("scenario written");
+    path.to_str().expect("utf-8").to_string()
+}
+
+/// One received message.
+#[derive(Debug, Clone)]
+struct Received {
+    topic: String,
+    payload: Vec<u8>,
+}
+
+/// What has arrived so far, kept up to date message by message.
+#[derive(Debug, Default)]
+struct Arrived {
+    all: Vec<Received>,
+    /// Distinct telemetry (device, seq) seen.
+    telemetry: HashSet<(String, u32)>,
+    /// Telemetry messages, duplicates included.
+    telemetry_messages: usize,
+}
+
+impl Arrived {
+    fn push(&mut self, m: Received) {
+        if m.topic.ends_with("/telemetry") {
+            let v: serde_json::Value = serde_json::from_slice(&m.payload).expect("json");
+            let device = v["device"].as_str().expect("device").to_string();
+            self.telemetry
+                .insert((device, v["seq"].as_u64().expect("seq") as u32));
+            self.telemetry_messages += 1;
+        }
+        self.all.push(m);
+    }
+}
+
+/// A subscriber on `dt/wardtwin/#` at QoS 1 with a persistent session, in its own thread.
+/// It reconnects (and resubscribes if the broker lost the session) until dropped.
+struct Subscriber {
+    rx: Receiver<Received>,
+    got: Arrived,
+    _client: Client,
+}
+
+impl Subscriber {
+    fn connect(port: u16, tls: Option<&TlsFiles>) -> Self {
+        let mut opts = MqttOptions::new("wttestsub", "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(false)
+            .set_max_packet_size(1 << 20, 1 << 20)
+            .set_inflight(1000);
+        if let Some(files) = tls {
+            let cfg = tls_config(files).expect("tls config");
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(cfg)));
+        }
+        let (client, mut conn) = Client::new(opts, 100);
+        let (tx, rx) = channel();
+        let (subscribed_tx, subscribed_rx) = channel();
+        let sub = client.clone();
+        std::thread::spawn(move || {
+            for ev in conn.iter() {
+                match ev {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        if !ack.session_present {
+                            let _ = sub.try_subscribe("dt/wardtwin/#", QoS::AtLeastOnce);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = subscribed_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let m = Received {
+                            topic: p.topic.clone(),
+                            payload: p.payload.to_vec(),
+                        };
+                        if tx.send(m).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    // The broker is restarting: back off a little before the next attempt.
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        subscribed_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("subscribed");
+        Self {
+            rx,
+            got: Arrived::default(),
+            _client: client,
+        }
+    }
+
+    /// Receives until `done(received so far)` holds; fails after `limit` of silence.
+    fn until(&mut self, limit: Duration, done: impl Fn(&Arrived) -> bool) {
+        while !done(&self.got) {
+            match self.rx.recv_timeout(limit) {
+                Ok(m) => self.got.push(m),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "no message for {limit:?}; received {} so far",
+                    self.got.all.len()
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!("subscriber thread ended"),
+            }
+        }
+    }
+}
+
+/// Per-device sequence numbers as they arrived, every payload checked against the schemas.
+fn telemetry_by_device(got: &[Received]) -> BTreeMap<String, Vec<u32>> {
+    let schemas = WireSchemas::load();
+    let mut by_device: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for m in got {
+        if let Err(e) = schemas.check(&m.payload) {
+            panic!("{}: {e}\n{}", m.topic, String::from_utf8_lossy(&m.payload));
+        }
+        if !m.topic.ends_with("/telemetry") {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).expect("json");
+        let device = v["device"].as_str().expect("device").to_string();
+        assert!(
+            m.topic.contains(&format!("/{}/", device.to_lowercase())),
+            "{} carries {device}",
+            m.topic
+        );
+        by_device
+            .entry(device)
+            .or_default()
+            .push(v["seq"].as_u64().expect("seq") as u32);
+    }
+    by_device
+}
+
+/// The run's ledger: (device, seq) → fate.
+fn ledger(run: &Path) -> BTreeMap<(String, u32), String> {
+    let df = read_parquet(run.join("emissions.parquet"));
+    let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let seq = df.column("seq").unwrap().u32().unwrap().clone();
+    let fate = df.column("fate").unwrap().str().unwrap().clone();
+    let sink = df.column("sink").unwrap().str().unwrap().clone();
+    let mut out = BTreeMap::new();
+    for i in 0..df.height() {
+        assert_eq!(sink.get(i), Some("mqtt"));
+        let key = (dev.get(i).unwrap().to_string(), seq.get(i).unwrap());
+        assert!(
+            out.insert(key.clone(), fate.get(i).unwrap().to_string())
+                .is_none(),
+            "{key:?} twice in the ledger"
+        );
+    }
+    out
+}
+
+fn telemetry_keys(run: &Path) -> HashSet<(String, u32)> {
+    let df = read_parquet(run.join("telemetry.parquet"));
+    let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let seq = df.column("seq").unwrap().u32().unwrap().clone();
+    (0..df.height())
+        .map(|i| (dev.get(i).unwrap().to_string(), seq.get(i).unwrap()))
+        .collect()
+}
+
+fn manifest(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Every emission was published, arrived exactly once per device in order, and is
+/// acknowledged in the ledger.
+fn assert_complete_in_order(run: &Path, sub: &mut Subscriber, fate: &str) {
+    let emitted = telemetry_keys(run);
+    let book = ledger(run);
+    assert_eq!(book.len(), emitted.len(), "a ledger row per emission");
+    assert!(
+        book.values().all(|f| f == fate),
+        "fates: {:?}",
+        book.values().collect::<HashSet<_>>()
+    );
+    let n = emitted.len();
+    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= n);
+    let by_device = telemetry_by_device(&sub.got.all);
+    let mut received = HashSet::new();
+    for (device, seqs) in &by_device {
+        let expected: Vec<u32> = (0..seqs.len() as u32).collect();
+        assert_eq!(seqs, &expected, "{device}: complete and in order");
+        received.extend(seqs.iter().map(|s| (device.clone(), *s)));
+    }
+    assert_eq!(received, emitted);
+}
+
+#[test]
+fn embedded_broker_delivers_every_message_complete_in_order_and_valid() {
+    let dir = temp_dir("live-embedded");
+    let scenario = small_scenario(dir.path(), "2h");
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let mut sub = Subscriber::connect(broker.addr().port(), None);
+    let out = dir.path().join("run");
+    let url = broker.url();
+    run_scenario(&scenario, &out, &["--broker", &url, "--speed", "max"]);
+    assert_complete_in_order(&out, &mut sub, "acknowledged");
+    // Two wards: two gateway connections, each announced online (retained).
+    let m = manifest(&out);
+    assert_eq!(m["live"]["connections"], 2);
+    assert_eq!(m["live"]["qos"], 1);
+    sub.until(Duration::from_secs(10), |got| {
+        got.all
+            .iter()
+            .filter(|g| g.topic.contains("/gw-w") && g.payload.windows(8).any(|w| w == b"shutdown"))
+            .count()
+            == 2
+    });
+}
+
+#[test]
+fn live_flag_starts_an_embedded_broker_and_prints_a_url_a_user_can_subscribe_to() {
+    let dir = temp_dir("live-flag");
+    let scenario = small_scenario(dir.path(), "2h");
+    let out = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", &scenario, "--live", "--speed", "600", "--quiet"])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wardtwin starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let url = first
+        .strip_prefix("broker: mqtt://")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("first line names the broker: {first}"));
+    let port: u16 = url.rsplit(':').next().unwrap().parse().expect("port");
+    assert!(url.starts_with("127.0.0.1:"), "loopback: {url}");
+    let mut sub = Subscriber::connect(port, None);
+    // The retained gateway status is there for a late subscriber, and telemetry flows.
+    sub.until(Duration::from_secs(30), |got| {
+        got.all.iter().any(|m| m.topic.ends_with("gw-w1/status")) && got.telemetry_messages >= 20
+    });
+    let by_device = telemetry_by_device(&sub.got.all);
+    for (device, seqs) in by_device {
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "{device}: consecutive after subscribing: {seqs:?}"
+        );
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().expect("exit").success(), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("lateness")), "{rest:?}");
+    let m = manifest(&out);
+    assert_eq!(m["live"]["embedded"], true);
+    assert!(m["live"]["lateness_p99_ms"].as_f64().is_some());
+}
+
+fn mosquitto_dir(name: &str) -> tempfile::TempDir {
+    temp_dir(&format!("mosquitto-{name}"))
+}
+
+#[test]
+fn mosquitto_receives_every_message_complete_in_order_and_valid_at_qos1() {
+    let dir = mosquitto_dir("qos1");
+    let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    let scenario = small_scenario(dir.path(), "3h");
+    let out = dir.path().join("run");
+    run_scenario(
+        &scenario,
+        &out,
+        &["--broker", &broker.url(), "--speed", "max"],
+    );
+    assert_complete_in_order(&out, &mut sub, "acknowledged");
+}
+
+#[test]
+fn per_device_connections_at_qos0_are_recorded_as_sent() {
+    let dir = mosquitto_dir("qos0");
+    let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    let scenario = small_scenario(dir.path(), "1h");
+    let out = dir.path().join("run");
+    let url = broker.url();
+    let args = [
+        "--broker",
+        &url,
+        "--speed",
+        "max",
+        "--qos",
+        "0",
+        "--connection",
+        "per-device",
+    ];
+    run_scenario(&scenario, &out, &args);
+    let m = manifest(&out);
+    assert_eq!(m["live"]["connections"], 20, "5 beds x 4 devices");
+    assert_eq!(m["live"]["connection"], "per-device");
+    // QoS 0 on loopback with no fault: nothing is lost, but the ledger can only say `sent`.
+    assert_complete_in_order(&out, &mut sub, "sent");
+}
+
+#[test]
+fn a_mosquitto_restart_mid_run_loses_nothing_that_was_recorded_as_delivered() {
+    let dir = mosquitto_dir("restart");
+    let config = MosquittoConfig {
+        persistence: true,
+        tls: None,
+    };
+    let mut broker = Mosquitto::start(dir.path(), config).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    // 3 h at 1800x: six seconds of wall time, so the restart lands in the middle.
+    let scenario = small_scenario(dir.path(), "3h");
+    let out = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", &scenario, "--quiet", "--speed", "1800"])
+        .args(["--broker", &broker.url()])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wardtwin starts");
+    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
+    broker.restart().expect("mosquitto restarts");
+    let output = child.wait_with_output().expect("wardtwin ends");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let m = manifest(&out);
+    assert!(
+        m["live"]["reconnects"].as_u64().unwrap() >= 2,
+        "both gateways reconnected: {}",
+        m["live"]
+    );
+    let book = ledger(&out);
+    let acked: HashSet<(String, u32)> = book
+        .iter()
+        .filter(|(_, f)| *f == "acknowledged")
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(
+        acked.len(),
+        book.len(),
+        "everything acknowledged in the end"
+    );
+    sub.until(Duration::from_secs(30), |got| {
+        acked.is_subset(&got.telemetry)
+    });
+    // In order per device, duplicates (resends after the restart) aside.
+    for (device, seqs) in telemetry_by_device(&sub.got.all) {
+        let mut firsts = Vec::new();
+        let mut seen = HashSet::new();
+        for s in seqs {
+            if seen.insert(s) {
+                firsts.push(s);
+            }
+        }
+        let expected: Vec<u32> = (0..firsts.len() as u32).collect();
+        assert_eq!(firsts, expected, "{device}");
+    }
+}
+
+#[test]
+fn tls_with_a_client_certificate_is_required_and_works() {
+    let dir = mosquitto_dir("tls");
+    let pki = TestPki::generate(dir.path()).expect("openssl makes a test PKI");
+    let config = MosquittoConfig {
+        persistence: false,
+        tls: Some(pki.clone()),
+    };
+    let broker = Mosquitto::start(dir.path(), config).expect("mosquitto with TLS");
+    let files = TlsFiles {
+        ca: Some(pki.ca.clone()),
+        cert: Some(pki.client_cert.clone()),
+        key: Some(pki.client_key.clone()),
+    };
+    let mut sub = Subscriber::connect(broker.port(), Some(&files));
+    let scenario = small_scenario(dir.path(), "1h");
+    let url = broker.url();
+    assert!(url.starts_with("mqtts://"));
+    let ca = pki.ca.to_str().unwrap();
+
+    // Without a client certificate the broker refuses us, and the run says so.
+    let refused = super::support::wardtwin(&[
+        "run",
+        &scenario,
+        "--quiet",
+        "--out",
+        dir.path().join("refused").to_str().unwrap(),
+        "--broker",
+        &url,
+        "--ca",
+        ca,
+        "--speed",
+        "max",
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains(&format!("cannot connect to {url}")), "{err}");
+
+    let out = dir.path().join("run");
+    let args = [
+        "--broker",
+        &url,
+        "--ca",
+        ca,
+        "--cert",
+        pki.client_cert.to_str().unwrap(),
+        "--key",
+        pki.client_key.to_str().unwrap(),
+        "--speed",
+        "max",
+    ];
+    run_scenario(&scenario, &out, &args);
+    assert_complete_in_order(&out, &mut sub, "acknowledged");
+}
+
+#[test]
+fn an_unreachable_broker_fails_fast_with_the_url_and_no_secret_in_the_output() {
+    let dir = temp_dir("live-unreachable");
+    let scenario = small_scenario(dir.path(), "1h");
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let o = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", &scenario, "--quiet", "--broker", &url])
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .env("WARDTWIN_MQTT_USERNAME", "gateway")
+        .env("WARDTWIN_MQTT_PASSWORD", "hunter2-secret")
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(all.contains(&format!("cannot connect to {url}")), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+    // Credentials in the URL are refused outright.
+    let o = super::support::wardtwin(&[
+        "run",
+        &scenario,
+        "--broker",
+        "mqtt://gateway:hunter2@127.0.0.1:1883",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("must not carry credentials"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
