@@ -3,6 +3,7 @@
 //! Orchestration only: scenario → app → sinks → summary. The model lives in `twins`, the engine
 //! in `sim`, file formats in `exporters`.
 
+mod bench;
 mod run;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     },
     /// List the built-in scenario library.
     Scenarios,
+    /// Benchmark: MQTT delivery of `run --speed max` vs a raw rumqttc publisher (mosquitto).
+    BenchMqtt(bench::BenchMqttArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate { files } => validate(&files),
+        Command::BenchMqtt(args) => bench::bench_mqtt(&args),
         Command::Scenarios => {
             scenarios();
             Ok(())

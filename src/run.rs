@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Overrides the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Runs only this much of the scenario (e.g. 1h); events after it do not happen.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
     /// Run folder [default: runs/<scenario>-<seed>].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -143,7 +146,17 @@ fn prepare_out(out: &Path) -> Result<()> {
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
-    let scenario = wardtwin_scenarios::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut scenario =
+        wardtwin_scenarios::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(d) = &args.duration {
+        let ms = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration {d:?}: {e}"))?;
+        anyhow::ensure!(
+            ms >= scenario.step_ms,
+            "--duration {d:?}: at least one step ({})",
+            format_duration(scenario.step_ms)
+        );
+        scenario.duration_ms = ms;
+    }
     let seed = args.seed.unwrap_or(scenario.seed);
     let out = args
         .out
