@@ -85,6 +85,14 @@ pub struct LiveArgs {
     /// How long the end of a run waits for outstanding acknowledgements (e.g. 30s, 2m).
     #[arg(long, default_value = "30s")]
     pub drain_timeout: String,
+    /// Simulation time between periodic device status messages (they are also sent on every
+    /// signal change and battery event).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub status_interval: String,
+    /// Messages the publisher's spools hold (all connections). Full while the broker is
+    /// reachable: the simulation waits. Full while it is not: the oldest are dropped (recorded).
+    #[arg(long, default_value_t = 200_000)]
+    pub spool_limit: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +130,9 @@ impl LiveArgs {
         let drain = parse_duration(&self.drain_timeout)
             .map_err(|e| anyhow::anyhow!("--drain-timeout {:?}: {e}", self.drain_timeout))?;
         o.drain_timeout = Duration::from_millis(drain.max(0) as u64);
+        o.max_spool = self.spool_limit;
+        o.status_interval_ms = parse_duration(&self.status_interval)
+            .map_err(|e| anyhow::anyhow!("--status-interval {:?}: {e}", self.status_interval))?;
         Ok(o)
     }
 }
@@ -378,7 +389,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let r = &l.report;
         println!(
             "  live          {} via {} ({} connection(s) {}, QoS {}, speed {})",
-            r.acknowledged + r.sent + r.unacknowledged + r.unsent,
+            r.acknowledged + r.sent + r.unacknowledged + r.unsent + r.dropped,
             l.broker,
             r.connections,
             l.connection,
@@ -386,8 +397,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             l.speed
         );
         println!(
-            "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent; {} status messages",
-            r.acknowledged, r.sent, r.unacknowledged, r.unsent, r.status_messages
+            "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent, {} dropped; {} status messages",
+            r.acknowledged, r.sent, r.unacknowledged, r.unsent, r.dropped, r.status_messages
         );
         println!(
             "  delivery      {:.0} msg/s; {} reconnects, {} resent, max queue depth {}, spool-full waits {}",

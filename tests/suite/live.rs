@@ -527,3 +527,65 @@ fn an_unreachable_broker_fails_fast_with_the_url_and_no_secret_in_the_output() {
     );
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn a_broker_that_stays_down_fills_the_spool_and_every_emission_still_gets_a_fate() {
+    let dir = mosquitto_dir("outage");
+    let mut broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    let scenario = small_scenario(dir.path(), "3h");
+    let out = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", &scenario, "--quiet", "--speed", "1800"])
+        .args(["--broker", &broker.url(), "--spool-limit", "1000"])
+        .args(["--drain-timeout", "1s"])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wardtwin starts");
+    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
+    broker.stop().expect("mosquitto stops");
+    // The run goes on without a broker and ends on time (no hang on a full spool).
+    let output = child.wait_with_output().expect("wardtwin ends");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let book = ledger(&out);
+    assert_eq!(
+        book.keys().cloned().collect::<HashSet<_>>(),
+        telemetry_keys(&out),
+        "every emission has exactly one fate"
+    );
+    let count = |f: &str| book.values().filter(|v| *v == f).count() as u64;
+    let live = &manifest(&out)["live"];
+    assert!(count("acknowledged") >= 300, "{live}");
+    assert!(count("dropped") > 0, "{live}");
+    assert_eq!(live["dropped"].as_u64(), Some(count("dropped")));
+    assert_eq!(live["acknowledged"].as_u64(), Some(count("acknowledged")));
+    // Dropped are the oldest spooled: per device, nothing acknowledged comes after a drop
+    // (the broker never came back).
+    let mut last_acked: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut first_dropped: BTreeMap<&str, u32> = BTreeMap::new();
+    for ((d, s), f) in &book {
+        if f == "acknowledged" {
+            let e = last_acked.entry(d).or_insert(*s);
+            *e = (*e).max(*s);
+        } else if f == "dropped" {
+            let e = first_dropped.entry(d).or_insert(*s);
+            *e = (*e).min(*s);
+        }
+    }
+    for (d, dropped) in first_dropped {
+        if let Some(acked) = last_acked.get(d) {
+            assert!(
+                *acked < dropped,
+                "{d}: acked {acked} after dropped {dropped}"
+            );
+        }
+    }
+}

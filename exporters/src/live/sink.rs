@@ -107,7 +107,7 @@ impl LiveSink {
         OutMsg {
             conn: self.conn_of(device),
             topic: Arc::clone(&self.wire.devices[device as usize].status_topic),
-            payload: self.buf.as_bytes().to_vec(),
+            payload: bytes::Bytes::copy_from_slice(self.buf.as_bytes()),
             retain: true,
             ledger: None,
             offset_ms: sim_ms - self.epoch_ms,
@@ -155,7 +155,7 @@ impl RecordSink for LiveSink {
             batch.push(OutMsg {
                 conn: self.conn_of(dev),
                 topic: Arc::clone(&self.wire.devices[dev as usize].telemetry_topic),
-                payload: self.buf.as_bytes().to_vec(),
+                payload: bytes::Bytes::copy_from_slice(self.buf.as_bytes()),
                 retain: false,
                 ledger: Some((r.device, r.seq, r.sim_ms)),
                 offset_ms: r.sim_ms - self.epoch_ms,
