@@ -40,10 +40,10 @@ use super::stats::Histogram;
 use crate::wire::{GatewayReason, WireDirectory};
 
 /// Messages rumqttc may hold per connection (channel + written-unacknowledged).
-const WINDOW: usize = 512;
+const WINDOW: usize = 1024;
 /// rumqttc's own in-flight limit: twice the window, so packet ids never collide while the
 /// broker acknowledges in order.
-const RUMQTTC_INFLIGHT: u16 = 1024;
+const RUMQTTC_INFLIGHT: u16 = 2048;
 /// Batches (ticks) that may wait between the simulation and the MQTT thread.
 const CHANNEL_BATCHES: usize = 16;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,7 +149,7 @@ pub struct LiveReport {
     pub sent: u64,
     pub unacknowledged: u64,
     pub unsent: u64,
-    /// Dropped from a full spool while the broker was unreachable.
+    /// Never written, dropped from a full spool while the broker was unreachable.
     pub dropped: u64,
     /// Status messages (device and gateway) published.
     pub status_messages: u64,
@@ -706,7 +706,14 @@ fn drop_oldest_while_away(ctx: &Ctx, conns: &[Arc<Mutex<Conn>>]) -> bool {
             let Some(m) = c.backlog.pop_front() else {
                 break;
             };
-            ctx.shared.finalize(m, Fate::Dropped);
+            // Written before the connection died but never acknowledged: it may have
+            // arrived. Only what was never written is certainly lost.
+            let fate = if m.attempts > 0 {
+                Fate::Unacknowledged
+            } else {
+                Fate::Dropped
+            };
+            ctx.shared.finalize(m, fate);
             dropped = true;
         }
     }

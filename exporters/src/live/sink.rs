@@ -39,6 +39,9 @@ pub struct LiveSink {
     drain: Duration,
     devices: Vec<DevState>,
     buf: String,
+    /// Payloads of one batch share one allocation (split off as `Bytes`), so neither thread
+    /// allocates or frees per message.
+    arena: bytes::BytesMut,
     fates: Vec<EmissionFate>,
     report: Arc<Mutex<Option<LiveReport>>>,
 }
@@ -74,6 +77,7 @@ impl LiveSink {
                 n
             ],
             buf: String::with_capacity(512),
+            arena: bytes::BytesMut::new(),
             fates: Vec::new(),
             report: Arc::new(Mutex::new(None)),
         }
@@ -107,11 +111,20 @@ impl LiveSink {
         OutMsg {
             conn: self.conn_of(device),
             topic: Arc::clone(&self.wire.devices[device as usize].status_topic),
-            payload: bytes::Bytes::copy_from_slice(self.buf.as_bytes()),
+            payload: self.take_payload(),
             retain: true,
             ledger: None,
             offset_ms: sim_ms - self.epoch_ms,
         }
+    }
+
+    /// The payload just encoded into `buf`, as a slice of the batch's arena.
+    fn take_payload(&mut self) -> bytes::Bytes {
+        if self.arena.capacity() - self.arena.len() < self.buf.len() {
+            self.arena = bytes::BytesMut::with_capacity((64 * 1024).max(self.buf.len()));
+        }
+        self.arena.extend_from_slice(self.buf.as_bytes());
+        self.arena.split().freeze()
     }
 
     /// Moves the fates decided so far into the ledger table.
@@ -155,7 +168,7 @@ impl RecordSink for LiveSink {
             batch.push(OutMsg {
                 conn: self.conn_of(dev),
                 topic: Arc::clone(&self.wire.devices[dev as usize].telemetry_topic),
-                payload: bytes::Bytes::copy_from_slice(self.buf.as_bytes()),
+                payload: self.take_payload(),
                 retain: false,
                 ledger: Some((r.device, r.seq, r.sim_ms)),
                 offset_ms: r.sim_ms - self.epoch_ms,
