@@ -112,7 +112,14 @@ struct Subscriber {
 
 impl Subscriber {
     fn connect(port: u16, tls: Option<&TlsFiles>) -> Self {
+        Self::connect_as(port, tls, None)
+    }
+
+    fn connect_as(port: u16, tls: Option<&TlsFiles>, user: Option<(&str, &str)>) -> Self {
         let mut opts = MqttOptions::new("wttestsub", "127.0.0.1", port);
+        if let Some((u, p)) = user {
+            opts.set_credentials(u, p);
+        }
         opts.set_keep_alive(Duration::from_secs(30))
             .set_clean_session(false)
             .set_max_packet_size(1 << 20, 1 << 20)
@@ -372,7 +379,7 @@ fn a_mosquitto_restart_mid_run_loses_nothing_that_was_recorded_as_delivered() {
     let dir = mosquitto_dir("restart");
     let config = MosquittoConfig {
         persistence: true,
-        tls: None,
+        ..MosquittoConfig::default()
     };
     let mut broker = Mosquitto::start(dir.path(), config).expect("mosquitto");
     let mut sub = Subscriber::connect(broker.port(), None);
@@ -436,8 +443,8 @@ fn tls_with_a_client_certificate_is_required_and_works() {
     let dir = mosquitto_dir("tls");
     let pki = TestPki::generate(dir.path()).expect("openssl makes a test PKI");
     let config = MosquittoConfig {
-        persistence: false,
         tls: Some(pki.clone()),
+        ..MosquittoConfig::default()
     };
     let broker = Mosquitto::start(dir.path(), config).expect("mosquitto with TLS");
     let files = TlsFiles {
@@ -599,5 +606,104 @@ fn a_broker_that_stays_down_fills_the_spool_and_every_emission_still_gets_a_fate
                 "{d}: acked {acked} after dropped {dropped}"
             );
         }
+    }
+}
+
+#[test]
+fn credentials_from_the_environment_or_a_file_open_a_broker_that_refuses_anonymous() {
+    let dir = mosquitto_dir("auth");
+    let config = MosquittoConfig {
+        user: Some(("ward-gw".into(), "s3cret-pass".into())),
+        ..MosquittoConfig::default()
+    };
+    let broker = Mosquitto::start(dir.path(), config).expect("mosquitto with a password file");
+    let mut sub = Subscriber::connect_as(broker.port(), None, Some(("ward-gw", "s3cret-pass")));
+    let scenario = small_scenario(dir.path(), "30m");
+    let url = broker.url();
+    let run = |out: &str, envs: &[(&str, &str)], extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wardtwin"));
+        c.args([
+            "run", &scenario, "--quiet", "--speed", "max", "--broker", &url,
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(dir.path().join(out))
+        .env_remove("WARDTWIN_MQTT_USERNAME")
+        .env_remove("WARDTWIN_MQTT_PASSWORD");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().expect("runs")
+    };
+    // Anonymous: refused, and the run says where.
+    let o = run("anon", &[], &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("cannot connect to {url}")), "{err}");
+    // From the environment.
+    let o = run(
+        "env",
+        &[
+            ("WARDTWIN_MQTT_USERNAME", "ward-gw"),
+            ("WARDTWIN_MQTT_PASSWORD", "s3cret-pass"),
+        ],
+        &[],
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{all}");
+    assert!(!all.contains("s3cret"), "the password never shows: {all}");
+    assert!(
+        !std::fs::read_to_string(dir.path().join("env/manifest.json"))
+            .unwrap()
+            .contains("s3cret")
+    );
+    assert_complete_in_order(&dir.path().join("env"), &mut sub, "acknowledged");
+    // From a file; a wrong password is refused.
+    let creds = dir.path().join("creds");
+    std::fs::write(&creds, "ward-gw\nwrong\n").unwrap();
+    let o = run("wrong", &[], &["--credentials", creds.to_str().unwrap()]);
+    assert!(!o.status.success());
+    std::fs::write(&creds, "ward-gw\ns3cret-pass\n").unwrap();
+    let o = run("file", &[], &["--credentials", creds.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_gateway_that_dies_is_announced_by_its_will() {
+    let dir = mosquitto_dir("will");
+    let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    let scenario = small_scenario(dir.path(), "3h");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", &scenario, "--quiet", "--speed", "600"])
+        .args(["--broker", &broker.url()])
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wardtwin starts");
+    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 50);
+    // The gateways' process dies without a goodbye (power cut): the broker publishes the wills.
+    child.kill().expect("killed");
+    child.wait().expect("reaped");
+    let schemas = WireSchemas::load();
+    sub.until(Duration::from_secs(30), |got| {
+        got.all
+            .iter()
+            .filter(|m| m.topic.contains("/gw-w") && m.topic.ends_with("/status"))
+            .filter(|m| {
+                let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                v["state"] == "offline" && v["reason"] == "connection_lost"
+            })
+            .count()
+            == 2
+    });
+    for m in &sub.got.all {
+        schemas.check(&m.payload).unwrap();
     }
 }

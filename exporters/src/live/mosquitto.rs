@@ -32,6 +32,8 @@ pub struct MosquittoConfig {
     pub persistence: bool,
     /// TLS only, with a client certificate signed by the PKI's CA.
     pub tls: Option<TestPki>,
+    /// No anonymous access: this one user (written with `mosquitto_passwd`).
+    pub user: Option<(String, String)>,
 }
 
 /// A running mosquitto.
@@ -224,7 +226,21 @@ impl Mosquitto {
                 pki.server_cert.display(),
                 pki.server_key.display()
             )),
-            None => c.push_str("allow_anonymous true\n"),
+            None if self.config.user.is_none() => c.push_str("allow_anonymous true\n"),
+            None => {}
+        }
+        if let Some((user, password)) = &self.config.user {
+            let file = self.dir.join("passwd");
+            std::fs::write(&file, "")?;
+            run(Command::new("mosquitto_passwd")
+                .arg("-b")
+                .arg(&file)
+                .arg(user)
+                .arg(password))?;
+            c.push_str(&format!(
+                "allow_anonymous false\npassword_file {}\n",
+                file.display()
+            ));
         }
         if self.config.persistence {
             c.push_str(&format!(
