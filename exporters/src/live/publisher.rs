@@ -61,6 +61,17 @@ pub enum LiveError {
     ThreadGone,
     #[error("cannot start the MQTT thread: {0}")]
     Spawn(std::io::Error),
+    #[error(
+        "{connections} connections need as many sockets, but this process may open only {limit} files: raise it (ulimit -n) or use --connection per-gateway"
+    )]
+    TooManyConnections { connections: usize, limit: u64 },
+}
+
+/// The soft limit on open files (Linux /proc/self/limits), if known.
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Maps simulation time to the wall clock. The clock starts at the first [`Pacer::wait`].
@@ -391,6 +402,14 @@ impl Publisher {
             ConnectionMode::PerGateway => wire.gateways.len(),
             ConnectionMode::PerDevice => wire.devices.len(),
         };
+        if let Some(limit) = open_files_limit()
+            && n as u64 + 64 > limit
+        {
+            return Err(LiveError::TooManyConnections {
+                connections: n,
+                limit,
+            });
+        }
         let shared = Arc::new(Shared {
             totals: Mutex::new(Totals::default()),
             progress: Notify::new(),
@@ -929,5 +948,32 @@ async fn connection(
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_files_limit_is_read_from_proc() {
+        let limit = open_files_limit().expect("Linux /proc/self/limits");
+        assert!(limit >= 64, "{limit}");
+    }
+
+    #[test]
+    fn pacing_maps_simulation_offsets_to_wall_time_and_max_never_waits() {
+        let p = Pacer::new(Speed::Paced(1000.0));
+        p.wait(0);
+        // 50 simulated seconds at 1000x: 50 ms of wall time.
+        p.wait(50_000);
+        // `wait` never returns before the offset is due.
+        let late = p.lateness_us(50_000).expect("paced");
+        assert!(late >= 0, "{late}");
+        // Not yet due: negative lateness.
+        assert!(p.lateness_us(10_000_000).unwrap() < 0);
+        let max = Pacer::new(Speed::Max);
+        max.wait(i64::MAX / 2_000);
+        assert_eq!(max.lateness_us(1_000), None);
     }
 }
