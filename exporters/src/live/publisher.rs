@@ -204,6 +204,10 @@ struct Shared {
     progress: Notify,
     wake_at: AtomicU64,
     sim_now_ms: AtomicI64,
+    /// The run is ending: stop applying backpressure, so the end is reached and the drain
+    /// timeout decides (a broker that accepts connections but never acknowledges cannot
+    /// hang the run).
+    finishing: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -415,6 +419,7 @@ impl Publisher {
             progress: Notify::new(),
             wake_at: AtomicU64::new(0),
             sim_now_ms: AtomicI64::new(0),
+            finishing: std::sync::atomic::AtomicBool::new(false),
         });
         let mut loops = Vec::with_capacity(n);
         let mut conns = Vec::with_capacity(n);
@@ -570,6 +575,8 @@ impl Publisher {
     /// (gateways announce `offline`), and gives every message still open its fate.
     pub fn finish(&mut self, drain: Duration) -> Result<LiveReport, LiveError> {
         let tx = self.tx.take().ok_or(LiveError::ThreadGone)?;
+        self.shared.finishing.store(true, Ordering::Relaxed);
+        self.shared.progress.notify_one();
         tx.blocking_send(Cmd::Finish(drain))
             .map_err(|_| LiveError::ThreadGone)?;
         drop(tx);
@@ -661,7 +668,7 @@ async fn run(
                     } else {
                         ctx.max_spool
                     };
-                    if outstanding < limit {
+                    if outstanding < limit || ctx.shared.finishing.load(Ordering::Relaxed) {
                         break;
                     }
                     if drop_oldest_while_away(&ctx, &conns) {
