@@ -205,6 +205,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .with_context(|| format!("cannot write into {}", out.display()))?;
     let mut pacer = None;
     let mut live_report = None;
+    let mut live_stats = None;
     match &live {
         None => app.insert_resource(Sinks::new(vec![Box::new(sink)])),
         Some((o, embedded)) => {
@@ -237,6 +238,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 o.drain_timeout,
             );
             live_report = Some(sink.report_handle());
+            live_stats = Some(sink.stats());
             pacer = Some(p);
             app.insert_resource(Sinks::new(vec![Box::new(sink)]))
         }
@@ -271,8 +273,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     sim.run_with(every, pace, |done, _| {
         bar.set_position(done);
+        let live = live_stats.as_ref().map_or(String::new(), |s| {
+            format!(
+                " | mqtt {} done, {} queued, {} reconnects",
+                s.done(),
+                s.queued(),
+                s.reconnects()
+            )
+        });
         bar.set_message(format!(
-            "{} {}",
+            "{} {}{live}",
             scenario.name,
             &format_iso_ms(epoch + done as i64 * step)[..16]
         ));

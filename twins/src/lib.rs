@@ -72,10 +72,14 @@ pub fn episode_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
     let Some(dir) = world.get_resource::<Directory>().cloned() else {
         return Vec::new();
     };
+    let end = world
+        .get_resource::<wardtwin_sim::SimClock>()
+        .map_or(i64::MAX, |c| c.end_ms());
     let mut q = world.query::<&patient::Episodes>();
     let mut eps: Vec<_> = q
         .iter(world)
         .flat_map(|e| e.0.iter().map(|e| e.record))
+        .filter(|r| r.onset_ms < end)
         .collect();
     eps.sort_by_key(|r| r.id);
     let after = |t: Option<i64>, onset: i64| {

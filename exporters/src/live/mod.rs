@@ -23,5 +23,5 @@ pub mod stats;
 
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
-pub use publisher::{LiveReport, Pacer, Publisher};
+pub use publisher::{LiveReport, LiveStats, Pacer, Publisher};
 pub use sink::LiveSink;

@@ -309,6 +309,25 @@ impl Conn {
     }
 }
 
+/// Live figures of a running publisher.
+#[derive(Clone)]
+pub struct LiveStats(Arc<Shared>);
+
+impl LiveStats {
+    /// Messages handed over and not yet final (spooled, in flight).
+    pub fn queued(&self) -> u64 {
+        self.0.totals().outstanding
+    }
+    pub fn reconnects(&self) -> u64 {
+        self.0.totals().reconnects
+    }
+    /// Telemetry messages with a final fate so far.
+    pub fn done(&self) -> u64 {
+        let t = self.0.totals();
+        t.acknowledged + t.sent + t.unacknowledged + t.unsent + t.dropped
+    }
+}
+
 /// The live publisher: owns the MQTT thread.
 pub struct Publisher {
     tx: Option<mpsc::Sender<Cmd>>,
@@ -535,6 +554,11 @@ impl Publisher {
 
     pub fn connections(&self) -> usize {
         self.connections
+    }
+
+    /// A handle for watching the publisher while the run goes on (progress display).
+    pub fn stats(&self) -> LiveStats {
+        LiveStats(Arc::clone(&self.shared))
     }
 
     /// Stops the MQTT thread without draining.

@@ -83,6 +83,11 @@ impl LiveSink {
         }
     }
 
+    /// Live figures while the run goes on.
+    pub fn stats(&self) -> super::publisher::LiveStats {
+        self.publisher.stats()
+    }
+
     /// Where the live report appears once the sink has finished.
     pub fn report_handle(&self) -> Arc<Mutex<Option<LiveReport>>> {
         Arc::clone(&self.report)

@@ -226,10 +226,20 @@ pub(super) fn close_episodes(mut q: Query<&mut Episodes>, mut out: MessageWriter
     }
 }
 
-/// At the end of the run, records the episodes still going (no end).
-pub(super) fn flush_open_episodes(q: Query<&Episodes>, mut out: MessageWriter<EpisodeClosed>) {
+/// At the end of the run, records the episodes still going (no end). An episode scheduled
+/// after the end (a run cut short with `--duration`) never happened and is not recorded.
+pub(super) fn flush_open_episodes(
+    q: Query<&Episodes>,
+    clock: Res<SimClock>,
+    mut out: MessageWriter<EpisodeClosed>,
+) {
+    let end = clock.end_ms();
     for eps in &q {
-        for ep in eps.0.iter().filter(|e| !e.closed) {
+        for ep in eps
+            .0
+            .iter()
+            .filter(|e| !e.closed && e.record.onset_ms < end)
+        {
             out.write(EpisodeClosed(ep.record));
         }
     }
