@@ -228,15 +228,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 o.prefix,
                 wire.site
             );
-            let sink = LiveSink::new(
-                sink,
-                publisher,
-                wire,
-                o.connection,
-                scenario.epoch_ms,
-                o.status_interval_ms,
-                o.drain_timeout,
-            );
+            let sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms);
             live_report = Some(sink.report_handle());
             live_stats = Some(sink.stats());
             pacer = Some(p);

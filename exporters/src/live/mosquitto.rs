@@ -272,9 +272,8 @@ impl Mosquitto {
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    // Nobody listens any more; keep draining so mosquitto never blocks.
-                }
+                // Keep draining even when nobody listens, so mosquitto never blocks on stderr.
+                let _ = tx.send(line);
             }
         });
         let mut seen = Vec::new();

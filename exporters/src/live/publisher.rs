@@ -647,6 +647,35 @@ struct Ctx {
     connected_limit: u64,
 }
 
+impl Ctx {
+    /// A gateway status message for connection `ix` (retained, outside the ledger), counted as
+    /// outstanding until it is written.
+    fn gateway_msg(
+        &self,
+        ix: usize,
+        id: u64,
+        online: bool,
+        reason: GatewayReason,
+        now_ms: SimMillis,
+    ) -> Msg {
+        let payload = self.wire.gateway_status(ix, online, reason, Some(now_ms));
+        self.shared.totals().outstanding += 1;
+        Msg {
+            id,
+            out: OutMsg {
+                conn: ix as u32,
+                topic: Arc::clone(&self.wire.gateways[ix].status_topic),
+                payload: payload.into_bytes().into(),
+                retain: true,
+                ledger: None,
+                offset_ms: 0,
+            },
+            attempts: 0,
+            lateness_us: None,
+        }
+    }
+}
+
 fn lock(c: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -795,25 +824,10 @@ async fn finish(
     if ctx.mode == ConnectionMode::PerGateway && any_connected {
         let now = ctx.shared.sim_now_ms.load(Ordering::Relaxed);
         for (i, c) in conns.iter().enumerate() {
-            let payload = ctx
-                .wire
-                .gateway_status(i, false, GatewayReason::Shutdown, Some(now));
             *next_id += 1;
-            ctx.shared.totals().outstanding += 1;
+            let m = ctx.gateway_msg(i, *next_id, false, GatewayReason::Shutdown, now);
             let mut c = lock(c);
-            c.backlog.push_back(Msg {
-                id: *next_id,
-                out: OutMsg {
-                    conn: i as u32,
-                    topic: Arc::clone(&ctx.wire.gateways[i].status_topic),
-                    payload: payload.into_bytes().into(),
-                    retain: true,
-                    ledger: None,
-                    offset_ms: 0,
-                },
-                attempts: 0,
-                lateness_us: None,
-            });
+            c.backlog.push_back(m);
             c.pump();
         }
         let short = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -876,23 +890,8 @@ async fn connection(
                     // Announce the gateway first (retained; replaces a will the broker may
                     // have published while it was away).
                     let now_ms = ctx.shared.sim_now_ms.load(Ordering::Relaxed);
-                    let payload =
-                        ctx.wire
-                            .gateway_status(ix, true, GatewayReason::Connected, Some(now_ms));
-                    ctx.shared.totals().outstanding += 1;
-                    c.backlog.push_front(Msg {
-                        id: 0,
-                        out: OutMsg {
-                            conn: ix as u32,
-                            topic: Arc::clone(&ctx.wire.gateways[ix].status_topic),
-                            payload: payload.into_bytes().into(),
-                            retain: true,
-                            ledger: None,
-                            offset_ms: 0,
-                        },
-                        attempts: 0,
-                        lateness_us: None,
-                    });
+                    let m = ctx.gateway_msg(ix, 0, true, GatewayReason::Connected, now_ms);
+                    c.backlog.push_front(m);
                 }
                 c.pump();
             }

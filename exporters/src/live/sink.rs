@@ -14,7 +14,7 @@ use wardtwin_sim::records::{
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{RecordSink, SinkError, SinkReport};
 
-use super::options::ConnectionMode;
+use super::options::{ConnectionMode, LiveOptions};
 use super::publisher::{LiveReport, OutMsg, Publisher};
 use crate::ParquetSink;
 use crate::wire::{BatteryState, DeviceStatus, StatusReason, WireDirectory, signal_of};
@@ -47,25 +47,24 @@ pub struct LiveSink {
 }
 
 impl LiveSink {
-    #[allow(clippy::too_many_arguments)]
+    /// Writes through `parquet` and publishes through `publisher` (started with `opts`);
+    /// `epoch_ms` is the scenario's epoch (offsets for pacing are taken from it).
     pub fn new(
         parquet: ParquetSink,
         publisher: Publisher,
         wire: Arc<WireDirectory>,
-        mode: ConnectionMode,
+        opts: &LiveOptions,
         epoch_ms: SimMillis,
-        status_interval_ms: i64,
-        drain: Duration,
     ) -> Self {
         let n = wire.devices.len();
         Self {
             parquet,
             publisher,
             wire,
-            mode,
+            mode: opts.connection,
             epoch_ms,
-            status_interval_ms: status_interval_ms.max(1),
-            drain,
+            status_interval_ms: opts.status_interval_ms.max(1),
+            drain: opts.drain_timeout,
             devices: vec![
                 DevState {
                     last_status_ms: None,
@@ -147,7 +146,6 @@ impl RecordSink for LiveSink {
     fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
         self.parquet.readings(rows)?;
         let mut batch = Vec::with_capacity(rows.len() + 4);
-        let mut latest = None;
         for r in rows {
             let dev = r.device.0;
             let signal = signal_of(r);
@@ -182,9 +180,8 @@ impl RecordSink for LiveSink {
                 let m = self.status_msg(dev, r.sim_ms, reason);
                 batch.push(m);
             }
-            latest = Some(latest.map_or(r.sim_ms, |l: SimMillis| l.max(r.sim_ms)));
         }
-        if let Some(t) = latest {
+        if let Some(t) = rows.iter().map(|r| r.sim_ms).max() {
             self.publisher.set_sim_now(t);
         }
         self.publisher.send(batch)?;
