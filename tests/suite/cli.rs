@@ -76,8 +76,7 @@ fn duration_runs_part_of_a_scenario_and_episodes_after_it_never_happened() {
     let out = dir.path().join("run");
     // quickstart's deteriorations begin at 06:30 and 14:00: the first 7 hours hold one.
     let o = super::support::run_scenario("quickstart", &out, &["--duration", "7h"]);
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = super::support::read_manifest(&out);
     assert_eq!(m["duration_ms"], 7 * 3_600_000);
     assert_eq!(m["end"], "2026-03-02T07:00:00.000Z");
     let episodes = super::support::read_parquet(out.join("episodes.parquet"));

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
@@ -14,7 +14,31 @@ use wardtwin_exporters::live::publisher::tls_config;
 use wardtwin_exporters::live::{EmbeddedBroker, TlsFiles};
 use wardtwin_exporters::wire::schemas::WireSchemas;
 
-use super::support::{read_parquet, run_scenario, temp_dir};
+use super::support::{read_manifest, read_parquet, run_scenario, temp_dir};
+
+/// Starts `wardtwin run SCENARIO --quiet --out OUT ARGS…` in the background.
+fn spawn_run(scenario: &str, out: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", scenario, "--quiet"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wardtwin starts")
+}
+
+/// Waits for a background run; fails the test with its output if the run failed.
+fn finish_run(child: Child) {
+    let output = child.wait_with_output().expect("wardtwin ends");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
 
 /// Two wards (two gateways), a few beds each, every device kind.
 fn small_scenario(dir: &Path, duration: &str) -> String {
@@ -238,10 +262,6 @@ fn telemetry_keys(run: &Path) -> HashSet<(String, u32)> {
         .collect()
 }
 
-fn manifest(run: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap()
-}
-
 /// Every emission was published, arrived exactly once per device in order, and is
 /// acknowledged in the ledger.
 fn assert_complete_in_order(run: &Path, sub: &mut Subscriber, fate: &str) {
@@ -276,7 +296,7 @@ fn embedded_broker_delivers_every_message_complete_in_order_and_valid() {
     run_scenario(&scenario, &out, &["--broker", &url, "--speed", "max"]);
     assert_complete_in_order(&out, &mut sub, "acknowledged");
     // Two wards: two gateway connections, each announced online (retained).
-    let m = manifest(&out);
+    let m = read_manifest(&out);
     assert_eq!(m["live"]["connections"], 2);
     assert_eq!(m["live"]["qos"], 1);
     sub.until(Duration::from_secs(10), |got| {
@@ -324,7 +344,7 @@ fn live_flag_starts_an_embedded_broker_and_prints_a_url_a_user_can_subscribe_to(
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(child.wait().expect("exit").success(), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("lateness")), "{rest:?}");
-    let m = manifest(&out);
+    let m = read_manifest(&out);
     assert_eq!(m["live"]["embedded"], true);
     assert!(m["live"]["lateness_p99_ms"].as_f64().is_some());
 }
@@ -367,7 +387,7 @@ fn per_device_connections_at_qos0_are_recorded_as_sent() {
         "per-device",
     ];
     run_scenario(&scenario, &out, &args);
-    let m = manifest(&out);
+    let m = read_manifest(&out);
     assert_eq!(m["live"]["connections"], 20, "5 beds x 4 devices");
     assert_eq!(m["live"]["connection"], "per-device");
     // QoS 0 on loopback with no fault: nothing is lost, but the ledger can only say `sent`.
@@ -386,25 +406,15 @@ fn a_mosquitto_restart_mid_run_loses_nothing_that_was_recorded_as_delivered() {
     // 3 h at 1800x: six seconds of wall time, so the restart lands in the middle.
     let scenario = small_scenario(dir.path(), "3h");
     let out = dir.path().join("run");
-    let child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
-        .args(["run", &scenario, "--quiet", "--speed", "1800"])
-        .args(["--broker", &broker.url()])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wardtwin starts");
+    let child = spawn_run(
+        &scenario,
+        &out,
+        &["--speed", "1800", "--broker", &broker.url()],
+    );
     sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
     broker.restart().expect("mosquitto restarts");
-    let output = child.wait_with_output().expect("wardtwin ends");
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let m = manifest(&out);
+    finish_run(child);
+    let m = read_manifest(&out);
     assert!(
         m["live"]["reconnects"].as_u64().unwrap() >= 2,
         "both gateways reconnected: {}",
@@ -542,26 +552,22 @@ fn a_broker_that_stays_down_fills_the_spool_and_every_emission_still_gets_a_fate
     let mut sub = Subscriber::connect(broker.port(), None);
     let scenario = small_scenario(dir.path(), "3h");
     let out = dir.path().join("run");
-    let child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
-        .args(["run", &scenario, "--quiet", "--speed", "1800"])
-        .args(["--broker", &broker.url(), "--spool-limit", "1000"])
-        .args(["--drain-timeout", "1s"])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wardtwin starts");
+    let url = broker.url();
+    let args = [
+        "--speed",
+        "1800",
+        "--broker",
+        &url,
+        "--spool-limit",
+        "1000",
+        "--drain-timeout",
+        "1s",
+    ];
+    let child = spawn_run(&scenario, &out, &args);
     sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
     broker.stop().expect("mosquitto stops");
     // The run goes on without a broker and ends on time (no hang on a full spool).
-    let output = child.wait_with_output().expect("wardtwin ends");
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    finish_run(child);
     let book = ledger(&out);
     assert_eq!(
         book.keys().cloned().collect::<HashSet<_>>(),
@@ -569,7 +575,7 @@ fn a_broker_that_stays_down_fills_the_spool_and_every_emission_still_gets_a_fate
         "every emission has exactly one fate"
     );
     let count = |f: &str| book.values().filter(|v| *v == f).count() as u64;
-    let live = &manifest(&out)["live"];
+    let live = &read_manifest(&out)["live"];
     assert!(count("dropped") > 0, "{live}");
     // What really arrived was never recorded as lost: a message written just before the broker
     // died may lack its PUBACK (`unacknowledged`), but it is never `dropped` or `unsent`.
@@ -678,15 +684,12 @@ fn a_gateway_that_dies_is_announced_by_its_will() {
     let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
     let mut sub = Subscriber::connect(broker.port(), None);
     let scenario = small_scenario(dir.path(), "3h");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
-        .args(["run", &scenario, "--quiet", "--speed", "600"])
-        .args(["--broker", &broker.url()])
-        .arg("--out")
-        .arg(dir.path().join("run"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wardtwin starts");
+    let out = dir.path().join("run");
+    let mut child = spawn_run(
+        &scenario,
+        &out,
+        &["--speed", "600", "--broker", &broker.url()],
+    );
     sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 50);
     // The gateways' process dies without a goodbye (power cut): the broker publishes the wills.
     child.kill().expect("killed");

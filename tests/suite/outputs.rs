@@ -17,8 +17,7 @@ fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
 #[test]
 fn the_manifest_describes_every_file_with_its_row_count() {
     let run = quickstart_run();
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let m = super::support::read_manifest(run);
     assert_eq!(m["format"], "wardtwin-run/v1");
     assert_eq!(m["scenario"]["name"], "quickstart");
     assert_eq!(m["scenario"]["sha256"].as_str().unwrap().len(), 64);

@@ -43,6 +43,13 @@ pub fn read_parquet(path: impl AsRef<Path>) -> DataFrame {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A run folder's `manifest.json`.
+pub fn read_manifest(run: &Path) -> serde_json::Value {
+    let path = run.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 pub fn temp_dir(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(&format!("wardtwin-{name}-"))
