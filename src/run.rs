@@ -89,8 +89,9 @@ pub struct LiveArgs {
     /// signal change and battery event).
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub status_interval: String,
-    /// Messages the publisher's spools hold (all connections). Full while the broker is
-    /// reachable: the simulation waits. Full while it is not: the oldest are dropped (recorded).
+    /// Messages the publisher's spools may hold while connections are down; past it the oldest
+    /// of disconnected connections are dropped (recorded). While all are up, the simulation
+    /// waits much earlier (1,024 per connection).
     #[arg(long, default_value_t = 200_000)]
     pub spool_limit: usize,
 }
