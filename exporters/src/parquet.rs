@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 
 use polars_core::prelude::*;
 use polars_io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter};
+use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Reading, TruthVitals,
 };
@@ -28,13 +29,15 @@ pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 pub const CHANNEL_CHUNKS: usize = 3;
 
 /// The tables of a run folder, in the order the manifest lists them.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 8] = [
     "telemetry",
     "emissions",
     "truth_vitals",
     "episodes",
     "artifacts",
     "device_events",
+    "conditions",
+    "directory",
 ];
 
 /// Why writing a run failed.
@@ -63,6 +66,7 @@ enum Chunk {
     Episodes(Vec<EpisodeRecord>),
     Artifacts(Vec<ArtifactRecord>),
     Events(Vec<DeviceEvent>),
+    Conditions(Vec<ConditionRecord>),
 }
 
 struct TableFile {
@@ -156,7 +160,19 @@ fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> Writ
             TABLES[5],
             &schema(tables::device_events_frame(&[], d), TABLES[5])?,
         )?,
+        TableFile::create(
+            &out,
+            TABLES[6],
+            &schema(tables::conditions_frame(&[], d), TABLES[6])?,
+        )?,
+        TableFile::create(
+            &out,
+            TABLES[7],
+            &schema(tables::directory_frame(&Directory::default()), TABLES[7])?,
+        )?,
     ];
+    // The directory is known from the start: written once.
+    files[7].write(tables::directory_frame(d))?;
     for chunk in rx {
         match chunk {
             Chunk::Telemetry(rows) => files[0].write(tables::telemetry_frame(&rows, d))?,
@@ -165,6 +181,7 @@ fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> Writ
             Chunk::Episodes(rows) => files[3].write(tables::episodes_frame(&rows, d))?,
             Chunk::Artifacts(rows) => files[4].write(tables::artifacts_frame(&rows, d))?,
             Chunk::Events(rows) => files[5].write(tables::device_events_frame(&rows, d))?,
+            Chunk::Conditions(rows) => files[6].write(tables::conditions_frame(&rows, d))?,
         }
     }
     files
@@ -184,6 +201,7 @@ pub struct ParquetSink {
     episodes: Vec<EpisodeRecord>,
     artifacts: Vec<ArtifactRecord>,
     events: Vec<DeviceEvent>,
+    conditions: Vec<ConditionRecord>,
 }
 
 impl ParquetSink {
@@ -209,6 +227,7 @@ impl ParquetSink {
             episodes: Vec::new(),
             artifacts: Vec::new(),
             events: Vec::new(),
+            conditions: Vec::new(),
         })
     }
 
@@ -253,6 +272,13 @@ impl ParquetSink {
         }
         flush!(artifacts, Artifacts);
         flush!(events, Events);
+        // Conditions are few (they are events, not samples) and arrive as each ends: kept to
+        // the end and written in onset order, which gives each its id.
+        if force && !self.conditions.is_empty() {
+            let mut rows = std::mem::take(&mut self.conditions);
+            rows.sort_by_key(|c| (c.onset_ms, c.subject, c.class, c.severity, c.end_ms));
+            self.send(Chunk::Conditions(rows))?;
+        }
         Ok(())
     }
 }
@@ -294,6 +320,10 @@ impl RecordSink for ParquetSink {
     fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
         self.events.extend_from_slice(rows);
         self.flush_full(false)
+    }
+    fn conditions(&mut self, rows: &[ConditionRecord]) -> Result<(), SinkError> {
+        self.conditions.extend_from_slice(rows);
+        Ok(())
     }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         self.flush_full(true)?;

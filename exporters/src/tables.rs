@@ -6,6 +6,7 @@
 
 use polars_core::prelude::*;
 use wardtwin_sim::Directory;
+use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, Metric, ObsStatus,
     TruthVitals,
@@ -231,6 +232,108 @@ pub fn device_events_frame(rows: &[DeviceEvent], dir: &Directory) -> PolarsResul
                 rows.iter().map(|r| dir.device(r.device).id.as_str()),
             ),
             strings("event", rows.iter().map(|r| r.kind.name())),
+        ],
+    )
+}
+
+/// The alertable-conditions ledger; `rows` sorted, their position is their `condition_id`.
+pub fn conditions_frame(rows: &[ConditionRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let patient = |c: &ConditionRecord| match c.subject {
+        Subject::Patient(p) => Some(p),
+        Subject::Device(d) => dir.device(d).patient,
+    };
+    let device = |c: &ConditionRecord| match c.subject {
+        Subject::Patient(_) => None,
+        Subject::Device(d) => Some(dir.device(d).id.as_str()),
+    };
+    frame(
+        rows.len(),
+        vec![
+            u32s("condition_id", 0..rows.len() as u32),
+            strings("class", rows.iter().map(|r| r.class.name())),
+            strings("severity", rows.iter().map(|r| r.severity.name())),
+            strings(
+                "subject_kind",
+                rows.iter().map(|r| match r.subject {
+                    Subject::Patient(_) => "patient",
+                    Subject::Device(_) => "device",
+                }),
+            ),
+            strings(
+                "subject_id",
+                rows.iter().map(|r| match r.subject {
+                    Subject::Patient(p) => dir.patient(p).id.as_str(),
+                    Subject::Device(d) => dir.device(d).id.as_str(),
+                }),
+            ),
+            opt_strings(
+                "patient_id",
+                rows.iter()
+                    .map(|r| patient(r).map(|p| dir.patient(p).id.as_str())),
+            ),
+            opt_strings(
+                "bed_id",
+                rows.iter()
+                    .map(|r| patient(r).map(|p| dir.bed_of_patient(p).id.as_str())),
+            ),
+            opt_strings("device_id", rows.iter().map(device)),
+            times("onset_time", rows.iter().map(|r| r.onset_ms)),
+            opt_times("end_time", rows.iter().map(|r| r.end_ms)),
+            BooleanChunked::from_iter_values(s("transient"), rows.iter().map(|r| r.transient))
+                .into_column(),
+            strings("rule", rows.iter().map(|r| rule_of(r.class, r.severity))),
+        ],
+    )
+}
+
+/// Every bed, patient and device of the run, with what links them: the scorer resolves an
+/// alert's subject (a patient, bed or device id) through it.
+pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
+    struct Row<'a> {
+        kind: &'a str,
+        id: &'a str,
+        device_kind: Option<&'a str>,
+        patient: Option<&'a str>,
+        bed: Option<&'a str>,
+        ward: Option<&'a str>,
+    }
+    let beds = dir.beds.iter().map(|b| Row {
+        kind: "bed",
+        id: &b.id,
+        device_kind: None,
+        patient: None,
+        bed: Some(&b.id),
+        ward: Some(&b.ward),
+    });
+    let patients = dir.patients.iter().map(|p| {
+        let b = dir.bed(p.bed);
+        Row {
+            kind: "patient",
+            id: &p.id,
+            device_kind: None,
+            patient: Some(&p.id),
+            bed: Some(&b.id),
+            ward: Some(&b.ward),
+        }
+    });
+    let devices = dir.devices.iter().map(|d| Row {
+        kind: "device",
+        id: &d.id,
+        device_kind: Some(d.kind.name()),
+        patient: d.patient.map(|p| dir.patient(p).id.as_str()),
+        bed: d.bed.map(|b| dir.bed(b).id.as_str()),
+        ward: d.bed.map(|b| dir.bed(b).ward.as_str()),
+    });
+    let rows: Vec<Row> = beds.chain(patients).chain(devices).collect();
+    frame(
+        rows.len(),
+        vec![
+            strings("kind", rows.iter().map(|r| r.kind)),
+            strings("id", rows.iter().map(|r| r.id)),
+            opt_strings("device_kind", rows.iter().map(|r| r.device_kind)),
+            opt_strings("patient_id", rows.iter().map(|r| r.patient)),
+            opt_strings("bed_id", rows.iter().map(|r| r.bed)),
+            opt_strings("ward_id", rows.iter().map(|r| r.ward)),
         ],
     )
 }

@@ -1,5 +1,28 @@
 //! # wardtwin-scoring: ground truth vs what the system under test did
 //!
-//! Pure functions over recorded run folders: no Bevy, no network client. Filled by the testbench
-//! work (matching alerts to alertable conditions, sensitivity, PPV, latency, false alerts per
-//! bed per day); today an empty crate that fixes its place in the dependency graph.
+//! Pure functions, no Bevy, no network client, no file format: `exporters` reads a run folder
+//! into [`model::Inputs`] and renders the [`Scorecard`]; tests build inputs directly.
+//!
+//! - [`taxonomy`]: the classes of alertable condition and how each is judged (tolerance
+//!   windows, which artifacts can mimic it). Data: new classes are new rows.
+//! - [`matcher`]: alerts to conditions by subject and class within tolerance windows; first
+//!   match detects, later ones repeat; false alerts during an artifact are attributed to it.
+//! - [`scorecard`]: sensitivity, PPV, false alerts per bed per day, latency, the IEC 60601-1-8
+//!   delays, the PhysioNet/CinC 2015 score, per patient and per class.
+//! - [`gates`]: thresholds on those figures that decide a run's exit code.
+//!
+//! The rules are written out in `docs/scoring.md`.
+
+pub mod gates;
+pub mod matcher;
+pub mod model;
+pub mod scorecard;
+pub mod taxonomy;
+#[cfg(test)]
+mod tests;
+
+pub use gates::{Gate, GateError, GateResult};
+pub use model::{
+    Alert, Artifact, Condition, Entity, EntityKind, Inputs, Priority, Received, RunInfo,
+};
+pub use scorecard::{Scorecard, score};

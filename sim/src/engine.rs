@@ -17,6 +17,7 @@ use bevy_ecs::message::{Message, MessageCursor, MessageReader, MessageWriter, Me
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 
+use crate::conditions::ConditionRecord;
 use crate::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Fate, Reading, TruthVitals,
 };
@@ -127,6 +128,9 @@ pub struct ArtifactRecorded(pub ArtifactRecord);
 /// Something happened to a device (battery low, battery depleted).
 #[derive(Message, Debug, Clone, Copy)]
 pub struct DeviceEventOccurred(pub DeviceEvent);
+/// An alertable condition is over (or the run ended while it went on).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ConditionRecorded(pub ConditionRecord);
 
 /// The sinks of a run; the first sink error stops recording and is reported by [`Sim::finish`].
 #[derive(Resource, Default)]
@@ -189,6 +193,7 @@ impl Plugin for SimPlugin {
             .add_message::<EpisodeClosed>()
             .add_message::<ArtifactRecorded>()
             .add_message::<DeviceEventOccurred>()
+            .add_message::<ConditionRecorded>()
             .configure_sets(
                 Update,
                 (
@@ -275,6 +280,7 @@ struct RecordScratch {
     episodes: Vec<EpisodeRecord>,
     artifacts: Vec<ArtifactRecord>,
     events: Vec<DeviceEvent>,
+    conditions: Vec<ConditionRecord>,
 }
 
 #[derive(Default)]
@@ -285,6 +291,7 @@ struct Cursors {
     episodes: MessageCursor<EpisodeClosed>,
     artifacts: MessageCursor<ArtifactRecorded>,
     events: MessageCursor<DeviceEventOccurred>,
+    conditions: MessageCursor<ConditionRecorded>,
 }
 
 /// Collects the unread messages into `buf`, sorted by `key`.
@@ -308,6 +315,7 @@ fn record(
     episodes: Res<Messages<EpisodeClosed>>,
     artifacts: Res<Messages<ArtifactRecorded>>,
     events: Res<Messages<DeviceEventOccurred>>,
+    conditions: Res<Messages<ConditionRecorded>>,
     mut scratch: ResMut<RecordScratch>,
     mut sinks: ResMut<Sinks>,
 ) {
@@ -355,6 +363,13 @@ fn record(
         |m| m.0,
         |r| (r.device, r.sim_ms, r.kind),
     );
+    collect_sorted(
+        &mut c.conditions,
+        &conditions,
+        &mut s.conditions,
+        |m| m.0,
+        |r| (r.subject, r.class, r.severity, r.onset_ms),
+    );
     if !s.readings.is_empty() {
         sinks.each(|k| k.readings(&s.readings));
     }
@@ -372,6 +387,9 @@ fn record(
     }
     if !s.events.is_empty() {
         sinks.each(|k| k.device_events(&s.events));
+    }
+    if !s.conditions.is_empty() {
+        sinks.each(|k| k.conditions(&s.conditions));
     }
 }
 

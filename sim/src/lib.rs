@@ -6,6 +6,8 @@
 //!   handed time; it never reads the wall clock.
 //! - [`rng`]: seeded random streams keyed by (run seed, stable id, purpose).
 //! - [`news2`]: the NEWS2 chart as data, and scoring.
+//! - [`conditions`]: the alertable-conditions ledger (what a system under test should alert on)
+//!   and the rules that produce it.
 //! - [`records`]: what is recorded (readings, emission fates, true vitals, episodes, artifacts,
 //!   device events), indexed by dense handles that the [`Directory`] maps to stable ids.
 //! - [`sink`]: the [`RecordSink`] boundary the recorder writes to.
@@ -15,6 +17,7 @@
 //! Without the `ecs` feature the crate is plain data and pure functions, so `scoring` can read
 //! the same records without linking Bevy.
 
+pub mod conditions;
 pub mod directory;
 pub mod news2;
 pub mod records;
@@ -30,6 +33,6 @@ pub use sink::{CountingSink, Counts, MemorySink, RecordSink, Recorded, SinkError
 
 #[cfg(feature = "ecs")]
 pub use engine::{
-    ArtifactRecorded, DeviceEventOccurred, EmissionFated, EpisodeClosed, ReadingEmitted, RunSeed,
-    Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks, TruthSampled,
+    ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, EmissionFated, EpisodeClosed,
+    ReadingEmitted, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks, TruthSampled,
 };

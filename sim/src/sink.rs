@@ -4,6 +4,7 @@
 //! unordered reaches an output. `exporters` implements file sinks; [`CountingSink`] is the
 //! no-I/O sink used by benchmarks and tests.
 
+use crate::conditions::ConditionRecord;
 use crate::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Reading, TruthVitals,
 };
@@ -37,6 +38,10 @@ pub trait RecordSink: Send + Sync + 'static {
     fn device_events(&mut self, _rows: &[DeviceEvent]) -> Result<(), SinkError> {
         Ok(())
     }
+    /// Alertable conditions, as each ends (or at the end of the run).
+    fn conditions(&mut self, _rows: &[ConditionRecord]) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Flushes everything; called once, after the last tick.
     fn finish(&mut self) -> Result<SinkReport, SinkError>;
 }
@@ -51,6 +56,7 @@ pub struct Counts {
     pub episodes: u64,
     pub artifacts: u64,
     pub device_events: u64,
+    pub conditions: u64,
     pub digest: u64,
 }
 
@@ -115,6 +121,10 @@ impl RecordSink for CountingSink {
         self.counts.lock().expect("counts lock").device_events += rows.len() as u64;
         Ok(())
     }
+    fn conditions(&mut self, rows: &[ConditionRecord]) -> Result<(), SinkError> {
+        self.counts.lock().expect("counts lock").conditions += rows.len() as u64;
+        Ok(())
+    }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         Ok(SinkReport::default())
     }
@@ -135,6 +145,7 @@ pub struct Recorded {
     pub episodes: Vec<EpisodeRecord>,
     pub artifacts: Vec<ArtifactRecord>,
     pub device_events: Vec<DeviceEvent>,
+    pub conditions: Vec<ConditionRecord>,
 }
 
 impl MemorySink {
@@ -190,6 +201,14 @@ impl RecordSink for MemorySink {
             .lock()
             .expect("rows lock")
             .device_events
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn conditions(&mut self, rows: &[ConditionRecord]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .conditions
             .extend_from_slice(rows);
         Ok(())
     }

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceEventKind, EmissionFate, EpisodeRecord, ObsStatus, Reading,
     TruthVitals,
@@ -196,6 +197,9 @@ impl RecordSink for LiveSink {
     }
     fn episodes(&mut self, rows: &[EpisodeRecord]) -> Result<(), SinkError> {
         self.parquet.episodes(rows)
+    }
+    fn conditions(&mut self, rows: &[ConditionRecord]) -> Result<(), SinkError> {
+        self.parquet.conditions(rows)
     }
     fn artifacts(&mut self, rows: &[ArtifactRecord]) -> Result<(), SinkError> {
         self.parquet.artifacts(rows)

@@ -11,6 +11,10 @@
 //! **motion** throws values off with no flag (false desaturation, false tachycardia);
 //! **probe off** removes the value and sets a status (`lead_off`, `probe_off`, …). Every
 //! artifact is recorded in the ground truth as a non-event.
+//!
+//! Devices also record their technical conditions
+//! ([`wardtwin_sim::conditions`]): **monitoring lost** when a device has produced no value for
+//! longer than its cadence allows, and **low battery** from the threshold until it is empty.
 
 pub mod params;
 mod plugin;
@@ -51,6 +55,9 @@ pub struct Device {
     pub rng: SimRng,
     /// Artifact windows, sorted by start.
     pub artifacts: Vec<ArtifactWindow>,
+    /// When it last produced a value (the run's start before its first): for the
+    /// monitoring-lost condition.
+    pub last_value_ms: SimMillis,
 }
 
 /// A device's battery.
@@ -59,7 +66,8 @@ pub struct Battery {
     pub pct: f64,
     /// Percentage points per millisecond of use.
     pub drain_per_ms: f64,
-    pub low_reported: bool,
+    /// When it reached the low-battery threshold (the low-battery condition's onset).
+    pub low_since_ms: Option<SimMillis>,
     pub depleted: bool,
 }
 

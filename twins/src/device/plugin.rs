@@ -1,8 +1,8 @@
 use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
-use wardtwin_sim::SimSet;
+use wardtwin_sim::{SimEnd, SimSet};
 
-use super::systems::{drain_batteries, sample_and_emit};
+use super::systems::{drain_batteries, flush_open_conditions, sample_and_emit};
 
 /// Device systems: battery drain (dynamics) and sampling + emission.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,9 +16,21 @@ pub struct DevicePlugin;
 
 impl Plugin for DevicePlugin {
     fn build(&self, app: &mut App) {
-        app.configure_sets(Update, DeviceSystems::Battery.in_set(SimSet::Dynamics))
-            .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
-            .add_systems(Update, drain_batteries.in_set(DeviceSystems::Battery))
-            .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample));
+        // After the patients: both record conditions (the recorder sorts them either way).
+        app.configure_sets(
+            Update,
+            DeviceSystems::Battery
+                .in_set(SimSet::Dynamics)
+                .after(crate::patient::PatientSystems),
+        )
+        .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
+        .add_systems(Update, drain_batteries.in_set(DeviceSystems::Battery))
+        .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
+        .add_systems(
+            SimEnd,
+            flush_open_conditions
+                .in_set(SimSet::Dynamics)
+                .after(crate::patient::PatientSystems),
+        );
     }
 }

@@ -3,22 +3,46 @@
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use wardtwin_sim::conditions::{
+    ConditionClass, ConditionRecord, Severity, Subject, monitoring_lost_after,
+};
+use wardtwin_sim::records::DeviceIx;
 use wardtwin_sim::records::{
     ArtifactKind, DeviceEvent, DeviceEventKind, DeviceKind, MAX_OBS, Metric, ObsStatus,
     Observation, Reading,
 };
-use wardtwin_sim::{DeviceEventOccurred, ReadingEmitted, SimClock};
+use wardtwin_sim::time::SimMillis;
+use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, ReadingEmitted, SimClock};
 
 use super::params::{self, LOW_BATTERY_PCT};
 use super::{Battery, Device};
 use crate::patient::TrueVitals;
 use crate::patient::params as vitals;
 
-/// Drains every battery by one step; reports low battery and depletion once each.
+fn technical(
+    class: ConditionClass,
+    severity: Severity,
+    device: DeviceIx,
+    onset_ms: SimMillis,
+    end_ms: Option<SimMillis>,
+) -> ConditionRecorded {
+    ConditionRecorded(ConditionRecord {
+        class,
+        severity,
+        subject: Subject::Device(device),
+        onset_ms,
+        end_ms,
+        transient: false,
+    })
+}
+
+/// Drains every battery by one step; reports low battery and depletion once each, and the
+/// low-battery condition when the battery is empty.
 pub(super) fn drain_batteries(
     clock: Res<SimClock>,
     mut q: Query<(&Device, &mut Battery)>,
     mut events: MessageWriter<DeviceEventOccurred>,
+    mut conditions: MessageWriter<ConditionRecorded>,
 ) {
     let step = clock.step_ms() as f64;
     let now = clock.now_ms();
@@ -27,8 +51,8 @@ pub(super) fn drain_batteries(
             continue;
         }
         b.pct = (b.pct - b.drain_per_ms * step).max(0.0);
-        if b.pct <= LOW_BATTERY_PCT && !b.low_reported {
-            b.low_reported = true;
+        if b.pct <= LOW_BATTERY_PCT && b.low_since_ms.is_none() {
+            b.low_since_ms = Some(now);
             events.write(DeviceEventOccurred(DeviceEvent {
                 device: device.ix,
                 sim_ms: now,
@@ -42,6 +66,14 @@ pub(super) fn drain_batteries(
                 sim_ms: now,
                 kind: DeviceEventKind::BatteryDepleted,
             }));
+            let low = b.low_since_ms.unwrap_or(now);
+            conditions.write(technical(
+                ConditionClass::LowBattery,
+                Severity::Low,
+                device.ix,
+                low,
+                Some(now),
+            ));
         }
     }
 }
@@ -89,12 +121,14 @@ fn measure(device: &mut Device, slot: usize, metric: Metric, tv: &TrueVitals, mo
     quantise(&m, v)
 }
 
-/// Every device that is due samples its patient and emits one reading.
+/// Every device that is due samples its patient and emits one reading. A value after a silence
+/// longer than the cadence allows closes a monitoring-lost condition.
 pub(super) fn sample_and_emit(
     clock: Res<SimClock>,
     mut devices: Query<(&mut Device, &Battery)>,
     patients: Query<&TrueVitals>,
     mut out: MessageWriter<ReadingEmitted>,
+    mut conditions: MessageWriter<ConditionRecorded>,
 ) {
     let now = clock.now_ms();
     let epoch = clock.epoch_ms();
@@ -152,6 +186,19 @@ pub(super) fn sample_and_emit(
                 obs[1].value = Some(s - 10.0);
             }
         }
+        if obs[..metrics.len()].iter().any(|o| o.value.is_some()) {
+            let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);
+            if now > lost_at {
+                conditions.write(technical(
+                    ConditionClass::MonitoringLost,
+                    Severity::Medium,
+                    device.ix,
+                    lost_at,
+                    Some(now),
+                ));
+            }
+            device.last_value_ms = now;
+        }
         let seq = device.seq;
         device.seq += 1;
         out.write(ReadingEmitted(Reading {
@@ -163,5 +210,36 @@ pub(super) fn sample_and_emit(
             len: metrics.len() as u8,
             obs,
         }));
+    }
+}
+
+/// At the end of the run: the technical conditions still going (a device silent for too long,
+/// a low battery not yet empty).
+pub(super) fn flush_open_conditions(
+    clock: Res<SimClock>,
+    q: Query<(&Device, &Battery)>,
+    mut conditions: MessageWriter<ConditionRecorded>,
+) {
+    let end = clock.end_ms();
+    for (device, b) in &q {
+        let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);
+        if lost_at < end {
+            conditions.write(technical(
+                ConditionClass::MonitoringLost,
+                Severity::Medium,
+                device.ix,
+                lost_at,
+                None,
+            ));
+        }
+        if let (Some(low), false) = (b.low_since_ms, b.depleted) {
+            conditions.write(technical(
+                ConditionClass::LowBattery,
+                Severity::Low,
+                device.ix,
+                low,
+                None,
+            ));
+        }
     }
 }

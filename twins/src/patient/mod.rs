@@ -13,8 +13,8 @@
 //!   condition's [`Effect`](params::Effect) scales with `s` and moves the vitals together.
 //!
 //! Units: HR, RR /min; SpO2 %; temperature °C; BP mmHg. NEWS2 is computed from the true values
-//! ([`TrueVitals::news2`]) every step for patients in an episode (to time when it reaches 5
-//! and 7) and for everyone at every truth sample.
+//! ([`TrueVitals::news2`]) every step for every patient: it times episodes (when NEWS2 reaches
+//! 5 and 7) and feeds the clinical alertable-conditions tracker ([`ClinicalConditions`]).
 
 pub mod params;
 mod plugin;
@@ -23,6 +23,7 @@ mod systems;
 mod tests;
 
 use bevy_ecs::prelude::*;
+use wardtwin_sim::conditions::{ClinicalTracker, ConditionRecord};
 use wardtwin_sim::news2::{Acvpu, News2, News2Inputs, Spo2Scale};
 use wardtwin_sim::records::{EpisodeRecord, PatientIx};
 use wardtwin_sim::rng::SimRng;
@@ -143,6 +144,14 @@ impl Episode {
             _ => self.severity * rise(t),
         }
     }
+}
+
+/// A patient's alertable clinical conditions ([`wardtwin_sim::conditions`]), tracked every step
+/// from the true vitals; `ended` holds the ones that ended this step until they are recorded.
+#[derive(Component, Debug, Clone, Default)]
+pub struct ClinicalConditions {
+    pub tracker: ClinicalTracker,
+    pub ended: Vec<ConditionRecord>,
 }
 
 /// A patient's deterioration episodes (only on patients who have any).

@@ -2,7 +2,10 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use wardtwin_sim::{SimEnd, SimSet};
 
-use super::systems::{close_episodes, evolve, flush_open_episodes, sample_truth, update_circadian};
+use super::systems::{
+    close_episodes, evolve, flush_open_conditions, flush_open_episodes, record_conditions,
+    sample_truth, update_circadian,
+};
 
 /// The patient systems, in order: circadian terms, evolve, close episodes, sample truth.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,10 +20,20 @@ impl Plugin for PatientPlugin {
         app.configure_sets(Update, PatientSystems.in_set(SimSet::Dynamics))
             .add_systems(
                 Update,
-                (update_circadian, evolve, close_episodes, sample_truth)
+                (
+                    update_circadian,
+                    evolve,
+                    close_episodes,
+                    record_conditions,
+                    sample_truth,
+                )
                     .chain()
                     .in_set(PatientSystems),
             )
-            .add_systems(SimEnd, flush_open_episodes.in_set(SimSet::Dynamics));
+            .configure_sets(SimEnd, PatientSystems.in_set(SimSet::Dynamics))
+            .add_systems(
+                SimEnd,
+                (flush_open_episodes, flush_open_conditions).in_set(PatientSystems),
+            );
     }
 }

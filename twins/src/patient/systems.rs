@@ -3,13 +3,14 @@
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use wardtwin_sim::conditions::ClinicalState;
 use wardtwin_sim::news2::Acvpu;
 use wardtwin_sim::records::TruthVitals;
 use wardtwin_sim::time::{HOUR_MS, SimMillis};
-use wardtwin_sim::{EpisodeClosed, SimClock, TruthSampled};
+use wardtwin_sim::{ConditionRecorded, EpisodeClosed, SimClock, TruthSampled};
 
 use super::params::*;
-use super::{Episodes, Patient, Physiology, TrueVitals};
+use super::{ClinicalConditions, Episodes, Patient, Physiology, TrueVitals};
 
 /// Per-step constants: exact OU discretisation for the step, circadian terms for this tick, and
 /// the truth cadence.
@@ -89,6 +90,7 @@ type PatientItem<'a> = (
     &'a Patient,
     &'a mut Physiology,
     &'a mut TrueVitals,
+    &'a mut ClinicalConditions,
     Option<&'a mut Episodes>,
 );
 
@@ -104,12 +106,12 @@ pub(super) fn evolve(
     if step.patients >= PARALLEL_FROM {
         patients
             .par_iter_mut()
-            .for_each(|(p, mut ph, mut tv, eps)| {
-                evolve_one(now, step, p, &mut ph, &mut tv, eps);
+            .for_each(|(p, mut ph, mut tv, mut cc, eps)| {
+                evolve_one(now, step, p, &mut ph, &mut tv, &mut cc, eps);
             });
     } else {
-        for (p, mut ph, mut tv, eps) in &mut patients {
-            evolve_one(now, step, p, &mut ph, &mut tv, eps);
+        for (p, mut ph, mut tv, mut cc, eps) in &mut patients {
+            evolve_one(now, step, p, &mut ph, &mut tv, &mut cc, eps);
         }
     }
 }
@@ -121,6 +123,7 @@ fn evolve_one(
     patient: &Patient,
     ph: &mut Physiology,
     tv: &mut TrueVitals,
+    conditions: &mut ClinicalConditions,
     mut episodes: Option<Mut<Episodes>>,
 ) {
     for i in 0..N_STATE {
@@ -161,8 +164,17 @@ fn evolve_one(
         &deltas,
         consciousness,
     );
+    let news2 = tv.news2(patient);
+    let state = ClinicalState {
+        news2,
+        heart_rate: tv.v[HR],
+        spo2: tv.v[SPO2],
+        scale: patient.scale,
+    };
+    let cc = conditions;
+    cc.tracker.update(patient.ix, now, &state, &mut cc.ended);
     if let Some(eps) = episodes.as_deref_mut() {
-        let total = tv.news2(patient).total;
+        let total = news2.total;
         for ep in eps
             .0
             .iter_mut()
@@ -183,6 +195,30 @@ fn evolve_one(
             }
         }
     }
+}
+
+/// Records the clinical conditions that ended this step.
+pub(super) fn record_conditions(
+    mut q: Query<&mut ClinicalConditions>,
+    mut out: MessageWriter<ConditionRecorded>,
+) {
+    for mut cc in &mut q {
+        if !cc.ended.is_empty() {
+            out.write_batch(cc.ended.drain(..).map(ConditionRecorded));
+        }
+    }
+}
+
+/// At the end of the run, records the clinical conditions still going.
+pub(super) fn flush_open_conditions(
+    q: Query<(&Patient, &ClinicalConditions)>,
+    mut out: MessageWriter<ConditionRecorded>,
+) {
+    let mut open = Vec::new();
+    for (p, cc) in &q {
+        cc.tracker.flush(p.ix, &mut open);
+    }
+    out.write_batch(open.into_iter().map(ConditionRecorded));
 }
 
 /// Every truth interval, records every patient's true vitals and NEWS2.

@@ -274,3 +274,58 @@ fn population_count_admits_exactly_that_many() {
         assert!(full.contains(a), "{a:?}");
     }
 }
+
+/// The conditions ledger agrees with the episodes: each deteriorating patient has a
+/// non-transient NEWS2 ≥ 5 condition whose onset is the episode's first NEWS2 ≥ 5, and one for
+/// ≥ 7 likewise; stable patients have no scored deterioration condition.
+#[test]
+fn quickstart_conditions_ledger_matches_the_episodes() {
+    use wardtwin_sim::conditions::{ConditionClass, Severity, Subject};
+    let (rec, dir) = run_to_memory(&library("quickstart"));
+    let det = |p: PatientIx, sev: Severity| {
+        rec.conditions
+            .iter()
+            .filter(|c| {
+                c.class == ConditionClass::Deterioration
+                    && c.severity == sev
+                    && c.subject == Subject::Patient(p)
+                    && !c.transient
+            })
+            .map(|c| c.onset_ms)
+            .collect::<Vec<_>>()
+    };
+    for e in &rec.episodes {
+        let who = &dir.patient(e.patient).id;
+        assert_eq!(
+            det(e.patient, Severity::Medium).first(),
+            e.news2_ge5_ms.as_ref(),
+            "{who}"
+        );
+        assert_eq!(
+            det(e.patient, Severity::High).first(),
+            e.news2_ge7_ms.as_ref(),
+            "{who}"
+        );
+        // The low-medium tier starts no later than NEWS2 5.
+        assert!(
+            det(e.patient, Severity::Low)[0] <= e.news2_ge5_ms.unwrap(),
+            "{who}"
+        );
+    }
+    let deteriorating: Vec<PatientIx> = rec.episodes.iter().map(|e| e.patient).collect();
+    for (i, p) in dir.patients.iter().enumerate() {
+        let ix = PatientIx(i as u32);
+        if !deteriorating.contains(&ix) {
+            for sev in [Severity::Medium, Severity::High] {
+                assert!(det(ix, sev).is_empty(), "stable {} has {sev:?}", p.id);
+            }
+        }
+    }
+    // Every condition begins inside the run, and ends after it begins.
+    for c in &rec.conditions {
+        assert!(
+            c.onset_ms >= 0 && c.end_ms.is_none_or(|e| e > c.onset_ms),
+            "{c:?}"
+        );
+    }
+}

@@ -19,7 +19,9 @@ use wardtwin_sim::{ArtifactRecorded, BedInfo, DeviceInfo, Directory, PatientInfo
 
 use crate::device::{ArtifactWindow, Battery, Device, params as dparams};
 use crate::patient::params::*;
-use crate::patient::{Episode, Episodes, Patient, Physiology, PhysiologyStep, TrueVitals, compose};
+use crate::patient::{
+    ClinicalConditions, Episode, Episodes, Patient, Physiology, PhysiologyStep, TrueVitals, compose,
+};
 
 /// A patient as admitted: who they are, drawn from the population or pinned by the scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -345,7 +347,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             ou,
         };
         let tv: TrueVitals = compose(&ph.baseline, &ph.ou, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
-        let mut e = world.spawn((patient, ph, tv));
+        let mut e = world.spawn((patient, ph, tv, ClinicalConditions::default()));
         if let Some(eps) = episodes.remove(&a.bed) {
             e.insert(Episodes(eps));
         }
@@ -401,11 +403,12 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 bias,
                 rng: stream(seed, &d.id, "noise"),
                 artifacts,
+                last_value_ms: s.epoch_ms,
             },
             Battery {
                 pct,
                 drain_per_ms: 100.0 / (spec.capacity_h * 3_600_000.0),
-                low_reported: false,
+                low_since_ms: None,
                 depleted: false,
             },
         ));

@@ -1,0 +1,525 @@
+//! From matched alerts to figures: the [`Scorecard`] (docs/scoring.md defines every figure).
+//!
+//! Per class, per severity tier and overall: sensitivity, positive predictive value, false and
+//! all alerts per bed per day, detection latency p50/p90/max, the two IEC 60601-1-8 delays, the
+//! PhysioNet/CinC 2015 score; a per-patient table (AAMI EC57 style); what the intake rejected;
+//! what the transport lost; and, if the system echoed what it ingested, completeness.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+use wardtwin_sim::conditions::Severity;
+
+use crate::gates::GateResult;
+use crate::matcher::{AlertOutcome, ConditionOutcome, Matching, Rejection, match_alerts};
+use crate::model::{Inputs, Priority, RunInfo};
+use crate::taxonomy::{self, ClassSpec};
+
+/// The scorecard's format name.
+pub const FORMAT: &str = "wardtwin-scorecard/v1";
+/// Rejected alerts listed one by one (the rest are counted).
+pub const LISTED: usize = 100;
+
+/// Figures of one class (or of all classes: `class = "all"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ClassScore {
+    pub class: String,
+    pub domain: String,
+    /// Conditions that count: detected + missed + unknown.
+    pub conditions: u64,
+    pub detected: u64,
+    pub missed: u64,
+    pub unknown: u64,
+    /// Too short to be expected ("don't care"); not in any figure.
+    pub transient: u64,
+    /// Scored alerts of this class (rejected ones are in the intake section).
+    pub alerts: u64,
+    /// Alerts that detected at least one condition.
+    pub true_alerts: u64,
+    /// Alerts that matched only conditions already detected.
+    pub repeats: u64,
+    /// Alerts inside the window of a transient condition only.
+    pub dont_care: u64,
+    pub false_alerts: u64,
+    /// Of the false alerts, those attributed to a recorded artifact.
+    pub false_during_artifact: u64,
+    /// Recorded artifacts that could mimic this class, and those no alert of it fell for.
+    pub artifacts: u64,
+    pub true_negatives: u64,
+    pub sensitivity: Option<f64>,
+    pub ppv: Option<f64>,
+    pub alerts_per_bed_day: f64,
+    pub false_alerts_per_bed_day: f64,
+    /// `(TP + TN) / (TP + TN + FP + 5·FN)`.
+    pub physionet_score: Option<f64>,
+    /// Detection latency: first detecting alert's arrival minus the true onset (0 if earlier).
+    pub latency_p50_ms: Option<i64>,
+    pub latency_p90_ms: Option<i64>,
+    pub latency_max_ms: Option<i64>,
+    /// Alarm condition delay: the system's stated start minus the true onset.
+    pub condition_delay_p50_ms: Option<i64>,
+    pub condition_delay_p90_ms: Option<i64>,
+    /// Alarm signal generation delay: arrival minus the system's stated start.
+    pub signal_delay_p50_ms: Option<i64>,
+    pub signal_delay_p90_ms: Option<i64>,
+    /// Detections whose alert priority is the one the condition's severity calls for.
+    pub priority_agreement: Option<f64>,
+    /// The same condition figures per severity tier.
+    pub by_severity: Vec<TierScore>,
+}
+
+/// Condition-side figures of one severity tier of a class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TierScore {
+    pub severity: String,
+    pub conditions: u64,
+    pub detected: u64,
+    pub missed: u64,
+    pub unknown: u64,
+    pub transient: u64,
+    pub sensitivity: Option<f64>,
+    pub latency_p50_ms: Option<i64>,
+    pub latency_p90_ms: Option<i64>,
+    pub latency_max_ms: Option<i64>,
+}
+
+/// One row of the per-patient table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PatientScore {
+    pub patient: String,
+    pub bed: Option<String>,
+    pub conditions: u64,
+    pub detected: u64,
+    pub missed: u64,
+    pub unknown: u64,
+    pub alerts: u64,
+    pub false_alerts: u64,
+    pub false_during_artifact: u64,
+    pub sensitivity: Option<f64>,
+    pub ppv: Option<f64>,
+}
+
+/// One condition and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConditionRow {
+    pub id: u32,
+    pub class: String,
+    pub severity: String,
+    pub subject: String,
+    pub patient: Option<String>,
+    pub onset_ms: i64,
+    pub end_ms: Option<i64>,
+    /// `detected`, `missed`, `unknown`.
+    pub outcome: &'static str,
+    /// The detecting alert's line in the alerts stream.
+    pub alert_line: Option<usize>,
+    pub latency_ms: Option<i64>,
+}
+
+/// One rejected alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedAlert {
+    pub line: usize,
+    pub arrival_ms: i64,
+    pub reason: &'static str,
+    pub message: String,
+    pub excerpt: String,
+}
+
+/// What came in on the alerts topic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Intake {
+    pub received: u64,
+    pub scored: u64,
+    pub malformed: u64,
+    pub unknown_class: u64,
+    pub unknown_subject: u64,
+    /// Alerts reusing an `alert_id` already seen (each is still scored).
+    pub duplicate_ids: u64,
+    /// The first [`LISTED`] rejected alerts.
+    pub rejected: Vec<RejectedAlert>,
+}
+
+/// Ingestion echo figures: what the system says it ingested against what the twin sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Ingestion {
+    /// Emissions that left the twin (not `unsent` or `dropped`).
+    pub expected: u64,
+    pub echoed_unique: u64,
+    pub duplicates: u64,
+    /// Echoes of a (device, seq) the twin never emitted.
+    pub unknown: u64,
+    pub malformed: u64,
+    pub completeness: Option<f64>,
+    pub ingest_delay_p50_ms: Option<i64>,
+    pub ingest_delay_p90_ms: Option<i64>,
+    pub ingest_delay_max_ms: Option<i64>,
+}
+
+/// The scorecard (docs/scoring.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scorecard {
+    pub format: &'static str,
+    pub run: RunInfo,
+    pub bed_days: f64,
+    pub overall: ClassScore,
+    pub classes: Vec<ClassScore>,
+    pub patients: Vec<PatientScore>,
+    pub conditions: Vec<ConditionRow>,
+    pub intake: Intake,
+    /// Emissions by fate (the twin's ledger): what the transport delivered and lost.
+    pub delivery: BTreeMap<String, u64>,
+    pub ingestion: Option<Ingestion>,
+    pub tolerances: Vec<ClassSpec>,
+    pub gates: Vec<GateResult>,
+    /// Every gate passed (true when there are none).
+    pub passed: bool,
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Ratios are rounded to 4 decimals: enough for any gate, stable to read.
+fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| round4(num as f64 / den as f64))
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[derive(Default)]
+struct Acc {
+    score: ClassScore,
+    latency: Vec<i64>,
+    condition_delay: Vec<i64>,
+    signal_delay: Vec<i64>,
+    priority_ok: u64,
+    tiers: BTreeMap<Severity, (TierScore, Vec<i64>)>,
+}
+
+impl Acc {
+    fn finish(mut self, bed_days: f64) -> ClassScore {
+        let s = &mut self.score;
+        for v in [
+            &mut self.latency,
+            &mut self.condition_delay,
+            &mut self.signal_delay,
+        ] {
+            v.sort_unstable();
+        }
+        s.sensitivity = ratio(s.detected, s.detected + s.missed);
+        s.ppv = ratio(
+            s.true_alerts + s.repeats,
+            s.true_alerts + s.repeats + s.false_alerts,
+        );
+        let per_day = |n: u64| {
+            if bed_days > 0.0 {
+                round4(n as f64 / bed_days)
+            } else {
+                0.0
+            }
+        };
+        s.alerts_per_bed_day = per_day(s.alerts);
+        s.false_alerts_per_bed_day = per_day(s.false_alerts);
+        let (tp, tn, fp, fn_) = (s.detected, s.true_negatives, s.false_alerts, s.missed);
+        s.physionet_score = ratio(tp + tn, tp + tn + fp + 5 * fn_);
+        s.latency_p50_ms = percentile(&self.latency, 50.0);
+        s.latency_p90_ms = percentile(&self.latency, 90.0);
+        s.latency_max_ms = self.latency.last().copied();
+        s.condition_delay_p50_ms = percentile(&self.condition_delay, 50.0);
+        s.condition_delay_p90_ms = percentile(&self.condition_delay, 90.0);
+        s.signal_delay_p50_ms = percentile(&self.signal_delay, 50.0);
+        s.signal_delay_p90_ms = percentile(&self.signal_delay, 90.0);
+        s.priority_agreement = ratio(self.priority_ok, s.detected);
+        s.by_severity = self
+            .tiers
+            .into_values()
+            .map(|(mut t, mut lat)| {
+                lat.sort_unstable();
+                t.sensitivity = ratio(t.detected, t.detected + t.missed);
+                t.latency_p50_ms = percentile(&lat, 50.0);
+                t.latency_p90_ms = percentile(&lat, 90.0);
+                t.latency_max_ms = lat.last().copied();
+                t
+            })
+            .collect();
+        self.score
+    }
+}
+
+/// Scores `inputs`; gates are evaluated separately ([`crate::gates::apply`]).
+pub fn score(inputs: &Inputs) -> Scorecard {
+    let m = match_alerts(inputs);
+    score_matched(inputs, &m)
+}
+
+/// [`score`] with a matching already made.
+pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
+    let bed_days = inputs.run.bed_days();
+    let mut classes: BTreeMap<&str, Acc> = BTreeMap::new();
+    let mut all = Acc::default();
+    let mut patients: BTreeMap<String, PatientScore> = BTreeMap::new();
+    for e in &inputs.directory {
+        if e.kind == crate::model::EntityKind::Patient {
+            patients.insert(
+                e.id.clone(),
+                PatientScore {
+                    patient: e.id.clone(),
+                    bed: e.bed.clone(),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    let spec_of = |class: &str| taxonomy::class(class);
+    let mut rows = Vec::new();
+
+    // Conditions.
+    for (c, outcome) in inputs.conditions.iter().zip(&m.conditions) {
+        let acc = classes
+            .entry(spec_of(&c.class).map_or("", |s| s.name))
+            .or_default();
+        let p = c.patient.as_ref().and_then(|p| patients.get_mut(p));
+        for a in [&mut *acc, &mut all] {
+            let (tier, lat) = a.tiers.entry(c.severity).or_default();
+            tier.severity = c.severity.name().to_string();
+            match outcome {
+                ConditionOutcome::Transient => {
+                    a.score.transient += 1;
+                    tier.transient += 1;
+                }
+                ConditionOutcome::Missed => {
+                    a.score.missed += 1;
+                    tier.missed += 1;
+                }
+                ConditionOutcome::Unknown => {
+                    a.score.unknown += 1;
+                    tier.unknown += 1;
+                }
+                ConditionOutcome::Detected(d) => {
+                    a.score.detected += 1;
+                    tier.detected += 1;
+                    let latency = (d.arrival_ms - c.onset_ms).max(0);
+                    a.latency.push(latency);
+                    lat.push(latency);
+                    a.condition_delay.push(d.began_ms - c.onset_ms);
+                    a.signal_delay.push(d.arrival_ms - d.began_ms);
+                    if d.priority == Priority::for_severity(c.severity) {
+                        a.priority_ok += 1;
+                    }
+                }
+            }
+            if !matches!(outcome, ConditionOutcome::Transient) {
+                a.score.conditions += 1;
+                tier.conditions += 1;
+            }
+        }
+        if let Some(p) = p {
+            match outcome {
+                ConditionOutcome::Detected(_) => p.detected += 1,
+                ConditionOutcome::Missed => p.missed += 1,
+                ConditionOutcome::Unknown => p.unknown += 1,
+                ConditionOutcome::Transient => {}
+            }
+            if !matches!(outcome, ConditionOutcome::Transient) {
+                p.conditions += 1;
+            }
+        }
+        let (name, line, latency) = match outcome {
+            ConditionOutcome::Transient => continue,
+            ConditionOutcome::Missed => ("missed", None, None),
+            ConditionOutcome::Unknown => ("unknown", None, None),
+            ConditionOutcome::Detected(d) => (
+                "detected",
+                Some(inputs.alerts[d.alert].line),
+                Some((d.arrival_ms - c.onset_ms).max(0)),
+            ),
+        };
+        rows.push(ConditionRow {
+            id: c.id,
+            class: c.class.clone(),
+            severity: c.severity.name().to_string(),
+            subject: c.subject.clone(),
+            patient: c.patient.clone(),
+            onset_ms: c.onset_ms,
+            end_ms: c.end_ms,
+            outcome: name,
+            alert_line: line,
+            latency_ms: latency,
+        });
+    }
+
+    // Alerts.
+    let mut intake = Intake {
+        received: inputs.alerts.len() as u64,
+        ..Default::default()
+    };
+    let mut ids = HashSet::new();
+    let mut attributed: HashMap<usize, HashSet<&str>> = HashMap::new();
+    for (i, (rec, outcome)) in inputs.alerts.iter().zip(&m.alerts).enumerate() {
+        if let AlertOutcome::Rejected(why, message) = outcome {
+            match why {
+                Rejection::Malformed => intake.malformed += 1,
+                Rejection::UnknownClass => intake.unknown_class += 1,
+                Rejection::UnknownSubject => intake.unknown_subject += 1,
+            }
+            if intake.rejected.len() < LISTED {
+                intake.rejected.push(RejectedAlert {
+                    line: rec.line,
+                    arrival_ms: rec.arrival_ms,
+                    reason: why.name(),
+                    message: message.clone(),
+                    excerpt: rec.excerpt.clone(),
+                });
+            }
+            continue;
+        }
+        let Ok(alert) = &rec.alert else { continue };
+        intake.scored += 1;
+        if !ids.insert(alert.alert_id.as_str()) {
+            intake.duplicate_ids += 1;
+        }
+        let acc = classes
+            .entry(spec_of(&alert.class).map_or("", |s| s.name))
+            .or_default();
+        let p = m.alert_patients[i]
+            .as_ref()
+            .and_then(|p| patients.get_mut(p));
+        for a in [&mut *acc, &mut all] {
+            let s = &mut a.score;
+            s.alerts += 1;
+            match outcome {
+                AlertOutcome::Detection(_) => s.true_alerts += 1,
+                AlertOutcome::Repeat(_) => s.repeats += 1,
+                AlertOutcome::DontCare(_) => s.dont_care += 1,
+                AlertOutcome::False(art) => {
+                    s.false_alerts += 1;
+                    if art.is_some() {
+                        s.false_during_artifact += 1;
+                    }
+                }
+                AlertOutcome::Rejected(..) => {}
+            }
+        }
+        if let Some(p) = p {
+            p.alerts += 1;
+            if let AlertOutcome::False(art) = outcome {
+                p.false_alerts += 1;
+                p.false_during_artifact += u64::from(art.is_some());
+            }
+        }
+        if let AlertOutcome::False(Some(a)) = outcome {
+            attributed
+                .entry(*a)
+                .or_default()
+                .insert(alert.class.as_str());
+        }
+    }
+
+    // Artifacts: true negatives are artifacts no alert of the class fell for.
+    for (i, art) in inputs.artifacts.iter().enumerate() {
+        let fell = attributed.get(&i);
+        let mut any = false;
+        for spec in taxonomy::CLASSES {
+            if spec.mimicked(&art.device_kind, &art.kind) {
+                any = true;
+                let acc = classes.entry(spec.name).or_default();
+                acc.score.artifacts += 1;
+                if !fell.is_some_and(|f| f.contains(spec.name)) {
+                    acc.score.true_negatives += 1;
+                }
+            }
+        }
+        if any {
+            all.score.artifacts += 1;
+            if fell.is_none() {
+                all.score.true_negatives += 1;
+            }
+        }
+    }
+
+    // Every known class gets a row, in taxonomy order, even with nothing in it.
+    let classes: Vec<ClassScore> = taxonomy::CLASSES
+        .iter()
+        .map(|spec| {
+            let mut acc = classes.remove(spec.name).unwrap_or_default();
+            acc.score.class = spec.name.to_string();
+            acc.score.domain = spec.domain.to_string();
+            acc.finish(bed_days)
+        })
+        .collect();
+    all.score.class = "all".into();
+    all.score.domain = "all".into();
+    let overall = all.finish(bed_days);
+    let patients = patients
+        .into_values()
+        .map(|mut p| {
+            p.sensitivity = ratio(p.detected, p.detected + p.missed);
+            p.ppv = ratio(p.alerts - p.false_alerts, p.alerts);
+            p
+        })
+        .collect();
+
+    let mut delivery: BTreeMap<String, u64> = BTreeMap::new();
+    for (fate, n) in &inputs.fates {
+        *delivery.entry(fate.clone()).or_default() += n;
+    }
+    Scorecard {
+        format: FORMAT,
+        run: inputs.run.clone(),
+        bed_days: round4(bed_days),
+        overall,
+        classes,
+        patients,
+        conditions: rows,
+        intake,
+        delivery,
+        ingestion: inputs.echo.as_ref().map(|(e, em)| ingestion(e, em)),
+        tolerances: taxonomy::CLASSES.to_vec(),
+        gates: Vec::new(),
+        passed: true,
+    }
+}
+
+fn ingestion(echo: &crate::model::EchoStream, emissions: &[crate::model::Emission]) -> Ingestion {
+    let left = |f: &str| !matches!(f, "unsent" | "dropped");
+    let sent: HashMap<(&str, u32), i64> = emissions
+        .iter()
+        .map(|e| ((e.device.as_str(), e.seq), e.sim_ms))
+        .collect();
+    let expected = emissions.iter().filter(|e| left(&e.fate)).count() as u64;
+    let mut seen = HashSet::new();
+    let mut delays = Vec::new();
+    let mut out = Ingestion {
+        expected,
+        malformed: echo.malformed,
+        ..Default::default()
+    };
+    for e in &echo.echoes {
+        let key = (e.device.as_str(), e.seq);
+        match sent.get(&key) {
+            None => out.unknown += 1,
+            Some(t) => {
+                if seen.insert(key) {
+                    out.echoed_unique += 1;
+                    delays.push(e.arrival_ms - t);
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+        }
+    }
+    delays.sort_unstable();
+    out.completeness = ratio(out.echoed_unique, expected);
+    out.ingest_delay_p50_ms = percentile(&delays, 50.0);
+    out.ingest_delay_p90_ms = percentile(&delays, 90.0);
+    out.ingest_delay_max_ms = delays.last().copied();
+    out
+}

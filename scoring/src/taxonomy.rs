@@ -1,0 +1,126 @@
+//! The classes the scorer knows, and how each is judged: tolerance windows and which recorded
+//! artifacts can mimic it. This is data: a new class (cold chain, RTLS, gateways) is a new row
+//! here and a new producer in the twin, not a change to the matcher.
+//!
+//! Tolerances (docs/scoring.md): an alert matches a condition if it arrives between
+//! `onset - early_ms` and `end + late_ms` (the run's end for a condition still going).
+//! `early_ms` accepts a system that decides a little before the truth does (it measures noisy
+//! devices, and may use a tighter threshold); `late_ms` accepts one that decides after the
+//! condition is over (averaging, hold-off, a slow pipeline), within reason.
+
+use serde::Serialize;
+
+const S: i64 = 1_000;
+const MIN: i64 = 60 * S;
+const HOUR: i64 = 60 * MIN;
+
+/// How one class is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClassSpec {
+    pub name: &'static str,
+    /// `clinical` (IHE ACM source SP) or `technical` (ST).
+    pub domain: &'static str,
+    pub early_ms: i64,
+    pub late_ms: i64,
+    /// Artifacts that can make a system believe in this class: `(device_kind, artifact kind)`;
+    /// `*` matches any.
+    #[serde(skip)]
+    pub mimicked_by: &'static [(&'static str, &'static str)],
+}
+
+impl ClassSpec {
+    /// Whether an artifact of `kind` on a `device_kind` can mimic this class.
+    pub fn mimicked(&self, device_kind: &str, kind: &str) -> bool {
+        self.mimicked_by
+            .iter()
+            .any(|&(d, k)| (d == "*" || d == device_kind) && (k == "*" || k == kind))
+    }
+}
+
+const MOTION_ANY: &[(&str, &str)] = &[("*", "motion")];
+
+/// Every class the scorer knows. Tolerances: deterioration ±minutes (NEWS2 is charted, not a
+/// beat-to-beat alarm); desaturation and arrhythmia rates in seconds (ANSI/AAMI EC13 allows
+/// 10 s for the rate alarms; we allow 10 s early and 60 s late); technical conditions in minutes
+/// (a system may use a shorter silence than the twin's 2 × cadence + 60 s); low battery in hours
+/// (a system may warn at 15 % where the twin says 10 %).
+pub const CLASSES: &[ClassSpec] = &[
+    ClassSpec {
+        name: "deterioration",
+        domain: "clinical",
+        early_ms: 15 * MIN,
+        late_ms: 30 * MIN,
+        mimicked_by: MOTION_ANY,
+    },
+    ClassSpec {
+        name: "desaturation",
+        domain: "clinical",
+        early_ms: 30 * S,
+        late_ms: 2 * MIN,
+        mimicked_by: &[("pulse_oximeter", "motion")],
+    },
+    ClassSpec {
+        name: "extreme_tachycardia",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: MIN,
+        mimicked_by: &[("pulse_oximeter", "motion"), ("ecg_patch", "motion")],
+    },
+    ClassSpec {
+        name: "extreme_bradycardia",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: MIN,
+        mimicked_by: &[("pulse_oximeter", "motion"), ("ecg_patch", "motion")],
+    },
+    ClassSpec {
+        name: "monitoring_lost",
+        domain: "technical",
+        early_ms: 2 * MIN,
+        late_ms: 5 * MIN,
+        mimicked_by: &[("*", "probe_off")],
+    },
+    ClassSpec {
+        name: "low_battery",
+        domain: "technical",
+        early_ms: 6 * HOUR,
+        late_ms: HOUR,
+        mimicked_by: &[],
+    },
+];
+
+/// The spec of `name`, if the scorer knows it.
+pub fn class(name: &str) -> Option<&'static ClassSpec> {
+    CLASSES.iter().find(|c| c.name == name)
+}
+
+/// The names of every class, for error messages.
+pub fn class_names() -> Vec<&'static str> {
+    CLASSES.iter().map(|c| c.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every class the twin produces has a spec (else the scorer would reject its alerts).
+    #[test]
+    fn every_class_the_twin_produces_is_known_to_the_scorer() {
+        for c in wardtwin_sim::conditions::ConditionClass::ALL {
+            assert!(class(c.name()).is_some(), "{}", c.name());
+        }
+    }
+
+    #[test]
+    fn artifacts_mimic_the_classes_they_can_fake() {
+        let desat = class("desaturation").unwrap();
+        assert!(desat.mimicked("pulse_oximeter", "motion"));
+        assert!(!desat.mimicked("ecg_patch", "motion"));
+        assert!(!desat.mimicked("pulse_oximeter", "probe_off"));
+        assert!(
+            class("monitoring_lost")
+                .unwrap()
+                .mimicked("bp_cuff", "probe_off")
+        );
+    }
+}

@@ -1,0 +1,437 @@
+//! Alertable conditions: the ground truth of what a system under test should alert on.
+//!
+//! A condition is an interval in which something was really wrong with a subject (a patient or
+//! a device): `class`, `severity`, `onset`, `end`. The rules that produce them are data
+//! ([`CLINICAL_TIERS`], [`MONITORING_LOST_GRACE_MS`]) and are documented, rule by rule, in
+//! `docs/scoring.md`.
+//!
+//! Clinical conditions come from the **true** vitals, evaluated every step, through a
+//! [`Spell`]: a spell begins the first step its criterion holds and ends when the criterion has
+//! not held for `clear_ms` (its end is the first step it stopped holding), so a value that
+//! flickers around a threshold makes one condition, not fifty. A spell shorter than `min_ms` is
+//! recorded as **transient**: it really happened, but no alerting system is expected to catch
+//! it, so the scorer treats it as "don't care" (an alert inside is neither true nor false).
+//!
+//! Tiers of one class nest (NEWS2 ≥ 7 lies inside NEWS2 ≥ 5): each tier is its own condition,
+//! so a system is judged on escalation too.
+//!
+//! Nothing here knows how conditions are scored; the scorer matches them to alerts by subject
+//! and class name, so a new class (cold chain, RTLS, gateways) is a new producer and a new
+//! name, not a change to the scorer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::news2::{News2, Spo2Scale};
+use crate::records::{DeviceIx, PatientIx};
+use crate::time::SimMillis;
+
+/// How bad a condition is; maps to the IEC 60601-1-8 alarm priorities a system should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Low, Severity::Medium, Severity::High];
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// The classes the twin produces today. The scorer only sees their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionClass {
+    /// NEWS2 response band (true vitals): low-medium (a single parameter scores 3), urgent (≥ 5),
+    /// emergency (≥ 7).
+    Deterioration,
+    /// True SpO2 below the desaturation threshold of the patient's SpO2 scale.
+    Desaturation,
+    /// True heart rate above 140 /min (PhysioNet/CinC 2015 definition).
+    ExtremeTachycardia,
+    /// True heart rate below 40 /min (PhysioNet/CinC 2015 definition).
+    ExtremeBradycardia,
+    /// A device produced no value for longer than its cadence allows (dead battery, probe off).
+    MonitoringLost,
+    /// A device's battery is at or under the low-battery threshold.
+    LowBattery,
+}
+
+impl ConditionClass {
+    pub const ALL: [ConditionClass; 6] = [
+        ConditionClass::Deterioration,
+        ConditionClass::Desaturation,
+        ConditionClass::ExtremeTachycardia,
+        ConditionClass::ExtremeBradycardia,
+        ConditionClass::MonitoringLost,
+        ConditionClass::LowBattery,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            ConditionClass::Deterioration => "deterioration",
+            ConditionClass::Desaturation => "desaturation",
+            ConditionClass::ExtremeTachycardia => "extreme_tachycardia",
+            ConditionClass::ExtremeBradycardia => "extreme_bradycardia",
+            ConditionClass::MonitoringLost => "monitoring_lost",
+            ConditionClass::LowBattery => "low_battery",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// Who a condition is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    Patient(PatientIx),
+    Device(DeviceIx),
+}
+
+/// One alertable condition, as it really was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConditionRecord {
+    pub class: ConditionClass,
+    pub severity: Severity,
+    pub subject: Subject,
+    pub onset_ms: SimMillis,
+    /// First moment it no longer held; `None` if it still held when the run ended.
+    pub end_ms: Option<SimMillis>,
+    /// Shorter than its rule's minimum: real, but not expected to be alerted on.
+    pub transient: bool,
+}
+
+/// One tier of a clinical class: what must hold, how long, and how long it must stop holding
+/// before the condition is over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tier {
+    pub class: ConditionClass,
+    pub severity: Severity,
+    /// Spells shorter than this are transient.
+    pub min_ms: i64,
+    /// The criterion must stop holding this long for the condition to end.
+    pub clear_ms: i64,
+    /// The rule, as documented.
+    pub rule: &'static str,
+}
+
+const MIN: i64 = 60_000;
+
+/// The clinical tiers, in the order [`ClinicalTracker`] evaluates them.
+///
+/// Sources: NEWS2 bands and responses (RCP 2017, DOMAIN.md §2); extreme tachycardia and
+/// bradycardia (PhysioNet/CinC 2015, DOMAIN.md §3); SpO2 90 % is the common default low limit
+/// and 85 % marks severe hypoxaemia (scale 2 patients, who target 88–92 %, are judged 5 points
+/// lower). Minimum durations: 5 min for NEWS2 (a charted observation set takes minutes), 60 s
+/// for desaturation (monitors' SpO2 averaging and hold-off), 10 s / 5 s for the arrhythmia
+/// rates (17 and 5 beats in the PhysioNet definitions).
+pub const CLINICAL_TIERS: [Tier; 7] = [
+    Tier {
+        class: ConditionClass::Deterioration,
+        severity: Severity::Low,
+        min_ms: 5 * MIN,
+        clear_ms: 15 * MIN,
+        rule: "NEWS2 response low-medium or worse: a single parameter scores 3, or total >= 5",
+    },
+    Tier {
+        class: ConditionClass::Deterioration,
+        severity: Severity::Medium,
+        min_ms: 5 * MIN,
+        clear_ms: 15 * MIN,
+        rule: "NEWS2 total >= 5 (urgent response)",
+    },
+    Tier {
+        class: ConditionClass::Deterioration,
+        severity: Severity::High,
+        min_ms: 5 * MIN,
+        clear_ms: 15 * MIN,
+        rule: "NEWS2 total >= 7 (emergency response)",
+    },
+    Tier {
+        class: ConditionClass::Desaturation,
+        severity: Severity::Medium,
+        min_ms: MIN,
+        clear_ms: MIN,
+        rule: "true SpO2 < 90 % (scale 2: < 85 %)",
+    },
+    Tier {
+        class: ConditionClass::Desaturation,
+        severity: Severity::High,
+        min_ms: MIN,
+        clear_ms: MIN,
+        rule: "true SpO2 < 85 % (scale 2: < 80 %)",
+    },
+    Tier {
+        class: ConditionClass::ExtremeTachycardia,
+        severity: Severity::High,
+        min_ms: 10_000,
+        clear_ms: 30_000,
+        rule: "true heart rate > 140 /min",
+    },
+    Tier {
+        class: ConditionClass::ExtremeBradycardia,
+        severity: Severity::High,
+        min_ms: 5_000,
+        clear_ms: 30_000,
+        rule: "true heart rate < 40 /min",
+    },
+];
+
+/// Desaturation thresholds (medium, high) by SpO2 scale, in %.
+pub fn desaturation_thresholds(scale: Spo2Scale) -> (f64, f64) {
+    match scale {
+        Spo2Scale::Scale1 => (90.0, 85.0),
+        Spo2Scale::Scale2 => (85.0, 80.0),
+    }
+}
+
+/// A device is "lost" once it has produced no value for `2 × cadence + this` (so a 15 s
+/// oximeter is lost after 90 s of silence or probe-off; a 30-min cuff after 61 min).
+pub const MONITORING_LOST_GRACE_MS: i64 = 60_000;
+/// The monitoring-lost rule, as documented.
+pub const MONITORING_LOST_RULE: &str =
+    "no value from the device for longer than 2 x its cadence + 60 s (dead battery, probe off)";
+/// The low-battery rule, as documented.
+pub const LOW_BATTERY_RULE: &str = "battery at or under 10 % (until it is empty)";
+
+/// The documented rule behind a condition of `class` and `severity`.
+pub fn rule_of(class: ConditionClass, severity: Severity) -> &'static str {
+    match class {
+        ConditionClass::MonitoringLost => MONITORING_LOST_RULE,
+        ConditionClass::LowBattery => LOW_BATTERY_RULE,
+        _ => CLINICAL_TIERS
+            .iter()
+            .find(|t| t.class == class && t.severity == severity)
+            .map_or("", |t| t.rule),
+    }
+}
+
+/// How long a device may go without a value before it counts as lost.
+pub fn monitoring_lost_after(cadence_ms: i64) -> i64 {
+    2 * cadence_ms + MONITORING_LOST_GRACE_MS
+}
+
+/// A spell of a criterion, with hysteresis.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spell {
+    onset: Option<SimMillis>,
+    /// First step at which it stopped holding, since it last held.
+    cleared_at: Option<SimMillis>,
+}
+
+impl Spell {
+    /// Feeds one step; returns `(onset, end)` when the spell is over.
+    #[inline]
+    pub fn update(
+        &mut self,
+        now: SimMillis,
+        holds: bool,
+        clear_ms: i64,
+    ) -> Option<(SimMillis, SimMillis)> {
+        match (self.onset, holds) {
+            (None, true) => {
+                self.onset = Some(now);
+                self.cleared_at = None;
+                None
+            }
+            (None, false) => None,
+            (Some(_), true) => {
+                self.cleared_at = None;
+                None
+            }
+            (Some(onset), false) => {
+                let cleared = *self.cleared_at.get_or_insert(now);
+                if now - cleared >= clear_ms {
+                    self.onset = None;
+                    self.cleared_at = None;
+                    Some((onset, cleared))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// At the end of the run: `(onset, end)` of a spell still open. It ended if it had stopped
+    /// holding (not yet long enough to be sure); otherwise it is still going.
+    pub fn flush(&self) -> Option<(SimMillis, Option<SimMillis>)> {
+        self.onset.map(|o| (o, self.cleared_at))
+    }
+}
+
+/// The clinical condition tracker of one patient: one [`Spell`] per [`CLINICAL_TIERS`] entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClinicalTracker {
+    spells: [Spell; CLINICAL_TIERS.len()],
+}
+
+/// What the clinical criteria look at, from the patient's true state.
+#[derive(Debug, Clone, Copy)]
+pub struct ClinicalState {
+    pub news2: News2,
+    pub heart_rate: f64,
+    pub spo2: f64,
+    pub scale: Spo2Scale,
+}
+
+impl ClinicalTracker {
+    /// Whether each tier's criterion holds.
+    fn criteria(s: &ClinicalState) -> [bool; CLINICAL_TIERS.len()] {
+        let total = s.news2.total;
+        let (desat, severe) = desaturation_thresholds(s.scale);
+        [
+            total >= 5 || s.news2.max_single() == 3,
+            total >= 5,
+            total >= 7,
+            s.spo2 < desat,
+            s.spo2 < severe,
+            s.heart_rate > 140.0,
+            s.heart_rate < 40.0,
+        ]
+    }
+
+    /// Feeds one step of `patient`; pushes the conditions that ended onto `out`.
+    #[inline]
+    pub fn update(
+        &mut self,
+        patient: PatientIx,
+        now: SimMillis,
+        state: &ClinicalState,
+        out: &mut Vec<ConditionRecord>,
+    ) {
+        let holds = Self::criteria(state);
+        for (i, tier) in CLINICAL_TIERS.iter().enumerate() {
+            if let Some((onset, end)) = self.spells[i].update(now, holds[i], tier.clear_ms) {
+                out.push(record(tier, patient, onset, Some(end)));
+            }
+        }
+    }
+
+    /// Whether any spell is open (a condition is going on).
+    pub fn any_open(&self) -> bool {
+        self.spells.iter().any(|s| s.onset.is_some())
+    }
+
+    /// At the end of the run: the conditions still open.
+    pub fn flush(&self, patient: PatientIx, out: &mut Vec<ConditionRecord>) {
+        for (i, tier) in CLINICAL_TIERS.iter().enumerate() {
+            if let Some((onset, end)) = self.spells[i].flush() {
+                out.push(record(tier, patient, onset, end));
+            }
+        }
+    }
+}
+
+fn record(
+    tier: &Tier,
+    patient: PatientIx,
+    onset: SimMillis,
+    end: Option<SimMillis>,
+) -> ConditionRecord {
+    ConditionRecord {
+        class: tier.class,
+        severity: tier.severity,
+        subject: Subject::Patient(patient),
+        onset_ms: onset,
+        end_ms: end,
+        // A spell still going at the end is not transient: it has lasted as long as the run let it.
+        transient: end.is_some_and(|e| e - onset < tier.min_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::news2::{Acvpu, News2Inputs};
+
+    fn state(news2_rr: f64, hr: f64, spo2: f64) -> ClinicalState {
+        let news2 = News2::score(&News2Inputs {
+            resp_rate: news2_rr,
+            spo2: 97.0,
+            scale: Spo2Scale::Scale1,
+            on_oxygen: false,
+            systolic: 120.0,
+            pulse: 70.0,
+            consciousness: Acvpu::Alert,
+            temp_c: 37.0,
+        });
+        ClinicalState {
+            news2,
+            heart_rate: hr,
+            spo2,
+            scale: Spo2Scale::Scale1,
+        }
+    }
+
+    #[test]
+    fn a_spell_ends_at_the_first_step_it_stopped_holding_once_clear_long_enough() {
+        let mut s = Spell::default();
+        assert_eq!(s.update(0, true, 3), None);
+        assert_eq!(s.update(1, false, 3), None);
+        assert_eq!(s.update(2, true, 3), None, "a short gap does not end it");
+        assert_eq!(s.update(3, false, 3), None);
+        assert_eq!(s.update(5, false, 3), None);
+        assert_eq!(s.update(6, false, 3), Some((0, 3)));
+        assert_eq!(s.flush(), None);
+        assert_eq!(s.update(7, true, 3), None);
+        assert_eq!(s.flush(), Some((7, None)));
+    }
+
+    #[test]
+    fn tiers_nest_and_short_spells_are_transient() {
+        let mut t = ClinicalTracker::default();
+        let mut out = Vec::new();
+        let p = PatientIx(3);
+        // RR 25 scores 3: low-medium only, for 2 minutes, then normal for 20 minutes.
+        for s in 0..120 {
+            t.update(p, s * 1000, &state(25.0, 70.0, 97.0), &mut out);
+        }
+        for s in 120..(120 + 20 * 60) {
+            t.update(p, s * 1000, &state(16.0, 70.0, 97.0), &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        let c = out[0];
+        assert_eq!(
+            (c.class, c.severity, c.onset_ms, c.end_ms, c.transient),
+            (
+                ConditionClass::Deterioration,
+                Severity::Low,
+                0,
+                Some(120_000),
+                true
+            )
+        );
+        assert!(!t.any_open());
+    }
+
+    #[test]
+    fn an_open_condition_at_the_end_has_no_end_and_is_not_transient() {
+        let mut t = ClinicalTracker::default();
+        let mut out = Vec::new();
+        for s in 0..20 {
+            t.update(PatientIx(0), s * 1000, &state(16.0, 150.0, 80.0), &mut out);
+        }
+        assert!(out.is_empty());
+        t.flush(PatientIx(0), &mut out);
+        let got: Vec<_> = out.iter().map(|c| (c.class, c.severity)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ConditionClass::Desaturation, Severity::Medium),
+                (ConditionClass::Desaturation, Severity::High),
+                (ConditionClass::ExtremeTachycardia, Severity::High),
+            ]
+        );
+        assert!(out.iter().all(|c| c.end_ms.is_none() && !c.transient));
+    }
+}
