@@ -31,6 +31,8 @@ pub struct Scenario {
     pub kits: BTreeMap<String, Kit>,
     pub artifacts: ArtifactRates,
     pub events: Vec<Event>,
+    /// `[scoring] gates`, each checked by the scorer's parser (docs/scoring.md).
+    pub gates: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

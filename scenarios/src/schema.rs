@@ -63,6 +63,17 @@ pub struct RawScenario {
     pub artifacts: RawArtifacts,
     #[serde(default, rename = "event")]
     pub events: Vec<RawEvent>,
+    #[serde(default)]
+    pub scoring: RawScoring,
+}
+
+/// `[scoring]`: how a run of this scenario is judged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScoring {
+    /// Gates, e.g. `"sensitivity.deterioration >= 0.9"` (see docs/scoring.md).
+    #[serde(default)]
+    pub gates: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

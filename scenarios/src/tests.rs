@@ -198,3 +198,19 @@ fn population_count_and_occupancy_exclude_each_other_and_count_fits_the_beds() {
     let s = parse(&format!("{MINIMAL}\n[population]\ncount = 2\n"), "t.toml").unwrap();
     assert_eq!(s.population.count, Some(2));
 }
+
+#[test]
+fn gates_are_parsed_and_a_bad_one_points_at_the_fault() {
+    let s = parse(
+        &format!("{MINIMAL}\n[scoring]\ngates = [\"sensitivity.deterioration >= 0.9\", 'latency_p90.deterioration <= \"15m\"']\n"),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(s.gates.len(), 2);
+    let extra = "\n[scoring]\ngates = [\"sensitivity.deterioraton >= 0.9\"]\n";
+    let e = error_of(extra);
+    assert_eq!(e.line, line_of(extra, "deterioraton"));
+    // The column points at the class, after `gates = ["sensitivity.`.
+    assert_eq!(e.column, "gates = [\"sensitivity.".len() + 1);
+    assert!(e.message.contains("unknown class"), "{}", e.message);
+}

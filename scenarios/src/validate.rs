@@ -481,7 +481,17 @@ pub(crate) fn resolve(
         kits,
         artifacts,
         events: Vec::new(),
+        gates: Vec::new(),
     };
+
+    for g in &raw.scoring.gates {
+        let gate = wardtwin_scoring::gates::parse(g.get_ref()).map_err(|e| {
+            // +1: the opening quote of the TOML string.
+            let at = g.span().start + 1 + e.offset;
+            ctx.err(at..at + 1, format!("gate {:?}: {}", g.get_ref(), e.message))
+        })?;
+        scenario.gates.push(gate.text);
+    }
 
     // Timeline.
     for ev in &raw.events {

@@ -60,6 +60,40 @@ pub fn write_iso_ms(out: &mut String, t: SimMillis) {
     let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z");
 }
 
+/// Parses ISO 8601 UTC as [`format_iso_ms`] writes it (`2026-03-02T06:30:00.000Z`); the
+/// fraction may have 0 to 3 digits, and the zone must be `Z`. `None` if it is anything else.
+pub fn parse_iso_ms(s: &str) -> Option<SimMillis> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' || *b.last()? != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = &s[19..s.len() - 1];
+    let ms = match frac.strip_prefix('.') {
+        None if frac.is_empty() => 0,
+        Some(f) if (1..=3).contains(&f.len()) => {
+            num(20..20 + f.len())? * 10_i64.pow(3 - f.len() as u32)
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    if civil_from_days(days) != (y, mo as u32, d as u32) {
+        return None;
+    }
+    Some(days * DAY_MS + h * HOUR_MS + mi * MINUTE_MS + sec * SECOND_MS + ms)
+}
+
 /// Error from [`parse_duration`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -157,6 +191,32 @@ pub fn format_duration(ms: i64) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod iso_tests {
+    use super::*;
+
+    #[test]
+    fn iso_round_trips_and_rejects_what_it_cannot_read() {
+        for t in [0, 1_772_431_800_123, 951_782_400_000 - 1] {
+            assert_eq!(parse_iso_ms(&format_iso_ms(t)), Some(t));
+        }
+        assert_eq!(parse_iso_ms("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_iso_ms("1970-01-01T00:00:01.5Z"), Some(1500));
+        for bad in [
+            "",
+            "2026-03-02",
+            "2026-03-02T06:30:00.000",
+            "2026-03-02T06:30:00.000+01:00",
+            "2026-02-30T06:30:00Z",
+            "2026-03-02T24:00:00Z",
+            "2026-03-02T06:30:00.1234Z",
+            "2026-03-02T06:3x:00Z",
+        ] {
+            assert_eq!(parse_iso_ms(bad), None, "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

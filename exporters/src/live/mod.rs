@@ -7,6 +7,8 @@
 //!   connection, the fate of every emission.
 //! - [`sink`]: [`LiveSink`], the record sink that encodes wire payloads and feeds the publisher,
 //!   and writes the run folder through a [`ParquetSink`](crate::ParquetSink).
+//! - [`collector`]: logs what a system under test publishes (alerts, ingestion echo), stamped
+//!   in simulation time.
 //! - [`embedded`]: an in-process broker (rumqttd) on loopback for `--live`.
 //! - [`mosquitto`]: starts a real mosquitto on a free loopback port (tests, benchmarks).
 //! - [`stats`]: lateness histogram.
@@ -14,6 +16,7 @@
 //! Wall-clock time is used here, at the edge, to pace and to measure lateness; the
 //! simulation never sees it.
 
+pub mod collector;
 pub mod embedded;
 pub mod mosquitto;
 pub mod options;
@@ -21,6 +24,7 @@ pub mod publisher;
 pub mod sink;
 pub mod stats;
 
+pub use collector::{Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
 pub use publisher::{LiveReport, LiveStats, Pacer, Publisher};

@@ -204,6 +204,9 @@ struct Shared {
     progress: Notify,
     wake_at: AtomicU64,
     sim_now_ms: AtomicI64,
+    /// Simulation time of the newest telemetry written to a broker connection: the run's clock
+    /// as a system under test can see it (alert arrivals are stamped with it).
+    wire_ms: AtomicI64,
     /// The run is ending: stop applying backpressure, so the end is reached and the drain
     /// timeout decides (a broker that accepts connections but never acknowledges cannot
     /// hang the run).
@@ -326,6 +329,11 @@ impl LiveStats {
         let t = self.0.totals();
         t.acknowledged + t.sent + t.unacknowledged + t.unsent + t.dropped
     }
+    /// Simulation time of the newest telemetry written to the broker (`None` before the first).
+    pub fn wire_ms(&self) -> Option<SimMillis> {
+        let t = self.0.wire_ms.load(Ordering::Relaxed);
+        (t != i64::MIN).then_some(t)
+    }
 }
 
 /// The live publisher: owns the MQTT thread.
@@ -339,6 +347,26 @@ pub struct Publisher {
 enum Cmd {
     Batch(Vec<OutMsg>),
     Finish(Duration),
+}
+
+/// A client's MQTT options for the broker in `opts`: credentials and TLS as configured, clean
+/// session, 30 s keep-alive. Used by the collector and the reference stack (the publisher sets
+/// more, per connection).
+pub fn client_options(opts: &LiveOptions, client_id: String) -> Result<MqttOptions, OptionsError> {
+    let mut mo = MqttOptions::new(client_id, opts.broker.host.clone(), opts.broker.port);
+    mo.set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_max_packet_size(1 << 20, 1 << 20)
+        .set_inflight(1000);
+    if let Some(c) = &opts.credentials {
+        mo.set_credentials(c.username.clone(), c.password.clone());
+    }
+    if opts.broker.tls {
+        mo.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            tls_config(&opts.tls)?,
+        )));
+    }
+    Ok(mo)
 }
 
 /// Builds the rustls client configuration (ring provider).
@@ -438,6 +466,7 @@ impl Publisher {
             progress: Notify::new(),
             wake_at: AtomicU64::new(0),
             sim_now_ms: AtomicI64::new(0),
+            wire_ms: AtomicI64::new(i64::MIN),
             finishing: std::sync::atomic::AtomicBool::new(false),
         });
         let mut loops = Vec::with_capacity(n);
@@ -903,6 +932,9 @@ async fn connection(
                 };
                 let Some(mut m) = m else { continue };
                 if m.attempts == 0 {
+                    if let Some((_, _, sim_ms)) = m.out.ledger {
+                        ctx.shared.wire_ms.fetch_max(sim_ms, Ordering::Relaxed);
+                    }
                     m.lateness_us = ctx.pacer.lateness_us(m.out.offset_ms);
                     if let (Some(l), Some(_)) = (m.lateness_us, m.out.ledger) {
                         ctx.shared.totals().lateness.record(l.max(0) as u64);

@@ -1,0 +1,174 @@
+//! The alert collector: subscribes to the system under test's alerts topic (and, optionally, its
+//! ingestion echo topic) and logs every message as it arrives, stamped in simulation time by the
+//! run's clock (the newest telemetry written to the broker: what the system could have seen).
+//! Logs: `alerts.jsonl` and `ingested.jsonl` in the run folder ([`crate::alerts::MessageLog`]).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rumqttc::{Client, Event, Packet, QoS};
+use wardtwin_sim::time::SimMillis;
+
+use super::options::LiveOptions;
+use super::publisher::{LiveError, client_options};
+use crate::alerts::MessageLog;
+use crate::runfolder::{ALERTS_LOG, ECHO_LOG};
+
+/// How long to wait for the broker to confirm the subscriptions.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the collector logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorReport {
+    pub alerts: u64,
+    pub echoes: u64,
+}
+
+/// A running collector.
+pub struct Collector {
+    client: Client,
+    thread: Option<JoinHandle<std::io::Result<CollectorReport>>>,
+    alerts: Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
+}
+
+impl Collector {
+    /// Connects, subscribes (waiting for the broker's confirmation, so no alert is missed) and
+    /// starts logging into `dir`. `clock` gives the simulation time to stamp arrivals with.
+    pub fn start(
+        opts: &LiveOptions,
+        client_id: String,
+        alerts_topic: &str,
+        echo_topic: Option<&str>,
+        dir: &Path,
+        clock: impl Fn() -> SimMillis + Send + 'static,
+    ) -> Result<Self, LiveError> {
+        let connect = |why: String| LiveError::Connect {
+            url: opts.broker.to_string(),
+            why,
+        };
+        let mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
+        let mut alerts_log =
+            MessageLog::create(&dir.join(ALERTS_LOG)).map_err(|e| connect(e.to_string()))?;
+        let mut echo_log = match echo_topic {
+            Some(_) => {
+                Some(MessageLog::create(&dir.join(ECHO_LOG)).map_err(|e| connect(e.to_string()))?)
+            }
+            None => None,
+        };
+        let (client, mut conn) = Client::new(mo, 64);
+        let topics: Vec<String> = std::iter::once(alerts_topic.to_string())
+            .chain(echo_topic.map(str::to_string))
+            .collect();
+        let alerts_topic = alerts_topic.to_string();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let alerts = Arc::new(AtomicU64::new(0));
+        let received = Arc::new(AtomicU64::new(0));
+        let (a, r, sub) = (Arc::clone(&alerts), Arc::clone(&received), client.clone());
+        let thread = std::thread::Builder::new()
+            .name("alert-collector".into())
+            .spawn(move || {
+                let mut acks = 0;
+                for ev in conn.iter() {
+                    match ev {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            // Clean session: (re)subscribe on every connection.
+                            for t in &topics {
+                                let _ = sub.try_subscribe(t.as_str(), QoS::AtLeastOnce);
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            acks += 1;
+                            if acks == topics.len() {
+                                let _ = ready_tx.send(Ok(()));
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            let t = clock();
+                            if p.topic == alerts_topic {
+                                alerts_log.append(t, &p.topic, &p.payload)?;
+                                a.fetch_add(1, Ordering::Relaxed);
+                            } else if let Some(log) = echo_log.as_mut() {
+                                log.append(t, &p.topic, &p.payload)?;
+                            }
+                            r.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            if ready_tx.send(Err(e.to_string())).is_err() {
+                                // Running: the broker went away; retry shortly.
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                        }
+                    }
+                }
+                let alerts = alerts_log.finish()?;
+                let echoes = match echo_log {
+                    Some(l) => l.finish()?,
+                    None => 0,
+                };
+                Ok(CollectorReport { alerts, echoes })
+            })
+            .map_err(|e| connect(e.to_string()))?;
+        let mut c = Self {
+            client,
+            thread: Some(thread),
+            alerts,
+            received,
+        };
+        match ready_rx.recv_timeout(SUBSCRIBE_TIMEOUT) {
+            Ok(Ok(())) => Ok(c),
+            Ok(Err(why)) => {
+                c.abort();
+                Err(connect(why))
+            }
+            Err(_) => {
+                c.abort();
+                Err(connect("no subscription acknowledgement".into()))
+            }
+        }
+    }
+
+    /// Alerts logged so far.
+    pub fn alerts(&self) -> u64 {
+        self.alerts.load(Ordering::Relaxed)
+    }
+
+    fn abort(&mut self) {
+        let _ = self.client.disconnect();
+        self.thread.take();
+    }
+
+    /// Stops collecting once `enough(alerts so far)` holds, or nothing has arrived for `quiet`,
+    /// or after `limit`; then flushes the logs.
+    pub fn finish(
+        mut self,
+        enough: impl Fn(u64) -> bool,
+        quiet: Duration,
+        limit: Duration,
+    ) -> std::io::Result<CollectorReport> {
+        // Waiting on the wall clock for a system outside the simulation (edge, not the model).
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::Instant::now;
+        let start = now();
+        let mut last = (self.received.load(Ordering::Relaxed), now());
+        while !enough(self.alerts()) && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+            let n = self.received.load(Ordering::Relaxed);
+            if n != last.0 {
+                last = (n, now());
+            } else if last.1.elapsed() >= quiet {
+                break;
+            }
+        }
+        let _ = self.client.disconnect();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(std::io::Error::other("the alert collector thread failed")),
+        }
+    }
+}

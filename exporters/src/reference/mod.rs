@@ -1,0 +1,323 @@
+//! The reference stack: a small system under test that sees only the MQTT telemetry (never the
+//! ground truth), decides alerts with a [`policy`], and publishes them in alert schema v1. It
+//! shows what the scorecard says about a naive and a sensible alerting policy, and is the
+//! system the end-to-end tests score.
+//!
+//! It subscribes to `<prefix>/+/+/+/telemetry` and `<prefix>/+/+/+/status`; de-duplicates on
+//! (device, seq) (QoS 1 is at least once); optionally echoes what it ingested; and, when asked,
+//! stops once every gateway it saw has said `shutdown` and its alerts are acknowledged.
+
+pub mod policy;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rumqttc::{Client, Event, Packet, QoS};
+use serde::Deserialize;
+use wardtwin_scoring::model::Alert;
+use wardtwin_sim::time::parse_iso_ms;
+
+use crate::alerts::{encode_alert, encode_echo};
+use crate::live::LiveOptions;
+use crate::live::publisher::{LiveError, client_options};
+pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn};
+
+/// Echoes are sent in batches of this many readings.
+const ECHO_BATCH: usize = 256;
+/// The policy's silence check runs at most once per this much telemetry time.
+const TICK_MS: i64 = 5_000;
+
+/// How the reference stack runs.
+#[derive(Debug, Clone)]
+pub struct ReferenceConfig {
+    pub policy: PolicyKind,
+    /// The twin's topic prefix (`dt/wardtwin`).
+    pub prefix: String,
+    pub alerts_topic: String,
+    pub echo_topic: Option<String>,
+    /// Stop once every gateway seen has shut down.
+    pub until_shutdown: bool,
+}
+
+/// What the reference stack did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferenceReport {
+    pub readings: u64,
+    pub duplicates: u64,
+    pub malformed: u64,
+    pub alerts: u64,
+}
+
+#[derive(Deserialize)]
+struct TelemetryIn {
+    device: String,
+    patient: Option<String>,
+    seq: u32,
+    ts: String,
+    battery_pct: f64,
+    obs: Vec<ObsIn>,
+}
+
+#[derive(Deserialize)]
+struct ObsIn {
+    name: String,
+    value: Option<f64>,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct StatusIn {
+    #[serde(rename = "type")]
+    kind: String,
+    gateway: Option<String>,
+    state: String,
+    reason: Option<String>,
+}
+
+fn decode(payload: &[u8]) -> Option<(ReadingIn, u32)> {
+    let t: TelemetryIn = serde_json::from_slice(payload).ok()?;
+    Some((
+        ReadingIn {
+            ts_ms: parse_iso_ms(&t.ts)?,
+            device: t.device,
+            patient: t.patient,
+            battery_pct: t.battery_pct,
+            obs: t
+                .obs
+                .into_iter()
+                .map(|o| (o.name, o.value, o.status))
+                .collect(),
+        },
+        t.seq,
+    ))
+}
+
+/// The stack's state between messages.
+struct Stack {
+    cfg: ReferenceConfig,
+    policy: Policy,
+    client: Client,
+    last_seq: BTreeMap<String, u32>,
+    echo: Vec<(String, u32)>,
+    last_tick: i64,
+    report: ReferenceReport,
+    published: Arc<AtomicU64>,
+    gateways_online: BTreeSet<String>,
+    gateways_seen: bool,
+    /// Every publish (alerts and echoes), to know when all are acknowledged.
+    outgoing: u64,
+}
+
+impl Stack {
+    fn publish(&mut self, alerts: Vec<AlertOut>) {
+        for a in alerts {
+            self.report.alerts += 1;
+            let alert = Alert {
+                alert_id: format!("ref-{}-{}", self.policy.kind().name(), self.report.alerts),
+                subject: a.subject,
+                class: a.class.to_string(),
+                priority: a.priority,
+                began_ms: a.began_ms,
+                device: a.device,
+            };
+            let evidence = serde_json::json!({ "policy": self.policy.kind().name() });
+            let payload = encode_alert(&alert, &a.text, evidence);
+            // Blocks while rumqttc's request queue is full: alerts are never dropped here.
+            let _ = self.client.publish(
+                self.cfg.alerts_topic.as_str(),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            );
+            self.published.fetch_add(1, Ordering::Relaxed);
+            self.outgoing += 1;
+        }
+    }
+
+    fn flush_echo(&mut self) {
+        if let (Some(topic), false) = (&self.cfg.echo_topic, self.echo.is_empty()) {
+            let items: Vec<(&str, u32)> = self.echo.iter().map(|(d, s)| (d.as_str(), *s)).collect();
+            let _ =
+                self.client
+                    .publish(topic.as_str(), QoS::AtLeastOnce, false, encode_echo(&items));
+            self.outgoing += 1;
+        }
+        self.echo.clear();
+    }
+
+    fn telemetry(&mut self, payload: &[u8]) {
+        let Some((r, seq)) = decode(payload) else {
+            self.report.malformed += 1;
+            return;
+        };
+        if self.last_seq.get(&r.device).is_some_and(|&s| seq <= s) {
+            self.report.duplicates += 1;
+            return;
+        }
+        self.last_seq.insert(r.device.clone(), seq);
+        self.report.readings += 1;
+        if self.cfg.echo_topic.is_some() {
+            self.echo.push((r.device.clone(), seq));
+            if self.echo.len() >= ECHO_BATCH {
+                self.flush_echo();
+            }
+        }
+        let mut out = Vec::new();
+        self.policy.on_reading(&r, &mut out);
+        if r.ts_ms - self.last_tick >= TICK_MS {
+            self.last_tick = r.ts_ms;
+            self.policy.tick(&mut out);
+        }
+        self.publish(out);
+    }
+
+    /// A gateway status; true when every gateway seen has shut down.
+    fn status(&mut self, payload: &[u8], retained: bool) -> bool {
+        let Ok(s) = serde_json::from_slice::<StatusIn>(payload) else {
+            return false;
+        };
+        if s.kind != "gateway_status" || retained {
+            return false;
+        }
+        let Some(g) = s.gateway else { return false };
+        if s.state == "online" {
+            self.gateways_seen = true;
+            self.gateways_online.insert(g);
+        } else if s.reason.as_deref() == Some("shutdown") {
+            self.gateways_online.remove(&g);
+        }
+        self.gateways_seen && self.gateways_online.is_empty()
+    }
+}
+
+/// A running reference stack.
+pub struct ReferenceStack {
+    client: Client,
+    thread: Option<JoinHandle<ReferenceReport>>,
+    published: Arc<AtomicU64>,
+}
+
+impl ReferenceStack {
+    /// Connects and subscribes (waiting for the broker's confirmation), then runs on its own
+    /// thread.
+    pub fn start(
+        opts: &LiveOptions,
+        client_id: String,
+        cfg: ReferenceConfig,
+    ) -> Result<Self, LiveError> {
+        let connect = |why: String| LiveError::Connect {
+            url: opts.broker.to_string(),
+            why,
+        };
+        let mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
+        let (client, mut conn) = Client::new(mo, 1024);
+        let topics = [
+            format!("{}/+/+/+/telemetry", cfg.prefix),
+            format!("{}/+/+/+/status", cfg.prefix),
+        ];
+        let published = Arc::new(AtomicU64::new(0));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let mut stack = Stack {
+            policy: Policy::new(cfg.policy),
+            cfg,
+            client: client.clone(),
+            last_seq: BTreeMap::new(),
+            echo: Vec::new(),
+            last_tick: i64::MIN,
+            report: ReferenceReport::default(),
+            published: Arc::clone(&published),
+            gateways_online: BTreeSet::new(),
+            gateways_seen: false,
+            outgoing: 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("reference-stack".into())
+            .spawn(move || {
+                let mut subacks = 0;
+                let mut acked = 0u64;
+                let mut done = false;
+                for ev in conn.iter() {
+                    match ev {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            for t in &topics {
+                                let _ = stack.client.try_subscribe(t.as_str(), QoS::AtLeastOnce);
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            subacks += 1;
+                            if subacks == topics.len() {
+                                let _ = ready_tx.send(Ok(()));
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            if p.topic.ends_with("/telemetry") {
+                                stack.telemetry(&p.payload);
+                            } else if stack.status(&p.payload, p.retain) && stack.cfg.until_shutdown
+                            {
+                                let mut out = Vec::new();
+                                stack.policy.tick(&mut out);
+                                stack.publish(out);
+                                stack.flush_echo();
+                                done = true;
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                        Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            if ready_tx.send(Err(e.to_string())).is_err() {
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                        }
+                    }
+                    // Every alert and echo acknowledged: nothing of ours is left in flight.
+                    if done && acked >= stack.outgoing {
+                        let _ = stack.client.disconnect();
+                    }
+                }
+                stack.report
+            })
+            .map_err(|e| connect(e.to_string()))?;
+        let mut s = Self {
+            client,
+            thread: Some(thread),
+            published,
+        };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => Ok(s),
+            Ok(Err(why)) => {
+                s.stop();
+                Err(connect(why))
+            }
+            Err(_) => {
+                s.stop();
+                Err(connect("no subscription acknowledgement".into()))
+            }
+        }
+    }
+
+    /// Alerts published so far.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.client.disconnect();
+        self.thread.take();
+    }
+
+    /// Waits until the stack has stopped by itself (`until_shutdown`), or stops it after `limit`.
+    pub fn join(mut self, limit: Duration) -> ReferenceReport {
+        #[allow(clippy::disallowed_methods)]
+        let start = std::time::Instant::now();
+        let t = self.thread.take().expect("running");
+        while !t.is_finished() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.client.disconnect();
+        t.join().unwrap_or_default()
+    }
+}

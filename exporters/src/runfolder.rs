@@ -1,0 +1,357 @@
+//! Reading a run folder back for scoring: the ground truth tables, the manifest, and what the
+//! system under test sent (`alerts.jsonl`, `ingested.jsonl`), into [`wardtwin_scoring`] inputs.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars_core::prelude::*;
+use polars_io::SerReader;
+use polars_io::parquet::read::ParquetReader;
+use wardtwin_scoring::model::{Artifact, Condition, Emission, Entity, EntityKind, Inputs, RunInfo};
+use wardtwin_sim::conditions::Severity;
+use wardtwin_sim::time::parse_iso_ms;
+
+/// File names in a run folder.
+pub const ALERTS_LOG: &str = "alerts.jsonl";
+pub const ECHO_LOG: &str = "ingested.jsonl";
+
+/// Why a run folder cannot be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFolderError {
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Polars {
+        path: PathBuf,
+        #[source]
+        source: PolarsError,
+    },
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> RunFolderError {
+    RunFolderError::Invalid {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// What the manifest says that scoring needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunHeader {
+    pub run: RunInfo,
+    pub truth_interval_ms: i64,
+    /// Gates written in the scenario.
+    pub gates: Vec<String>,
+}
+
+/// Reads `manifest.json`.
+pub fn read_header(dir: &Path) -> Result<RunHeader, RunFolderError> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| RunFolderError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(&path, format!("not JSON: {e}")))?;
+    let field = |k: &str| v.get(k).ok_or_else(|| invalid(&path, format!("no `{k}`")));
+    let int = |k: &str| -> Result<i64, RunFolderError> {
+        field(k)?
+            .as_i64()
+            .ok_or_else(|| invalid(&path, format!("`{k}` is not an integer")))
+    };
+    let time = |k: &str| -> Result<i64, RunFolderError> {
+        field(k)?
+            .as_str()
+            .and_then(parse_iso_ms)
+            .ok_or_else(|| invalid(&path, format!("`{k}` is not an ISO 8601 time")))
+    };
+    let gates = match v.get("gates") {
+        None => Vec::new(),
+        Some(g) => g
+            .as_array()
+            .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect())
+            .ok_or_else(|| invalid(&path, "`gates` is not a list of strings"))?,
+    };
+    Ok(RunHeader {
+        run: RunInfo {
+            scenario: field("scenario")?
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            seed: int("seed")? as u64,
+            epoch_ms: time("epoch")?,
+            end_ms: time("end")?,
+            step_ms: int("step_ms")?,
+            beds: int("beds")? as usize,
+            patients: int("patients")? as usize,
+        },
+        truth_interval_ms: int("truth_interval_ms")?,
+        gates,
+    })
+}
+
+/// Reads columns of a Parquet table of the run.
+pub fn read_table(dir: &Path, table: &str, columns: &[&str]) -> Result<DataFrame, RunFolderError> {
+    let path = dir.join(format!("{table}.parquet"));
+    let file = File::open(&path).map_err(|source| RunFolderError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    ParquetReader::new(file)
+        .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+        .finish()
+        .map_err(|source| RunFolderError::Polars { path, source })
+}
+
+/// Column accessors that name the table and column in their errors.
+pub struct Cols<'a> {
+    df: &'a DataFrame,
+    path: PathBuf,
+}
+
+impl<'a> Cols<'a> {
+    pub fn new(df: &'a DataFrame, dir: &Path, table: &str) -> Self {
+        Self {
+            df,
+            path: dir.join(format!("{table}.parquet")),
+        }
+    }
+    fn err(&self, col: &str, e: PolarsError) -> RunFolderError {
+        invalid(&self.path, format!("column `{col}`: {e}"))
+    }
+    pub fn str(&self, col: &str) -> Result<Vec<Option<String>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        let s = c.str().map_err(|e| self.err(col, e))?;
+        Ok(s.iter().map(|x| x.map(str::to_string)).collect())
+    }
+    pub fn time(&self, col: &str) -> Result<Vec<Option<i64>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        let t = c.datetime().map_err(|e| self.err(col, e))?;
+        Ok(t.physical().iter().collect())
+    }
+    pub fn u32(&self, col: &str) -> Result<Vec<Option<u32>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        Ok(c.u32().map_err(|e| self.err(col, e))?.iter().collect())
+    }
+    pub fn i32(&self, col: &str) -> Result<Vec<Option<i32>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        Ok(c.i32().map_err(|e| self.err(col, e))?.iter().collect())
+    }
+    pub fn bool(&self, col: &str) -> Result<Vec<Option<bool>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        Ok(c.bool().map_err(|e| self.err(col, e))?.iter().collect())
+    }
+    fn required<T>(&self, col: &str, v: Option<T>) -> Result<T, RunFolderError> {
+        v.ok_or_else(|| invalid(&self.path, format!("column `{col}` has a null")))
+    }
+}
+
+fn directory(dir: &Path) -> Result<Vec<Entity>, RunFolderError> {
+    let df = read_table(dir, "directory", &["kind", "id", "patient_id", "bed_id"])?;
+    let c = Cols::new(&df, dir, "directory");
+    let (kind, id, patient, bed) = (
+        c.str("kind")?,
+        c.str("id")?,
+        c.str("patient_id")?,
+        c.str("bed_id")?,
+    );
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let kind = match c.required("kind", kind[i].as_deref())? {
+            "bed" => EntityKind::Bed,
+            "patient" => EntityKind::Patient,
+            "device" => EntityKind::Device,
+            other => return Err(invalid(&c.path, format!("unknown kind {other:?}"))),
+        };
+        out.push(Entity {
+            kind,
+            id: c.required("id", id[i].clone())?,
+            patient: patient[i].clone(),
+            bed: bed[i].clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn conditions(dir: &Path) -> Result<Vec<Condition>, RunFolderError> {
+    let cols = [
+        "condition_id",
+        "class",
+        "severity",
+        "subject_id",
+        "patient_id",
+        "device_id",
+        "onset_time",
+        "end_time",
+        "transient",
+    ];
+    let df = read_table(dir, "conditions", &cols)?;
+    let c = Cols::new(&df, dir, "conditions");
+    let (id, class, sev) = (c.u32("condition_id")?, c.str("class")?, c.str("severity")?);
+    let (subject, patient, device) = (
+        c.str("subject_id")?,
+        c.str("patient_id")?,
+        c.str("device_id")?,
+    );
+    let (onset, end, transient) = (
+        c.time("onset_time")?,
+        c.time("end_time")?,
+        c.bool("transient")?,
+    );
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let s = c.required("severity", sev[i].as_deref())?;
+        out.push(Condition {
+            id: c.required("condition_id", id[i])?,
+            class: c.required("class", class[i].clone())?,
+            severity: Severity::from_name(s)
+                .ok_or_else(|| invalid(&c.path, format!("unknown severity {s:?}")))?,
+            subject: c.required("subject_id", subject[i].clone())?,
+            patient: patient[i].clone(),
+            device: device[i].clone(),
+            onset_ms: c.required("onset_time", onset[i])?,
+            end_ms: end[i],
+            transient: c.required("transient", transient[i])?,
+        });
+    }
+    Ok(out)
+}
+
+fn artifacts(dir: &Path) -> Result<Vec<Artifact>, RunFolderError> {
+    let cols = [
+        "device_id",
+        "device_kind",
+        "patient_id",
+        "kind",
+        "start_time",
+        "end_time",
+    ];
+    let df = read_table(dir, "artifacts", &cols)?;
+    let c = Cols::new(&df, dir, "artifacts");
+    let (device, dkind, patient) = (
+        c.str("device_id")?,
+        c.str("device_kind")?,
+        c.str("patient_id")?,
+    );
+    let (kind, start, end) = (c.str("kind")?, c.time("start_time")?, c.time("end_time")?);
+    (0..df.height())
+        .map(|i| {
+            Ok(Artifact {
+                device: c.required("device_id", device[i].clone())?,
+                device_kind: c.required("device_kind", dkind[i].clone())?,
+                patient: patient[i].clone(),
+                kind: c.required("kind", kind[i].clone())?,
+                start_ms: c.required("start_time", start[i])?,
+                end_ms: c.required("end_time", end[i])?,
+            })
+        })
+        .collect()
+}
+
+/// The ledger's emissions (for ingestion figures); `with_rows` false: only counts by fate.
+fn emissions(
+    dir: &Path,
+    with_rows: bool,
+) -> Result<(Vec<(String, u64)>, Vec<Emission>), RunFolderError> {
+    let cols: &[&str] = if with_rows {
+        &["device_id", "seq", "sim_time", "fate"]
+    } else {
+        &["fate"]
+    };
+    let df = read_table(dir, "emissions", cols)?;
+    let c = Cols::new(&df, dir, "emissions");
+    let fate = c.str("fate")?;
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for f in fate.iter().flatten() {
+        *counts.entry(f.clone()).or_default() += 1;
+    }
+    let mut rows = Vec::new();
+    if with_rows {
+        let (device, seq, t) = (c.str("device_id")?, c.u32("seq")?, c.time("sim_time")?);
+        rows.reserve(df.height());
+        for i in 0..df.height() {
+            rows.push(Emission {
+                device: c.required("device_id", device[i].clone())?,
+                seq: c.required("seq", seq[i])?,
+                sim_ms: c.required("sim_time", t[i])?,
+                fate: c.required("fate", fate[i].clone())?,
+            });
+        }
+    }
+    Ok((counts.into_iter().collect(), rows))
+}
+
+/// Reads everything scoring needs from run folder `dir`; alerts from `alerts` (default: the
+/// folder's `alerts.jsonl`). A run with no alerts log is scored as a silent system.
+pub fn load_inputs(
+    dir: &Path,
+    alerts: Option<&Path>,
+) -> Result<(RunHeader, Inputs), RunFolderError> {
+    let header = read_header(dir)?;
+    let alerts_path = alerts.map_or_else(|| dir.join(ALERTS_LOG), Path::to_path_buf);
+    let received = if alerts.is_some() || alerts_path.is_file() {
+        crate::alerts::read_alert_log(&alerts_path).map_err(|source| RunFolderError::Io {
+            path: alerts_path.clone(),
+            source,
+        })?
+    } else {
+        Vec::new()
+    };
+    let echo_path = dir.join(ECHO_LOG);
+    let echo = if echo_path.is_file() {
+        Some(
+            crate::alerts::read_echo_log(&echo_path).map_err(|source| RunFolderError::Io {
+                path: echo_path.clone(),
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
+    let (fates, rows) = emissions(dir, echo.is_some())?;
+    let inputs = Inputs {
+        run: header.run.clone(),
+        directory: directory(dir)?,
+        conditions: conditions(dir)?,
+        artifacts: artifacts(dir)?,
+        alerts: received,
+        fates,
+        echo: echo.map(|e| (e, rows)),
+    };
+    Ok((header, inputs))
+}
+
+/// True NEWS2 of the given patients over time (`truth_vitals.parquet`), for the timeline plots.
+pub fn news2_series(
+    dir: &Path,
+    patients: &[String],
+) -> Result<std::collections::BTreeMap<String, Vec<(i64, i32)>>, RunFolderError> {
+    let df = read_table(
+        dir,
+        "truth_vitals",
+        &["sim_time", "patient_id", "news2_total"],
+    )?;
+    let c = Cols::new(&df, dir, "truth_vitals");
+    let (t, p, n) = (
+        c.time("sim_time")?,
+        c.str("patient_id")?,
+        c.i32("news2_total")?,
+    );
+    let mut out: std::collections::BTreeMap<String, Vec<(i64, i32)>> =
+        patients.iter().map(|p| (p.clone(), Vec::new())).collect();
+    for i in 0..df.height() {
+        if let (Some(t), Some(p), Some(n)) = (t[i], p[i].as_ref(), n[i])
+            && let Some(v) = out.get_mut(p)
+        {
+            v.push((t, n));
+        }
+    }
+    Ok(out)
+}
