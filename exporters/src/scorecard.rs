@@ -482,9 +482,9 @@ pub fn junit(card: &Scorecard) -> String {
         if g.passed {
             s.push_str("/>\n");
         } else {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "><failure message=\"{}\">{}</failure></testcase>\n",
+                "><failure message=\"{}\">{}</failure></testcase>",
                 esc(&g.detail),
                 esc(&g.detail)
             );
