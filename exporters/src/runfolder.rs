@@ -255,11 +255,11 @@ fn artifacts(dir: &Path) -> Result<Vec<Artifact>, RunFolderError> {
         .collect()
 }
 
+/// Emission counts by fate, and (when asked) the emissions themselves.
+type Ledger = (Vec<(String, u64)>, Vec<Emission>);
+
 /// The ledger's emissions (for ingestion figures); `with_rows` false: only counts by fate.
-fn emissions(
-    dir: &Path,
-    with_rows: bool,
-) -> Result<(Vec<(String, u64)>, Vec<Emission>), RunFolderError> {
+fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     let cols: &[&str] = if with_rows {
         &["device_id", "seq", "sim_time", "fate"]
     } else {
