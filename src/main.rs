@@ -5,6 +5,7 @@
 
 mod bench;
 mod run;
+mod score;
 
 use std::process::ExitCode;
 
@@ -33,26 +34,40 @@ enum Command {
     },
     /// List the built-in scenario library.
     Scenarios,
+    /// Score a run folder against its ground truth (alerts from its alerts.jsonl or --alerts);
+    /// writes scorecard.{json,md,html} and junit.xml into it. Exit code 1 if a gate fails.
+    Score(score::ScoreArgs),
+    /// A reference system under test: reads the twin's MQTT telemetry, publishes alerts.
+    ReferenceStack(score::ReferenceArgs),
     /// Benchmark: MQTT delivery of `run --speed max` vs a raw rumqttc publisher (mosquitto).
     BenchMqtt(bench::BenchMqttArgs),
 }
 
+/// Exit codes: 0 done (every gate passed), 1 a gate failed, 2 an error (or a usage error,
+/// from clap).
+const GATE_FAILED: u8 = 1;
+const ERROR: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ok = |r: anyhow::Result<()>| r.map(|()| true);
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
-        Command::Validate { files } => validate(&files),
-        Command::BenchMqtt(args) => bench::bench_mqtt(&args),
+        Command::Score(args) => score::score(&args),
+        Command::ReferenceStack(args) => ok(score::reference_stack(&args)),
+        Command::Validate { files } => ok(validate(&files)),
+        Command::BenchMqtt(args) => ok(bench::bench_mqtt(&args)),
         Command::Scenarios => {
             scenarios();
-            Ok(())
+            Ok(true)
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(GATE_FAILED),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(ERROR)
         }
     }
 }

@@ -1,19 +1,21 @@
 //! `wardtwin run`: simulate a scenario into a run folder.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use wardtwin_exporters::live::options::client_id_prefix;
 use wardtwin_exporters::live::{
-    BrokerUrl, ConnectionMode, Credentials, EmbeddedBroker, LiveOptions, LiveSink, Pacer,
-    Publisher, Speed, TlsFiles,
+    BrokerUrl, Collector, ConnectionMode, Credentials, EmbeddedBroker, LiveOptions, LiveSink,
+    LiveStats, Pacer, Publisher, Speed, TlsFiles,
 };
 use wardtwin_exporters::manifest::{
     FileEntry, LiveManifest, Manifest, Program, RUN_FORMAT, ScenarioRef,
 };
+use wardtwin_exporters::reference::{ReferenceConfig, ReferenceStack};
+use wardtwin_exporters::runfolder;
 use wardtwin_exporters::wire::WireDirectory;
 use wardtwin_exporters::{DEFAULT_CHUNK_ROWS, ParquetSink};
 use wardtwin_sim::time::{format_duration, format_iso_ms, parse_duration};
@@ -58,18 +60,8 @@ pub struct LiveArgs {
     /// Where the embedded broker listens [default: 127.0.0.1 on a free port].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
-    /// CA certificate (PEM) for mqtts:// [default: the system's roots].
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mqtts://, with --key.
-    #[arg(long, value_name = "FILE")]
-    pub cert: Option<PathBuf>,
-    /// Client private key (PEM), with --cert.
-    #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
-    /// File with the username on line 1 and the password on line 2.
-    #[arg(long, value_name = "FILE")]
-    pub credentials: Option<PathBuf>,
+    #[command(flatten)]
+    pub security: BrokerSecurity,
     /// MQTT QoS for telemetry: 0 or 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub qos: u8,
@@ -89,11 +81,61 @@ pub struct LiveArgs {
     /// signal change and battery event).
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub status_interval: String,
+    /// Collect alerts a system under test publishes on this topic, and score them at the end
+    /// (scorecard.json/md/html, junit.xml; exit code 1 if a gate fails).
+    #[arg(long, value_name = "TOPIC")]
+    pub alerts_topic: Option<String>,
+    /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub echo_topic: Option<String>,
+    /// Run the reference stack (naive or news2) in process as the system under test; alerts
+    /// are collected on --alerts-topic (default sut/alerts).
+    #[arg(long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "news2")]
+    pub with_reference_stack: Option<crate::score::Policy>,
+    /// After the run, how long to keep collecting alerts once none arrives (e.g. 2s). With
+    /// --with-reference-stack the run waits for every alert it published instead.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub alerts_grace: String,
     /// Messages the publisher's spools may hold while connections are down; past it the oldest
     /// of disconnected connections are dropped (recorded). While all are up, the simulation
     /// waits much earlier (1,024 per connection).
     #[arg(long, default_value_t = 200_000)]
     pub spool_limit: usize,
+}
+
+/// TLS files and credentials for a broker connection (never a password on the command line).
+#[derive(clap::Args, Debug)]
+pub struct BrokerSecurity {
+    /// CA certificate (PEM) for mqtts:// [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mqtts://, with --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM), with --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// File with the username on line 1 and the password on line 2.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+}
+
+impl BrokerSecurity {
+    /// Live options for `broker` with these TLS files, and credentials from --credentials or
+    /// the environment.
+    pub fn options(&self, broker: BrokerUrl) -> Result<LiveOptions> {
+        let mut o = LiveOptions::new(broker);
+        o.tls = TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        };
+        o.credentials = match &self.credentials {
+            Some(f) => Some(Credentials::from_file(f)?),
+            None => Credentials::from_env(|k| std::env::var(k).ok())?,
+        };
+        Ok(o)
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,18 +149,18 @@ impl LiveArgs {
         self.live || self.broker.is_some()
     }
 
+    /// The topic alerts are collected from, if this run collects alerts.
+    fn alerts_topic(&self) -> Option<String> {
+        match (&self.alerts_topic, self.with_reference_stack) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(_)) => Some(crate::score::DEFAULT_ALERTS_TOPIC.to_string()),
+            (None, None) => None,
+        }
+    }
+
     /// Live options for a run; credentials from the environment or --credentials.
     fn options(&self, broker: BrokerUrl, client_ids: String) -> Result<LiveOptions> {
-        let mut o = LiveOptions::new(broker);
-        o.tls = TlsFiles {
-            ca: self.ca.clone(),
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-        };
-        o.credentials = match &self.credentials {
-            Some(f) => Some(Credentials::from_file(f)?),
-            None => Credentials::from_env(|k| std::env::var(k).ok())?,
-        };
+        let mut o = self.security.options(broker)?;
         o.qos = self.qos;
         o.connection = match self.connection {
             Connection::PerGateway => ConnectionMode::PerGateway,
@@ -154,10 +196,17 @@ fn prepare_out(out: &Path) -> Result<()> {
         let _ = std::fs::remove_file(out.join(format!("{t}.parquet")));
     }
     let _ = std::fs::remove_file(out.join("manifest.json"));
+    for f in [runfolder::ALERTS_LOG, runfolder::ECHO_LOG]
+        .into_iter()
+        .chain(wardtwin_exporters::scorecard::FILES)
+    {
+        let _ = std::fs::remove_file(out.join(f));
+    }
     Ok(())
 }
 
-pub fn run(args: &RunArgs) -> Result<()> {
+/// Runs a scenario; `Ok(false)` when its alerts were scored and a gate failed.
+pub fn run(args: &RunArgs) -> Result<bool> {
     let mut scenario =
         wardtwin_scenarios::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(d) = &args.duration {
@@ -177,6 +226,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(n) = args.threads {
         anyhow::ensure!(n >= 1, "--threads must be at least 1");
     }
+    let alerts_topic = args.live.alerts_topic();
+    anyhow::ensure!(
+        args.live.enabled() || (alerts_topic.is_none() && args.live.echo_topic.is_none()),
+        "--alerts-topic, --echo-topic and --with-reference-stack need a live run (--live or --broker URL)"
+    );
+    let grace = parse_duration(&args.live.alerts_grace)
+        .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;
+    let grace = Duration::from_millis(grace.max(0) as u64);
     let live = if args.live.enabled() {
         let (url, embedded) = match &args.live.broker {
             Some(u) => (BrokerUrl::parse(u)?, None),
@@ -191,6 +248,42 @@ pub fn run(args: &RunArgs) -> Result<()> {
         None
     };
     prepare_out(&out)?;
+
+    // The system under test's side: subscribed before the first telemetry leaves.
+    let wire_clock: Arc<OnceLock<LiveStats>> = Arc::new(OnceLock::new());
+    let mut reference = None;
+    let mut collector = None;
+    if let (Some((o, _)), Some(topic)) = (&live, &alerts_topic) {
+        if let Some(policy) = args.live.with_reference_stack {
+            let cfg = ReferenceConfig {
+                policy: policy.kind(),
+                prefix: o.prefix.clone(),
+                alerts_topic: topic.clone(),
+                echo_topic: args.live.echo_topic.clone(),
+                until_shutdown: true,
+            };
+            reference = Some(ReferenceStack::start(
+                o,
+                format!("{}r", o.client_id_prefix),
+                cfg,
+            )?);
+            println!(
+                "reference stack: {} policy, alerts on {topic}",
+                policy.kind().name()
+            );
+        }
+        let clock = Arc::clone(&wire_clock);
+        let epoch = scenario.epoch_ms;
+        collector = Some(Collector::start(
+            o,
+            format!("{}c", o.client_id_prefix),
+            topic,
+            args.live.echo_topic.as_deref(),
+            &out,
+            move || clock.get().and_then(LiveStats::wire_ms).unwrap_or(epoch),
+        )?);
+        println!("collecting alerts from {topic}");
+    }
 
     // Wall time is reported, never fed to the model.
     #[allow(clippy::disallowed_methods)]
@@ -232,6 +325,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             let sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms);
             live_report = Some(sink.report_handle());
             live_stats = Some(sink.stats());
+            let _ = wire_clock.set(sink.stats());
             pacer = Some(p);
             app.insert_resource(Sinks::new(vec![Box::new(sink)]))
         }
@@ -318,6 +412,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         patients: dir.patients.len(),
         devices: dir.devices.len(),
         files,
+        gates: scenario.gates.clone(),
         live: live.as_ref().map(|(o, embedded)| LiveManifest {
             broker: o.broker.to_string(),
             embedded: embedded.is_some(),
@@ -423,5 +518,42 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(peak) = peak_rss_bytes() {
         println!("  peak memory   {:.0} MiB", peak as f64 / (1024.0 * 1024.0));
     }
-    Ok(())
+    let Some(collector) = collector else {
+        return Ok(true);
+    };
+    // The run is over and the gateways have said goodbye; collect what is still coming.
+    let published = reference.map(|r| r.join(REFERENCE_LIMIT).alerts);
+    let collected = collector
+        .finish(
+            |n| published.is_some_and(|p| n >= p),
+            if published.is_some() {
+                REFERENCE_LIMIT
+            } else {
+                grace
+            },
+            if published.is_some() {
+                REFERENCE_LIMIT
+            } else {
+                grace * 5
+            },
+        )
+        .with_context(|| format!("cannot write the alerts log in {}", out.display()))?;
+    if let Some(p) = published
+        && collected.alerts < p
+    {
+        eprintln!(
+            "warning: the reference stack published {p} alerts, {} arrived",
+            collected.alerts
+        );
+    }
+    let card = crate::score::score_run(&out, &out, None, &[])?;
+    println!(
+        "  collected     {} alerts, {} echoes",
+        collected.alerts, collected.echoes
+    );
+    crate::score::print_summary(&card, &out, args.quiet);
+    Ok(card.passed)
 }
+
+/// How long the end of a run waits for the in-process reference stack to finish.
+const REFERENCE_LIMIT: Duration = Duration::from_secs(60);

@@ -22,6 +22,9 @@ pub struct Manifest {
     pub patients: usize,
     pub devices: usize,
     pub files: Vec<FileEntry>,
+    /// The scenario's gates (`[scoring] gates`), so `wardtwin score` judges a run as it was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<String>,
     /// Live runs only: where the stream went and how it fared. Wall-clock figures in here
     /// (lateness) vary between runs; everything else in the manifest does not.
     #[serde(skip_serializing_if = "Option::is_none")]

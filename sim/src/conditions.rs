@@ -273,6 +273,8 @@ impl Spell {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClinicalTracker {
     spells: [Spell; CLINICAL_TIERS.len()],
+    /// Spells open (a fast path: most patients, most steps, have none and meet no criterion).
+    open: u8,
 }
 
 /// What the clinical criteria look at, from the patient's true state.
@@ -300,7 +302,8 @@ impl ClinicalTracker {
         ]
     }
 
-    /// Feeds one step of `patient`; pushes the conditions that ended onto `out`.
+    /// Feeds one step of `patient`; pushes the conditions that ended onto `out` and says
+    /// whether it did.
     #[inline]
     pub fn update(
         &mut self,
@@ -308,18 +311,25 @@ impl ClinicalTracker {
         now: SimMillis,
         state: &ClinicalState,
         out: &mut Vec<ConditionRecord>,
-    ) {
+    ) -> bool {
         let holds = Self::criteria(state);
+        if self.open == 0 && !holds.contains(&true) {
+            return false;
+        }
+        let mut ended = false;
         for (i, tier) in CLINICAL_TIERS.iter().enumerate() {
             if let Some((onset, end)) = self.spells[i].update(now, holds[i], tier.clear_ms) {
                 out.push(record(tier, patient, onset, Some(end)));
+                ended = true;
             }
         }
+        self.open = self.spells.iter().filter(|s| s.onset.is_some()).count() as u8;
+        ended
     }
 
     /// Whether any spell is open (a condition is going on).
     pub fn any_open(&self) -> bool {
-        self.spells.iter().any(|s| s.onset.is_some())
+        self.open > 0
     }
 
     /// At the end of the run: the conditions still open.

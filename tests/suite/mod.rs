@@ -2,4 +2,5 @@ mod cli;
 mod determinism;
 mod live;
 mod outputs;
+mod scoring;
 pub mod support;

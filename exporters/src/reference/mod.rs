@@ -167,7 +167,7 @@ impl Stack {
         }
         let mut out = Vec::new();
         self.policy.on_reading(&r, &mut out);
-        if r.ts_ms - self.last_tick >= TICK_MS {
+        if r.ts_ms.saturating_sub(self.last_tick) >= TICK_MS {
             self.last_tick = r.ts_ms;
             self.policy.tick(&mut out);
         }

@@ -126,7 +126,7 @@ impl Persist {
 struct PatientState {
     /// Last 5 values per parameter.
     recent: BTreeMap<&'static str, VecDeque<f64>>,
-    bands: [Persist; 6],
+    bands: [Persist; 7],
 }
 
 fn median(v: &VecDeque<f64>) -> Option<f64> {
@@ -291,7 +291,7 @@ impl Policy {
             temp_c: m("temp").unwrap_or(37.0),
         });
         let total = news2.total;
-        let checks: [(bool, i64, &'static str, Priority, String); 6] = [
+        let checks: [(bool, i64, &'static str, Priority, String); 7] = [
             (
                 total >= 5 || news2.max_single() == 3,
                 3 * MIN,
@@ -319,6 +319,13 @@ impl Policy {
                 "desaturation",
                 Priority::Medium,
                 format!("SpO2 {spo2}<90"),
+            ),
+            (
+                spo2 < 85.0,
+                MIN,
+                "desaturation",
+                Priority::High,
+                format!("SpO2 {spo2}<85"),
             ),
             (
                 hr > 140.0,

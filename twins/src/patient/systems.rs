@@ -1,5 +1,7 @@
 //! Patient systems: evolve the true state, sample it for the ground truth, close episodes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -14,7 +16,7 @@ use super::{ClinicalConditions, Episodes, Patient, Physiology, TrueVitals};
 
 /// Per-step constants: exact OU discretisation for the step, circadian terms for this tick, and
 /// the truth cadence.
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug)]
 pub struct PhysiologyStep {
     /// `exp(-dt/τ)` per state variable.
     pub phi: [f64; N_STATE],
@@ -28,6 +30,9 @@ pub struct PhysiologyStep {
     pub circadian: [f64; 6],
     /// Patients in the world (decides serial or parallel stepping).
     pub patients: usize,
+    /// Set when a patient's clinical condition ended this step (checked by the recorder
+    /// system, so it does not visit every patient every step).
+    pub conditions_ended: AtomicBool,
 }
 
 impl PhysiologyStep {
@@ -46,6 +51,7 @@ impl PhysiologyStep {
             truth_every: (truth_interval_ms / step_ms).max(1) as u64,
             circadian: [0.0; 6],
             patients: 0,
+            conditions_ended: AtomicBool::new(false),
         }
     }
 }
@@ -172,7 +178,9 @@ fn evolve_one(
         scale: patient.scale,
     };
     let cc = conditions;
-    cc.tracker.update(patient.ix, now, &state, &mut cc.ended);
+    if cc.tracker.update(patient.ix, now, &state, &mut cc.ended) {
+        step.conditions_ended.store(true, Ordering::Relaxed);
+    }
     if let Some(eps) = episodes.as_deref_mut() {
         let total = news2.total;
         for ep in eps
@@ -197,11 +205,15 @@ fn evolve_one(
     }
 }
 
-/// Records the clinical conditions that ended this step.
+/// Records the clinical conditions that ended this step (only looks when one did).
 pub(super) fn record_conditions(
+    step: Res<PhysiologyStep>,
     mut q: Query<&mut ClinicalConditions>,
     mut out: MessageWriter<ConditionRecorded>,
 ) {
+    if !step.conditions_ended.swap(false, Ordering::Relaxed) {
+        return;
+    }
     for mut cc in &mut q {
         if !cc.ended.is_empty() {
             out.write_batch(cc.ended.drain(..).map(ConditionRecorded));

@@ -1,0 +1,324 @@
+//! The testbench end to end: oracle, silent and delayed systems scored against a real run's
+//! ground truth; the reference stack through the embedded broker with passing and failing
+//! gates; offline re-scoring byte for byte.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::support::*;
+
+/// The ground truth's conditions (`conditions.parquet`) as `(subject, class, severity, onset_ms,
+/// transient)`.
+fn conditions(run: &Path) -> Vec<(String, String, String, i64, bool)> {
+    let df = read_parquet(run.join("conditions.parquet"));
+    let s = |c: &str| -> Vec<String> {
+        df.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap().to_string())
+            .collect()
+    };
+    let onset: Vec<i64> = df
+        .column("onset_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    let transient: Vec<bool> = df
+        .column("transient")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    let (subject, class, severity) = (s("subject_id"), s("class"), s("severity"));
+    (0..df.height())
+        .map(|i| {
+            (
+                subject[i].clone(),
+                class[i].clone(),
+                severity[i].clone(),
+                onset[i],
+                transient[i],
+            )
+        })
+        .collect()
+}
+
+fn iso(ms: i64) -> String {
+    wardtwin_sim::time::format_iso_ms(ms)
+}
+
+/// An alerts file in the run-folder log format: one alert per non-transient condition, arriving
+/// `delay_ms` after its onset and claiming the true onset as its start.
+fn oracle(run: &Path, file: &Path, delay_ms: i64, extra_lines: &[&str]) {
+    let mut f = std::fs::File::create(file).unwrap();
+    for (i, (subject, class, severity, onset, transient)) in conditions(run).into_iter().enumerate()
+    {
+        if transient {
+            continue;
+        }
+        let alert = json!({"v": 1, "type": "alert", "alert_id": format!("oracle-{i}"),
+            "subject": subject, "class": class, "priority": severity, "began": iso(onset)});
+        let line = json!({"arrival": iso(onset + delay_ms), "topic": "oracle",
+            "payload": alert.to_string()});
+        writeln!(f, "{line}").unwrap();
+    }
+    for l in extra_lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+fn scorecard(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("scorecard.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn score(run: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "score",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    wardtwin(&args)
+}
+
+fn overall(card: &Value, k: &str) -> Value {
+    card["overall"][k].clone()
+}
+
+#[test]
+fn an_oracle_scores_sensitivity_one_with_no_false_alerts_and_malformed_lines_are_listed() {
+    let run = quickstart_run();
+    let tmp = temp_dir("oracle");
+    let file = tmp.path().join("oracle.jsonl");
+    let unknown = json!({"arrival": "2026-03-02T01:00:00.000Z", "payload":
+        {"v":1,"type":"alert","alert_id":"x","subject":"P-NOBODY","class":"deterioration",
+         "priority":"high","began":"2026-03-02T01:00:00.000Z"}})
+    .to_string();
+    oracle(
+        run,
+        &file,
+        0,
+        &[
+            "{broken",
+            "{\"arrival\":\"2026-03-02T01:00:00.000Z\",\"payload\":\"{}\"}",
+            &unknown,
+        ],
+    );
+    let o = score(run, tmp.path(), &["--alerts", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let card = scorecard(tmp.path());
+    let conditions = overall(&card, "conditions").as_u64().unwrap();
+    assert!(conditions >= 5, "quickstart has conditions: {conditions}");
+    assert_eq!(overall(&card, "detected").as_u64(), Some(conditions));
+    assert_eq!(overall(&card, "sensitivity"), json!(1.0));
+    assert_eq!(overall(&card, "false_alerts"), json!(0));
+    assert_eq!(overall(&card, "ppv"), json!(1.0));
+    assert_eq!(overall(&card, "latency_max_ms"), json!(0));
+    // Every class the oracle alerted on scores perfectly, deterioration included.
+    let det = card["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "deterioration")
+        .unwrap();
+    assert_eq!(det["sensitivity"], json!(1.0));
+    // Broken lines are counted and listed, not fatal.
+    let intake = &card["intake"];
+    assert_eq!(intake["malformed"], json!(2));
+    assert_eq!(intake["unknown_subject"], json!(1));
+    let listed: Vec<&str> = intake["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["malformed", "malformed", "unknown_subject"]);
+    for f in ["scorecard.md", "scorecard.html", "junit.xml"] {
+        assert!(tmp.path().join(f).is_file(), "{f}");
+    }
+    let html = std::fs::read_to_string(tmp.path().join("scorecard.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("<polyline"),
+        "plots drawn"
+    );
+}
+
+#[test]
+fn a_silent_system_detects_nothing_and_a_failing_gate_exits_1_with_a_junit_failure() {
+    let run = quickstart_run();
+    let tmp = temp_dir("silent");
+    let empty = tmp.path().join("none.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let o = score(
+        run,
+        tmp.path(),
+        &[
+            "--alerts",
+            empty.to_str().unwrap(),
+            "--gate",
+            "sensitivity >= 0.5",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let card = scorecard(tmp.path());
+    assert_eq!(overall(&card, "detected"), json!(0));
+    assert_eq!(overall(&card, "sensitivity"), json!(0.0));
+    assert_eq!(overall(&card, "alerts"), json!(0));
+    assert_eq!(card["passed"], json!(false));
+    let junit = std::fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("<failure"),
+        "{junit}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL sensitivity >= 0.5"));
+}
+
+#[test]
+fn an_oracle_delayed_by_60_s_shows_60_s_latency_within_one_step() {
+    let run = quickstart_run();
+    let tmp = temp_dir("delayed");
+    let file = tmp.path().join("delayed.jsonl");
+    oracle(run, &file, 60_000, &[]);
+    let o = score(run, tmp.path(), &["--alerts", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let card = scorecard(tmp.path());
+    let step = card["run"]["step_ms"].as_i64().unwrap();
+    for k in ["latency_p50_ms", "latency_p90_ms", "latency_max_ms"] {
+        let l = overall(&card, k).as_i64().unwrap();
+        assert!((l - 60_000).abs() <= step, "{k} = {l}");
+    }
+    // The oracle claims the true onset: the whole delay is signal generation.
+    assert_eq!(overall(&card, "condition_delay_p50_ms"), json!(0));
+    assert_eq!(overall(&card, "signal_delay_p50_ms"), json!(60_000));
+    assert_eq!(overall(&card, "sensitivity"), json!(1.0));
+}
+
+/// A small ward where one patient deteriorates fast, with gates written in the scenario.
+fn gated_scenario(dir: &Path, gates: &[&str]) -> std::path::PathBuf {
+    let gates: Vec<String> = gates.iter().map(|g| format!("'{g}'")).collect();
+    let text = format!(
+        r#"[scenario]
+name = "gated"
+epoch = 2026-03-02T00:00:00Z
+duration = "3h"
+seed = 11
+
+[[ward]]
+id = "W1"
+beds = 6
+
+[[event]]
+at = "00:20"
+bed = "W1-02"
+kind = "sepsis"
+develop = "1h"
+
+[scoring]
+gates = [{}]
+"#,
+        gates.join(", ")
+    );
+    let path = dir.join("gated.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `scenario` live with the news2 reference stack (and its ingestion echo) into `out`,
+/// expecting exit code `code`; returns stdout, the scorecard and junit.xml.
+fn live_scored(scenario: &Path, out: &Path, code: i32) -> (String, Value, String) {
+    let o = wardtwin(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--live",
+        "--with-reference-stack",
+        "news2",
+        "--echo-topic",
+        "sut/ingested",
+        "--speed",
+        "1800",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{stdout}\n{stderr}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    (stdout, scorecard(out), junit)
+}
+
+#[test]
+fn the_reference_stack_through_the_embedded_broker_passes_and_fails_gates_and_rescores_identically()
+{
+    let tmp = temp_dir("e2e-score");
+    let pass = gated_scenario(
+        tmp.path(),
+        &[
+            "sensitivity.deterioration >= 0.9",
+            "latency_p90.deterioration <= \"45m\"",
+        ],
+    );
+    let out = tmp.path().join("pass");
+    let (stdout, card, junit) = live_scored(&pass, &out, 0);
+    assert!(stdout.contains("scorecard"), "{stdout}");
+    assert_eq!(card["passed"], json!(true));
+    assert_eq!(card["gates"].as_array().unwrap().len(), 2);
+    let det = card["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "deterioration")
+        .unwrap();
+    assert!(det["detected"].as_u64().unwrap() >= 2, "{det}");
+    // Every alert the stack published arrived and is well-formed; the echo covers the run.
+    assert!(card["intake"]["received"].as_u64().unwrap() >= 2);
+    assert_eq!(card["intake"]["scored"], card["intake"]["received"]);
+    let ingestion = &card["ingestion"];
+    assert_eq!(ingestion["completeness"], json!(1.0), "{ingestion}");
+    assert_eq!(ingestion["unknown"], json!(0));
+    assert!(
+        junit.contains("failures=\"0\"") && junit.contains("sensitivity.deterioration"),
+        "{junit}"
+    );
+
+    // Offline, from the recorded files: the same bytes.
+    let first = std::fs::read(out.join("scorecard.json")).unwrap();
+    std::fs::remove_file(out.join("scorecard.json")).unwrap();
+    let o = wardtwin(&["score", out.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(out.join("scorecard.json")).unwrap(), first);
+
+    // A gate the stack cannot meet fails the run with exit code 1.
+    let fail = gated_scenario(
+        tmp.path(),
+        &[
+            "false_alerts_per_bed_day <= 0",
+            "latency_max.deterioration <= \"1s\"",
+        ],
+    );
+    let (stdout, card, junit) = live_scored(&fail, &tmp.path().join("fail"), 1);
+    assert!(
+        stdout.contains("FAIL latency_max.deterioration"),
+        "{stdout}"
+    );
+    assert_eq!(card["passed"], json!(false));
+    assert_eq!(card["gates"][1]["passed"], json!(false));
+    assert!(junit.contains("<failure"), "{junit}");
+}
