@@ -349,3 +349,29 @@ mod tests {
         assert_eq!(parse_echo(b"[1,2]"), None);
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+    use crate::wire::schemas::WireSchemas;
+
+    /// What the reference stack publishes validates against docs/schemas/alert.v1.schema.json,
+    /// and the schema rejects what the parser rejects.
+    #[test]
+    fn encoded_alerts_validate_against_the_published_schema() {
+        let schemas = WireSchemas::load();
+        let a = Alert {
+            alert_id: "ref-news2-1".into(),
+            subject: "P-W1-07".into(),
+            class: "deterioration".into(),
+            priority: Priority::Medium,
+            began_ms: 1_772_438_816_000,
+            device: Some("spo2-W1-07".into()),
+        };
+        let text = encode_alert(&a, "NEWS2 5>=5", serde_json::json!({"policy": "news2"}));
+        schemas.check(text.as_bytes()).unwrap();
+        let bad = text.replace("\"medium\"", "\"urgent\"");
+        assert!(schemas.check(bad.as_bytes()).is_err());
+        assert!(parse_alert(bad.as_bytes()).is_err());
+    }
+}

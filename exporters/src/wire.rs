@@ -394,7 +394,7 @@ mod tests;
 #[cfg(any(test, feature = "schema-check"))]
 pub mod schemas {
     /// Schema texts by payload `type`.
-    pub const SOURCES: [(&str, &str); 3] = [
+    pub const SOURCES: [(&str, &str); 4] = [
         (
             "telemetry",
             include_str!("../../docs/schemas/telemetry.v1.schema.json"),
@@ -406,6 +406,10 @@ pub mod schemas {
         (
             "gateway_status",
             include_str!("../../docs/schemas/gateway-status.v1.schema.json"),
+        ),
+        (
+            "alert",
+            include_str!("../../docs/schemas/alert.v1.schema.json"),
         ),
     ];
 

@@ -187,6 +187,9 @@ pub const CLINICAL_TIERS: [Tier; 7] = [
     },
 ];
 
+/// How often NEWS2 tiers are evaluated for a patient with none open and no episode under way.
+pub const NEWS2_IDLE_EVERY_MS: i64 = 5_000;
+
 /// Desaturation thresholds (medium, high) by SpO2 scale, in %.
 pub fn desaturation_thresholds(scale: Spo2Scale) -> (f64, f64) {
     match scale {
@@ -280,7 +283,9 @@ pub struct ClinicalTracker {
 /// What the clinical criteria look at, from the patient's true state.
 #[derive(Debug, Clone, Copy)]
 pub struct ClinicalState {
-    pub news2: News2,
+    /// `None` when not scored this step (see [`ClinicalTracker::needs_news2`]): the NEWS2
+    /// tiers then do not hold.
+    pub news2: Option<News2>,
     pub heart_rate: f64,
     pub spo2: f64,
     pub scale: Spo2Scale,
@@ -289,10 +294,12 @@ pub struct ClinicalState {
 impl ClinicalTracker {
     /// Whether each tier's criterion holds.
     fn criteria(s: &ClinicalState) -> [bool; CLINICAL_TIERS.len()] {
-        let total = s.news2.total;
+        let (total, single3) = s
+            .news2
+            .map_or((0, false), |n| (n.total, n.max_single() == 3));
         let (desat, severe) = desaturation_thresholds(s.scale);
         [
-            total >= 5 || s.news2.max_single() == 3,
+            total >= 5 || single3,
             total >= 5,
             total >= 7,
             s.spo2 < desat,
@@ -330,6 +337,15 @@ impl ClinicalTracker {
     /// Whether any spell is open (a condition is going on).
     pub fn any_open(&self) -> bool {
         self.open > 0
+    }
+
+    /// Whether NEWS2 must be scored at `now`: every step while a NEWS2 tier is open, otherwise
+    /// every [`NEWS2_IDLE_EVERY_MS`] (a patient whose NEWS2 is not being watched for an episode
+    /// starts a spell within that much of the true onset). Scoring every patient every step
+    /// cost ~8 % of a 1,000-bed run.
+    pub fn needs_news2(&self, now: SimMillis, step_ms: i64) -> bool {
+        self.spells[..3].iter().any(|s| s.onset.is_some())
+            || now.rem_euclid(NEWS2_IDLE_EVERY_MS) < step_ms
     }
 
     /// At the end of the run: the conditions still open.
@@ -376,7 +392,7 @@ mod tests {
             temp_c: 37.0,
         });
         ClinicalState {
-            news2,
+            news2: Some(news2),
             heart_rate: hr,
             spo2,
             scale: Spo2Scale::Scale1,

@@ -40,7 +40,9 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
         names,
         [
             "artifacts.parquet",
+            "conditions.parquet",
             "device_events.parquet",
+            "directory.parquet",
             "emissions.parquet",
             "episodes.parquet",
             "manifest.json",
@@ -92,7 +94,7 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     run_scenario(s, &tmp.path().join("parallel"), &["--threads", "2"]);
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
-    assert_eq!(a.len(), 7);
+    assert_eq!(a.len(), 9);
     for ((fa, a), (_, b)) in a.iter().zip(&b) {
         assert!(
             a == b,

@@ -182,9 +182,15 @@ fn a_silent_system_detects_nothing_and_a_failing_gate_exits_1_with_a_junit_failu
     assert_eq!(overall(&card, "sensitivity"), json!(0.0));
     assert_eq!(overall(&card, "alerts"), json!(0));
     assert_eq!(card["passed"], json!(false));
+    // The added gate is the last test case, and it failed (quickstart's own gates fail too).
+    let gates = card["gates"].as_array().unwrap();
+    assert_eq!(gates.last().unwrap()["gate"], json!("sensitivity >= 0.5"));
+    assert_eq!(gates.last().unwrap()["passed"], json!(false));
     let junit = std::fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
+    let failed = gates.iter().filter(|g| g["passed"] == json!(false)).count();
+    assert!(junit.contains(&format!("failures=\"{failed}\"")), "{junit}");
     assert!(
-        junit.contains("failures=\"1\"") && junit.contains("<failure"),
+        junit.contains("name=\"sensitivity &gt;= 0.5\"><failure"),
         "{junit}"
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL sensitivity >= 0.5"));

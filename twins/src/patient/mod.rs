@@ -13,8 +13,9 @@
 //!   condition's [`Effect`](params::Effect) scales with `s` and moves the vitals together.
 //!
 //! Units: HR, RR /min; SpO2 %; temperature °C; BP mmHg. NEWS2 is computed from the true values
-//! ([`TrueVitals::news2`]) every step for every patient: it times episodes (when NEWS2 reaches
-//! 5 and 7) and feeds the clinical alertable-conditions tracker ([`ClinicalConditions`]).
+//! ([`TrueVitals::news2`]) every step for patients in an episode (to time when it reaches 5
+//! and 7) or with a NEWS2 condition open, every 5 s for everyone else, and at every truth
+//! sample; it feeds the clinical alertable-conditions tracker ([`ClinicalConditions`]).
 
 pub mod params;
 mod plugin;

@@ -30,6 +30,7 @@ pub struct PhysiologyStep {
     pub circadian: [f64; 6],
     /// Patients in the world (decides serial or parallel stepping).
     pub patients: usize,
+    pub step_ms: i64,
     /// Set when a patient's clinical condition ended this step (checked by the recorder
     /// system, so it does not visit every patient every step).
     pub conditions_ended: AtomicBool,
@@ -51,6 +52,7 @@ impl PhysiologyStep {
             truth_every: (truth_interval_ms / step_ms).max(1) as u64,
             circadian: [0.0; 6],
             patients: 0,
+            step_ms,
             conditions_ended: AtomicBool::new(false),
         }
     }
@@ -170,18 +172,19 @@ fn evolve_one(
         &deltas,
         consciousness,
     );
-    let news2 = tv.news2(patient);
+    let cc = conditions;
+    let news2 = (episodes.is_some() || cc.tracker.needs_news2(now, step.step_ms))
+        .then(|| tv.news2(patient));
     let state = ClinicalState {
         news2,
         heart_rate: tv.v[HR],
         spo2: tv.v[SPO2],
         scale: patient.scale,
     };
-    let cc = conditions;
     if cc.tracker.update(patient.ix, now, &state, &mut cc.ended) {
         step.conditions_ended.store(true, Ordering::Relaxed);
     }
-    if let Some(eps) = episodes.as_deref_mut() {
+    if let (Some(eps), Some(news2)) = (episodes.as_deref_mut(), news2) {
         let total = news2.total;
         for ep in eps
             .0
