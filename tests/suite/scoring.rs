@@ -328,3 +328,80 @@ fn the_reference_stack_through_the_embedded_broker_passes_and_fails_gates_and_re
     assert_eq!(card["gates"][1]["passed"], json!(false));
     assert!(junit.contains("<failure"), "{junit}");
 }
+
+/// The vendor's path: a separate system (here the naive reference stack, its own process)
+/// listens to a mosquitto the harness starts; the twin runs against that broker with
+/// `--alerts-topic` and scores what the system publishes. The stack stops by itself when the
+/// twin's gateways say goodbye.
+#[test]
+fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
+    use std::io::BufRead;
+    use wardtwin_exporters::live::mosquitto::{Mosquitto, MosquittoConfig};
+    let tmp = temp_dir("external");
+    let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut stack = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args([
+            "reference-stack",
+            "--broker",
+            &broker.url(),
+            "--policy",
+            "naive",
+            "--alerts-topic",
+            "acme/alerts",
+            "--until-shutdown",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("reference stack starts");
+    // It prints its banner once subscribed.
+    let mut lines = std::io::BufReader::new(stack.stdout.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    assert!(banner.starts_with("reference stack (naive)"), "{banner}");
+
+    let scenario = gated_scenario(tmp.path(), &["sensitivity.deterioration >= 0.5"]);
+    let out = tmp.path().join("run");
+    let o = wardtwin(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--alerts-topic",
+        "acme/alerts",
+        "--speed",
+        "1800",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The stack saw every gateway shut down and exited on its own, reporting what it sent.
+    assert!(stack.wait().unwrap().success());
+    let report = lines
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("alerts"))
+        .unwrap();
+    let card = scorecard(&out);
+    let published: u64 = report
+        .rsplit(", ")
+        .next()
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(published > 0, "{report}");
+    assert_eq!(
+        card["intake"]["received"].as_u64(),
+        Some(published),
+        "{report}"
+    );
+    assert!(
+        card["overall"]["false_alerts"].as_u64().unwrap() > 0,
+        "naive alarms falsely"
+    );
+    assert_eq!(card["passed"], json!(true));
+}
