@@ -22,7 +22,8 @@ pub const FILES: [&str; 4] = [
 /// Patients drawn as timelines in the HTML (those with the most conditions and false alerts).
 pub const TIMELINES: usize = 12;
 
-/// What the HTML draws besides the card: true NEWS2 per patient, and each alert's arrival.
+/// What the HTML draws besides the card: true NEWS2 per patient (one timeline each; normally
+/// for [`timeline_patients`]), and each alert's arrival.
 #[derive(Debug, Clone, Default)]
 pub struct Plots {
     pub news2: BTreeMap<String, Vec<(i64, i32)>>,
@@ -453,9 +454,9 @@ pub fn html(card: &Scorecard, plots: &Plots) -> String {
     s.push_str("<h2>Detection latency</h2>\n");
     s.push_str(&latency_svg(card));
     s.push_str("\n<h2>Timelines</h2>\n<p>True NEWS2 (line, 0–20), conditions (bands under the axis: low, medium, high tiers), alerts (dots: filled = matched a condition, hollow = false).</p>\n");
-    for p in timeline_patients(card) {
-        let _ = writeln!(s, "<h3>{}</h3>", esc(&p));
-        s.push_str(&timeline_svg(card, plots, &p));
+    for p in plots.news2.keys() {
+        let _ = writeln!(s, "<h3>{}</h3>", esc(p));
+        s.push_str(&timeline_svg(card, plots, p));
         s.push('\n');
     }
     s.push_str("</body></html>\n");

@@ -9,16 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rumqttc::{Client, Event, Packet, QoS};
+use rumqttc::{Client, Event, Packet};
 use wardtwin_sim::time::SimMillis;
 
 use super::options::LiveOptions;
 use super::publisher::{LiveError, client_options};
+use super::subscription::{Subscription, await_ready};
 use crate::alerts::MessageLog;
 use crate::runfolder::{ALERTS_LOG, ECHO_LOG};
-
-/// How long to wait for the broker to confirm the subscriptions.
-const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the collector logged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,28 +62,16 @@ impl Collector {
             .chain(echo_topic.map(str::to_string))
             .collect();
         let alerts_topic = alerts_topic.to_string();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (mut sub, ready) = Subscription::new(client.clone(), topics);
         let alerts = Arc::new(AtomicU64::new(0));
         let received = Arc::new(AtomicU64::new(0));
-        let (a, r, sub) = (Arc::clone(&alerts), Arc::clone(&received), client.clone());
+        let (a, r) = (Arc::clone(&alerts), Arc::clone(&received));
         let thread = std::thread::Builder::new()
             .name("alert-collector".into())
             .spawn(move || {
-                let mut acks = 0;
                 for ev in conn.iter() {
+                    sub.handle(&ev);
                     match ev {
-                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                            // Clean session: (re)subscribe on every connection.
-                            for t in &topics {
-                                let _ = sub.try_subscribe(t.as_str(), QoS::AtLeastOnce);
-                            }
-                        }
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            acks += 1;
-                            if acks == topics.len() {
-                                let _ = ready_tx.send(Ok(()));
-                            }
-                        }
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             let t = clock();
                             if p.topic == alerts_topic {
@@ -97,13 +83,7 @@ impl Collector {
                             r.fetch_add(1, Ordering::Relaxed);
                         }
                         Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
-                        Ok(_) => {}
-                        Err(e) => {
-                            if ready_tx.send(Err(e.to_string())).is_err() {
-                                // Running: the broker went away; retry shortly.
-                                std::thread::sleep(Duration::from_millis(100));
-                            }
-                        }
+                        _ => {}
                     }
                 }
                 let alerts = alerts_log.finish()?;
@@ -120,17 +100,8 @@ impl Collector {
             alerts,
             received,
         };
-        match ready_rx.recv_timeout(SUBSCRIBE_TIMEOUT) {
-            Ok(Ok(())) => Ok(c),
-            Ok(Err(why)) => {
-                c.abort();
-                Err(connect(why))
-            }
-            Err(_) => {
-                c.abort();
-                Err(connect("no subscription acknowledgement".into()))
-            }
-        }
+        await_ready(&ready, &opts.broker.to_string(), || c.abort())?;
+        Ok(c)
     }
 
     /// Alerts logged so far.

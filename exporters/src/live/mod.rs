@@ -12,6 +12,7 @@
 //! - [`embedded`]: an in-process broker (rumqttd) on loopback for `--live`.
 //! - [`mosquitto`]: starts a real mosquitto on a free loopback port (tests, benchmarks).
 //! - [`stats`]: lateness histogram.
+//! - [`subscription`]: the subscribing side shared by the collector and the reference stack.
 //!
 //! Wall-clock time is used here, at the edge, to pace and to measure lateness; the
 //! simulation never sees it.
@@ -23,6 +24,7 @@ pub mod options;
 pub mod publisher;
 pub mod sink;
 pub mod stats;
+pub mod subscription;
 
 pub use collector::{Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;

@@ -23,6 +23,7 @@ use wardtwin_sim::time::parse_iso_ms;
 use crate::alerts::{encode_alert, encode_echo};
 use crate::live::LiveOptions;
 use crate::live::publisher::{LiveError, client_options};
+use crate::live::subscription::{Subscription, await_ready};
 pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn};
 
 /// Echoes are sent in batches of this many readings.
@@ -214,12 +215,12 @@ impl ReferenceStack {
         };
         let mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
         let (client, mut conn) = Client::new(mo, 1024);
-        let topics = [
+        let topics = vec![
             format!("{}/+/+/+/telemetry", cfg.prefix),
             format!("{}/+/+/+/status", cfg.prefix),
         ];
         let published = Arc::new(AtomicU64::new(0));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (mut sub, ready) = Subscription::new(client.clone(), topics);
         let mut stack = Stack {
             policy: Policy::new(cfg.policy),
             cfg,
@@ -236,22 +237,11 @@ impl ReferenceStack {
         let thread = std::thread::Builder::new()
             .name("reference-stack".into())
             .spawn(move || {
-                let mut subacks = 0;
                 let mut acked = 0u64;
                 let mut done = false;
                 for ev in conn.iter() {
+                    sub.handle(&ev);
                     match ev {
-                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                            for t in &topics {
-                                let _ = stack.client.try_subscribe(t.as_str(), QoS::AtLeastOnce);
-                            }
-                        }
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            subacks += 1;
-                            if subacks == topics.len() {
-                                let _ = ready_tx.send(Ok(()));
-                            }
-                        }
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if p.topic.ends_with("/telemetry") {
                                 stack.telemetry(&p.payload);
@@ -266,12 +256,7 @@ impl ReferenceStack {
                         }
                         Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
                         Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
-                        Ok(_) => {}
-                        Err(e) => {
-                            if ready_tx.send(Err(e.to_string())).is_err() {
-                                std::thread::sleep(Duration::from_millis(100));
-                            }
-                        }
+                        _ => {}
                     }
                     // Every alert and echo acknowledged: nothing of ours is left in flight.
                     if done && acked >= stack.outgoing {
@@ -286,17 +271,8 @@ impl ReferenceStack {
             thread: Some(thread),
             published,
         };
-        match ready_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => Ok(s),
-            Ok(Err(why)) => {
-                s.stop();
-                Err(connect(why))
-            }
-            Err(_) => {
-                s.stop();
-                Err(connect("no subscription acknowledgement".into()))
-            }
-        }
+        await_ready(&ready, &opts.broker.to_string(), || s.stop())?;
+        Ok(s)
     }
 
     /// Alerts published so far.
