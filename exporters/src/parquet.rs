@@ -17,7 +17,7 @@ use polars_core::prelude::*;
 use polars_io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter};
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Reading, TruthVitals,
 };
 use wardtwin_sim::{Directory, RecordSink, SinkError, SinkReport};
 
@@ -29,7 +29,7 @@ pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 pub const CHANNEL_CHUNKS: usize = 3;
 
 /// The tables of a run folder, in the order the manifest lists them.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 9] = [
     "telemetry",
     "emissions",
     "truth_vitals",
@@ -38,6 +38,7 @@ pub const TABLES: [&str; 8] = [
     "device_events",
     "conditions",
     "directory",
+    "excursions",
 ];
 
 /// Why writing a run failed.
@@ -67,6 +68,7 @@ enum Chunk {
     Artifacts(Vec<ArtifactRecord>),
     Events(Vec<DeviceEvent>),
     Conditions(Vec<ConditionRecord>),
+    Excursions(Vec<ExcursionRecord>),
 }
 
 struct TableFile {
@@ -170,6 +172,11 @@ fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> Writ
             TABLES[7],
             &schema(tables::directory_frame(&Directory::default()), TABLES[7])?,
         )?,
+        TableFile::create(
+            &out,
+            TABLES[8],
+            &schema(tables::excursions_frame(&[], d), TABLES[8])?,
+        )?,
     ];
     // The directory is known from the start: written once.
     files[7].write(tables::directory_frame(d))?;
@@ -182,6 +189,7 @@ fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> Writ
             Chunk::Artifacts(rows) => files[4].write(tables::artifacts_frame(&rows, d))?,
             Chunk::Events(rows) => files[5].write(tables::device_events_frame(&rows, d))?,
             Chunk::Conditions(rows) => files[6].write(tables::conditions_frame(&rows, d))?,
+            Chunk::Excursions(rows) => files[8].write(tables::excursions_frame(&rows, d))?,
         }
     }
     files
@@ -202,6 +210,7 @@ pub struct ParquetSink {
     artifacts: Vec<ArtifactRecord>,
     events: Vec<DeviceEvent>,
     conditions: Vec<ConditionRecord>,
+    excursions: Vec<ExcursionRecord>,
 }
 
 impl ParquetSink {
@@ -228,6 +237,7 @@ impl ParquetSink {
             artifacts: Vec::new(),
             events: Vec::new(),
             conditions: Vec::new(),
+            excursions: Vec::new(),
         })
     }
 
@@ -279,6 +289,12 @@ impl ParquetSink {
             rows.sort_by_key(|c| (c.onset_ms, c.subject, c.class, c.severity, c.end_ms));
             self.send(Chunk::Conditions(rows))?;
         }
+        // Excursions are few too: written at the end in start order.
+        if force && !self.excursions.is_empty() {
+            let mut rows = std::mem::take(&mut self.excursions);
+            rows.sort_by_key(|e| (e.start_ms, e.device, e.measure));
+            self.send(Chunk::Excursions(rows))?;
+        }
         Ok(())
     }
 }
@@ -325,6 +341,10 @@ impl RecordSink for ParquetSink {
         self.conditions.extend_from_slice(rows);
         Ok(())
     }
+    fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
+        self.excursions.extend_from_slice(rows);
+        Ok(())
+    }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         self.flush_full(true)?;
         self.tx = None; // closes the channel: the writer finishes its files.
@@ -365,6 +385,7 @@ mod tests {
                 kind: DeviceKind::EcgPatch,
                 patient: Some(wardtwin_sim::records::PatientIx(0)),
                 bed: Some(wardtwin_sim::records::BedIx(0)),
+                ward: "W1".into(),
             }],
         }
     }

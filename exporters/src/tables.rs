@@ -8,8 +8,8 @@ use polars_core::prelude::*;
 use wardtwin_sim::Directory;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, Metric, ObsStatus,
-    TruthVitals,
+    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Metric,
+    ObsStatus, TruthVitals,
 };
 
 /// One observation row of the telemetry table, as the sim thread buffers it.
@@ -103,8 +103,9 @@ pub fn telemetry_frame(rows: &[ObsRow], dir: &Directory) -> PolarsResult<DataFra
     cols.extend([
         u32s("seq", rows.iter().map(|r| r.seq)),
         strings("metric", rows.iter().map(|r| r.metric.name())),
-        strings("loinc", rows.iter().map(|r| r.metric.loinc())),
-        u32s("mdc_code", rows.iter().map(|r| r.metric.mdc())),
+        opt_strings("loinc", rows.iter().map(|r| r.metric.loinc())),
+        UInt32Chunked::from_iter_options(s("mdc_code"), rows.iter().map(|r| r.metric.mdc()))
+            .into_column(),
         Float64Chunked::from_iter_options(s("value"), rows.iter().map(|r| r.value.map(displayed)))
             .into_column(),
         strings("unit", rows.iter().map(|r| r.metric.ucum())),
@@ -161,6 +162,11 @@ pub fn truth_frame(rows: &[TruthVitals], dir: &Directory) -> PolarsResult<DataFr
             f32s("temp_c", rows.iter().map(|r| r.temp_c)),
             f32s("systolic", rows.iter().map(|r| r.systolic)),
             f32s("diastolic", rows.iter().map(|r| r.diastolic)),
+            Float32Chunked::from_iter_options(
+                s("glucose_mmol"),
+                rows.iter().map(|r| r.glucose_mmol),
+            )
+            .into_column(),
             strings(
                 "consciousness",
                 rows.iter().map(|r| r.consciousness.letter()),
@@ -322,7 +328,7 @@ pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
         device_kind: Some(d.kind.name()),
         patient: d.patient.map(|p| dir.patient(p).id.as_str()),
         bed: d.bed.map(|b| dir.bed(b).id.as_str()),
-        ward: d.bed.map(|b| dir.bed(b).ward.as_str()),
+        ward: Some(d.ward.as_str()),
     });
     let rows: Vec<Row> = beds.chain(patients).chain(devices).collect();
     frame(
@@ -334,6 +340,34 @@ pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
             opt_strings("patient_id", rows.iter().map(|r| r.patient)),
             opt_strings("bed_id", rows.iter().map(|r| r.bed)),
             opt_strings("ward_id", rows.iter().map(|r| r.ward)),
+        ],
+    )
+}
+
+pub fn excursions_frame(rows: &[ExcursionRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let devices: Vec<DeviceIx> = rows.iter().map(|r| r.device).collect();
+    frame(
+        rows.len(),
+        vec![
+            strings(
+                "device_id",
+                devices.iter().map(|d| dir.device(*d).id.as_str()),
+            ),
+            strings(
+                "ward_id",
+                devices.iter().map(|d| dir.device(*d).ward.as_str()),
+            ),
+            strings("measure", rows.iter().map(|r| r.measure.name())),
+            strings(
+                "direction",
+                rows.iter().map(|r| if r.high { "high" } else { "low" }),
+            ),
+            times("start_time", rows.iter().map(|r| r.start_ms)),
+            opt_times("end_time", rows.iter().map(|r| r.end_ms)),
+            f32s(
+                "peak_c",
+                rows.iter().map(|r| (r.peak_c * 100.0).round() / 100.0),
+            ),
         ],
     )
 }

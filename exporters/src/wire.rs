@@ -145,8 +145,7 @@ impl WireDirectory {
         let mut devices = Vec::with_capacity(dir.devices.len());
         for (ix, d) in dir.devices.iter().enumerate() {
             let bed = d.bed.map(|b| dir.bed(b));
-            // A device on no bed is carried by a site-wide gateway.
-            let ward = bed.map_or("site", |b| b.ward.as_str());
+            let ward = d.ward.as_str();
             let gw = match gateways.iter().position(|g| g.ward == ward) {
                 Some(g) => g,
                 None => {
@@ -178,10 +177,7 @@ impl WireDirectory {
                 None => ids.push_str("null"),
             }
             ids.push_str(",\"ward\":");
-            match bed {
-                Some(b) => json_str(&mut ids, &b.ward),
-                None => ids.push_str("null"),
-            }
+            json_str(&mut ids, ward);
             ids.push_str(",\"gateway\":");
             json_str(&mut ids, &gateways[gw].id);
             devices.push(WireDevice {
@@ -218,13 +214,21 @@ impl WireDirectory {
                 out.push(',');
             }
             let m = o.metric;
-            let _ = write!(
-                out,
-                "{{\"name\":\"{}\",\"loinc\":\"{}\",\"mdc\":{},\"value\":",
-                m.name(),
-                m.loinc(),
-                m.mdc()
-            );
+            let _ = write!(out, "{{\"name\":\"{}\",\"loinc\":", m.name());
+            match m.loinc() {
+                Some(code) => {
+                    let _ = write!(out, "\"{code}\"");
+                }
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"mdc\":");
+            match m.mdc() {
+                Some(code) => {
+                    let _ = write!(out, "{code}");
+                }
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"value\":");
             match o.value {
                 Some(v) => {
                     let _ = write!(out, "{}", displayed(v));

@@ -31,6 +31,10 @@ pub struct Scenario {
     pub kits: BTreeMap<String, Kit>,
     pub artifacts: ArtifactRates,
     pub events: Vec<Event>,
+    /// Vaccine fridges and freezers, ward by ward.
+    pub fridges: Vec<FridgeSpec>,
+    /// Rates of the things that happen at random to patients and devices.
+    pub incidents: Incidents,
     /// `[scoring] gates`, each checked by the scorer's parser (docs/scoring.md).
     pub gates: Vec<String>,
 }
@@ -79,6 +83,77 @@ pub struct Population {
     pub oxygen: f64,
     /// Prevalence of each condition.
     pub conditions: BTreeMap<Condition, f64>,
+    /// Fraction of patients at risk of falling (they get a bed-exit sensor if their kit says
+    /// `only = "fall_risk"`, and get out of bed at night).
+    pub fall_risk: f64,
+}
+
+/// Rates of random incidents (each drawn from its own stream, so adding one changes no other).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incidents {
+    /// Hypoglycaemic episodes per diabetic patient per day.
+    pub hypos_per_diabetic_day: f64,
+    /// Times a fall-risk patient gets out of bed per night (22:00-06:00 local).
+    pub bed_exits_per_night: f64,
+    /// Occlusions per infusion pump per day.
+    pub occlusions_per_pump_day: f64,
+    /// CGM compression lows per CGM per night.
+    pub compression_lows_per_night: f64,
+}
+
+impl Default for Incidents {
+    fn default() -> Self {
+        Self {
+            hypos_per_diabetic_day: 0.1,
+            bed_exits_per_night: 1.0,
+            occlusions_per_pump_day: 0.5,
+            compression_lows_per_night: 0.3,
+        }
+    }
+}
+
+/// A fridge (2-8 °C) or a freezer (-50 to -15 °C) (DOMAIN.md section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StorageKind {
+    Fridge,
+    Freezer,
+}
+
+impl StorageKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageKind::Fridge => "fridge",
+            StorageKind::Freezer => "freezer",
+        }
+    }
+    /// The storage range, °C.
+    pub fn range_c(self) -> (f64, f64) {
+        match self {
+            StorageKind::Fridge => (2.0, 8.0),
+            StorageKind::Freezer => (-50.0, -15.0),
+        }
+    }
+}
+
+/// One vaccine fridge or freezer and its data logger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FridgeSpec {
+    /// `W1-VAC`; its logger is the device `fridge-W1-VAC`.
+    pub id: String,
+    /// Index into [`Scenario::wards`].
+    pub ward: usize,
+    pub kind: StorageKind,
+    /// The logger's reading interval.
+    pub interval_ms: i64,
+    /// Temperature of the room it stands in, °C.
+    pub room_c: f64,
+    /// Random door openings per day (staff taking vaccines out), mostly in the day.
+    pub door_openings_per_day: f64,
+    /// Time between automatic defrost cycles (`None`: no defrost).
+    pub defrost_every_ms: Option<i64>,
+    /// Thermal ballast (water bottles, stock): multiplies how slowly the product warms when
+    /// cooling stops (1 = an ordinary load).
+    pub ballast: f64,
 }
 
 /// What the scenario pins down about one patient; the rest is drawn from the population.
@@ -91,6 +166,7 @@ pub struct PatientSpec {
     pub oxygen: Option<bool>,
     pub spo2_scale: Option<u8>,
     pub kit: Option<String>,
+    pub fall_risk: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,16 +178,41 @@ pub struct Kit {
 pub struct DeviceSpec {
     pub kind: DeviceKind,
     pub interval_ms: i64,
+    /// Only patients who have this (`only = "diabetes"`, `"fall_risk"`) wear it.
+    pub only: Option<Only>,
+    /// The fraction of (eligible) patients who get one (`share = 0.3`; default 1).
+    pub share: f64,
+}
+
+/// Which patients a kit device is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Only {
+    Diabetes,
+    FallRisk,
+}
+
+impl Only {
+    pub const ALL: [Only; 2] = [Only::Diabetes, Only::FallRisk];
+    pub fn name(self) -> &'static str {
+        match self {
+            Only::Diabetes => "diabetes",
+            Only::FallRisk => "fall_risk",
+        }
+    }
 }
 
 /// Default report interval of each device kind (DOMAIN.md section 1: wearable numerics are
 /// reported every few seconds to a minute; temperature patches every 1–5 min; cuffs every
-/// 15 min to 4 h).
+/// 15 min to 4 h. CGMs read every 5 min; pumps report their status every minute; a bed-exit
+/// sensor sends a heartbeat every minute and reports a change at once; fridge loggers read
+/// every 5 min, inside DOMAIN.md section 4's 15-30 min).
 pub fn default_interval_ms(kind: DeviceKind) -> i64 {
     match kind {
         DeviceKind::EcgPatch | DeviceKind::PulseOximeter => 15_000,
         DeviceKind::TempPatch => 120_000,
         DeviceKind::BpCuff => 3_600_000,
+        DeviceKind::Cgm | DeviceKind::FridgeLogger => 300_000,
+        DeviceKind::InfusionPump | DeviceKind::BedExitSensor => 60_000,
     }
 }
 
@@ -128,9 +229,62 @@ pub struct ArtifactRates {
 pub struct Event {
     /// Offset from the epoch.
     pub at_ms: i64,
-    /// Index into [`Scenario::beds`].
-    pub bed: usize,
+    pub target: Target,
     pub kind: EventKind,
+}
+
+/// What an event happens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// Index into [`Scenario::beds`]: the patient in it, or one of their devices.
+    Bed(usize),
+    /// Index into [`Scenario::fridges`].
+    Fridge(usize),
+}
+
+impl Event {
+    /// The bed, for a patient event.
+    pub fn bed(&self) -> Option<usize> {
+        match self.target {
+            Target::Bed(b) => Some(b),
+            Target::Fridge(_) => None,
+        }
+    }
+}
+
+/// Things that happen to a fridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FridgeFault {
+    /// The door is open (a scheduled opening, or left ajar).
+    DoorOpen,
+    /// The compressor stops working (until repaired, if a duration is given).
+    CompressorFailure,
+    /// Mains power is lost for a while.
+    PowerOutage,
+    /// The logger's temperature probe fails (until replaced, if a duration is given).
+    ProbeFailure,
+}
+
+impl FridgeFault {
+    pub const ALL: [FridgeFault; 4] = [
+        FridgeFault::DoorOpen,
+        FridgeFault::CompressorFailure,
+        FridgeFault::PowerOutage,
+        FridgeFault::ProbeFailure,
+    ];
+    /// The event kind in scenarios.
+    pub fn name(self) -> &'static str {
+        match self {
+            FridgeFault::DoorOpen => "door_open",
+            FridgeFault::CompressorFailure => "compressor_failure",
+            FridgeFault::PowerOutage => "power_outage",
+            FridgeFault::ProbeFailure => "probe_failure",
+        }
+    }
+    /// Whether the event must say how long it lasts.
+    pub fn needs_duration(self) -> bool {
+        matches!(self, FridgeFault::DoorOpen | FridgeFault::PowerOutage)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +301,23 @@ pub enum EventKind {
         kind: ArtifactKind,
         device: DeviceKind,
         duration_ms: i64,
+    },
+    /// Blood glucose falls to a nadir over `develop_ms`, and recovers once treated.
+    Hypoglycaemia {
+        develop_ms: i64,
+        /// Treatment (glucose) starts this long after onset.
+        resolve_after_ms: i64,
+        /// 1 = a nadir of 2.6 mmol/L (level 2); 0.5 = 3.1 mmol/L; at most 2.
+        severity: f64,
+    },
+    /// The patient's infusion pump occludes until a nurse clears it.
+    PumpOcclusion { duration_ms: i64 },
+    /// The patient gets out of bed for a while.
+    BedExit { duration_ms: i64 },
+    /// Something happens to a fridge (`None`: until the end of the run).
+    Fridge {
+        fault: FridgeFault,
+        duration_ms: Option<i64>,
     },
 }
 
@@ -179,7 +350,7 @@ impl Scenario {
         self.patients
             .keys()
             .copied()
-            .chain(self.events.iter().map(|e| e.bed))
+            .chain(self.events.iter().filter_map(Event::bed))
             .collect()
     }
 }

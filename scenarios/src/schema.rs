@@ -63,8 +63,38 @@ pub struct RawScenario {
     pub artifacts: RawArtifacts,
     #[serde(default, rename = "event")]
     pub events: Vec<RawEvent>,
+    #[serde(default, rename = "fridge")]
+    pub fridges: Vec<RawFridge>,
+    #[serde(default)]
+    pub incidents: RawIncidents,
     #[serde(default)]
     pub scoring: RawScoring,
+}
+
+/// `[[fridge]]`: a vaccine fridge or freezer with its data logger.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFridge {
+    pub id: Spanned<String>,
+    pub ward: Spanned<String>,
+    /// `fridge` (2-8 °C, default) or `freezer` (-50 to -15 °C).
+    pub kind: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub room_temp: Option<Spanned<f64>>,
+    pub door_openings_per_day: Option<Spanned<f64>>,
+    /// Time between defrost cycles, or `"none"`.
+    pub defrost_every: Option<Spanned<String>>,
+    pub ballast: Option<Spanned<f64>>,
+}
+
+/// `[incidents]`: rates of random incidents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncidents {
+    pub hypos_per_diabetic_day: Option<Spanned<f64>>,
+    pub bed_exits_per_night: Option<Spanned<f64>>,
+    pub occlusions_per_pump_day: Option<Spanned<f64>>,
+    pub compression_lows_per_night: Option<Spanned<f64>>,
 }
 
 /// `[scoring]`: how a run of this scenario is judged.
@@ -107,6 +137,8 @@ pub struct RawWard {
     pub name: String,
     pub beds: Spanned<u32>,
     pub beds_per_room: Option<Spanned<u32>>,
+    /// Vaccine fridges with default settings (`<ward>-F1`, `<ward>-F2`, …).
+    pub fridges: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +180,8 @@ pub struct RawPopulation {
     pub oxygen: Option<Spanned<f64>>,
     #[serde(default)]
     pub conditions: RawConditionMix,
+    /// Fraction of patients at risk of falling.
+    pub fall_risk: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +195,7 @@ pub struct RawPatient {
     pub oxygen: Option<bool>,
     pub spo2_scale: Option<Spanned<u8>>,
     pub kit: Option<Spanned<String>>,
+    pub fall_risk: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +209,10 @@ pub struct RawKit {
 pub struct RawDevice {
     pub kind: Spanned<DeviceKind>,
     pub interval: Option<Spanned<String>>,
+    /// `diabetes` or `fall_risk`: only those patients wear it.
+    pub only: Option<Spanned<String>>,
+    /// Fraction of (eligible) patients who get one.
+    pub share: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,7 +231,8 @@ pub struct RawArtifacts {
 #[serde(deny_unknown_fields)]
 pub struct RawEvent {
     pub at: Spanned<String>,
-    pub bed: Spanned<String>,
+    pub bed: Option<Spanned<String>>,
+    pub fridge: Option<Spanned<String>>,
     pub kind: Spanned<String>,
     pub develop: Option<Spanned<String>>,
     pub resolve_after: Option<Spanned<String>>,

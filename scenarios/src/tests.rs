@@ -111,7 +111,7 @@ fn unknown_event_kind_lists_the_known_ones() {
     assert_eq!(e.line, line_of(extra, "stroke"));
     assert!(
         e.message
-            .contains("sepsis, respiratory_failure, haemorrhage, motion_artifact, probe_off"),
+            .contains("sepsis, respiratory_failure, haemorrhage, hypoglycaemia, pump_occlusion, bed_exit, motion_artifact, probe_off, compression_low, door_open, compressor_failure, power_outage, probe_failure"),
         "{e}"
     );
 }
@@ -213,4 +213,38 @@ fn gates_are_parsed_and_a_bad_one_points_at_the_fault() {
     // The column points at the class, after `gates = ["sensitivity.`.
     assert_eq!(e.column, "gates = [\"sensitivity.".len() + 1);
     assert!(e.message.contains("unknown class"), "{}", e.message);
+}
+
+#[test]
+fn a_fridge_event_names_a_fridge_and_a_bed_event_a_bed() {
+    let fridge = "\n[[fridge]]\nid = \"VAC\"\nward = \"W1\"\n";
+    let e = error_of(&format!(
+        "{fridge}[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"door_open\"\nduration = \"2m\"\n"
+    ));
+    assert!(
+        e.message
+            .contains("`bed` does not apply to a `door_open` event"),
+        "{e}"
+    );
+    let e = error_of(&format!(
+        "{fridge}[[event]]\nat = \"1h\"\nfridge = \"VAX\"\nkind = \"power_outage\"\nduration = \"2h\"\n"
+    ));
+    assert!(
+        e.message.contains("no fridge `VAX`: expected one of: VAC"),
+        "{e}"
+    );
+    assert_eq!(e.column, 10, "{e}");
+    let e = error_of(&format!(
+        "{fridge}[[event]]\nat = \"1h\"\nfridge = \"VAC\"\nkind = \"power_outage\"\n"
+    ));
+    assert!(e.message.contains("needs `duration"), "{e}");
+    let e = error_of("\n[[event]]\nat = \"1h\"\nkind = \"bed_exit\"\nduration = \"2m\"\n");
+    assert!(e.message.contains("needs `bed = "), "{e}");
+    let e = error_of(&format!("{fridge}kind = \"chiller\"\n"));
+    assert!(e.message.contains("expected fridge or freezer"), "{e}");
+    let e = error_of("\n[kit.k]\ndevices = [{ kind = \"cgm\", only = \"diabetic\" }]\n");
+    assert!(
+        e.message.contains("expected one of diabetes, fall_risk"),
+        "{e}"
+    );
 }

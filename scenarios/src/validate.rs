@@ -36,6 +36,45 @@ impl Ctx<'_> {
         Ok(v)
     }
 
+    /// A device's reporting interval: a whole number of steps (default: the kind's).
+    fn interval(
+        &self,
+        s: &Option<Spanned<String>>,
+        kind: DeviceKind,
+        step_ms: i64,
+    ) -> Result<i64, ScenarioError> {
+        let Some(s) = s else {
+            return Ok(default_interval_ms(kind).max(step_ms));
+        };
+        let v = self.positive_duration(s, "interval")?;
+        if v < step_ms || v % step_ms != 0 {
+            return Err(self.err(
+                s.span(),
+                format!(
+                    "interval must be a whole number of steps of {}",
+                    format_duration(step_ms)
+                ),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// A rate, 0 to 1000.
+    fn rate(
+        &self,
+        v: &Option<Spanned<f64>>,
+        default: f64,
+        what: &str,
+    ) -> Result<f64, ScenarioError> {
+        match v {
+            Some(v) if !(0.0..=1000.0).contains(v.get_ref()) => {
+                Err(self.err(v.span(), format!("{what} must be 0 to 1000")))
+            }
+            Some(v) => Ok(*v.get_ref()),
+            None => Ok(default),
+        }
+    }
+
     fn fraction(&self, v: &Spanned<f64>, what: &str) -> Result<f64, ScenarioError> {
         let x = *v.get_ref();
         if !(0.0..=1.0).contains(&x) {
@@ -115,6 +154,8 @@ fn default_kits() -> BTreeMap<String, Kit> {
     .map(|kind| DeviceSpec {
         kind,
         interval_ms: default_interval_ms(kind),
+        only: None,
+        share: 1.0,
     })
     .collect();
     BTreeMap::from([("standard".to_string(), Kit { devices })])
@@ -242,23 +283,35 @@ pub(crate) fn resolve(
                     format!("kit `{kname}` lists {} twice", kind.name()),
                 ));
             }
-            let interval_ms = match &d.interval {
-                Some(s) => {
-                    let v = ctx.positive_duration(s, "interval")?;
-                    if v < step_ms || v % step_ms != 0 {
-                        return Err(ctx.err(
-                            s.span(),
-                            format!(
-                                "interval must be a whole number of steps of {}",
-                                format_duration(step_ms)
-                            ),
-                        ));
-                    }
-                    v
-                }
-                None => default_interval_ms(kind).max(step_ms),
+            let interval_ms = ctx.interval(&d.interval, kind, step_ms)?;
+            let only = match &d.only {
+                Some(o) => Some(
+                    Only::ALL
+                        .into_iter()
+                        .find(|x| x.name() == o.get_ref())
+                        .ok_or_else(|| {
+                            ctx.err(
+                                o.span(),
+                                format!(
+                                    "unknown `only = \"{}\"`: expected one of {}",
+                                    o.get_ref(),
+                                    Only::ALL.map(|x| x.name()).join(", ")
+                                ),
+                            )
+                        })?,
+                ),
+                None => None,
             };
-            devices.push(DeviceSpec { kind, interval_ms });
+            let share = match &d.share {
+                Some(v) => ctx.fraction(v, "share")?,
+                None => 1.0,
+            };
+            devices.push(DeviceSpec {
+                kind,
+                interval_ms,
+                only,
+                share,
+            });
         }
         kits.insert(kname.clone(), Kit { devices });
     }
@@ -359,7 +412,12 @@ pub(crate) fn resolve(
         (Some(c), None) => Some((*c.get_ref() as usize, c.span())),
         (None, _) => None,
     };
+    let fall_risk = match &p.fall_risk {
+        Some(v) => ctx.fraction(v, "fall_risk")?,
+        None => 0.0,
+    };
     let population = Population {
+        fall_risk,
         occupancy,
         count: count.as_ref().map(|c| c.0),
         kit,
@@ -424,6 +482,7 @@ pub(crate) fn resolve(
                 oxygen: rp.oxygen,
                 spo2_scale: rp.spo2_scale.as_ref().map(|s| *s.get_ref()),
                 kit,
+                fall_risk: rp.fall_risk,
             },
         );
     }
@@ -481,6 +540,8 @@ pub(crate) fn resolve(
         kits,
         artifacts,
         events: Vec::new(),
+        fridges: Vec::new(),
+        incidents: Incidents::default(),
         gates: Vec::new(),
     };
 
@@ -493,6 +554,32 @@ pub(crate) fn resolve(
         scenario.gates.push(gate.text);
     }
 
+    scenario.fridges = fridges(ctx, &raw, &scenario.wards, step_ms)?;
+    let i = &raw.incidents;
+    let d = Incidents::default();
+    scenario.incidents = Incidents {
+        hypos_per_diabetic_day: ctx.rate(
+            &i.hypos_per_diabetic_day,
+            d.hypos_per_diabetic_day,
+            "hypos_per_diabetic_day",
+        )?,
+        bed_exits_per_night: ctx.rate(
+            &i.bed_exits_per_night,
+            d.bed_exits_per_night,
+            "bed_exits_per_night",
+        )?,
+        occlusions_per_pump_day: ctx.rate(
+            &i.occlusions_per_pump_day,
+            d.occlusions_per_pump_day,
+            "occlusions_per_pump_day",
+        )?,
+        compression_lows_per_night: ctx.rate(
+            &i.compression_lows_per_night,
+            d.compression_lows_per_night,
+            "compression_lows_per_night",
+        )?,
+    };
+
     // Timeline.
     for ev in &raw.events {
         let at_ms = ctx.duration(&ev.at, "at")?;
@@ -501,105 +588,8 @@ pub(crate) fn resolve(
                 "event at {} is not inside the run: the run lasts {} (events are offsets from the epoch)",
                 format_duration(at_ms), format_duration(duration_ms))));
         }
-        let bed = bed_of(ctx, &scenario.beds, &scenario.wards, &ev.bed)?;
-        let forbid =
-            |field: Option<Range<usize>>, name: &str, kind: &str| -> Result<(), ScenarioError> {
-                match field {
-                    Some(span) => {
-                        Err(ctx.err(span, format!("`{name}` does not apply to a `{kind}` event")))
-                    }
-                    None => Ok(()),
-                }
-            };
-        let kind_str = ev.kind.get_ref().as_str();
-        let kind = if let Some(condition) = Deterioration::from_name(kind_str) {
-            forbid(ev.device.as_ref().map(|d| d.span()), "device", kind_str)?;
-            forbid(ev.duration.as_ref().map(|d| d.span()), "duration", kind_str)?;
-            let develop_ms = match &ev.develop {
-                Some(s) => ctx.positive_duration(s, "develop")?,
-                None => default_develop_ms(condition),
-            };
-            let resolve_after_ms = ev
-                .resolve_after
-                .as_ref()
-                .map(|s| ctx.positive_duration(s, "resolve_after"))
-                .transpose()?;
-            let severity = match &ev.severity {
-                Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 2.0) => {
-                    return Err(ctx.err(
-                        v.span(),
-                        "severity must be more than 0 and at most 2 (1 = textbook)",
-                    ));
-                }
-                Some(v) => *v.get_ref(),
-                None => 1.0,
-            };
-            EventKind::Deterioration {
-                condition,
-                develop_ms,
-                resolve_after_ms,
-                severity,
-            }
-        } else if let Some(kind) = ArtifactKind::ALL
-            .into_iter()
-            .find(|k| format!("{}_artifact", k.name()) == kind_str || k.name() == kind_str)
-        {
-            forbid(ev.develop.as_ref().map(|d| d.span()), "develop", kind_str)?;
-            forbid(
-                ev.resolve_after.as_ref().map(|d| d.span()),
-                "resolve_after",
-                kind_str,
-            )?;
-            forbid(ev.severity.as_ref().map(|d| d.span()), "severity", kind_str)?;
-            let Some(device) = &ev.device else {
-                return Err(ctx.err(
-                    ev.kind.span(),
-                    format!(
-                        "a `{kind_str}` event needs `device = \"...\"` (one of {})",
-                        DeviceKind::ALL.map(|k| k.name()).join(", ")
-                    ),
-                ));
-            };
-            let Some(duration) = &ev.duration else {
-                return Err(ctx.err(
-                    ev.kind.span(),
-                    format!("a `{kind_str}` event needs `duration = \"...\"`, e.g. \"2m\""),
-                ));
-            };
-            let duration_ms = ctx.positive_duration(duration, "duration")?;
-            let kit = scenario.kit_of_bed(bed);
-            if !kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
-                return Err(ctx.err(
-                    device.span(),
-                    format!(
-                        "the patient in bed `{}` wears no {}: their kit has {}",
-                        ev.bed.get_ref(),
-                        device.get_ref().name(),
-                        kit.devices
-                            .iter()
-                            .map(|d| d.kind.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-            EventKind::Artifact {
-                kind,
-                device: *device.get_ref(),
-                duration_ms,
-            }
-        } else {
-            let mut expected: Vec<&str> = Deterioration::ALL.iter().map(|d| d.name()).collect();
-            expected.extend(["motion_artifact", "probe_off"]);
-            return Err(ctx.err(
-                ev.kind.span(),
-                format!(
-                    "unknown event kind `{kind_str}`: expected one of {}",
-                    expected.join(", ")
-                ),
-            ));
-        };
-        scenario.events.push(Event { at_ms, bed, kind });
+        let event = event(ctx, &scenario, ev, at_ms)?;
+        scenario.events.push(event);
     }
     if let Some((n, span)) = count {
         let pinned = scenario.pinned_beds().len();
@@ -613,4 +603,346 @@ pub(crate) fn resolve(
         }
     }
     Ok(scenario)
+}
+
+/// `[[fridge]]` entries and each ward's `fridges = N`, in that order; ids are unique.
+fn fridges(
+    ctx: &Ctx,
+    raw: &RawScenario,
+    wards: &[Ward],
+    step_ms: i64,
+) -> Result<Vec<FridgeSpec>, ScenarioError> {
+    let default = |id: String, ward: usize| FridgeSpec {
+        id,
+        ward,
+        kind: StorageKind::Fridge,
+        interval_ms: default_interval_ms(DeviceKind::FridgeLogger).max(step_ms),
+        room_c: 22.0,
+        door_openings_per_day: 8.0,
+        defrost_every_ms: Some(8 * 3_600_000),
+        ballast: 1.0,
+    };
+    let mut out: Vec<FridgeSpec> = Vec::new();
+    let mut ids = BTreeSet::new();
+    for f in &raw.fridges {
+        let id = f.id.get_ref();
+        if !valid_fridge_id(id) {
+            return Err(ctx.err(
+                f.id.span(),
+                "fridge id must be 1-24 letters, digits, '-' or '_' (it names the logger device)",
+            ));
+        }
+        if !ids.insert(id.clone()) {
+            return Err(ctx.err(f.id.span(), format!("fridge `{id}` is defined twice")));
+        }
+        let ward = wards
+            .iter()
+            .position(|w| &w.id == f.ward.get_ref())
+            .ok_or_else(|| {
+                ctx.err(
+                    f.ward.span(),
+                    format!(
+                        "no ward `{}`: expected one of {}",
+                        f.ward.get_ref(),
+                        wards
+                            .iter()
+                            .map(|w| w.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+        let mut spec = default(id.clone(), ward);
+        if let Some(k) = &f.kind {
+            spec.kind = match k.get_ref().as_str() {
+                "fridge" => StorageKind::Fridge,
+                "freezer" => StorageKind::Freezer,
+                other => {
+                    return Err(ctx.err(
+                        k.span(),
+                        format!("unknown fridge kind `{other}`: expected fridge or freezer"),
+                    ));
+                }
+            };
+        }
+        spec.interval_ms = ctx.interval(&f.interval, DeviceKind::FridgeLogger, step_ms)?;
+        if let Some(t) = &f.room_temp {
+            if !(0.0..=45.0).contains(t.get_ref()) {
+                return Err(ctx.err(t.span(), "room_temp must be 0 to 45 (degrees C)"));
+            }
+            spec.room_c = *t.get_ref();
+        }
+        spec.door_openings_per_day =
+            ctx.rate(&f.door_openings_per_day, 8.0, "door_openings_per_day")?;
+        if let Some(d) = &f.defrost_every {
+            spec.defrost_every_ms = if d.get_ref() == "none" {
+                None
+            } else {
+                Some(ctx.positive_duration(d, "defrost_every")?)
+            };
+        }
+        if let Some(b) = &f.ballast {
+            if !(0.2..=10.0).contains(b.get_ref()) {
+                return Err(ctx.err(b.span(), "ballast must be 0.2 to 10 (1 = an ordinary load)"));
+            }
+            spec.ballast = *b.get_ref();
+        }
+        out.push(spec);
+    }
+    for (wi, w) in raw.wards.get_ref().iter().enumerate() {
+        let Some(n) = &w.fridges else { continue };
+        if *n.get_ref() > 100 {
+            return Err(ctx.err(n.span(), "a ward has at most 100 fridges"));
+        }
+        for k in 1..=*n.get_ref() {
+            let id = format!("{}-F{k}", wards[wi].id);
+            if !ids.insert(id.clone()) {
+                return Err(ctx.err(
+                    n.span(),
+                    format!("fridge `{id}` is also defined by a [[fridge]]"),
+                ));
+            }
+            out.push(default(id, wi));
+        }
+    }
+    Ok(out)
+}
+
+fn valid_fridge_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 24
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One `[[event]]`: its kind decides what it targets (a bed or a fridge) and which fields apply.
+fn event(
+    ctx: &Ctx,
+    scenario: &Scenario,
+    ev: &RawEvent,
+    at_ms: i64,
+) -> Result<Event, ScenarioError> {
+    let kind_str = ev.kind.get_ref().as_str();
+    let forbid = |field: Option<Range<usize>>, name: &str| -> Result<(), ScenarioError> {
+        match field {
+            Some(span) => Err(ctx.err(
+                span,
+                format!("`{name}` does not apply to a `{kind_str}` event"),
+            )),
+            None => Ok(()),
+        }
+    };
+    let span = |f: &Option<Spanned<String>>| f.as_ref().map(|d| d.span());
+    let severity = |default: f64| -> Result<f64, ScenarioError> {
+        match &ev.severity {
+            Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 2.0) => Err(ctx.err(
+                v.span(),
+                "severity must be more than 0 and at most 2 (1 = textbook)",
+            )),
+            Some(v) => Ok(*v.get_ref()),
+            None => Ok(default),
+        }
+    };
+    let needs_duration = || -> Result<i64, ScenarioError> {
+        let Some(duration) = &ev.duration else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!("a `{kind_str}` event needs `duration = \"...\"`, e.g. \"2m\""),
+            ));
+        };
+        ctx.positive_duration(duration, "duration")
+    };
+
+    if let Some(fault) = FridgeFault::ALL.into_iter().find(|f| f.name() == kind_str) {
+        forbid(span(&ev.bed), "bed")?;
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.device.as_ref().map(|v| v.span()), "device")?;
+        let ids = || {
+            scenario
+                .fridges
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(f) = &ev.fridge else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!(
+                    "a `{kind_str}` event needs `fridge = \"...\"` (one of: {})",
+                    ids()
+                ),
+            ));
+        };
+        let fridge = scenario
+            .fridges
+            .iter()
+            .position(|x| &x.id == f.get_ref())
+            .ok_or_else(|| {
+                ctx.err(
+                    f.span(),
+                    format!("no fridge `{}`: expected one of: {}", f.get_ref(), ids()),
+                )
+            })?;
+        let duration_ms = if fault.needs_duration() {
+            Some(needs_duration()?)
+        } else {
+            ev.duration
+                .as_ref()
+                .map(|d| ctx.positive_duration(d, "duration"))
+                .transpose()?
+        };
+        return Ok(Event {
+            at_ms,
+            target: Target::Fridge(fridge),
+            kind: EventKind::Fridge { fault, duration_ms },
+        });
+    }
+
+    forbid(span(&ev.fridge), "fridge")?;
+    let Some(bed_s) = &ev.bed else {
+        return Err(ctx.err(
+            ev.kind.span(),
+            format!("a `{kind_str}` event needs `bed = \"...\"`"),
+        ));
+    };
+    let bed = bed_of(ctx, &scenario.beds, &scenario.wards, bed_s)?;
+    let kit = scenario.kit_of_bed(bed);
+    let wears = |device: &Spanned<DeviceKind>| -> Result<(), ScenarioError> {
+        if kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
+            return Ok(());
+        }
+        Err(ctx.err(
+            device.span(),
+            format!(
+                "the patient in bed `{}` wears no {}: their kit has {}",
+                bed_s.get_ref(),
+                device.get_ref().name(),
+                kit.devices
+                    .iter()
+                    .map(|d| d.kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    };
+    let kind = if let Some(condition) = Deterioration::from_name(kind_str) {
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        forbid(span(&ev.duration), "duration")?;
+        let develop_ms = match &ev.develop {
+            Some(s) => ctx.positive_duration(s, "develop")?,
+            None => default_develop_ms(condition),
+        };
+        let resolve_after_ms = ev
+            .resolve_after
+            .as_ref()
+            .map(|s| ctx.positive_duration(s, "resolve_after"))
+            .transpose()?;
+        EventKind::Deterioration {
+            condition,
+            develop_ms,
+            resolve_after_ms,
+            severity: severity(1.0)?,
+        }
+    } else if kind_str == "hypoglycaemia" {
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        forbid(span(&ev.duration), "duration")?;
+        let develop_ms = match &ev.develop {
+            Some(s) => ctx.positive_duration(s, "develop")?,
+            None => 45 * MINUTE_MS,
+        };
+        let resolve_after_ms = match &ev.resolve_after {
+            Some(s) => ctx.positive_duration(s, "resolve_after")?,
+            None => develop_ms + 45 * MINUTE_MS,
+        };
+        EventKind::Hypoglycaemia {
+            develop_ms,
+            resolve_after_ms,
+            severity: severity(1.0)?,
+        }
+    } else if kind_str == "pump_occlusion" || kind_str == "bed_exit" {
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        let duration_ms = needs_duration()?;
+        if kind_str == "pump_occlusion" {
+            if !kit
+                .devices
+                .iter()
+                .any(|d| d.kind == DeviceKind::InfusionPump)
+            {
+                return Err(ctx.err(
+                    bed_s.span(),
+                    format!(
+                        "the patient in bed `{}` has no infusion_pump in their kit",
+                        bed_s.get_ref()
+                    ),
+                ));
+            }
+            EventKind::PumpOcclusion { duration_ms }
+        } else {
+            EventKind::BedExit { duration_ms }
+        }
+    } else if let Some(kind) = [
+        ArtifactKind::Motion,
+        ArtifactKind::ProbeOff,
+        ArtifactKind::CompressionLow,
+    ]
+    .into_iter()
+    .find(|k| format!("{}_artifact", k.name()) == kind_str || k.name() == kind_str)
+    {
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|d| d.span()), "severity")?;
+        let Some(device) = &ev.device else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!(
+                    "a `{kind_str}` event needs `device = \"...\"` (one of {})",
+                    DeviceKind::ALL
+                        .into_iter()
+                        .filter(|k| k.on_patient())
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        if kind == ArtifactKind::CompressionLow && *device.get_ref() != DeviceKind::Cgm {
+            return Err(ctx.err(device.span(), "a compression low happens to a cgm only"));
+        }
+        let duration_ms = needs_duration()?;
+        wears(device)?;
+        EventKind::Artifact {
+            kind,
+            device: *device.get_ref(),
+            duration_ms,
+        }
+    } else {
+        let mut expected: Vec<&str> = Deterioration::ALL.iter().map(|d| d.name()).collect();
+        expected.extend([
+            "hypoglycaemia",
+            "pump_occlusion",
+            "bed_exit",
+            "motion_artifact",
+            "probe_off",
+            "compression_low",
+        ]);
+        expected.extend(FridgeFault::ALL.map(|f| f.name()));
+        return Err(ctx.err(
+            ev.kind.span(),
+            format!(
+                "unknown event kind `{kind_str}`: expected one of {}",
+                expected.join(", ")
+            ),
+        ));
+    };
+    Ok(Event {
+        at_ms,
+        target: Target::Bed(bed),
+        kind,
+    })
 }

@@ -87,6 +87,42 @@ pub const CLASSES: &[ClassSpec] = &[
         late_ms: HOUR,
         mimicked_by: &[],
     },
+    // The product lags the air: a system that alarms on air temperature (or on a logger's
+    // ±0.5 °C error near a limit) may decide well before the product is out; loggers read every
+    // 5-30 min, so it may decide one or two readings late. Door openings spike the air.
+    ClassSpec {
+        name: "cold_chain_excursion",
+        domain: "technical",
+        early_ms: HOUR,
+        late_ms: 45 * MIN,
+        mimicked_by: &[("fridge_logger", "door_open")],
+    },
+    // CGM lags blood glucose by 5-15 min and reads every 5 min; a system may alarm on a
+    // predicted low. Compression lows fake one.
+    ClassSpec {
+        name: "hypoglycaemia",
+        domain: "clinical",
+        early_ms: 20 * MIN,
+        late_ms: 30 * MIN,
+        mimicked_by: &[("cgm", "compression_low")],
+    },
+    // Pumps report their occlusion alarm in their next status (every minute or so).
+    ClassSpec {
+        name: "pump_occlusion",
+        domain: "technical",
+        early_ms: 30 * S,
+        late_ms: 3 * MIN,
+        mimicked_by: &[],
+    },
+    // Bed-exit alarms are meant to be fast (a fall takes seconds); a sensor reporting every
+    // few seconds, and a minute's grace for the pipeline.
+    ClassSpec {
+        name: "bed_exit",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: MIN,
+        mimicked_by: &[],
+    },
 ];
 
 /// The spec of `name`, if the scorer knows it.

@@ -65,16 +65,28 @@ pub enum ConditionClass {
     MonitoringLost,
     /// A device's battery is at or under the low-battery threshold.
     LowBattery,
+    /// A fridge's or freezer's product temperature is outside its storage range.
+    ColdChainExcursion,
+    /// True blood glucose under 3.9 mmol/L (level 1) or 3.0 mmol/L (level 2).
+    Hypoglycaemia,
+    /// An infusion pump is occluded: nothing is being infused.
+    PumpOcclusion,
+    /// A fall-risk patient is out of bed.
+    BedExit,
 }
 
 impl ConditionClass {
-    pub const ALL: [ConditionClass; 6] = [
+    pub const ALL: [ConditionClass; 10] = [
         ConditionClass::Deterioration,
         ConditionClass::Desaturation,
         ConditionClass::ExtremeTachycardia,
         ConditionClass::ExtremeBradycardia,
         ConditionClass::MonitoringLost,
         ConditionClass::LowBattery,
+        ConditionClass::ColdChainExcursion,
+        ConditionClass::Hypoglycaemia,
+        ConditionClass::PumpOcclusion,
+        ConditionClass::BedExit,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -84,6 +96,10 @@ impl ConditionClass {
             ConditionClass::ExtremeBradycardia => "extreme_bradycardia",
             ConditionClass::MonitoringLost => "monitoring_lost",
             ConditionClass::LowBattery => "low_battery",
+            ConditionClass::ColdChainExcursion => "cold_chain_excursion",
+            ConditionClass::Hypoglycaemia => "hypoglycaemia",
+            ConditionClass::PumpOcclusion => "pump_occlusion",
+            ConditionClass::BedExit => "bed_exit",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
@@ -187,6 +203,62 @@ pub const CLINICAL_TIERS: [Tier; 7] = [
     },
 ];
 
+/// Hypoglycaemia from the true blood glucose (International Hypoglycaemia Study Group levels;
+/// a CGM "event" lasts at least 15 min, the international consensus on CGM metrics).
+pub const HYPOGLYCAEMIA_TIERS: [Tier; 2] = [
+    Tier {
+        class: ConditionClass::Hypoglycaemia,
+        severity: Severity::Medium,
+        min_ms: 15 * MIN,
+        clear_ms: 15 * MIN,
+        rule: "true blood glucose < 3.9 mmol/L (level 1 hypoglycaemia)",
+    },
+    Tier {
+        class: ConditionClass::Hypoglycaemia,
+        severity: Severity::High,
+        min_ms: 15 * MIN,
+        clear_ms: 15 * MIN,
+        rule: "true blood glucose < 3.0 mmol/L (level 2 hypoglycaemia)",
+    },
+];
+
+/// A product-temperature excursion (DOMAIN.md section 4: any time outside the range is an
+/// excursion; the condition asks for 15 min, as a logger reading every 5-15 min cannot see a
+/// shorter one, and the product's lag makes shorter ones rare).
+pub const COLD_CHAIN_TIER: Tier = Tier {
+    class: ConditionClass::ColdChainExcursion,
+    severity: Severity::Medium,
+    min_ms: 15 * MIN,
+    clear_ms: 10 * MIN,
+    rule: "product (buffered-probe) temperature outside the storage range: fridge 2-8 C, freezer -50 to -15 C",
+};
+
+/// An infusion pump's occlusion, from its onset until it is cleared.
+pub const PUMP_OCCLUSION_TIER: Tier = Tier {
+    class: ConditionClass::PumpOcclusion,
+    severity: Severity::High,
+    min_ms: 30_000,
+    clear_ms: 0,
+    rule: "infusion pump occluded (nothing infused) until the occlusion is cleared",
+};
+
+/// A fall-risk patient out of bed, from leaving it until back in it.
+pub const BED_EXIT_TIER: Tier = Tier {
+    class: ConditionClass::BedExit,
+    severity: Severity::High,
+    min_ms: 10_000,
+    clear_ms: 0,
+    rule: "fall-risk patient out of bed",
+};
+
+/// Every tier with a spell rule, clinical first.
+pub fn tiers() -> impl Iterator<Item = &'static Tier> {
+    CLINICAL_TIERS
+        .iter()
+        .chain(HYPOGLYCAEMIA_TIERS.iter())
+        .chain([&COLD_CHAIN_TIER, &PUMP_OCCLUSION_TIER, &BED_EXIT_TIER])
+}
+
 /// How often NEWS2 tiers are evaluated for a patient with none open and no episode under way.
 pub const NEWS2_IDLE_EVERY_MS: i64 = 5_000;
 
@@ -212,8 +284,7 @@ pub fn rule_of(class: ConditionClass, severity: Severity) -> &'static str {
     match class {
         ConditionClass::MonitoringLost => MONITORING_LOST_RULE,
         ConditionClass::LowBattery => LOW_BATTERY_RULE,
-        _ => CLINICAL_TIERS
-            .iter()
+        _ => tiers()
             .find(|t| t.class == class && t.severity == severity)
             .map_or("", |t| t.rule),
     }
@@ -326,7 +397,7 @@ impl ClinicalTracker {
         let mut ended = false;
         for (i, tier) in CLINICAL_TIERS.iter().enumerate() {
             if let Some((onset, end)) = self.spells[i].update(now, holds[i], tier.clear_ms) {
-                out.push(record(tier, patient, onset, Some(end)));
+                out.push(tier.record(Subject::Patient(patient), onset, Some(end)));
                 ended = true;
             }
         }
@@ -352,26 +423,63 @@ impl ClinicalTracker {
     pub fn flush(&self, patient: PatientIx, out: &mut Vec<ConditionRecord>) {
         for (i, tier) in CLINICAL_TIERS.iter().enumerate() {
             if let Some((onset, end)) = self.spells[i].flush() {
-                out.push(record(tier, patient, onset, end));
+                out.push(tier.record(Subject::Patient(patient), onset, end));
             }
         }
     }
 }
 
-fn record(
-    tier: &Tier,
-    patient: PatientIx,
-    onset: SimMillis,
-    end: Option<SimMillis>,
-) -> ConditionRecord {
-    ConditionRecord {
-        class: tier.class,
-        severity: tier.severity,
-        subject: Subject::Patient(patient),
-        onset_ms: onset,
-        end_ms: end,
-        // A spell still going at the end is not transient: it has lasted as long as the run let it.
-        transient: end.is_some_and(|e| e - onset < tier.min_ms),
+impl Tier {
+    /// The condition of one spell of this tier about `subject`.
+    pub fn record(
+        &self,
+        subject: Subject,
+        onset: SimMillis,
+        end: Option<SimMillis>,
+    ) -> ConditionRecord {
+        ConditionRecord {
+            class: self.class,
+            severity: self.severity,
+            subject,
+            onset_ms: onset,
+            end_ms: end,
+            // A spell still going at the end is not transient: it lasted as long as the run let it.
+            transient: end.is_some_and(|e| e - onset < self.min_ms),
+        }
+    }
+}
+
+/// A [`Spell`] of one [`Tier`] about one subject: feeds it and records what ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TierSpell {
+    pub tier: &'static Tier,
+    pub subject: Subject,
+    spell: Spell,
+}
+
+impl TierSpell {
+    pub fn new(tier: &'static Tier, subject: Subject) -> Self {
+        Self {
+            tier,
+            subject,
+            spell: Spell::default(),
+        }
+    }
+    /// Feeds one step; the condition when one ended.
+    #[inline]
+    pub fn update(&mut self, now: SimMillis, holds: bool) -> Option<ConditionRecord> {
+        self.spell
+            .update(now, holds, self.tier.clear_ms)
+            .map(|(onset, end)| self.tier.record(self.subject, onset, Some(end)))
+    }
+    /// At the end of the run: the condition still open, if any.
+    pub fn flush(&self) -> Option<ConditionRecord> {
+        self.spell
+            .flush()
+            .map(|(onset, end)| self.tier.record(self.subject, onset, end))
+    }
+    pub fn is_open(&self) -> bool {
+        self.spell.onset.is_some()
     }
 }
 

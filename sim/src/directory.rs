@@ -23,6 +23,8 @@ pub struct DeviceInfo {
     pub kind: DeviceKind,
     pub patient: Option<PatientIx>,
     pub bed: Option<BedIx>,
+    /// The ward it belongs to (a patient's devices: the bed's ward).
+    pub ward: String,
 }
 
 /// Every bed, patient and device of a run, each list sorted by stable id, so that a dense index

@@ -19,7 +19,8 @@ use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 
 use crate::conditions::ConditionRecord;
 use crate::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Fate, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate, Reading,
+    TruthVitals,
 };
 use crate::sink::{RecordSink, SinkError, SinkReport};
 use crate::time::SimMillis;
@@ -132,6 +133,10 @@ pub struct DeviceEventOccurred(pub DeviceEvent);
 #[derive(Message, Debug, Clone, Copy)]
 pub struct ConditionRecorded(pub ConditionRecord);
 
+/// A fridge's temperature excursion is over (or the run ended while it went on).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ExcursionRecorded(pub ExcursionRecord);
+
 /// The sinks of a run; the first sink error stops recording and is reported by [`Sim::finish`].
 #[derive(Resource, Default)]
 pub struct Sinks {
@@ -194,6 +199,7 @@ impl Plugin for SimPlugin {
             .add_message::<ArtifactRecorded>()
             .add_message::<DeviceEventOccurred>()
             .add_message::<ConditionRecorded>()
+            .add_message::<ExcursionRecorded>()
             .configure_sets(
                 Update,
                 (
@@ -281,6 +287,7 @@ struct RecordScratch {
     artifacts: Vec<ArtifactRecord>,
     events: Vec<DeviceEvent>,
     conditions: Vec<ConditionRecord>,
+    excursions: Vec<ExcursionRecord>,
 }
 
 #[derive(Default)]
@@ -292,6 +299,7 @@ struct Cursors {
     artifacts: MessageCursor<ArtifactRecorded>,
     events: MessageCursor<DeviceEventOccurred>,
     conditions: MessageCursor<ConditionRecorded>,
+    excursions: MessageCursor<ExcursionRecorded>,
 }
 
 /// Collects the unread messages into `buf`, sorted by `key`.
@@ -316,6 +324,7 @@ fn record(
     artifacts: Res<Messages<ArtifactRecorded>>,
     events: Res<Messages<DeviceEventOccurred>>,
     conditions: Res<Messages<ConditionRecorded>>,
+    excursions: Res<Messages<ExcursionRecorded>>,
     mut scratch: ResMut<RecordScratch>,
     mut sinks: ResMut<Sinks>,
 ) {
@@ -370,6 +379,13 @@ fn record(
         |m| m.0,
         |r| (r.subject, r.class, r.severity, r.onset_ms),
     );
+    collect_sorted(
+        &mut c.excursions,
+        &excursions,
+        &mut s.excursions,
+        |m| m.0,
+        |r| (r.device, r.measure, r.start_ms),
+    );
     if !s.readings.is_empty() {
         sinks.each(|k| k.readings(&s.readings));
     }
@@ -390,6 +406,9 @@ fn record(
     }
     if !s.conditions.is_empty() {
         sinks.each(|k| k.conditions(&s.conditions));
+    }
+    if !s.excursions.is_empty() {
+        sinks.each(|k| k.excursions(&s.excursions));
     }
 }
 

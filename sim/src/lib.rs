@@ -34,5 +34,6 @@ pub use sink::{CountingSink, Counts, MemorySink, RecordSink, Recorded, SinkError
 #[cfg(feature = "ecs")]
 pub use engine::{
     ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, EmissionFated, EpisodeClosed,
-    ReadingEmitted, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks, TruthSampled,
+    ExcursionRecorded, ReadingEmitted, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks,
+    TruthSampled,
 };

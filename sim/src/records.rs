@@ -31,14 +31,27 @@ pub enum DeviceKind {
     BpCuff,
     /// Skin temperature patch, core-calibrated.
     TempPatch,
+    /// Continuous glucose monitor (interstitial glucose, every 5 min).
+    Cgm,
+    /// Infusion pump: rate, volume remaining, and its state (running, occluded, complete).
+    InfusionPump,
+    /// Bed-exit (pressure-mat) sensor under a fall-risk patient.
+    BedExitSensor,
+    /// Temperature data logger of a vaccine fridge or freezer: air and buffered-probe
+    /// (product) temperature.
+    FridgeLogger,
 }
 
 impl DeviceKind {
-    pub const ALL: [DeviceKind; 4] = [
+    pub const ALL: [DeviceKind; 8] = [
         DeviceKind::EcgPatch,
         DeviceKind::PulseOximeter,
         DeviceKind::BpCuff,
         DeviceKind::TempPatch,
+        DeviceKind::Cgm,
+        DeviceKind::InfusionPump,
+        DeviceKind::BedExitSensor,
+        DeviceKind::FridgeLogger,
     ];
 
     /// The name used in scenarios and outputs (`ecg_patch`).
@@ -48,6 +61,10 @@ impl DeviceKind {
             DeviceKind::PulseOximeter => "pulse_oximeter",
             DeviceKind::BpCuff => "bp_cuff",
             DeviceKind::TempPatch => "temp_patch",
+            DeviceKind::Cgm => "cgm",
+            DeviceKind::InfusionPump => "infusion_pump",
+            DeviceKind::BedExitSensor => "bed_exit_sensor",
+            DeviceKind::FridgeLogger => "fridge_logger",
         }
     }
 
@@ -58,6 +75,10 @@ impl DeviceKind {
             DeviceKind::PulseOximeter => "spo2",
             DeviceKind::BpCuff => "nibp",
             DeviceKind::TempPatch => "temp",
+            DeviceKind::Cgm => "cgm",
+            DeviceKind::InfusionPump => "pump",
+            DeviceKind::BedExitSensor => "bedx",
+            DeviceKind::FridgeLogger => "fridge",
         }
     }
 
@@ -72,7 +93,16 @@ impl DeviceKind {
             DeviceKind::PulseOximeter => &[Metric::Spo2, Metric::PulseRate],
             DeviceKind::BpCuff => &[Metric::Systolic, Metric::Diastolic, Metric::MeanArterial],
             DeviceKind::TempPatch => &[Metric::BodyTemp],
+            DeviceKind::Cgm => &[Metric::Glucose],
+            DeviceKind::InfusionPump => &[Metric::InfusionRate, Metric::VolumeRemaining],
+            DeviceKind::BedExitSensor => &[Metric::BedOccupied],
+            DeviceKind::FridgeLogger => &[Metric::AirTemp, Metric::ProductTemp],
         }
+    }
+
+    /// Whether the device is worn by (or attached to) a patient.
+    pub fn on_patient(self) -> bool {
+        self != DeviceKind::FridgeLogger
     }
 
     /// The status a device reports when its sensor is detached.
@@ -81,7 +111,10 @@ impl DeviceKind {
             DeviceKind::EcgPatch => ObsStatus::LeadOff,
             DeviceKind::PulseOximeter => ObsStatus::ProbeOff,
             DeviceKind::BpCuff => ObsStatus::CuffError,
-            DeviceKind::TempPatch => ObsStatus::SensorOff,
+            DeviceKind::TempPatch | DeviceKind::Cgm | DeviceKind::BedExitSensor => {
+                ObsStatus::SensorOff
+            }
+            DeviceKind::InfusionPump | DeviceKind::FridgeLogger => ObsStatus::SensorFault,
         }
     }
 }
@@ -99,10 +132,22 @@ pub enum Metric {
     Systolic,
     Diastolic,
     MeanArterial,
+    /// Interstitial glucose (CGM), mmol/L.
+    Glucose,
+    /// Infusion rate, mL/h.
+    InfusionRate,
+    /// Volume still to be infused, mL.
+    VolumeRemaining,
+    /// Bed occupied (1) or empty (0).
+    BedOccupied,
+    /// Fridge air temperature, °C.
+    AirTemp,
+    /// Fridge product temperature (buffered probe), °C.
+    ProductTemp,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 14] = [
         Metric::HeartRate,
         Metric::RespRate,
         Metric::Spo2,
@@ -111,6 +156,12 @@ impl Metric {
         Metric::Systolic,
         Metric::Diastolic,
         Metric::MeanArterial,
+        Metric::Glucose,
+        Metric::InfusionRate,
+        Metric::VolumeRemaining,
+        Metric::BedOccupied,
+        Metric::AirTemp,
+        Metric::ProductTemp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -123,13 +174,21 @@ impl Metric {
             Metric::Systolic => "bp_systolic",
             Metric::Diastolic => "bp_diastolic",
             Metric::MeanArterial => "bp_mean",
+            Metric::Glucose => "glucose",
+            Metric::InfusionRate => "infusion_rate",
+            Metric::VolumeRemaining => "volume_remaining",
+            Metric::BedOccupied => "bed_occupied",
+            Metric::AirTemp => "air_temp",
+            Metric::ProductTemp => "product_temp",
         }
     }
 
-    /// LOINC code. Pulse rate from an oximeter shares heart rate's LOINC (8867-4); the MDC code
-    /// tells them apart.
-    pub fn loinc(self) -> &'static str {
-        match self {
+    /// LOINC code, where one exists. Pulse rate from an oximeter shares heart rate's LOINC
+    /// (8867-4); the MDC code tells them apart. Glucose uses the moles/volume code (14743-9,
+    /// mmol/L; DOMAIN.md section 6). Pump, bed and fridge quantities have no LOINC observation
+    /// code we know of: `None` (the wire says `null`).
+    pub fn loinc(self) -> Option<&'static str> {
+        Some(match self {
             Metric::HeartRate | Metric::PulseRate => "8867-4",
             Metric::RespRate => "9279-1",
             Metric::Spo2 => "59408-5",
@@ -137,12 +196,19 @@ impl Metric {
             Metric::Systolic => "8480-6",
             Metric::Diastolic => "8462-4",
             Metric::MeanArterial => "8478-0",
-        }
+            Metric::Glucose => "14743-9",
+            Metric::InfusionRate
+            | Metric::VolumeRemaining
+            | Metric::BedOccupied
+            | Metric::AirTemp
+            | Metric::ProductTemp => return None,
+        })
     }
 
-    /// IEEE 11073 MDC code (system `urn:iso:std:iso:11073:10101`).
-    pub fn mdc(self) -> u32 {
-        match self {
+    /// IEEE 11073 MDC code (system `urn:iso:std:iso:11073:10101`), where one exists
+    /// (`MDC_FLOW_FLUID_PUMP` for the infusion rate; `None` for quantities with no code).
+    pub fn mdc(self) -> Option<u32> {
+        Some(match self {
             Metric::HeartRate => 147_842,
             Metric::PulseRate => 149_530,
             Metric::RespRate => 151_562,
@@ -151,7 +217,13 @@ impl Metric {
             Metric::Systolic => 150_021,
             Metric::Diastolic => 150_022,
             Metric::MeanArterial => 150_023,
-        }
+            Metric::Glucose => 160_184,
+            Metric::InfusionRate => 157_784,
+            Metric::VolumeRemaining
+            | Metric::BedOccupied
+            | Metric::AirTemp
+            | Metric::ProductTemp => return None,
+        })
     }
 
     /// UCUM unit.
@@ -161,6 +233,11 @@ impl Metric {
             Metric::Spo2 => "%",
             Metric::BodyTemp => "Cel",
             Metric::Systolic | Metric::Diastolic | Metric::MeanArterial => "mm[Hg]",
+            Metric::Glucose => "mmol/L",
+            Metric::InfusionRate => "mL/h",
+            Metric::VolumeRemaining => "mL",
+            Metric::BedOccupied => "1",
+            Metric::AirTemp | Metric::ProductTemp => "Cel",
         }
     }
 }
@@ -177,16 +254,25 @@ pub enum ObsStatus {
     SensorOff,
     CuffError,
     LowBattery,
+    /// The sensor reports a fault (a failed fridge probe; a pump's own sensor fault).
+    SensorFault,
+    /// Infusion pump: downstream occlusion alarm; nothing is infused.
+    Occlusion,
+    /// Infusion pump: the volume to be infused is done.
+    InfusionComplete,
 }
 
 impl ObsStatus {
-    pub const ALL: [ObsStatus; 6] = [
+    pub const ALL: [ObsStatus; 9] = [
         ObsStatus::Ok,
         ObsStatus::LeadOff,
         ObsStatus::ProbeOff,
         ObsStatus::SensorOff,
         ObsStatus::CuffError,
         ObsStatus::LowBattery,
+        ObsStatus::SensorFault,
+        ObsStatus::Occlusion,
+        ObsStatus::InfusionComplete,
     ];
 
     pub fn name(self) -> &'static str {
@@ -197,6 +283,9 @@ impl ObsStatus {
             ObsStatus::SensorOff => "sensor_off",
             ObsStatus::CuffError => "cuff_error",
             ObsStatus::LowBattery => "low_battery",
+            ObsStatus::SensorFault => "sensor_fault",
+            ObsStatus::Occlusion => "occlusion",
+            ObsStatus::InfusionComplete => "infusion_complete",
         }
     }
 }
@@ -305,6 +394,8 @@ pub struct TruthVitals {
     pub on_oxygen: bool,
     pub scale: Spo2Scale,
     pub news2: News2,
+    /// True blood glucose, mmol/L, for patients who have it tracked (diabetics, CGM wearers).
+    pub glucose_mmol: Option<f32>,
 }
 
 /// Clinical deterioration kinds.
@@ -363,14 +454,27 @@ pub enum ArtifactKind {
     Motion,
     /// Probe or lead detached: no value, and a status flag.
     ProbeOff,
+    /// CGM compression low: lying on the sensor squeezes interstitial fluid away and the
+    /// reading falls by several mmol/L while blood glucose does not. Unflagged.
+    CompressionLow,
+    /// Fridge door open: the air temperature spikes while the product (buffered probe) barely
+    /// moves. A non-event for the cold chain unless the product leaves its range.
+    DoorOpen,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 2] = [ArtifactKind::Motion, ArtifactKind::ProbeOff];
+    pub const ALL: [ArtifactKind; 4] = [
+        ArtifactKind::Motion,
+        ArtifactKind::ProbeOff,
+        ArtifactKind::CompressionLow,
+        ArtifactKind::DoorOpen,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             ArtifactKind::Motion => "motion",
             ArtifactKind::ProbeOff => "probe_off",
+            ArtifactKind::CompressionLow => "compression_low",
+            ArtifactKind::DoorOpen => "door_open",
         }
     }
 }
@@ -410,13 +514,76 @@ pub enum DeviceEventKind {
     BatteryLow,
     /// Battery empty: the device stops emitting.
     BatteryDepleted,
+    /// Infusion pump: an occlusion began.
+    Occluded,
+    /// Infusion pump: an occlusion was cleared (the infusion runs again).
+    OcclusionCleared,
+    /// Infusion pump: the volume to be infused is done.
+    InfusionCompleted,
+    /// Infusion pump: a new bag was hung and the infusion started.
+    InfusionStarted,
+    /// Bed-exit sensor: the patient got out of bed.
+    BedExited,
+    /// Bed-exit sensor: the patient is back in bed.
+    BedReturned,
+    /// Fridge logger: the door was opened.
+    DoorOpened,
+    /// Fridge logger: the door was closed.
+    DoorClosed,
+    /// Fridge logger: a defrost cycle began.
+    DefrostStarted,
+    /// Fridge logger: the compressor failed (it no longer runs).
+    CompressorFailed,
+    /// Fridge logger: the compressor was repaired.
+    CompressorRepaired,
+    /// Fridge logger: mains power was lost.
+    PowerLost,
+    /// Fridge logger: mains power came back.
+    PowerRestored,
+    /// Fridge logger: the temperature probe failed.
+    ProbeFailed,
+    /// Fridge logger: the temperature probe was replaced.
+    ProbeReplaced,
 }
 
 impl DeviceEventKind {
+    /// Whether the device itself can tell (and so may report it in a status message). A
+    /// fridge logger cannot see its compressor, its door or the mains: those are ground truth
+    /// only.
+    pub fn device_knows(self) -> bool {
+        !matches!(
+            self,
+            DeviceEventKind::DoorOpened
+                | DeviceEventKind::DoorClosed
+                | DeviceEventKind::DefrostStarted
+                | DeviceEventKind::CompressorFailed
+                | DeviceEventKind::CompressorRepaired
+                | DeviceEventKind::PowerLost
+                | DeviceEventKind::PowerRestored
+                | DeviceEventKind::ProbeFailed
+                | DeviceEventKind::ProbeReplaced
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DeviceEventKind::BatteryLow => "battery_low",
             DeviceEventKind::BatteryDepleted => "battery_depleted",
+            DeviceEventKind::Occluded => "occluded",
+            DeviceEventKind::OcclusionCleared => "occlusion_cleared",
+            DeviceEventKind::InfusionCompleted => "infusion_completed",
+            DeviceEventKind::InfusionStarted => "infusion_started",
+            DeviceEventKind::BedExited => "bed_exited",
+            DeviceEventKind::BedReturned => "bed_returned",
+            DeviceEventKind::DoorOpened => "door_opened",
+            DeviceEventKind::DoorClosed => "door_closed",
+            DeviceEventKind::DefrostStarted => "defrost_started",
+            DeviceEventKind::CompressorFailed => "compressor_failed",
+            DeviceEventKind::CompressorRepaired => "compressor_repaired",
+            DeviceEventKind::PowerLost => "power_lost",
+            DeviceEventKind::PowerRestored => "power_restored",
+            DeviceEventKind::ProbeFailed => "probe_failed",
+            DeviceEventKind::ProbeReplaced => "probe_replaced",
         }
     }
 }
@@ -426,4 +593,39 @@ pub struct DeviceEvent {
     pub device: DeviceIx,
     pub sim_ms: SimMillis,
     pub kind: DeviceEventKind,
+}
+
+/// Which fridge temperature an excursion is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// The cabinet air: spikes with every door opening.
+    Air,
+    /// The product, as the buffered (glycol) probe sees it: what the cold chain is about.
+    Product,
+}
+
+impl Measure {
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Air => "air",
+            Measure::Product => "product",
+        }
+    }
+}
+
+/// A temperature excursion of a fridge or freezer, as it really was: any time outside the
+/// storage range (DOMAIN.md section 4), for the air or the product.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExcursionRecord {
+    /// The fridge's logger.
+    pub device: DeviceIx,
+    pub measure: Measure,
+    /// Above the range (`true`) or below it.
+    pub high: bool,
+    pub start_ms: SimMillis,
+    /// `None`: still outside the range when the run ended.
+    pub end_ms: Option<SimMillis>,
+    /// The warmest (or coldest) true temperature during the excursion, °C.
+    pub peak_c: f32,
 }

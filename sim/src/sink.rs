@@ -6,7 +6,7 @@
 
 use crate::conditions::ConditionRecord;
 use crate::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Reading, TruthVitals,
 };
 
 /// Error from a sink: the sink says what failed and why.
@@ -42,6 +42,10 @@ pub trait RecordSink: Send + Sync + 'static {
     fn conditions(&mut self, _rows: &[ConditionRecord]) -> Result<(), SinkError> {
         Ok(())
     }
+    /// Fridge temperature excursions, as each ends (or at the end of the run).
+    fn excursions(&mut self, _rows: &[ExcursionRecord]) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Flushes everything; called once, after the last tick.
     fn finish(&mut self) -> Result<SinkReport, SinkError>;
 }
@@ -57,6 +61,7 @@ pub struct Counts {
     pub artifacts: u64,
     pub device_events: u64,
     pub conditions: u64,
+    pub excursions: u64,
     pub digest: u64,
 }
 
@@ -125,6 +130,10 @@ impl RecordSink for CountingSink {
         self.counts.lock().expect("counts lock").conditions += rows.len() as u64;
         Ok(())
     }
+    fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
+        self.counts.lock().expect("counts lock").excursions += rows.len() as u64;
+        Ok(())
+    }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         Ok(SinkReport::default())
     }
@@ -146,6 +155,7 @@ pub struct Recorded {
     pub artifacts: Vec<ArtifactRecord>,
     pub device_events: Vec<DeviceEvent>,
     pub conditions: Vec<ConditionRecord>,
+    pub excursions: Vec<ExcursionRecord>,
 }
 
 impl MemorySink {
@@ -209,6 +219,14 @@ impl RecordSink for MemorySink {
             .lock()
             .expect("rows lock")
             .conditions
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .excursions
             .extend_from_slice(rows);
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::support::{run_scenario, temp_dir};
+use super::support::{read_parquet, run_scenario, temp_dir};
 
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -45,6 +45,7 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
             "directory.parquet",
             "emissions.parquet",
             "episodes.parquet",
+            "excursions.parquet",
             "manifest.json",
             "telemetry.parquet",
             "truth_vitals.parquet"
@@ -74,7 +75,9 @@ fn another_seed_gives_other_numbers() {
     assert_ne!(a, b);
 }
 
-/// Above `PARALLEL_FROM` patients the step runs in parallel: the files must not change.
+/// Above `PARALLEL_FROM` patients the step runs in parallel: the files must not change. The
+/// ward has everything on: CGMs, pumps, bed-exit sensors, fridges with faults, and frequent
+/// random incidents of every kind.
 #[test]
 fn parallel_stepping_gives_the_same_files_as_serial() {
     let tmp = temp_dir("parallel");
@@ -84,8 +87,17 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
         &scenario,
         format!(
             "[scenario]\nname = \"big-ward\"\nepoch = 2026-03-02T00:00:00Z\nduration = \"90m\"\nseed = 5\n\n\
-             [[ward]]\nid = \"B\"\nbeds = {beds}\n\n[artifacts]\nmotion_per_device_day = 20\n\n\
-             [[event]]\nat = \"10m\"\nbed = \"B-007\"\nkind = \"haemorrhage\"\ndevelop = \"30m\"\n"
+             [[ward]]\nid = \"B\"\nbeds = {beds}\nfridges = 2\n\n[artifacts]\nmotion_per_device_day = 20\n\n\
+             [population]\nconditions = {{ diabetes = 0.3 }}\nfall_risk = 0.2\nkit = \"all\"\n\
+             [kit.all]\ndevices = [{{ kind = \"ecg_patch\" }}, {{ kind = \"pulse_oximeter\" }}, \
+             {{ kind = \"cgm\", only = \"diabetes\" }}, {{ kind = \"infusion_pump\", share = 0.3 }}, \
+             {{ kind = \"bed_exit_sensor\", only = \"fall_risk\" }}]\n\
+             [incidents]\nhypos_per_diabetic_day = 5\nbed_exits_per_night = 5\nocclusions_per_pump_day = 20\n\
+             compression_lows_per_night = 3\n\
+             [[event]]\nat = \"10m\"\nbed = \"B-007\"\nkind = \"haemorrhage\"\ndevelop = \"30m\"\n\
+             [[event]]\nat = \"20m\"\nfridge = \"B-F1\"\nkind = \"door_open\"\nduration = \"3m\"\n\
+             [[event]]\nat = \"30m\"\nfridge = \"B-F1\"\nkind = \"compressor_failure\"\n\
+             [[event]]\nat = \"5m\"\nfridge = \"B-F2\"\nkind = \"door_open\"\nduration = \"1h\"\n"
         ),
     )
     .unwrap();
@@ -94,11 +106,30 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     run_scenario(s, &tmp.path().join("parallel"), &["--threads", "2"]);
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
-    assert_eq!(a.len(), 9);
+    assert_eq!(a.len(), 10);
     for ((fa, a), (_, b)) in a.iter().zip(&b) {
         assert!(
             a == b,
             "{fa} differs between serial and parallel stepping ({beds} beds, seed 5)"
         );
+    }
+    // Everything was on: each kind of condition happened.
+    let cond = read_parquet(tmp.path().join("serial/conditions.parquet"));
+    let classes: std::collections::BTreeSet<&str> = cond
+        .column("class")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    for class in [
+        "deterioration",
+        "hypoglycaemia",
+        "pump_occlusion",
+        "bed_exit",
+        "cold_chain_excursion",
+    ] {
+        assert!(classes.contains(class), "no {class} in {classes:?}");
     }
 }

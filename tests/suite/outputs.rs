@@ -32,7 +32,7 @@ fn the_manifest_describes_every_file_with_its_row_count() {
         (Some(24), Some(24), Some(96))
     );
     let files = m["files"].as_array().unwrap();
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
     for f in files {
         let df = read_parquet(run.join(f["path"].as_str().unwrap()));
         assert_eq!(

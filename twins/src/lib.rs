@@ -7,11 +7,19 @@
 //!   and deterioration (sepsis, respiratory failure, haemorrhage); NEWS2 ground truth.
 //! - [`device`]: ECG patch, pulse oximeter, BP cuff, temperature patch: cadence, noise, bias,
 //!   resolution, clock offset and drift, battery, motion and probe-off artifacts.
-//! - [`ward`]: turns a scenario into a world: admissions, baselines, kits, the directory.
+//!   Patients also have blood glucose (diabetics, CGM wearers) and, if at risk of falling,
+//!   get out of bed.
+//! - [`coldchain`]: vaccine fridges and freezers: thermal model, doors, defrost, compressor
+//!   failure, power outage, probe failure, excursions.
+//! - [`device`]: also CGMs, infusion pumps (with their infusions and occlusions), bed-exit
+//!   sensors and fridge loggers.
+//! - [`ward`]: turns a scenario into a world: admissions, baselines, kits, fridges, the
+//!   directory.
 //!
 //! Twins know nothing about files, MQTT or wire formats: they emit messages
 //! (`ReadingEmitted`, `TruthSampled`, …) that the engine records.
 
+pub mod coldchain;
 pub mod device;
 pub mod patient;
 pub mod ward;
@@ -23,8 +31,37 @@ use bevy_app::{App, PluginGroup, PluginGroupBuilder};
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::{Directory, SimPlugin};
 
+pub use coldchain::ColdChainPlugin;
 pub use device::DevicePlugin;
 pub use patient::PatientPlugin;
+
+/// An interval of simulation time, `[start, end)`: a door open, an occlusion, a time out of
+/// bed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Window {
+    pub start_ms: wardtwin_sim::time::SimMillis,
+    pub end_ms: wardtwin_sim::time::SimMillis,
+}
+
+impl Window {
+    pub fn contains(&self, t: wardtwin_sim::time::SimMillis) -> bool {
+        self.start_ms <= t && t < self.end_ms
+    }
+
+    /// `windows` sorted, with overlapping ones merged (a random and a scheduled occlusion
+    /// that overlap are one).
+    pub fn merged(mut windows: Vec<Window>) -> Vec<Window> {
+        windows.sort();
+        let mut out: Vec<Window> = Vec::with_capacity(windows.len());
+        for w in windows {
+            match out.last_mut() {
+                Some(last) if w.start_ms <= last.end_ms => last.end_ms = last.end_ms.max(w.end_ms),
+                _ => out.push(w),
+            }
+        }
+        out
+    }
+}
 
 /// Every twin plugin. Tests can turn one kind off:
 /// `TwinPlugins.build().disable::<DevicePlugin>()`.
@@ -34,6 +71,7 @@ impl PluginGroup for TwinPlugins {
     fn build(self) -> PluginGroupBuilder {
         PluginGroupBuilder::start::<Self>()
             .add(PatientPlugin)
+            .add(ColdChainPlugin)
             .add(DevicePlugin)
     }
 }

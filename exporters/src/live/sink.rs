@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, DeviceEventKind, EmissionFate, EpisodeRecord, ObsStatus, Reading,
-    TruthVitals,
+    ArtifactRecord, DeviceEvent, DeviceEventKind, EmissionFate, EpisodeRecord, ExcursionRecord,
+    ObsStatus, Reading, TruthVitals,
 };
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{RecordSink, SinkError, SinkReport};
@@ -204,14 +204,18 @@ impl RecordSink for LiveSink {
     fn artifacts(&mut self, rows: &[ArtifactRecord]) -> Result<(), SinkError> {
         self.parquet.artifacts(rows)
     }
+    fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
+        self.parquet.excursions(rows)
+    }
     fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
         self.parquet.device_events(rows)?;
         let mut batch = Vec::with_capacity(rows.len());
-        for e in rows {
+        for e in rows.iter().filter(|e| e.kind.device_knows()) {
             let st = &mut self.devices[e.device.0 as usize];
             st.battery = match e.kind {
                 DeviceEventKind::BatteryLow => BatteryState::Low,
                 DeviceEventKind::BatteryDepleted => BatteryState::Depleted,
+                _ => st.battery,
             };
             if e.kind == DeviceEventKind::BatteryDepleted {
                 st.battery_pct = 0.0;

@@ -23,18 +23,21 @@ fn directory() -> Directory {
                 kind: DeviceKind::BpCuff,
                 patient: Some(PatientIx(0)),
                 bed: Some(BedIx(0)),
+                ward: "W1".into(),
             },
             DeviceInfo {
                 id: "spo2-W1-07".into(),
                 kind: DeviceKind::PulseOximeter,
                 patient: Some(PatientIx(0)),
                 bed: Some(BedIx(0)),
+                ward: "W1".into(),
             },
             DeviceInfo {
                 id: "spare \"spo2\"".into(),
                 kind: DeviceKind::PulseOximeter,
                 patient: None,
                 bed: None,
+                ward: "site".into(),
             },
         ],
     }

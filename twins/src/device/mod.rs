@@ -16,6 +16,7 @@
 //! ([`wardtwin_sim::conditions`]): **monitoring lost** when a device has produced no value for
 //! longer than its cadence allows, and **low battery** from the threshold until it is empty.
 
+pub mod infusion;
 pub mod params;
 mod plugin;
 mod systems;
@@ -42,8 +43,9 @@ pub struct ArtifactWindow {
 pub struct Device {
     pub ix: DeviceIx,
     pub kind: DeviceKind,
-    /// The patient entity it measures.
-    pub patient: Entity,
+    /// What it measures: the patient entity (worn devices), or the fridge entity (loggers);
+    /// an infusion pump reads its own [`Infusion`](infusion::Infusion).
+    pub subject: Entity,
     pub interval_ms: i64,
     pub next_due_ms: SimMillis,
     /// Sequence number of the next emission.

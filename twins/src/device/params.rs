@@ -36,6 +36,14 @@ pub fn measurement(metric: Metric) -> Measurement {
         Metric::Diastolic => m(3.0, 3.0, 1.0, 20.0, 200.0),
         // Computed by the cuff from its own systolic and diastolic.
         Metric::MeanArterial => m(0.0, 0.0, 1.0, 30.0, 220.0),
+        // CGMs: MARD ~9 %, a reading range of 2.2-22.2 mmol/L (40-400 mg/dL).
+        Metric::Glucose => m(0.3, 0.3, 0.1, 2.2, 22.2),
+        // A pump reports what it is programmed to do, exactly.
+        Metric::InfusionRate => m(0.0, 0.0, 0.1, 0.0, 999.0),
+        Metric::VolumeRemaining => m(0.0, 0.0, 1.0, 0.0, 9_999.0),
+        Metric::BedOccupied => m(0.0, 0.0, 1.0, 0.0, 1.0),
+        // Data loggers: ±0.5 °C accuracy (DOMAIN.md section 4), 0.1 °C resolution.
+        Metric::AirTemp | Metric::ProductTemp => m(0.05, 0.2, 0.1, -90.0, 60.0),
     }
 }
 
@@ -67,6 +75,21 @@ pub fn battery(kind: DeviceKind) -> BatterySpec {
             capacity_h: 336.0,
             initial_pct: (60.0, 100.0),
         },
+        // A 14-day sensor.
+        DeviceKind::Cgm => BatterySpec {
+            capacity_h: 336.0,
+            initial_pct: (30.0, 100.0),
+        },
+        // On mains; the battery only backs it up.
+        DeviceKind::InfusionPump | DeviceKind::BedExitSensor => BatterySpec {
+            capacity_h: 100_000.0,
+            initial_pct: (90.0, 100.0),
+        },
+        // A logger's battery lasts a year or more.
+        DeviceKind::FridgeLogger => BatterySpec {
+            capacity_h: 8_760.0,
+            initial_pct: (40.0, 100.0),
+        },
     }
 }
 
@@ -89,3 +112,7 @@ pub const MOTION_BP_ERROR: (f64, f64) = (10.0, 35.0);
 /// Shortest and longest random artifact.
 pub const ARTIFACT_MIN_MS: i64 = 10_000;
 pub const ARTIFACT_MAX_MS: i64 = 4 * 3_600_000;
+
+/// CGM compression low: how far the reading falls (mmol/L), and how long it lasts.
+pub const COMPRESSION_LOW_DROP: (f64, f64) = (1.5, 3.5);
+pub const COMPRESSION_LOW_MS: (i64, i64) = (20 * 60_000, 60 * 60_000);

@@ -2,7 +2,7 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use wardtwin_sim::{SimEnd, SimSet};
 
-use super::systems::{drain_batteries, flush_open_conditions, sample_and_emit};
+use super::systems::{drain_batteries, flush_open_conditions, run_infusions, sample_and_emit};
 
 /// Device systems: battery drain (dynamics) and sampling + emission.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,16 +21,21 @@ impl Plugin for DevicePlugin {
             Update,
             DeviceSystems::Battery
                 .in_set(SimSet::Dynamics)
-                .after(crate::patient::PatientSystems),
+                .after(crate::coldchain::ColdChainSystems),
         )
         .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
-        .add_systems(Update, drain_batteries.in_set(DeviceSystems::Battery))
+        .add_systems(
+            Update,
+            (drain_batteries, run_infusions)
+                .chain()
+                .in_set(DeviceSystems::Battery),
+        )
         .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
         .add_systems(
             SimEnd,
             flush_open_conditions
                 .in_set(SimSet::Dynamics)
-                .after(crate::patient::PatientSystems),
+                .after(crate::coldchain::ColdChainSystems),
         );
     }
 }

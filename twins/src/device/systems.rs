@@ -14,9 +14,13 @@ use wardtwin_sim::records::{
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, ReadingEmitted, SimClock};
 
+use super::infusion::{Infusion, PumpState};
 use super::params::{self, LOW_BATTERY_PCT};
 use super::{Battery, Device};
+use crate::coldchain::Fridge;
 use crate::patient::TrueVitals;
+use crate::patient::glucose::Glycaemia;
+use crate::patient::mobility::BedPresence;
 use crate::patient::params as vitals;
 
 fn technical(
@@ -96,10 +100,22 @@ fn true_value(metric: Metric, tv: &TrueVitals) -> f64 {
         Metric::Systolic => tv.v[vitals::SBP],
         Metric::Diastolic => tv.v[vitals::DBP],
         Metric::MeanArterial => (tv.v[vitals::SBP] + 2.0 * tv.v[vitals::DBP]) / 3.0,
+        _ => f64::NAN,
     }
 }
 
-/// What a device reports for `metric` given the truth, its bias and any motion artifact.
+/// What a device reads of `truth` in `slot`: plus its bias and noise, at its resolution.
+fn read(device: &mut Device, slot: usize, metric: Metric, truth: f64) -> f64 {
+    let m = params::measurement(metric);
+    if m.noise_sd == 0.0 && m.bias_sd == 0.0 {
+        return quantise(&m, truth);
+    }
+    let noise: f64 = device.rng.sample(StandardNormal);
+    quantise(&m, truth + device.bias[slot] + noise * m.noise_sd)
+}
+
+/// What a vital-signs device reports for `metric` given the truth, its bias and any motion
+/// artifact.
 fn measure(device: &mut Device, slot: usize, metric: Metric, tv: &TrueVitals, motion: bool) -> f64 {
     let m = params::measurement(metric);
     let noise: f64 = device.rng.sample(StandardNormal);
@@ -115,78 +131,205 @@ fn measure(device: &mut Device, slot: usize, metric: Metric, tv: &TrueVitals, mo
                 let e = uniform(rng, params::MOTION_BP_ERROR);
                 if rng.random::<bool>() { v + e } else { v - e }
             }
-            Metric::BodyTemp | Metric::MeanArterial => v,
+            _ => v,
         };
     }
     quantise(&m, v)
 }
 
-/// Every device that is due samples its patient and emits one reading. A value after a silence
-/// longer than the cadence allows closes a monitoring-lost condition.
+const EMPTY: [Observation; MAX_OBS] = [Observation {
+    metric: Metric::HeartRate,
+    value: None,
+    status: ObsStatus::Ok,
+}; MAX_OBS];
+
+fn ok(metric: Metric, value: f64) -> Observation {
+    Observation {
+        metric,
+        value: Some(value as f32),
+        status: ObsStatus::Ok,
+    }
+}
+
+/// A vital-signs device (ECG patch, oximeter, cuff, temperature patch).
+fn sense_vitals(
+    device: &mut Device,
+    tv: &TrueVitals,
+    artifact: Option<ArtifactKind>,
+    obs: &mut [Observation; MAX_OBS],
+) {
+    let kind = device.kind;
+    let motion = artifact == Some(ArtifactKind::Motion);
+    for (slot, &metric) in kind.metrics().iter().enumerate() {
+        obs[slot] = match artifact {
+            Some(ArtifactKind::ProbeOff) => Observation {
+                metric,
+                value: None,
+                status: kind.detached_status(),
+            },
+            _ if metric == Metric::MeanArterial => {
+                // The cuff derives MAP from what it measured.
+                let s = obs[0].value.unwrap_or(0.0) as f64;
+                let d = obs[1].value.unwrap_or(0.0) as f64;
+                ok(metric, ((s + 2.0 * d) / 3.0).round())
+            }
+            _ => ok(metric, measure(device, slot, metric, tv, motion)),
+        };
+    }
+    if kind == DeviceKind::BpCuff {
+        // A cuff never reports diastolic above systolic.
+        if let (Some(s), Some(d)) = (obs[0].value, obs[1].value)
+            && d >= s
+        {
+            obs[1].value = Some(s - 10.0);
+        }
+    }
+}
+
+/// A CGM: interstitial glucose; a compression low pulls the reading down, unflagged.
+fn sense_cgm(
+    device: &mut Device,
+    g: &Glycaemia,
+    artifact: Option<ArtifactKind>,
+    obs: &mut [Observation; MAX_OBS],
+) {
+    obs[0] = match artifact {
+        Some(ArtifactKind::ProbeOff) => Observation {
+            metric: Metric::Glucose,
+            value: None,
+            status: ObsStatus::SensorOff,
+        },
+        Some(ArtifactKind::CompressionLow) => {
+            let drop = uniform(&mut device.rng, params::COMPRESSION_LOW_DROP);
+            ok(
+                Metric::Glucose,
+                read(device, 0, Metric::Glucose, g.interstitial_mmol - drop),
+            )
+        }
+        _ => ok(
+            Metric::Glucose,
+            read(device, 0, Metric::Glucose, g.interstitial_mmol),
+        ),
+    };
+}
+
+/// An infusion pump: programmed rate (status says occluded or complete) and volume left.
+fn sense_pump(inf: &Infusion, obs: &mut [Observation; MAX_OBS]) {
+    let (rate, status) = match inf.state {
+        PumpState::Running => (inf.rate_ml_h, ObsStatus::Ok),
+        PumpState::Occluded => (inf.rate_ml_h, ObsStatus::Occlusion),
+        PumpState::Complete => (0.0, ObsStatus::InfusionComplete),
+    };
+    let rate_m = params::measurement(Metric::InfusionRate);
+    obs[0] = Observation {
+        status,
+        ..ok(Metric::InfusionRate, quantise(&rate_m, rate))
+    };
+    let vol_m = params::measurement(Metric::VolumeRemaining);
+    obs[1] = ok(
+        Metric::VolumeRemaining,
+        quantise(&vol_m, inf.remaining_ml.ceil()),
+    );
+}
+
+/// A fridge's logger: air and product; a failed probe reports a fault and no values.
+fn sense_fridge(device: &mut Device, f: &Fridge, obs: &mut [Observation; MAX_OBS]) {
+    for (slot, (metric, truth)) in [
+        (Metric::AirTemp, f.air_c),
+        (Metric::ProductTemp, f.product_c),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        obs[slot] = if f.probe_failed {
+            Observation {
+                metric,
+                value: None,
+                status: ObsStatus::SensorFault,
+            }
+        } else {
+            ok(metric, read(device, slot, metric, truth))
+        };
+    }
+}
+
+type PatientTruth<'a> = (
+    &'a TrueVitals,
+    Option<&'a Glycaemia>,
+    Option<&'a BedPresence>,
+);
+
+/// Every device that is due reads its subject (a patient, its own infusion, a fridge) and
+/// emits one reading; a bed-exit sensor also reports a change the moment it happens. A value
+/// after a silence longer than the cadence allows closes a monitoring-lost condition.
 pub(super) fn sample_and_emit(
     clock: Res<SimClock>,
-    mut devices: Query<(&mut Device, &Battery)>,
-    patients: Query<&TrueVitals>,
+    mut devices: Query<(&mut Device, &Battery, Option<&Infusion>)>,
+    patients: Query<PatientTruth>,
+    fridges: Query<&Fridge>,
     mut out: MessageWriter<ReadingEmitted>,
     mut conditions: MessageWriter<ConditionRecorded>,
 ) {
     let now = clock.now_ms();
     let epoch = clock.epoch_ms();
-    for (mut device, battery) in &mut devices {
-        if device.next_due_ms > now {
+    for (mut device, battery, infusion) in &mut devices {
+        let due = device.next_due_ms <= now;
+        let changed = device.kind == DeviceKind::BedExitSensor
+            && patients
+                .get(device.subject)
+                .ok()
+                .and_then(|p| p.2)
+                .is_some_and(|b| b.changed_ms == now);
+        if !due && !changed {
             continue;
         }
-        device.next_due_ms += device.interval_ms;
+        if due {
+            device.next_due_ms += device.interval_ms;
+        }
         if battery.depleted {
             continue;
         }
-        let Ok(tv) = patients.get(device.patient) else {
-            continue;
-        };
         let artifact = device.artifact_at(now);
-        let low = battery.pct <= LOW_BATTERY_PCT;
-        let kind = device.kind;
-        let metrics = kind.metrics();
-        let mut obs = [Observation {
-            metric: Metric::HeartRate,
-            value: None,
-            status: ObsStatus::Ok,
-        }; MAX_OBS];
-        let motion = artifact == Some(ArtifactKind::Motion);
-        for (slot, &metric) in metrics.iter().enumerate() {
-            let (value, status) = match artifact {
-                Some(ArtifactKind::ProbeOff) => (None, kind.detached_status()),
-                _ if metric == Metric::MeanArterial => {
-                    // The cuff derives MAP from what it measured.
-                    let s = obs[0].value.unwrap_or(0.0) as f64;
-                    let d = obs[1].value.unwrap_or(0.0) as f64;
-                    (Some(((s + 2.0 * d) / 3.0).round() as f32), ObsStatus::Ok)
-                }
-                _ => (
-                    Some(measure(&mut device, slot, metric, tv, motion) as f32),
-                    ObsStatus::Ok,
-                ),
-            };
-            let status = if low && status == ObsStatus::Ok {
-                ObsStatus::LowBattery
-            } else {
-                status
-            };
-            obs[slot] = Observation {
-                metric,
-                value,
-                status,
-            };
+        let mut obs = EMPTY;
+        let subject = device.subject;
+        let sensed = match device.kind {
+            DeviceKind::EcgPatch
+            | DeviceKind::PulseOximeter
+            | DeviceKind::BpCuff
+            | DeviceKind::TempPatch => patients
+                .get(subject)
+                .map(|(tv, _, _)| sense_vitals(&mut device, tv, artifact, &mut obs))
+                .is_ok(),
+            DeviceKind::Cgm => patients
+                .get(subject)
+                .ok()
+                .and_then(|p| p.1)
+                .map(|g| sense_cgm(&mut device, g, artifact, &mut obs))
+                .is_some(),
+            DeviceKind::BedExitSensor => patients
+                .get(subject)
+                .ok()
+                .and_then(|p| p.2)
+                .map(|b| {
+                    obs[0] = ok(Metric::BedOccupied, if b.in_bed { 1.0 } else { 0.0 });
+                })
+                .is_some(),
+            DeviceKind::InfusionPump => infusion.map(|i| sense_pump(i, &mut obs)).is_some(),
+            DeviceKind::FridgeLogger => fridges
+                .get(subject)
+                .map(|f| sense_fridge(&mut device, f, &mut obs))
+                .is_ok(),
+        };
+        if !sensed {
+            continue;
         }
-        if kind == DeviceKind::BpCuff {
-            // A cuff never reports diastolic above systolic.
-            if let (Some(s), Some(d)) = (obs[0].value, obs[1].value)
-                && d >= s
-            {
-                obs[1].value = Some(s - 10.0);
+        let len = device.kind.metrics().len();
+        if battery.pct <= LOW_BATTERY_PCT {
+            for o in obs[..len].iter_mut().filter(|o| o.status == ObsStatus::Ok) {
+                o.status = ObsStatus::LowBattery;
             }
         }
-        if obs[..metrics.len()].iter().any(|o| o.value.is_some()) {
+        if obs[..len].iter().any(|o| o.value.is_some()) {
             let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);
             if now > lost_at {
                 conditions.write(technical(
@@ -207,21 +350,46 @@ pub(super) fn sample_and_emit(
             sim_ms: now,
             device_ms: device.device_time(now, epoch),
             battery_pct: battery.pct as f32,
-            len: metrics.len() as u8,
+            len: len as u8,
             obs,
         }));
     }
+}
+
+/// Steps every infusion pump's infusion; records its events and the occlusions that ended.
+pub(super) fn run_infusions(
+    clock: Res<SimClock>,
+    mut q: Query<(&Device, &mut Infusion)>,
+    mut events: MessageWriter<DeviceEventOccurred>,
+    mut conditions: MessageWriter<ConditionRecorded>,
+    mut ended: Local<Vec<ConditionRecord>>,
+) {
+    let now = clock.now_ms();
+    let step = clock.step_ms();
+    for (device, mut inf) in &mut q {
+        if let Some(kind) = inf.step(now, step, &mut ended) {
+            events.write(DeviceEventOccurred(DeviceEvent {
+                device: device.ix,
+                sim_ms: now,
+                kind,
+            }));
+        }
+    }
+    conditions.write_batch(ended.drain(..).map(ConditionRecorded));
 }
 
 /// At the end of the run: the technical conditions still going (a device silent for too long,
 /// a low battery not yet empty).
 pub(super) fn flush_open_conditions(
     clock: Res<SimClock>,
-    q: Query<(&Device, &Battery)>,
+    q: Query<(&Device, &Battery, Option<&Infusion>)>,
     mut conditions: MessageWriter<ConditionRecorded>,
 ) {
     let end = clock.end_ms();
-    for (device, b) in &q {
+    for (device, b, inf) in &q {
+        if let Some(c) = inf.and_then(Infusion::flush) {
+            conditions.write(ConditionRecorded(c));
+        }
         let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);
         if lost_at < end {
             conditions.write(technical(

@@ -244,3 +244,171 @@ fn adding_a_device_changes_no_other_device() {
     assert!(!ecg(&a.readings, &da).is_empty());
     assert_eq!(ecg(&a.readings, &da), ecg(&b.readings, &db));
 }
+
+/// A ward with the bedside devices beyond vital signs: CGMs for diabetics, pumps for some,
+/// bed-exit sensors for fall-risk patients.
+fn bedside(extra: &str) -> wardtwin_scenarios::Scenario {
+    small(
+        8,
+        "12h",
+        &format!(
+            "[population]\nconditions = {{ diabetes = 0.5 }}\nfall_risk = 0.5\nkit = \"care\"\n\
+             [incidents]\nhypos_per_diabetic_day = 0\nbed_exits_per_night = 0\nocclusions_per_pump_day = 0\ncompression_lows_per_night = 0\n\
+             [kit.care]\ndevices = [\n  {{ kind = \"pulse_oximeter\" }},\n  {{ kind = \"cgm\", only = \"diabetes\" }},\n  \
+             {{ kind = \"infusion_pump\", share = 0.5 }},\n  {{ kind = \"bed_exit_sensor\", only = \"fall_risk\" }},\n]\n\
+             [[patient]]\nbed = \"W1-02\"\nconditions = [\"diabetes\"]\nfall_risk = true\n\
+             [[patient]]\nbed = \"W1-05\"\nconditions = []\nfall_risk = false\n{extra}"
+        ),
+    )
+}
+
+#[test]
+fn kit_devices_go_to_the_patients_they_are_for() {
+    let s = bedside("");
+    let (_, dir) = run_to_memory(&s);
+    let has = |id: &str| dir.devices.iter().any(|d| d.id == id);
+    assert!(has("cgm-W1-02") && has("bedx-W1-02"));
+    assert!(!has("cgm-W1-05") && !has("bedx-W1-05"));
+    let pumps = dir
+        .devices
+        .iter()
+        .filter(|d| d.kind == DeviceKind::InfusionPump)
+        .count();
+    assert!((1..8).contains(&pumps), "a share of the patients: {pumps}");
+    // The share is drawn per device: the same patients get pumps in a bigger ward.
+    let (_, dir2) = run_to_memory(&small(
+        8,
+        "1h",
+        "[kit.p]\ndevices = [{ kind = \"infusion_pump\", share = 0.5 }]\n[population]\nkit = \"p\"\n",
+    ));
+    let ids = |d: &wardtwin_sim::Directory| {
+        d.devices
+            .iter()
+            .filter(|d| d.kind == DeviceKind::InfusionPump)
+            .map(|d| d.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&dir), ids(&dir2));
+}
+
+#[test]
+fn a_cgm_follows_a_hypo_late_and_a_compression_low_fakes_one() {
+    let s = bedside(
+        "[[event]]\nat = \"2h\"\nbed = \"W1-02\"\nkind = \"hypoglycaemia\"\n\
+         [[event]]\nat = \"8h\"\nbed = \"W1-02\"\nkind = \"compression_low\"\ndevice = \"cgm\"\nduration = \"40m\"\n",
+    );
+    let (rec, dir) = run_to_memory(&s);
+    let p = dir.patients.iter().position(|p| p.id == "P-W1-02").unwrap() as u32;
+    let hypo: Vec<_> = rec
+        .conditions
+        .iter()
+        .filter(|c| c.class == wardtwin_sim::conditions::ConditionClass::Hypoglycaemia)
+        .collect();
+    assert_eq!(hypo.len(), 2, "levels 1 and 2: {hypo:?}");
+    assert!(hypo.iter().all(|c| c.subject
+        == wardtwin_sim::conditions::Subject::Patient(wardtwin_sim::records::PatientIx(p))));
+    let onset = hypo.iter().map(|c| c.onset_ms).min().unwrap();
+    let cgm = readings_of(&rec.readings, &dir, "cgm-W1-02");
+    assert!(cgm.iter().all(|r| r.obs[0].metric == Metric::Glucose));
+    let first_low = cgm
+        .iter()
+        .find(|r| r.obs[0].value.is_some_and(|v| v < 3.9))
+        .expect("the CGM sees the hypo");
+    assert!(
+        first_low.sim_ms > onset,
+        "interstitial glucose lags: CGM low at {} after true onset {}",
+        first_low.sim_ms,
+        onset
+    );
+    // During the compression low the CGM reads well under the truth.
+    let at = s.epoch_ms + 8 * 3_600_000;
+    let during: Vec<_> = cgm
+        .iter()
+        .filter(|r| r.sim_ms >= at && r.sim_ms < at + 40 * 60_000)
+        .collect();
+    let truth_at = |t: i64| {
+        rec.truth
+            .iter()
+            .find(|x| x.patient.0 == p && x.sim_ms == t - t.rem_euclid(60_000))
+            .and_then(|x| x.glucose_mmol)
+            .unwrap()
+    };
+    assert!(during.len() >= 7);
+    for r in &during {
+        let truth = truth_at(r.sim_ms);
+        assert!(
+            r.obs[0].value.unwrap() < truth - 0.8,
+            "compression at {}: read {:?}, true {truth}",
+            r.sim_ms,
+            r.obs[0].value
+        );
+    }
+    assert!(
+        rec.artifacts
+            .iter()
+            .any(|a| a.kind == ArtifactKind::CompressionLow && a.origin == Origin::Scheduled)
+    );
+    // Non-diabetics without a CGM have no glucose in the ground truth.
+    let p5 = dir.patients.iter().position(|p| p.id == "P-W1-05").unwrap() as u32;
+    assert!(
+        rec.truth
+            .iter()
+            .filter(|t| t.patient.0 == p5)
+            .all(|t| t.glucose_mmol.is_none())
+    );
+}
+
+#[test]
+fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
+    let s = bedside(
+        "[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"pump_occlusion\"\nduration = \"10m\"\n\
+         [[event]]\nat = \"3h00m30s\"\nbed = \"W1-02\"\nkind = \"bed_exit\"\nduration = \"5m\"\n",
+    );
+    let (rec, dir) = run_to_memory(&s);
+    let pump = readings_of(&rec.readings, &dir, "pump-W1-02");
+    let occluded: Vec<_> = pump
+        .iter()
+        .filter(|r| r.obs[0].status == ObsStatus::Occlusion)
+        .collect();
+    assert!((9..=11).contains(&occluded.len()), "{}", occluded.len());
+    let vols: Vec<f32> = occluded.iter().map(|r| r.obs[1].value.unwrap()).collect();
+    assert!(
+        vols.windows(2).all(|w| w[0] == w[1]),
+        "nothing infused: {vols:?}"
+    );
+    use wardtwin_sim::conditions::ConditionClass as C;
+    let occ: Vec<_> = rec
+        .conditions
+        .iter()
+        .filter(|c| c.class == C::PumpOcclusion)
+        .collect();
+    assert_eq!(occ.len(), 1);
+    assert_eq!(occ[0].end_ms.unwrap() - occ[0].onset_ms, 10 * 60_000);
+
+    let bed = readings_of(&rec.readings, &dir, "bedx-W1-02");
+    let exit_at = s.epoch_ms + 3 * 3_600_000 + 30_000;
+    let at_exit = bed
+        .iter()
+        .find(|r| r.sim_ms == exit_at)
+        .expect("reported the moment the patient left the bed, not at the next heartbeat");
+    assert_eq!(at_exit.obs[0].value, Some(0.0));
+    let back = bed
+        .iter()
+        .find(|r| r.sim_ms == exit_at + 5 * 60_000)
+        .expect("and the moment they were back");
+    assert_eq!(back.obs[0].value, Some(1.0));
+    let exits: Vec<_> = rec
+        .conditions
+        .iter()
+        .filter(|c| c.class == C::BedExit)
+        .collect();
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0].onset_ms, exit_at);
+    assert!(
+        rec.device_events
+            .iter()
+            .any(|e| e.kind == DeviceEventKind::BedExited && e.sim_ms == exit_at)
+    );
+    // Sequence numbers stay contiguous with the extra reports.
+    assert!(bed.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+}

@@ -17,6 +17,8 @@
 //! and 7) or with a NEWS2 condition open, every 5 s for everyone else, and at every truth
 //! sample; it feeds the clinical alertable-conditions tracker ([`ClinicalConditions`]).
 
+pub mod glucose;
+pub mod mobility;
 pub mod params;
 mod plugin;
 mod systems;

@@ -3,8 +3,8 @@ use bevy_ecs::prelude::*;
 use wardtwin_sim::{SimEnd, SimSet};
 
 use super::systems::{
-    close_episodes, evolve, flush_open_conditions, flush_open_episodes, record_conditions,
-    sample_truth, update_circadian,
+    close_episodes, evolve, evolve_glucose, flush_open_care_conditions, flush_open_conditions,
+    flush_open_episodes, move_patients, record_conditions, sample_truth, update_circadian,
 };
 
 /// The patient systems, in order: circadian terms, evolve, close episodes, sample truth.
@@ -25,6 +25,8 @@ impl Plugin for PatientPlugin {
                     evolve,
                     close_episodes,
                     record_conditions,
+                    evolve_glucose,
+                    move_patients,
                     sample_truth,
                 )
                     .chain()
@@ -33,7 +35,13 @@ impl Plugin for PatientPlugin {
             .configure_sets(SimEnd, PatientSystems.in_set(SimSet::Dynamics))
             .add_systems(
                 SimEnd,
-                (flush_open_episodes, flush_open_conditions).in_set(PatientSystems),
+                (
+                    flush_open_episodes,
+                    flush_open_conditions,
+                    flush_open_care_conditions,
+                )
+                    .chain()
+                    .in_set(PatientSystems),
             );
     }
 }

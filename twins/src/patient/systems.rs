@@ -7,10 +7,12 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use wardtwin_sim::conditions::ClinicalState;
 use wardtwin_sim::news2::Acvpu;
-use wardtwin_sim::records::TruthVitals;
+use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, TruthVitals};
 use wardtwin_sim::time::{HOUR_MS, SimMillis};
-use wardtwin_sim::{ConditionRecorded, EpisodeClosed, SimClock, TruthSampled};
+use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, EpisodeClosed, SimClock, TruthSampled};
 
+use super::glucose::Glycaemia;
+use super::mobility::BedPresence;
 use super::params::*;
 use super::{ClinicalConditions, Episodes, Patient, Physiology, TrueVitals};
 
@@ -28,6 +30,8 @@ pub struct PhysiologyStep {
     pub truth_every: u64,
     /// Circadian term of each vital at the current tick.
     pub circadian: [f64; 6],
+    /// Local time of day at the current tick, hours.
+    pub local_h: f64,
     /// Patients in the world (decides serial or parallel stepping).
     pub patients: usize,
     pub step_ms: i64,
@@ -51,6 +55,7 @@ impl PhysiologyStep {
             utc_offset_ms: (utc_offset_hours * HOUR_MS as f64) as i64,
             truth_every: (truth_interval_ms / step_ms).max(1) as u64,
             circadian: [0.0; 6],
+            local_h: 0.0,
             patients: 0,
             step_ms,
             conditions_ended: AtomicBool::new(false),
@@ -62,6 +67,7 @@ impl PhysiologyStep {
 pub(super) fn update_circadian(clock: Res<SimClock>, mut step: ResMut<PhysiologyStep>) {
     let local_h =
         ((clock.now_ms() + step.utc_offset_ms).rem_euclid(24 * HOUR_MS)) as f64 / HOUR_MS as f64;
+    step.local_h = local_h;
     for (i, (amp, peak_h)) in CIRCADIAN.iter().enumerate() {
         step.circadian[i] = amp * (std::f64::consts::TAU * (local_h - peak_h) / 24.0).cos();
     }
@@ -236,18 +242,83 @@ pub(super) fn flush_open_conditions(
     out.write_batch(open.into_iter().map(ConditionRecorded));
 }
 
+/// Glucose moves slowly (a CGM reads every 5 min): it is stepped every 10 s.
+pub const GLUCOSE_STEP_MS: i64 = 10_000;
+
+/// Steps the blood glucose of every patient who has it tracked; records the hypoglycaemia
+/// conditions that ended.
+pub(super) fn evolve_glucose(
+    clock: Res<SimClock>,
+    step: Res<PhysiologyStep>,
+    mut q: Query<&mut Glycaemia>,
+    mut out: MessageWriter<ConditionRecorded>,
+    mut ended: Local<Vec<wardtwin_sim::conditions::ConditionRecord>>,
+) {
+    let now = clock.now_ms();
+    let dt = GLUCOSE_STEP_MS.max(step.step_ms);
+    if now.rem_euclid(dt) >= step.step_ms {
+        return;
+    }
+    for mut g in &mut q {
+        g.step(now, dt, step.local_h, &mut ended);
+    }
+    out.write_batch(ended.drain(..).map(ConditionRecorded));
+}
+
+/// Fall-risk patients get out of bed and back; records the bed exits that ended, and tells
+/// the bed-exit sensor's event log.
+pub(super) fn move_patients(
+    clock: Res<SimClock>,
+    mut q: Query<&mut BedPresence>,
+    mut out: MessageWriter<ConditionRecorded>,
+    mut events: MessageWriter<DeviceEventOccurred>,
+    mut ended: Local<Vec<wardtwin_sim::conditions::ConditionRecord>>,
+) {
+    let now = clock.now_ms();
+    for mut b in &mut q {
+        let Some(in_bed) = b.step(now, &mut ended) else {
+            continue;
+        };
+        if let Some(device) = b.sensor {
+            events.write(DeviceEventOccurred(DeviceEvent {
+                device,
+                sim_ms: now,
+                kind: if in_bed {
+                    DeviceEventKind::BedReturned
+                } else {
+                    DeviceEventKind::BedExited
+                },
+            }));
+        }
+    }
+    out.write_batch(ended.drain(..).map(ConditionRecorded));
+}
+
+/// At the end of the run: hypoglycaemia and bed exits still going.
+pub(super) fn flush_open_care_conditions(
+    glucose: Query<&Glycaemia>,
+    beds: Query<&BedPresence>,
+    mut out: MessageWriter<ConditionRecorded>,
+) {
+    let g = glucose
+        .iter()
+        .flat_map(|g| g.spells.iter().filter_map(|s| s.flush()));
+    let b = beds.iter().filter_map(|b| b.flush());
+    out.write_batch(g.chain(b).map(ConditionRecorded));
+}
+
 /// Every truth interval, records every patient's true vitals and NEWS2.
 pub(super) fn sample_truth(
     clock: Res<SimClock>,
     step: Res<PhysiologyStep>,
-    patients: Query<(&Patient, &TrueVitals)>,
+    patients: Query<(&Patient, &TrueVitals, Option<&Glycaemia>)>,
     mut out: MessageWriter<TruthSampled>,
 ) {
     if !clock.tick().is_multiple_of(step.truth_every) {
         return;
     }
     let now = clock.now_ms();
-    out.write_batch(patients.iter().map(|(p, tv)| {
+    out.write_batch(patients.iter().map(|(p, tv, g)| {
         TruthSampled(TruthVitals {
             patient: p.ix,
             sim_ms: now,
@@ -261,6 +332,7 @@ pub(super) fn sample_truth(
             on_oxygen: p.on_oxygen,
             scale: p.scale,
             news2: tv.news2(p),
+            glucose_mmol: g.map(|g| g.blood_mmol as f32),
         })
     }));
 }

@@ -9,15 +9,23 @@ use std::collections::BTreeMap;
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::{Distribution, Normal, StandardNormal};
-use wardtwin_scenarios::{Acuity, Condition, EventKind, Scenario};
+use wardtwin_scenarios::{
+    Acuity, Condition, EventKind, FridgeFault, FridgeSpec, Only, Scenario, Target,
+};
 use wardtwin_sim::news2::{Acvpu, Spo2Scale};
 use wardtwin_sim::records::{
     ArtifactKind, ArtifactRecord, BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx,
 };
 use wardtwin_sim::rng::{SimRng, stream};
+use wardtwin_sim::time::{MINUTE_MS, SimMillis};
 use wardtwin_sim::{ArtifactRecorded, BedInfo, DeviceInfo, Directory, PatientInfo};
 
+use crate::Window;
+use crate::coldchain::{Faults, Fridge};
+use crate::device::infusion::Infusion;
 use crate::device::{ArtifactWindow, Battery, Device, params as dparams};
+use crate::patient::glucose::{Glycaemia, Hypo};
+use crate::patient::mobility::BedPresence;
 use crate::patient::params::*;
 use crate::patient::{
     ClinicalConditions, Episode, Episodes, Patient, Physiology, PhysiologyStep, TrueVitals, compose,
@@ -34,6 +42,7 @@ pub struct Admission {
     pub on_oxygen: bool,
     pub scale: Spo2Scale,
     pub kit: String,
+    pub fall_risk: bool,
 }
 
 /// Who is in which bed. Each bed draws from its own stream.
@@ -103,7 +112,10 @@ pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
             None if copd => Spo2Scale::Scale2,
             None => Spo2Scale::Scale1,
         };
+        // Own stream: adding fall risk changed no other draw.
+        let fall_draw = stream(seed, &bed.id, "fall_risk").random::<f64>() < pop.fall_risk;
         out.push(Admission {
+            fall_risk: spec.fall_risk.unwrap_or(fall_draw),
             bed: bi,
             id: spec.id.clone().unwrap_or_else(|| format!("P-{}", bed.id)),
             age,
@@ -181,6 +193,20 @@ fn draw_artifacts(
     kind: DeviceKind,
 ) -> Vec<ArtifactWindow> {
     let rates = &s.artifacts;
+    if kind == DeviceKind::Cgm {
+        let mut rng = stream(seed, device_id, "compression");
+        let per_night = s.incidents.compression_lows_per_night;
+        let end = s.epoch_ms + s.duration_ms;
+        let (lo, hi) = dparams::COMPRESSION_LOW_MS;
+        return poisson_in_hours(s, &mut rng, per_night, NIGHT_H)
+            .into_iter()
+            .map(|start_ms| ArtifactWindow {
+                kind: ArtifactKind::CompressionLow,
+                start_ms,
+                end_ms: (start_ms + rng.random_range(lo..=hi)).min(end),
+            })
+            .collect();
+    }
     if !rates.devices.contains(&kind) {
         return Vec::new();
     }
@@ -223,6 +249,173 @@ fn draw_artifacts(
     out
 }
 
+/// A device before it is spawned: its id decides its dense index.
+struct DeviceDraft {
+    id: String,
+    kind: DeviceKind,
+    interval_ms: i64,
+    /// The bed of the patient wearing it…
+    bed: Option<usize>,
+    /// …or the fridge it logs.
+    fridge: Option<usize>,
+}
+
+/// Every device of the run, sorted by id: each patient's kit (a device marked `only` goes to
+/// the patients who have that; one with a `share` to that fraction of them, drawn per device;
+/// an event that needs a device forces it), and each fridge's logger.
+fn device_drafts(s: &Scenario, seed: u64, admissions: &[Admission]) -> Vec<DeviceDraft> {
+    let forced: std::collections::BTreeSet<(usize, DeviceKind)> = s
+        .events
+        .iter()
+        .filter_map(|e| match (e.target, &e.kind) {
+            (Target::Bed(b), EventKind::PumpOcclusion { .. }) => {
+                Some((b, DeviceKind::InfusionPump))
+            }
+            (Target::Bed(b), EventKind::Artifact { device, .. }) => Some((b, *device)),
+            _ => None,
+        })
+        .collect();
+    let mut drafts = Vec::new();
+    for a in admissions {
+        for d in &s.kits[&a.kit].devices {
+            let id = format!("{}-{}", d.kind.id_prefix(), s.beds[a.bed].id);
+            let eligible = match d.only {
+                None => true,
+                Some(Only::Diabetes) => a.conditions.contains(&Condition::Diabetes),
+                Some(Only::FallRisk) => a.fall_risk,
+            };
+            let drawn = d.share >= 1.0 || stream(seed, &id, "share").random::<f64>() < d.share;
+            if !(forced.contains(&(a.bed, d.kind)) || eligible && drawn) {
+                continue;
+            }
+            drafts.push(DeviceDraft {
+                id,
+                kind: d.kind,
+                interval_ms: d.interval_ms,
+                bed: Some(a.bed),
+                fridge: None,
+            });
+        }
+    }
+    for (fi, f) in s.fridges.iter().enumerate() {
+        drafts.push(DeviceDraft {
+            id: format!("{}-{}", DeviceKind::FridgeLogger.id_prefix(), f.id),
+            kind: DeviceKind::FridgeLogger,
+            interval_ms: f.interval_ms,
+            bed: None,
+            fridge: Some(fi),
+        });
+    }
+    drafts.sort_by(|a, b| a.id.cmp(&b.id));
+    drafts
+}
+
+/// Times of a Poisson process of `per_day` over the run, kept only in the local hours
+/// `[from_h, to_h)` (which may wrap midnight) at `per_window` per such window.
+fn poisson_in_hours(
+    s: &Scenario,
+    rng: &mut SimRng,
+    per_window: f64,
+    (from_h, to_h): (f64, f64),
+) -> Vec<SimMillis> {
+    // `(0, 24)` is the whole day.
+    let window_h = match (to_h - from_h).rem_euclid(24.0) {
+        0.0 => 24.0,
+        w => w,
+    };
+    if per_window <= 0.0 {
+        return Vec::new();
+    }
+    let per_day = per_window * 24.0 / window_h;
+    let mean_gap_ms = 86_400_000.0 / per_day;
+    let offset_ms = (s.site.utc_offset_hours * 3_600_000.0) as i64;
+    let mut out = Vec::new();
+    let mut t = 0.0;
+    loop {
+        t += -mean_gap_ms * (1.0 - rng.random::<f64>()).ln();
+        if t >= s.duration_ms as f64 {
+            return out;
+        }
+        let at = s.epoch_ms + t as i64;
+        let local_h = (at + offset_ms).rem_euclid(86_400_000) as f64 / 3_600_000.0;
+        if (local_h - from_h).rem_euclid(24.0) < window_h {
+            out.push(at);
+        }
+    }
+}
+
+/// An exponential duration with mean `mean_ms`, clamped.
+fn exp_duration(rng: &mut SimRng, mean_ms: f64, (lo, hi): (i64, i64)) -> i64 {
+    ((-mean_ms * (1.0 - rng.random::<f64>()).ln()) as i64).clamp(lo, hi)
+}
+
+const NIGHT_H: (f64, f64) = (22.0, 6.0);
+const DAY_H: (f64, f64) = (7.0, 20.0);
+
+/// A diabetic patient's random hypoglycaemic episodes (any time of day).
+fn random_hypos(s: &Scenario, seed: u64, patient: &str) -> Vec<Hypo> {
+    let mut rng = stream(seed, patient, "hypos");
+    let times = poisson_in_hours(s, &mut rng, s.incidents.hypos_per_diabetic_day, (0.0, 24.0));
+    times
+        .into_iter()
+        .map(|onset_ms| {
+            let develop_ms = rng.random_range(30..=60) * MINUTE_MS;
+            Hypo {
+                onset_ms,
+                develop_ms,
+                treat_ms: onset_ms + develop_ms + rng.random_range(20..=50) * MINUTE_MS,
+                nadir_mmol: rng.random_range(2.3..3.5),
+                origin: Origin::Random,
+            }
+        })
+        .collect()
+}
+
+/// A fall-risk patient's random times out of bed, at night.
+fn random_bed_exits(s: &Scenario, seed: u64, patient: &str) -> Vec<Window> {
+    let mut rng = stream(seed, patient, "bed_exits");
+    let end = s.epoch_ms + s.duration_ms;
+    poisson_in_hours(s, &mut rng, s.incidents.bed_exits_per_night, NIGHT_H)
+        .into_iter()
+        .map(|start_ms| Window {
+            start_ms,
+            end_ms: (start_ms + exp_duration(&mut rng, 240_000.0, (30_000, 1_200_000))).min(end),
+        })
+        .collect()
+}
+
+/// A pump's random occlusions.
+fn random_occlusions(s: &Scenario, seed: u64, device: &str) -> Vec<Window> {
+    let mut rng = stream(seed, device, "occlusions");
+    let end = s.epoch_ms + s.duration_ms;
+    let (lo, hi) = crate::device::infusion::OCCLUSION_MS;
+    poisson_in_hours(
+        s,
+        &mut rng,
+        s.incidents.occlusions_per_pump_day,
+        (0.0, 24.0),
+    )
+    .into_iter()
+    .map(|start_ms| Window {
+        start_ms,
+        end_ms: (start_ms + rng.random_range(lo..=hi)).min(end),
+    })
+    .collect()
+}
+
+/// A fridge's random door openings, in the day: mostly under a minute.
+fn random_door_openings(s: &Scenario, seed: u64, f: &FridgeSpec) -> Vec<Window> {
+    let mut rng = stream(seed, &f.id, "doors");
+    let end = s.epoch_ms + s.duration_ms;
+    poisson_in_hours(s, &mut rng, f.door_openings_per_day, DAY_H)
+        .into_iter()
+        .map(|start_ms| Window {
+            start_ms,
+            end_ms: (start_ms + exp_duration(&mut rng, 40_000.0, (10_000, 180_000))).min(end),
+        })
+        .collect()
+}
+
 /// Spawns the scenario's patients and devices into `world` and inserts the [`Directory`] and
 /// the [`PhysiologyStep`]. Returns the directory.
 pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
@@ -251,32 +444,26 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             bed: bed_ix[a.bed],
         });
     }
-    struct DeviceDraft {
-        id: String,
-        kind: DeviceKind,
-        interval_ms: i64,
-        bed: usize,
-    }
-    let mut drafts: Vec<DeviceDraft> = Vec::new();
-    for a in &admissions {
-        for d in &s.kits[&a.kit].devices {
-            drafts.push(DeviceDraft {
-                id: format!("{}-{}", d.kind.id_prefix(), s.beds[a.bed].id),
-                kind: d.kind,
-                interval_ms: d.interval_ms,
-                bed: a.bed,
-            });
-        }
-    }
-    drafts.sort_by(|a, b| a.id.cmp(&b.id));
+    let drafts = device_drafts(s, seed, &admissions);
     for d in &drafts {
+        let bed = d.bed.map(|b| bed_ix[b]);
         dir.devices.push(DeviceInfo {
             id: d.id.clone(),
             kind: d.kind,
-            patient: patient_ix.get(&d.bed).copied(),
-            bed: Some(bed_ix[d.bed]),
+            patient: d.bed.and_then(|b| patient_ix.get(&b).copied()),
+            bed,
+            ward: match d.bed {
+                Some(b) => s.wards[s.beds[b].ward].id.clone(),
+                None => s.wards[s.fridges[d.fridge.unwrap_or(0)].ward].id.clone(),
+            },
         });
     }
+    let device_ix = |bed: usize, kind: DeviceKind| {
+        drafts
+            .iter()
+            .position(|d| d.bed == Some(bed) && d.kind == kind)
+            .map(|i| DeviceIx(i as u32))
+    };
 
     let mut step = PhysiologyStep::new(s.step_ms, s.site.utc_offset_hours, s.truth_interval_ms);
     step.patients = admissions.len();
@@ -284,8 +471,34 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
     let mut episodes: BTreeMap<usize, Vec<Episode>> = BTreeMap::new();
     let mut scheduled_artifacts: BTreeMap<(usize, DeviceKind), Vec<ArtifactWindow>> =
         BTreeMap::new();
+    let mut hypos: BTreeMap<usize, Vec<Hypo>> = BTreeMap::new();
+    let mut exits: BTreeMap<usize, Vec<Window>> = BTreeMap::new();
+    let mut occlusions: BTreeMap<usize, Vec<Window>> = BTreeMap::new();
+    let mut fridge_faults: Vec<Faults> = vec![Faults::default(); s.fridges.len()];
+    let mut scheduled_doors: Vec<Vec<Window>> = vec![Vec::new(); s.fridges.len()];
+    let end_ms = s.epoch_ms + s.duration_ms;
     for (n, ev) in s.events.iter().enumerate() {
         let at = s.epoch_ms + ev.at_ms;
+        let until = |d: Option<i64>| d.map_or(end_ms, |d| (at + d).min(end_ms));
+        let bed = match ev.target {
+            Target::Bed(b) => b,
+            Target::Fridge(f) => {
+                if let EventKind::Fridge { fault, duration_ms } = ev.kind {
+                    let w = Window {
+                        start_ms: at,
+                        end_ms: until(duration_ms),
+                    };
+                    let faults = &mut fridge_faults[f];
+                    match fault {
+                        FridgeFault::DoorOpen => scheduled_doors[f].push(w),
+                        FridgeFault::CompressorFailure => faults.compressor.push(w),
+                        FridgeFault::PowerOutage => faults.power.push(w),
+                        FridgeFault::ProbeFailure => faults.probe.push(w),
+                    }
+                }
+                continue;
+            }
+        };
         match &ev.kind {
             EventKind::Deterioration {
                 condition,
@@ -295,7 +508,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             } => {
                 let record = EpisodeRecord {
                     id: n as u32,
-                    patient: patient_ix[&ev.bed],
+                    patient: patient_ix[&bed],
                     kind: *condition,
                     onset_ms: at,
                     develop_ms: *develop_ms,
@@ -306,7 +519,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                     end_ms: None,
                 };
                 episodes
-                    .entry(ev.bed)
+                    .entry(bed)
                     .or_default()
                     .push(Episode::new(record, *severity));
             }
@@ -316,7 +529,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 duration_ms,
             } => {
                 scheduled_artifacts
-                    .entry((ev.bed, *device))
+                    .entry((bed, *device))
                     .or_default()
                     .push(ArtifactWindow {
                         kind: *kind,
@@ -324,6 +537,28 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                         end_ms: (at + duration_ms).min(s.epoch_ms + s.duration_ms),
                     });
             }
+            EventKind::Hypoglycaemia {
+                develop_ms,
+                resolve_after_ms,
+                severity,
+            } => hypos.entry(bed).or_default().push(Hypo {
+                onset_ms: at,
+                develop_ms: *develop_ms,
+                treat_ms: at + resolve_after_ms,
+                nadir_mmol: Hypo::nadir_for(*severity),
+                origin: Origin::Scheduled,
+            }),
+            EventKind::PumpOcclusion { duration_ms } => {
+                occlusions.entry(bed).or_default().push(Window {
+                    start_ms: at,
+                    end_ms: until(Some(*duration_ms)),
+                })
+            }
+            EventKind::BedExit { duration_ms } => exits.entry(bed).or_default().push(Window {
+                start_ms: at,
+                end_ms: until(Some(*duration_ms)),
+            }),
+            EventKind::Fridge { .. } => {}
         }
     }
     let mut patient_entity = BTreeMap::new();
@@ -351,6 +586,26 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         if let Some(eps) = episodes.remove(&a.bed) {
             e.insert(Episodes(eps));
         }
+        let diabetic = a.conditions.contains(&Condition::Diabetes);
+        let scheduled_hypos = hypos.remove(&a.bed).unwrap_or_default();
+        if diabetic || device_ix(a.bed, DeviceKind::Cgm).is_some() || !scheduled_hypos.is_empty() {
+            let mut all = scheduled_hypos;
+            if diabetic {
+                all.extend(random_hypos(s, seed, &a.id));
+            }
+            all.sort_by_key(|h| h.onset_ms);
+            let rng = stream(seed, &a.id, "glucose");
+            e.insert(Glycaemia::new(ix, diabetic, rng, all));
+        }
+        let scheduled_exits = exits.remove(&a.bed).unwrap_or_default();
+        if a.fall_risk || !scheduled_exits.is_empty() {
+            let mut all = scheduled_exits;
+            if a.fall_risk {
+                all.extend(random_bed_exits(s, seed, &a.id));
+            }
+            let sensor = device_ix(a.bed, DeviceKind::BedExitSensor);
+            e.insert(BedPresence::new(ix, sensor, all));
+        }
         patient_entity.insert(a.bed, e.id());
     }
     // Devices.
@@ -372,9 +627,13 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 .map(|n| n.sample(&mut rng))
                 .unwrap_or(0.0);
         }
-        let random = draw_artifacts(s, seed, &d.id, d.kind);
-        let scheduled = scheduled_artifacts
-            .get(&(d.bed, d.kind))
+        let random = match d.bed {
+            Some(_) => draw_artifacts(s, seed, &d.id, d.kind),
+            None => Vec::new(),
+        };
+        let scheduled = d
+            .bed
+            .and_then(|b| scheduled_artifacts.get(&(b, d.kind)))
             .map_or(&[][..], Vec::as_slice);
         let tagged = random
             .iter()
@@ -390,11 +649,60 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         let mut artifacts = random;
         artifacts.extend_from_slice(scheduled);
         artifacts.sort_by_key(|w| (w.start_ms, w.end_ms));
-        world.spawn((
+        let subject = match (d.bed, d.fridge) {
+            (Some(b), _) => patient_entity[&b],
+            (None, Some(f)) => {
+                let spec = &s.fridges[f];
+                let mut faults = std::mem::take(&mut fridge_faults[f]);
+                let random_doors = random_door_openings(s, seed, spec);
+                for (w, origin) in random_doors
+                    .iter()
+                    .map(|w| (w, Origin::Random))
+                    .chain(scheduled_doors[f].iter().map(|w| (w, Origin::Scheduled)))
+                {
+                    artifact_records.push(ArtifactRecord {
+                        device: ix,
+                        kind: ArtifactKind::DoorOpen,
+                        start_ms: w.start_ms,
+                        end_ms: w.end_ms,
+                        origin,
+                    });
+                }
+                faults.doors = random_doors;
+                faults.doors.extend_from_slice(&scheduled_doors[f]);
+                for list in [
+                    &mut faults.doors,
+                    &mut faults.compressor,
+                    &mut faults.power,
+                    &mut faults.probe,
+                ] {
+                    list.sort();
+                }
+                world
+                    .spawn(Fridge::new(
+                        spec.kind,
+                        ix,
+                        spec.room_c,
+                        spec.ballast,
+                        spec.defrost_every_ms,
+                        faults,
+                    ))
+                    .id()
+            }
+            (None, None) => unreachable!("a device is on a bed or a fridge"),
+        };
+        let mut entity = world.spawn_empty();
+        if d.kind == DeviceKind::InfusionPump {
+            let bed = d.bed.expect("a pump is on a patient");
+            let mut all = occlusions.remove(&bed).unwrap_or_default();
+            all.extend(random_occlusions(s, seed, &d.id));
+            entity.insert(Infusion::new(ix, stream(seed, &d.id, "infusion"), all));
+        }
+        entity.insert((
             Device {
                 ix,
                 kind: d.kind,
-                patient: patient_entity[&d.bed],
+                subject,
                 interval_ms: d.interval_ms,
                 next_due_ms: s.epoch_ms + phase_ms,
                 seq: 0,
