@@ -29,6 +29,10 @@ pub const LIBRARY: &[(&str, &str)] = &[
         "hospital-1000-24h",
         include_str!("../library/hospital-1000-24h.toml"),
     ),
+    (
+        "cold-chain-failure",
+        include_str!("../library/cold-chain-failure.toml"),
+    ),
 ];
 
 /// The built-in scenarios, parsed.

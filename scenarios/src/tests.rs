@@ -38,8 +38,16 @@ fn every_library_scenario_is_valid() {
     let names: Vec<&str> = lib.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["quickstart", "ward-baseline-24h", "hospital-1000-24h"]
+        [
+            "quickstart",
+            "ward-baseline-24h",
+            "hospital-1000-24h",
+            "cold-chain-failure"
+        ]
     );
+    let cc = &lib[3];
+    assert_eq!(cc.fridges.len(), 3);
+    assert_eq!(cc.fridges[2].kind, StorageKind::Freezer);
     let q = &lib[0];
     assert_eq!(q.beds.len(), 24);
     assert_eq!(q.duration_ms, 24 * 3_600_000);

@@ -405,3 +405,130 @@ fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
     );
     assert_eq!(card["passed"], json!(true));
 }
+
+/// Every class beyond vital signs flows from the twin through the broker to the reference
+/// stack and into the scorecard, with no special case in the matcher: a fridge door left ajar,
+/// a pump occlusion, a night-time bed exit and a hypoglycaemia, in one world.
+#[test]
+fn the_reference_stack_catches_cold_chain_pump_bed_exit_and_hypoglycaemia_end_to_end() {
+    let tmp = temp_dir("e2e-bedside");
+    let scenario = tmp.path().join("bedside.toml");
+    std::fs::write(
+        &scenario,
+        r#"[scenario]
+name = "bedside"
+epoch = 2026-03-02T00:00:00Z
+duration = "5h"
+seed = 12
+
+[[ward]]
+id = "W1"
+beds = 4
+
+[population]
+kit = "care"
+conditions = { diabetes = 0.0 }
+
+[incidents]
+hypos_per_diabetic_day = 0
+bed_exits_per_night = 0
+occlusions_per_pump_day = 0
+compression_lows_per_night = 0
+
+[kit.care]
+devices = [
+  { kind = "pulse_oximeter" },
+  { kind = "cgm", only = "diabetes" },
+  { kind = "infusion_pump", share = 0.0 },
+  { kind = "bed_exit_sensor", only = "fall_risk" },
+]
+
+[[patient]]
+bed = "W1-01"
+conditions = ["diabetes"]
+fall_risk = true
+
+[[fridge]]
+id = "W1-VAC"
+ward = "W1"
+door_openings_per_day = 0
+
+[[event]]
+at = "00:40"
+fridge = "W1-VAC"
+kind = "door_open"
+duration = "70m"
+
+[[event]]
+at = "01:00"
+bed = "W1-01"
+kind = "hypoglycaemia"
+
+[[event]]
+at = "02:10"
+bed = "W1-01"
+kind = "pump_occlusion"
+duration = "8m"
+
+[[event]]
+at = "03:00"
+bed = "W1-01"
+kind = "bed_exit"
+duration = "4m"
+
+[scoring]
+gates = [
+  "sensitivity.cold_chain_excursion >= 1",
+  "sensitivity.pump_occlusion >= 1",
+  "sensitivity.bed_exit >= 1",
+  "sensitivity.hypoglycaemia >= 1",
+]
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let (stdout, card, junit) = live_scored(&scenario, &out, 0);
+    assert_eq!(card["passed"], json!(true), "{stdout}");
+    for class in [
+        "cold_chain_excursion",
+        "pump_occlusion",
+        "bed_exit",
+        "hypoglycaemia",
+    ] {
+        let c = card["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["class"] == class)
+            .unwrap();
+        assert!(c["conditions"].as_u64().unwrap() >= 1, "{c}");
+        assert_eq!(c["missed"], json!(0), "{c}");
+    }
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    // The fridge's logger is on no patient: its condition is about the device itself.
+    let fridge = conditions(&out)
+        .into_iter()
+        .find(|c| c.1 == "cold_chain_excursion")
+        .unwrap();
+    assert_eq!(fridge.0, "fridge-W1-VAC");
+    // The ground truth lists the excursion with its peak, and the door as a non-event.
+    let exc = read_parquet(out.join("excursions.parquet"));
+    let measures: Vec<&str> = exc
+        .column("measure")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(measures.contains(&"air") && measures.contains(&"product"));
+    let arts = read_parquet(out.join("artifacts.parquet"));
+    assert!(
+        arts.column("kind")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .any(|k| k == Some("door_open"))
+    );
+}

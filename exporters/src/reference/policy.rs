@@ -9,6 +9,16 @@
 //!   motion spikes), alerting only on a band that persists (3 min for NEWS2, 60 s for
 //!   desaturation, 30 s for extreme rates); re-armed after the band has cleared for 15 min.
 //!   Consciousness and oxygen are not on the wire: it assumes alert, on air, SpO2 scale 1.
+//!
+//! Beyond vital signs (the same simple rules in both, stricter in news2):
+//!
+//! - **pumps and bed-exit sensors**: both policies trust the device's own decision and alert
+//!   at once on `occlusion` and on `bed_occupied` 0;
+//! - **CGM**: naive alarms on every reading crossing 3.9 (3.0) mmol/L; news2 wants it to
+//!   persist 5 min (two readings) and re-arms after 30 min;
+//! - **fridge loggers**: naive alarms on the air or the product leaving 2-8 °C (every door
+//!   opening); news2 watches the product only, for 10 min. The range is the freezer's
+//!   (-50 to -15 °C) when the first product reading is below -5 °C.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -85,6 +95,10 @@ struct DeviceState {
     cadence_ms: Option<i64>,
     lost_alerted: bool,
     battery_alerted: bool,
+    /// Fridge loggers: whether it is a freezer (decided on the first product reading).
+    freezer: Option<bool>,
+    /// news2: hypoglycaemia levels 1 and 2, and the product out of range.
+    bands: [Persist; 3],
 }
 
 /// A band that must persist before it alerts, and clear for a while before it re-arms.
@@ -145,8 +159,9 @@ pub struct Policy {
     now_ms: SimMillis,
     devices: BTreeMap<String, DeviceState>,
     patients: BTreeMap<String, PatientState>,
-    /// Naive: metrics currently past a limit, by (device, metric).
-    naive_in_alarm: BTreeMap<(String, String), bool>,
+    /// Metrics currently past a limit (naive), and device alarms going on (both), by
+    /// (device, metric or alarm).
+    in_alarm: BTreeMap<(String, String), bool>,
 }
 
 fn param(name: &str) -> Option<&'static str> {
@@ -168,7 +183,7 @@ impl Policy {
             now_ms: i64::MIN,
             devices: BTreeMap::new(),
             patients: BTreeMap::new(),
-            naive_in_alarm: BTreeMap::new(),
+            in_alarm: BTreeMap::new(),
         }
     }
 
@@ -224,6 +239,7 @@ impl Policy {
                     ));
                 }
                 self.naive(r, &subject, out);
+                self.bedside(r, &subject, out);
             }
             PolicyKind::News2 => {
                 if let Some(p) = &r.patient {
@@ -239,6 +255,86 @@ impl Policy {
                     }
                     Self::news2(st, p, r.ts_ms, out);
                 }
+                self.bedside(r, &subject, out);
+            }
+        }
+    }
+
+    /// Pumps, bed-exit sensors, CGMs and fridge loggers (see the module doc).
+    fn bedside(&mut self, r: &ReadingIn, subject: &str, out: &mut Vec<AlertOut>) {
+        let naive = self.kind == PolicyKind::Naive;
+        let alert = |class, priority, began_ms, text: String| AlertOut {
+            subject: subject.to_string(),
+            class,
+            priority,
+            began_ms,
+            device: Some(r.device.clone()),
+            text,
+        };
+        for (name, v, status) in &r.obs {
+            // The device's own alarms, on their onset.
+            let own = match name.as_str() {
+                "infusion_rate" => Some(("pump_occlusion", status == "occlusion")),
+                "bed_occupied" => Some(("bed_exit", *v == Some(0.0))),
+                _ => None,
+            };
+            if let Some((class, on)) = own {
+                let key = (r.device.clone(), class.to_string());
+                let was = self.in_alarm.insert(key, on).unwrap_or(false);
+                if on && !was {
+                    out.push(alert(
+                        class,
+                        Priority::High,
+                        r.ts_ms,
+                        format!("{name} {status}"),
+                    ));
+                }
+                continue;
+            }
+            let Some(v) = *v else { continue };
+            let d = self.devices.get_mut(&r.device).expect("seen above");
+            let checks: Vec<(usize, bool, &'static str, Priority, String)> = match name.as_str() {
+                "glucose" => vec![
+                    (
+                        0,
+                        v < 3.9,
+                        "hypoglycaemia",
+                        Priority::Medium,
+                        format!("glucose {v}<3.9"),
+                    ),
+                    (
+                        1,
+                        v < 3.0,
+                        "hypoglycaemia",
+                        Priority::High,
+                        format!("glucose {v}<3.0"),
+                    ),
+                ],
+                "product_temp" | "air_temp" if naive || name == "product_temp" => {
+                    let freezer = *d.freezer.get_or_insert(v < -5.0);
+                    let (lo, hi) = if freezer { (-50.0, -15.0) } else { (2.0, 8.0) };
+                    vec![(
+                        2,
+                        v < lo || v > hi,
+                        "cold_chain_excursion",
+                        Priority::Medium,
+                        format!("{name} {v} outside {lo}..{hi}"),
+                    )]
+                }
+                _ => Vec::new(),
+            };
+            for (band, holds, class, priority, text) in checks {
+                let began = if naive {
+                    let key = (r.device.clone(), format!("{name}/{band}"));
+                    let was = self.in_alarm.insert(key, holds).unwrap_or(false);
+                    (holds && !was).then_some(r.ts_ms)
+                } else {
+                    let hold = if band == 2 { 10 * MIN } else { 5 * MIN };
+                    d.bands[band].update(r.ts_ms, holds, hold, 30 * MIN)
+                };
+                if let Some(began) = began {
+                    out.push(alert(class, priority, began, text));
+                }
             }
         }
     }
@@ -250,7 +346,7 @@ impl Policy {
             };
             let past = *v < lo || *v > hi;
             let key = (r.device.clone(), name.clone());
-            let was = self.naive_in_alarm.insert(key, past).unwrap_or(false);
+            let was = self.in_alarm.insert(key, past).unwrap_or(false);
             if past && !was {
                 let hr = name == "heart_rate" || name == "pulse_rate";
                 let (class, priority) = match name.as_str() {
@@ -474,5 +570,96 @@ mod tests {
         assert_eq!(lost.len(), 1);
         assert_eq!(lost[0].device.as_deref(), Some("spo2"));
         assert_eq!(lost[0].began_ms, 3 * 15 * S + 2 * 15 * S + MIN);
+    }
+
+    fn logger(ts: i64, air: f64, product: f64) -> ReadingIn {
+        ReadingIn {
+            device: "fridge-VAC".into(),
+            patient: None,
+            ts_ms: ts,
+            battery_pct: 80.0,
+            obs: vec![
+                ("air_temp".into(), Some(air), "ok".into()),
+                ("product_temp".into(), Some(product), "ok".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_door_opening_fools_naive_but_not_news2_which_waits_for_the_product() {
+        let mut naive = Policy::new(PolicyKind::Naive);
+        let mut news2 = Policy::new(PolicyKind::News2);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        // Door spike at 10 min (air only); the product leaves the range at 60 min.
+        let series = [
+            (4.5, 4.6),
+            (4.4, 4.6),
+            (12.0, 4.8),
+            (5.0, 4.9),
+            (5.5, 5.0),
+            (9.0, 6.0),
+            (10.0, 7.5),
+            (11.0, 8.3),
+            (11.5, 8.9),
+            (12.0, 9.4),
+            (12.5, 9.8),
+        ];
+        for (i, (air, product)) in series.iter().enumerate() {
+            let r = logger(i as i64 * 5 * MIN, *air, *product);
+            naive.on_reading(&r, &mut a);
+            news2.on_reading(&r, &mut b);
+        }
+        let cc = |v: &[AlertOut]| -> Vec<i64> {
+            v.iter()
+                .filter(|x| x.class == "cold_chain_excursion")
+                .map(|x| x.began_ms)
+                .collect()
+        };
+        assert_eq!(
+            cc(&a),
+            vec![10 * MIN, 25 * MIN, 35 * MIN],
+            "naive: the door, the air, then the product"
+        );
+        assert_eq!(
+            cc(&b),
+            vec![35 * MIN],
+            "news2: the product, once it stayed out 10 min"
+        );
+        assert!(b.iter().all(|x| x.subject == "fridge-VAC"));
+    }
+
+    #[test]
+    fn pump_occlusions_and_bed_exits_alert_once_at_their_onset() {
+        let mut p = Policy::new(PolicyKind::News2);
+        let mut out = Vec::new();
+        let pump = |ts, status: &str| ReadingIn {
+            device: "pump-W1-01".into(),
+            patient: Some("P1".into()),
+            ts_ms: ts,
+            battery_pct: 99.0,
+            obs: vec![
+                ("infusion_rate".into(), Some(100.0), status.into()),
+                ("volume_remaining".into(), Some(500.0), "ok".into()),
+            ],
+        };
+        for (i, st) in ["ok", "occlusion", "occlusion", "ok", "occlusion"]
+            .iter()
+            .enumerate()
+        {
+            p.on_reading(&pump(i as i64 * MIN, st), &mut out);
+        }
+        let bed = |ts, v| reading("bedx-W1-01", ts, &[("bed_occupied", Some(v))]);
+        for (i, v) in [1.0, 0.0, 0.0, 1.0].iter().enumerate() {
+            p.on_reading(&bed(10 * MIN + i as i64 * S, *v), &mut out);
+        }
+        let got: Vec<_> = out.iter().map(|a| (a.class, a.began_ms)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pump_occlusion", MIN),
+                ("pump_occlusion", 4 * MIN),
+                ("bed_exit", 10 * MIN + S)
+            ]
+        );
     }
 }

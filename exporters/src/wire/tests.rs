@@ -246,3 +246,62 @@ fn the_schemas_reject_what_a_consumer_could_not_use() {
     assert!(schemas.check(b"{\"type\":\"mystery\"}").is_err());
     assert!(schemas.check(b"not json").is_err());
 }
+
+#[test]
+fn every_device_kind_metric_and_status_validates_with_null_codes_where_none_exist() {
+    let schemas = WireSchemas::load();
+    let mut dir = directory();
+    dir.devices = DeviceKind::ALL
+        .iter()
+        .map(|k| DeviceInfo {
+            id: format!("{}-x", k.id_prefix()),
+            kind: *k,
+            patient: k.on_patient().then_some(PatientIx(0)),
+            bed: k.on_patient().then_some(BedIx(0)),
+            ward: "W1".into(),
+        })
+        .collect();
+    let w = WireDirectory::new(&dir, DEFAULT_PREFIX, "site").unwrap();
+    let mut buf = String::new();
+    for (i, k) in DeviceKind::ALL.iter().enumerate() {
+        for status in ObsStatus::ALL {
+            let obs: Vec<_> = k
+                .metrics()
+                .iter()
+                .map(|m| (*m, Some(1.5), status))
+                .collect();
+            w.telemetry(&reading(i as u32, &obs), &mut buf);
+            schemas
+                .check(buf.as_bytes())
+                .unwrap_or_else(|e| panic!("{k:?} {status:?}: {e}\n{buf}"));
+            let v: serde_json::Value = serde_json::from_str(&buf).unwrap();
+            assert_eq!(v["device_kind"], k.name());
+            for (o, m) in v["obs"].as_array().unwrap().iter().zip(k.metrics()) {
+                assert_eq!(o["loinc"], serde_json::json!(m.loinc()), "{m:?}");
+                assert_eq!(o["mdc"], serde_json::json!(m.mdc()), "{m:?}");
+                assert_eq!(o["unit"], m.ucum());
+            }
+        }
+    }
+    // A fridge logger is on no patient and no bed, but in a ward.
+    let fridge = DeviceKind::ALL
+        .iter()
+        .position(|k| *k == DeviceKind::FridgeLogger)
+        .unwrap();
+    w.telemetry(
+        &reading(
+            fridge as u32,
+            &[(Metric::AirTemp, Some(4.2), ObsStatus::Ok)],
+        ),
+        &mut buf,
+    );
+    let v: serde_json::Value = serde_json::from_str(&buf).unwrap();
+    assert_eq!(
+        (&v["patient"], &v["bed"], &v["ward"]),
+        (
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+            &serde_json::json!("W1")
+        )
+    );
+}
