@@ -229,9 +229,9 @@ fn unknown_subjects_classes_and_devices_are_rejected_with_a_reason() {
             "P9",
         ),
         (
-            alert("P1", "hypoglycaemia", t),
+            alert("P1", "asset_teleported", t),
             Rejection::UnknownClass,
-            "hypoglycaemia",
+            "asset_teleported",
         ),
         (
             Ok(Alert {
