@@ -17,7 +17,8 @@ use polars_core::prelude::*;
 use polars_io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter};
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, PositionRecord,
+    Reading, TruthVitals,
 };
 use wardtwin_sim::{Directory, RecordSink, SinkError, SinkReport};
 
@@ -29,7 +30,7 @@ pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 pub const CHANNEL_CHUNKS: usize = 3;
 
 /// The tables of a run folder, in the order the manifest lists them.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "telemetry",
     "emissions",
     "truth_vitals",
@@ -39,6 +40,7 @@ pub const TABLES: [&str; 9] = [
     "conditions",
     "directory",
     "excursions",
+    "positions",
 ];
 
 /// Why writing a run failed.
@@ -69,6 +71,7 @@ enum Chunk {
     Events(Vec<DeviceEvent>),
     Conditions(Vec<ConditionRecord>),
     Excursions(Vec<ExcursionRecord>),
+    Positions(Vec<PositionRecord>),
 }
 
 struct TableFile {
@@ -177,6 +180,11 @@ fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> Writ
             TABLES[8],
             &schema(tables::excursions_frame(&[], d), TABLES[8])?,
         )?,
+        TableFile::create(
+            &out,
+            TABLES[9],
+            &schema(tables::positions_frame(&[], d), TABLES[9])?,
+        )?,
     ];
     // The directory is known from the start: written once.
     files[7].write(tables::directory_frame(d))?;
@@ -190,6 +198,7 @@ fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> Writ
             Chunk::Events(rows) => files[5].write(tables::device_events_frame(&rows, d))?,
             Chunk::Conditions(rows) => files[6].write(tables::conditions_frame(&rows, d))?,
             Chunk::Excursions(rows) => files[8].write(tables::excursions_frame(&rows, d))?,
+            Chunk::Positions(rows) => files[9].write(tables::positions_frame(&rows, d))?,
         }
     }
     files
@@ -211,6 +220,7 @@ pub struct ParquetSink {
     events: Vec<DeviceEvent>,
     conditions: Vec<ConditionRecord>,
     excursions: Vec<ExcursionRecord>,
+    positions: Vec<PositionRecord>,
 }
 
 impl ParquetSink {
@@ -238,6 +248,7 @@ impl ParquetSink {
             events: Vec::new(),
             conditions: Vec::new(),
             excursions: Vec::new(),
+            positions: Vec::new(),
         })
     }
 
@@ -282,6 +293,7 @@ impl ParquetSink {
         }
         flush!(artifacts, Artifacts);
         flush!(events, Events);
+        flush!(positions, Positions);
         // Conditions are few (they are events, not samples) and arrive as each ends: kept to
         // the end and written in onset order, which gives each its id.
         if force && !self.conditions.is_empty() {
@@ -312,6 +324,7 @@ impl RecordSink for ParquetSink {
                     battery_pct: r.battery_pct,
                     metric: o.metric,
                     status: o.status,
+                    source: o.source,
                 });
             }
         }
@@ -345,6 +358,10 @@ impl RecordSink for ParquetSink {
         self.excursions.extend_from_slice(rows);
         Ok(())
     }
+    fn positions(&mut self, rows: &[PositionRecord]) -> Result<(), SinkError> {
+        self.positions.extend_from_slice(rows);
+        self.flush_full(false)
+    }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         self.flush_full(true)?;
         self.tx = None; // closes the channel: the writer finishes its files.
@@ -364,13 +381,17 @@ impl RecordSink for ParquetSink {
 mod tests {
     use polars_io::SerReader;
     use polars_io::parquet::read::ParquetReader;
-    use wardtwin_sim::records::{DeviceIx, DeviceKind, MAX_OBS, Metric, ObsStatus, Observation};
+    use wardtwin_sim::records::{
+        DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation,
+    };
     use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
 
     use super::*;
 
     fn directory() -> Directory {
         Directory {
+            spaces: Vec::new(),
+            receivers: Vec::new(),
             beds: vec![BedInfo {
                 id: "W1-01".into(),
                 ward: "W1".into(),
@@ -395,11 +416,13 @@ mod tests {
             metric: Metric::HeartRate,
             value: Some(70.0 + (seq % 7) as f32),
             status: ObsStatus::Ok,
+            source: NO_SOURCE,
         }; MAX_OBS];
         obs[1] = Observation {
             metric: Metric::RespRate,
             value: None,
             status: ObsStatus::LeadOff,
+            source: NO_SOURCE,
         };
         Reading {
             device: DeviceIx(0),
@@ -409,6 +432,7 @@ mod tests {
             battery_pct: 80.0,
             len: 2,
             obs,
+            forwarded_ms: i64::from(seq) * 15_000,
         }
     }
 

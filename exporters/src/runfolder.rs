@@ -168,6 +168,8 @@ fn directory(dir: &Path) -> Result<Vec<Entity>, RunFolderError> {
             "bed" => EntityKind::Bed,
             "patient" => EntityKind::Patient,
             "device" => EntityKind::Device,
+            // The site plan: not something an alert names.
+            "space" | "receiver" => continue,
             other => return Err(invalid(&c.path, format!("unknown kind {other:?}"))),
         };
         out.push(Entity {

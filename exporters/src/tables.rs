@@ -9,7 +9,7 @@ use wardtwin_sim::Directory;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Metric,
-    ObsStatus, TruthVitals,
+    NO_SOURCE, ObsStatus, PositionRecord, TruthVitals,
 };
 
 /// One observation row of the telemetry table, as the sim thread buffers it.
@@ -23,6 +23,8 @@ pub struct ObsRow {
     pub battery_pct: f32,
     pub metric: Metric,
     pub status: ObsStatus,
+    /// The receiver (RSSI, UWB), else `NO_SOURCE`.
+    pub source: u16,
 }
 
 fn s(name: &str) -> PlSmallStr {
@@ -110,6 +112,12 @@ pub fn telemetry_frame(rows: &[ObsRow], dir: &Directory) -> PolarsResult<DataFra
             .into_column(),
         strings("unit", rows.iter().map(|r| r.metric.ucum())),
         strings("status", rows.iter().map(|r| r.status.name())),
+        opt_strings(
+            "receiver_id",
+            rows.iter().map(|r| {
+                (r.source != NO_SOURCE).then(|| dir.receivers[usize::from(r.source)].id.as_str())
+            }),
+        ),
         f32s(
             "battery_pct",
             rows.iter().map(|r| (r.battery_pct * 10.0).round() / 10.0),
@@ -130,6 +138,7 @@ pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<D
             u32s("seq", rows.iter().map(|r| r.seq)),
             strings("fate", rows.iter().map(|r| r.fate.name())),
             strings("sink", rows.iter().map(|r| r.sink)),
+            opt_times("forwarded_time", rows.iter().map(|r| r.forwarded_ms)),
             u32s("attempts", rows.iter().map(|r| u32::from(r.attempts))),
             Float64Chunked::from_iter_options(
                 s("lateness_ms"),
@@ -295,6 +304,7 @@ pub fn conditions_frame(rows: &[ConditionRecord], dir: &Directory) -> PolarsResu
 /// Every bed, patient and device of the run, with what links them: the scorer resolves an
 /// alert's subject (a patient, bed or device id) through it.
 pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
+    #[derive(Default)]
     struct Row<'a> {
         kind: &'a str,
         id: &'a str,
@@ -302,24 +312,28 @@ pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
         patient: Option<&'a str>,
         bed: Option<&'a str>,
         ward: Option<&'a str>,
+        space: Option<&'a str>,
+        zone: Option<&'a str>,
+        x_m: Option<f32>,
+        y_m: Option<f32>,
     }
     let beds = dir.beds.iter().map(|b| Row {
         kind: "bed",
         id: &b.id,
-        device_kind: None,
-        patient: None,
         bed: Some(&b.id),
         ward: Some(&b.ward),
+        space: Some(&b.room),
+        ..Row::default()
     });
     let patients = dir.patients.iter().map(|p| {
         let b = dir.bed(p.bed);
         Row {
             kind: "patient",
             id: &p.id,
-            device_kind: None,
             patient: Some(&p.id),
             bed: Some(&b.id),
             ward: Some(&b.ward),
+            ..Row::default()
         }
     });
     let devices = dir.devices.iter().map(|d| Row {
@@ -329,8 +343,36 @@ pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
         patient: d.patient.map(|p| dir.patient(p).id.as_str()),
         bed: d.bed.map(|b| dir.bed(b).id.as_str()),
         ward: Some(d.ward.as_str()),
+        ..Row::default()
     });
-    let rows: Vec<Row> = beds.chain(patients).chain(devices).collect();
+    let spaces = dir.spaces.iter().map(|sp| Row {
+        kind: "space",
+        id: &sp.id,
+        device_kind: Some(sp.kind),
+        ward: sp.ward.as_deref(),
+        space: Some(&sp.id),
+        zone: Some(&sp.zone),
+        ..Row::default()
+    });
+    let receivers = dir.receivers.iter().map(|r| {
+        let sp = &dir.spaces[r.space as usize];
+        Row {
+            kind: "receiver",
+            id: &r.id,
+            ward: sp.ward.as_deref(),
+            space: Some(&sp.id),
+            zone: Some(&sp.zone),
+            x_m: Some(r.x_m),
+            y_m: Some(r.y_m),
+            ..Row::default()
+        }
+    });
+    let rows: Vec<Row> = beds
+        .chain(patients)
+        .chain(devices)
+        .chain(spaces)
+        .chain(receivers)
+        .collect();
     frame(
         rows.len(),
         vec![
@@ -340,6 +382,29 @@ pub fn directory_frame(dir: &Directory) -> PolarsResult<DataFrame> {
             opt_strings("patient_id", rows.iter().map(|r| r.patient)),
             opt_strings("bed_id", rows.iter().map(|r| r.bed)),
             opt_strings("ward_id", rows.iter().map(|r| r.ward)),
+            opt_strings("space_id", rows.iter().map(|r| r.space)),
+            opt_strings("zone_id", rows.iter().map(|r| r.zone)),
+            Float32Chunked::from_iter_options(s("x_m"), rows.iter().map(|r| r.x_m)).into_column(),
+            Float32Chunked::from_iter_options(s("y_m"), rows.iter().map(|r| r.y_m)).into_column(),
+        ],
+    )
+}
+
+pub fn positions_frame(rows: &[PositionRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let space = |r: &PositionRecord| &dir.spaces[r.space as usize];
+    frame(
+        rows.len(),
+        vec![
+            times("sim_time", rows.iter().map(|r| r.sim_ms)),
+            strings(
+                "device_id",
+                rows.iter().map(|r| dir.device(r.device).id.as_str()),
+            ),
+            f32s("x_m", rows.iter().map(|r| (r.x_m * 100.0).round() / 100.0)),
+            f32s("y_m", rows.iter().map(|r| (r.y_m * 100.0).round() / 100.0)),
+            strings("space_id", rows.iter().map(|r| space(r).id.as_str())),
+            strings("zone_id", rows.iter().map(|r| space(r).zone.as_str())),
+            opt_strings("ward_id", rows.iter().map(|r| space(r).ward.as_deref())),
         ],
     )
 }

@@ -133,6 +133,8 @@ pub struct WireDirectory {
     pub site: String,
     pub devices: Vec<WireDevice>,
     pub gateways: Vec<WireGateway>,
+    /// Each RTLS receiver's id, as a JSON string literal.
+    receivers: Vec<String>,
 }
 
 impl WireDirectory {
@@ -187,11 +189,21 @@ impl WireDirectory {
                 ids_json: ids,
             });
         }
+        let receivers = dir
+            .receivers
+            .iter()
+            .map(|r| {
+                let mut q = String::new();
+                json_str(&mut q, &r.id);
+                q
+            })
+            .collect();
         Ok(Self {
             prefix: prefix.to_string(),
             site,
             devices,
             gateways,
+            receivers,
         })
     }
 
@@ -237,10 +249,15 @@ impl WireDirectory {
             }
             let _ = write!(
                 out,
-                ",\"unit\":\"{}\",\"status\":\"{}\"}}",
+                ",\"unit\":\"{}\",\"status\":\"{}\"",
                 m.ucum(),
                 o.status.name()
             );
+            if let Some(rx) = self.receivers.get(usize::from(o.source)) {
+                out.push_str(",\"receiver\":");
+                out.push_str(rx);
+            }
+            out.push('}');
         }
         out.push_str("]}");
     }

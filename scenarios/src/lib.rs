@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::{Located, ScenarioError};
 pub use model::*;
+pub mod layout;
 
 /// The built-in scenarios: (name, TOML source).
 pub const LIBRARY: &[(&str, &str)] = &[

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind};
 use wardtwin_sim::time::SimMillis;
 
+pub use crate::layout::{Layout, Point, Receiver, Rect, Space, SpaceKind};
 pub use crate::schema::{Acuity, Condition};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,14 @@ pub struct Scenario {
     pub fridges: Vec<FridgeSpec>,
     /// Rates of the things that happen at random to patients and devices.
     pub incidents: Incidents,
+    /// The site plan: every ward's spaces, receivers and gateway; where beds and fridges are.
+    pub layout: Layout,
+    /// Tracked equipment and staff.
+    pub rtls: Rtls,
+    pub assets: Vec<AssetSpec>,
+    pub staff: Vec<StaffSpec>,
+    pub radio: Radio,
+    pub gateways: GatewayParams,
     /// `[scoring] gates`, each checked by the scorer's parser (docs/scoring.md).
     pub gates: Vec<String>,
 }
@@ -212,7 +221,8 @@ pub fn default_interval_ms(kind: DeviceKind) -> i64 {
         DeviceKind::TempPatch => 120_000,
         DeviceKind::BpCuff => 3_600_000,
         DeviceKind::Cgm | DeviceKind::FridgeLogger => 300_000,
-        DeviceKind::InfusionPump | DeviceKind::BedExitSensor => 60_000,
+        DeviceKind::InfusionPump | DeviceKind::BedExitSensor | DeviceKind::EdgeGateway => 60_000,
+        DeviceKind::AssetTag | DeviceKind::StaffBadge => 30_000,
     }
 }
 
@@ -240,6 +250,12 @@ pub enum Target {
     Bed(usize),
     /// Index into [`Scenario::fridges`].
     Fridge(usize),
+    /// Index into [`Scenario::wards`] (its gateway).
+    Ward(usize),
+    /// Index into [`Scenario::assets`].
+    Asset(usize),
+    /// Index into [`Scenario::staff`].
+    Staff(usize),
 }
 
 impl Event {
@@ -247,7 +263,7 @@ impl Event {
     pub fn bed(&self) -> Option<usize> {
         match self.target {
             Target::Bed(b) => Some(b),
-            Target::Fridge(_) => None,
+            _ => None,
         }
     }
 }
@@ -319,6 +335,178 @@ pub enum EventKind {
         fault: FridgeFault,
         duration_ms: Option<i64>,
     },
+    /// A ward gateway's uplink is down: it spools what it receives.
+    UplinkOutage { duration_ms: i64 },
+    /// An asset is taken away (to another ward's equipment room, or out of the building:
+    /// `to` is a ward index, or `None` for outside) and left there.
+    AssetWander { to: Option<usize> },
+    /// A staff member presses their duress button.
+    Duress,
+}
+
+/// How tags are located.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtlsMode {
+    /// BLE: the receivers that heard an advert report its RSSI.
+    Ble,
+    /// UWB: anchors compute a position (10-30 cm with line of sight, 50-100 cm without).
+    Uwb,
+}
+
+/// `[rtls]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rtls {
+    pub assets_per_bed: f64,
+    pub staff_per_bed: f64,
+    pub mode: RtlsMode,
+    /// Tags report (receivers aggregate adverts) this often.
+    pub report_interval_ms: i64,
+    /// Times an asset is used (wheeled to a patient room, later back) per day.
+    pub moves_per_asset_day: f64,
+    /// Times an asset is taken to another ward and left there, per asset per day.
+    pub wanders_per_asset_day: f64,
+    /// Times an asset is taken out of the building, per asset per day.
+    pub losses_per_asset_day: f64,
+    pub duress_per_staff_day: f64,
+}
+
+impl Default for Rtls {
+    fn default() -> Self {
+        Self {
+            assets_per_bed: 0.0,
+            staff_per_bed: 0.0,
+            mode: RtlsMode::Ble,
+            report_interval_ms: 30_000,
+            moves_per_asset_day: 3.0,
+            wanders_per_asset_day: 0.02,
+            losses_per_asset_day: 0.002,
+            duress_per_staff_day: 0.005,
+        }
+    }
+}
+
+/// Kinds of tracked equipment (DOMAIN.md section 5 users ask "where is it now").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AssetKind {
+    InfusionPump,
+    Wheelchair,
+    Ventilator,
+    BladderScanner,
+    EcgMachine,
+}
+
+impl AssetKind {
+    /// The mix of a ward's equipment, by share.
+    pub const MIX: [(AssetKind, f64); 5] = [
+        (AssetKind::InfusionPump, 0.45),
+        (AssetKind::Wheelchair, 0.3),
+        (AssetKind::Ventilator, 0.1),
+        (AssetKind::BladderScanner, 0.05),
+        (AssetKind::EcgMachine, 0.1),
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            AssetKind::InfusionPump => "infusion_pump",
+            AssetKind::Wheelchair => "wheelchair",
+            AssetKind::Ventilator => "ventilator",
+            AssetKind::BladderScanner => "bladder_scanner",
+            AssetKind::EcgMachine => "ecg_machine",
+        }
+    }
+    /// Id prefix (`W1-IVP03`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            AssetKind::InfusionPump => "IVP",
+            AssetKind::Wheelchair => "WCH",
+            AssetKind::Ventilator => "VEN",
+            AssetKind::BladderScanner => "BSC",
+            AssetKind::EcgMachine => "ECG",
+        }
+    }
+}
+
+/// One tracked asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetSpec {
+    /// `W1-IVP03`; its tag is the device `tag-W1-IVP03`.
+    pub id: String,
+    pub kind: AssetKind,
+    /// Its home ward (index): it is permitted in that ward's zone.
+    pub ward: usize,
+    pub permitted_zones: Vec<String>,
+}
+
+/// One staff member with a badge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffSpec {
+    /// `W1-N02`; the badge is the device `badge-W1-N02`.
+    pub id: String,
+    pub ward: usize,
+}
+
+/// `[radio]`: the log-distance path-loss model `RSSI(d) = P1m − 10·n·log10(d) − walls + X`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Radio {
+    pub p1m_dbm: f64,
+    pub exponent: f64,
+    pub shadowing_sd_db: f64,
+    /// Loss through the wall between two spaces.
+    pub wall_loss_db: f64,
+    /// Weakest signal a receiver decodes.
+    pub sensitivity_dbm: f64,
+    /// Retransmissions of a device with a connection (not tags' adverts).
+    pub retries: u32,
+}
+
+impl Default for Radio {
+    fn default() -> Self {
+        Self {
+            p1m_dbm: -59.0,
+            exponent: 2.5,
+            shadowing_sd_db: 3.0,
+            wall_loss_db: 5.0,
+            sensitivity_dbm: -95.0,
+            retries: 2,
+        }
+    }
+}
+
+/// What a gateway does when its spool is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropPolicy {
+    /// Drop the oldest message to make room (keep the freshest data).
+    DropOldest,
+    /// Refuse the new message (keep the history).
+    DropNewest,
+}
+
+impl DropPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            DropPolicy::DropOldest => "drop_oldest",
+            DropPolicy::DropNewest => "drop_newest",
+        }
+    }
+}
+
+/// `[gateways]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GatewayParams {
+    pub spool_limit: usize,
+    pub drop_policy: DropPolicy,
+    pub forward_rate_per_s: f64,
+    pub status_interval_ms: i64,
+}
+
+impl Default for GatewayParams {
+    fn default() -> Self {
+        Self {
+            spool_limit: 10_000,
+            drop_policy: DropPolicy::DropOldest,
+            forward_rate_per_s: 200.0,
+            status_interval_ms: 60_000,
+        }
+    }
 }
 
 /// Default time a deterioration takes to develop fully.

@@ -68,6 +68,16 @@ pub struct RawScenario {
     #[serde(default)]
     pub incidents: RawIncidents,
     #[serde(default)]
+    pub rtls: RawRtls,
+    #[serde(default)]
+    pub radio: RawRadio,
+    #[serde(default)]
+    pub gateways: RawGateways,
+    #[serde(default, rename = "space")]
+    pub spaces: Vec<RawSpace>,
+    #[serde(default, rename = "receiver")]
+    pub receivers: Vec<RawReceiver>,
+    #[serde(default)]
     pub scoring: RawScoring,
 }
 
@@ -233,10 +243,79 @@ pub struct RawEvent {
     pub at: Spanned<String>,
     pub bed: Option<Spanned<String>>,
     pub fridge: Option<Spanned<String>>,
+    pub ward: Option<Spanned<String>>,
+    pub asset: Option<Spanned<String>>,
+    pub staff: Option<Spanned<String>>,
+    /// `asset_wander`: where it ends up (a ward id, or `EXIT`).
+    pub to: Option<Spanned<String>>,
     pub kind: Spanned<String>,
     pub develop: Option<Spanned<String>>,
     pub resolve_after: Option<Spanned<String>>,
     pub severity: Option<Spanned<f64>>,
     pub device: Option<Spanned<DeviceKind>>,
     pub duration: Option<Spanned<String>>,
+}
+
+/// `[[space]]`: one space of an explicit ward floor plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpace {
+    pub id: Spanned<String>,
+    pub ward: Spanned<String>,
+    pub kind: Spanned<String>,
+    /// `[x, y, width, height]`, metres.
+    pub rect: Spanned<Vec<f64>>,
+    pub zone: Option<String>,
+    /// Spaces it opens onto (`MAIN` is the site's main corridor).
+    #[serde(default)]
+    pub connects: Vec<Spanned<String>>,
+}
+
+/// `[[receiver]]`: an RTLS receiver (or UWB anchor) in an explicit floor plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReceiver {
+    pub id: Option<Spanned<String>>,
+    pub space: Spanned<String>,
+    /// `[x, y]`, metres (default: the centre of the space).
+    pub at: Option<Spanned<Vec<f64>>>,
+}
+
+/// `[rtls]`: tracked equipment and staff.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRtls {
+    pub assets_per_bed: Option<Spanned<f64>>,
+    pub staff_per_bed: Option<Spanned<f64>>,
+    /// `ble` (RSSI at receivers) or `uwb` (positions).
+    pub mode: Option<Spanned<String>>,
+    pub report_interval: Option<Spanned<String>>,
+    pub wanders_per_asset_day: Option<Spanned<f64>>,
+    pub losses_per_asset_day: Option<Spanned<f64>>,
+    pub duress_per_staff_day: Option<Spanned<f64>>,
+    pub moves_per_asset_day: Option<Spanned<f64>>,
+}
+
+/// `[radio]`: the log-distance path-loss model (DOMAIN.md section 5).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRadio {
+    pub p1m_dbm: Option<Spanned<f64>>,
+    pub exponent: Option<Spanned<f64>>,
+    pub shadowing_sd_db: Option<Spanned<f64>>,
+    pub wall_loss_db: Option<Spanned<f64>>,
+    pub sensitivity_dbm: Option<Spanned<f64>>,
+    pub retries: Option<Spanned<u32>>,
+}
+
+/// `[gateways]`: each ward's edge gateway.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateways {
+    pub spool_limit: Option<Spanned<u32>>,
+    /// `drop_oldest` or `drop_newest`.
+    pub drop_policy: Option<Spanned<String>>,
+    /// Messages per second a gateway forwards when draining a backlog.
+    pub forward_rate: Option<Spanned<f64>>,
+    pub status_interval: Option<Spanned<String>>,
 }

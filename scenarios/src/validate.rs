@@ -277,6 +277,15 @@ pub(crate) fn resolve(
         let mut kinds = BTreeSet::new();
         for d in k.devices.get_ref() {
             let kind = *d.kind.get_ref();
+            if !kind.on_patient() {
+                return Err(ctx.err(
+                    d.kind.span(),
+                    format!(
+                        "{} is not worn by patients: fridges are [[fridge]], tags come from [rtls], gateways are generated",
+                        kind.name()
+                    ),
+                ));
+            }
             if !kinds.insert(kind) {
                 return Err(ctx.err(
                     d.kind.span(),
@@ -542,6 +551,12 @@ pub(crate) fn resolve(
         events: Vec::new(),
         fridges: Vec::new(),
         incidents: Incidents::default(),
+        layout: Layout::default(),
+        rtls: Rtls::default(),
+        assets: Vec::new(),
+        staff: Vec::new(),
+        radio: Radio::default(),
+        gateways: GatewayParams::default(),
         gates: Vec::new(),
     };
 
@@ -555,6 +570,8 @@ pub(crate) fn resolve(
     }
 
     scenario.fridges = fridges(ctx, &raw, &scenario.wards, step_ms)?;
+    scenario.layout = site_layout(ctx, &raw, &scenario)?;
+    rtls(ctx, &raw, &mut scenario)?;
     let i = &raw.incidents;
     let d = Incidents::default();
     scenario.incidents = Incidents {
@@ -753,6 +770,136 @@ fn event(
         ctx.positive_duration(duration, "duration")
     };
 
+    let other_targets = |allowed: &str| -> Result<(), ScenarioError> {
+        for (name, f) in [
+            ("bed", &ev.bed),
+            ("fridge", &ev.fridge),
+            ("ward", &ev.ward),
+            ("asset", &ev.asset),
+            ("staff", &ev.staff),
+        ] {
+            if name != allowed {
+                forbid(span(f), name)?;
+            }
+        }
+        for (name, f) in [
+            ("develop", &ev.develop),
+            ("resolve_after", &ev.resolve_after),
+        ] {
+            forbid(span(f), name)?;
+        }
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.device.as_ref().map(|v| v.span()), "device")
+    };
+    let needs =
+        |f: &Option<Spanned<String>>, what: &str| -> Result<Spanned<String>, ScenarioError> {
+            f.clone().ok_or_else(|| {
+                ctx.err(
+                    ev.kind.span(),
+                    format!("a `{kind_str}` event needs `{what} = \"...\"`"),
+                )
+            })
+        };
+    match kind_str {
+        "uplink_outage" => {
+            other_targets("ward")?;
+            forbid(span(&ev.to), "to")?;
+            let w = needs(&ev.ward, "ward")?;
+            let ward = scenario
+                .wards
+                .iter()
+                .position(|x| &x.id == w.get_ref())
+                .ok_or_else(|| ctx.err(w.span(), format!("no ward `{}`", w.get_ref())))?;
+            return Ok(Event {
+                at_ms,
+                target: Target::Ward(ward),
+                kind: EventKind::UplinkOutage {
+                    duration_ms: needs_duration()?,
+                },
+            });
+        }
+        "asset_wander" => {
+            other_targets("asset")?;
+            forbid(span(&ev.duration), "duration")?;
+            let a = needs(&ev.asset, "asset")?;
+            let asset = scenario
+                .assets
+                .iter()
+                .position(|x| &x.id == a.get_ref())
+                .ok_or_else(|| {
+                    let some: Vec<&str> = scenario
+                        .assets
+                        .iter()
+                        .take(5)
+                        .map(|x| x.id.as_str())
+                        .collect();
+                    ctx.err(
+                        a.span(),
+                        format!(
+                            "no asset `{}` (assets come from [rtls] assets_per_bed; e.g. {})",
+                            a.get_ref(),
+                            if some.is_empty() {
+                                "none in this scenario".to_string()
+                            } else {
+                                some.join(", ")
+                            }
+                        ),
+                    )
+                })?;
+            let to = needs(&ev.to, "to")?;
+            let to_ward = if to.get_ref() == "EXIT" {
+                None
+            } else {
+                Some(
+                    scenario
+                        .wards
+                        .iter()
+                        .position(|x| &x.id == to.get_ref())
+                        .ok_or_else(|| {
+                            ctx.err(
+                                to.span(),
+                                format!("`to` is a ward id or EXIT, found `{}`", to.get_ref()),
+                            )
+                        })?,
+                )
+            };
+            return Ok(Event {
+                at_ms,
+                target: Target::Asset(asset),
+                kind: EventKind::AssetWander { to: to_ward },
+            });
+        }
+        "duress" => {
+            other_targets("staff")?;
+            forbid(span(&ev.to), "to")?;
+            forbid(span(&ev.duration), "duration")?;
+            let st = needs(&ev.staff, "staff")?;
+            let staff = scenario
+                .staff
+                .iter()
+                .position(|x| &x.id == st.get_ref())
+                .ok_or_else(|| {
+                    ctx.err(
+                        st.span(),
+                        format!(
+                            "no staff `{}` (staff come from [rtls] staff_per_bed)",
+                            st.get_ref()
+                        ),
+                    )
+                })?;
+            return Ok(Event {
+                at_ms,
+                target: Target::Staff(staff),
+                kind: EventKind::Duress,
+            });
+        }
+        _ => {}
+    }
+    forbid(span(&ev.ward), "ward")?;
+    forbid(span(&ev.asset), "asset")?;
+    forbid(span(&ev.staff), "staff")?;
+    forbid(span(&ev.to), "to")?;
+
     if let Some(fault) = FridgeFault::ALL.into_iter().find(|f| f.name() == kind_str) {
         forbid(span(&ev.bed), "bed")?;
         forbid(span(&ev.develop), "develop")?;
@@ -932,6 +1079,7 @@ fn event(
             "compression_low",
         ]);
         expected.extend(FridgeFault::ALL.map(|f| f.name()));
+        expected.extend(["uplink_outage", "asset_wander", "duress"]);
         return Err(ctx.err(
             ev.kind.span(),
             format!(
@@ -945,4 +1093,442 @@ fn event(
         target: Target::Bed(bed),
         kind,
     })
+}
+
+/// The site plan: explicit `[[space]]`s for the wards that give them, a generated plan for the
+/// others (placed east of everything explicit), the main corridor joining them, and the way out.
+fn site_layout(ctx: &Ctx, raw: &RawScenario, s: &Scenario) -> Result<Layout, ScenarioError> {
+    use crate::layout::*;
+    let mut layout = Layout::default();
+    let ward_of = |name: &Spanned<String>| {
+        s.wards
+            .iter()
+            .position(|w| &w.id == name.get_ref())
+            .ok_or_else(|| {
+                ctx.err(
+                    name.span(),
+                    format!(
+                        "no ward `{}`: expected one of {}",
+                        name.get_ref(),
+                        s.wards
+                            .iter()
+                            .map(|w| w.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+    };
+    // Explicit spaces.
+    let mut explicit = vec![false; s.wards.len()];
+    let mut max_x: f64 = 0.0;
+    for rs in &raw.spaces {
+        let ward = ward_of(&rs.ward)?;
+        explicit[ward] = true;
+        let id = rs.id.get_ref();
+        if !valid_fridge_id(id) || id == "MAIN" || id == "EXIT" {
+            return Err(ctx.err(
+                rs.id.span(),
+                "space id must be 1-24 letters, digits, '-' or '_', and not MAIN or EXIT",
+            ));
+        }
+        if layout.space_index(id).is_some() {
+            return Err(ctx.err(rs.id.span(), format!("space `{id}` is defined twice")));
+        }
+        let kind = SpaceKind::from_name(rs.kind.get_ref()).ok_or_else(|| {
+            ctx.err(
+                rs.kind.span(),
+                format!(
+                    "unknown space kind `{}`: expected one of room, corridor, station, equipment, utility",
+                    rs.kind.get_ref()
+                ),
+            )
+        })?;
+        if matches!(kind, SpaceKind::Lobby | SpaceKind::Outside) {
+            return Err(ctx.err(
+                rs.kind.span(),
+                "a ward's space is a room, corridor, station, equipment or utility space",
+            ));
+        }
+        let r = rs.rect.get_ref();
+        if r.len() != 4 || r[2] <= 0.0 || r[3] <= 0.0 || r.iter().any(|v| !v.is_finite()) {
+            return Err(ctx.err(
+                rs.rect.span(),
+                "rect is [x, y, width, height] in metres, width and height above zero",
+            ));
+        }
+        max_x = max_x.max(r[0] + r[2]);
+        layout.spaces.push(Space {
+            id: id.clone(),
+            ward: Some(ward),
+            kind,
+            zone: rs.zone.clone().unwrap_or_else(|| s.wards[ward].id.clone()),
+            rect: Rect {
+                x_m: r[0],
+                y_m: r[1],
+                w_m: r[2],
+                h_m: r[3],
+            },
+            neighbours: Vec::new(),
+        });
+    }
+    // Generated wards.
+    let mut x0 = if raw.spaces.is_empty() {
+        0.0
+    } else {
+        max_x + WARD_GAP_M
+    };
+    let mut gateways = vec![None; s.wards.len()];
+    let mut generated_receivers = Vec::new();
+    for (wi, w) in s.wards.iter().enumerate() {
+        if explicit[wi] {
+            continue;
+        }
+        let rooms: BTreeSet<&str> = w.beds.iter().map(|b| s.beds[*b].room.as_str()).collect();
+        let offset = layout.spaces.len();
+        let (spaces, receivers, gw, len) = generate_ward(wi, &w.id, rooms.len(), x0, offset);
+        layout.spaces.extend(spaces);
+        generated_receivers.extend(receivers);
+        gateways[wi] = Some(gw);
+        x0 += len + WARD_GAP_M;
+    }
+    // The main corridor along the south of every ward, and the way out west of it.
+    let width = x0.max(max_x).max(WARD_GAP_M);
+    let main = layout.spaces.len();
+    layout.spaces.push(Space {
+        id: "MAIN".into(),
+        ward: None,
+        kind: SpaceKind::Lobby,
+        zone: "SITE".into(),
+        rect: Rect {
+            x_m: 0.0,
+            y_m: -4.0,
+            w_m: width,
+            h_m: 4.0,
+        },
+        neighbours: Vec::new(),
+    });
+    let exit = layout.spaces.len();
+    layout.spaces.push(Space {
+        id: "EXIT".into(),
+        ward: None,
+        kind: SpaceKind::Outside,
+        zone: "OUTSIDE".into(),
+        rect: Rect {
+            x_m: -70.0,
+            y_m: -20.0,
+            w_m: 30.0,
+            h_m: 30.0,
+        },
+        neighbours: Vec::new(),
+    });
+    layout.connect(main, exit);
+    for i in 0..main {
+        if layout.spaces[i].kind == SpaceKind::Corridor
+            && !explicit[layout.spaces[i].ward.unwrap_or(0)]
+        {
+            layout.connect(i, main);
+        }
+    }
+    // Explicit connections.
+    for rs in &raw.spaces {
+        let a = layout.space_index(rs.id.get_ref()).expect("added above");
+        for c in &rs.connects {
+            let b = layout.space_index(c.get_ref()).ok_or_else(|| {
+                ctx.err(
+                    c.span(),
+                    format!("no space `{}` to connect to", c.get_ref()),
+                )
+            })?;
+            layout.connect(a, b);
+        }
+    }
+    // Receivers: explicit ones, else one at the centre of each explicit space; and MAIN's.
+    let mut with_explicit_receivers = BTreeSet::new();
+    for rr in &raw.receivers {
+        let space = layout.space_index(rr.space.get_ref()).ok_or_else(|| {
+            ctx.err(
+                rr.space.span(),
+                format!("no space `{}`", rr.space.get_ref()),
+            )
+        })?;
+        let rect = layout.spaces[space].rect;
+        let at = match &rr.at {
+            Some(a) => {
+                let v = a.get_ref();
+                if v.len() != 2 || !v.iter().all(|x| x.is_finite()) {
+                    return Err(ctx.err(a.span(), "at is [x, y] in metres"));
+                }
+                Point {
+                    x_m: v[0],
+                    y_m: v[1],
+                }
+            }
+            None => rect.center(),
+        };
+        with_explicit_receivers.insert(layout.spaces[space].ward);
+        let id = rr.id.as_ref().map_or_else(
+            || {
+                format!(
+                    "rx-{}-{}",
+                    layout.spaces[space].id,
+                    layout.receivers.len() + 1
+                )
+            },
+            |i| i.get_ref().clone(),
+        );
+        layout.receivers.push(Receiver { id, space, at });
+    }
+    for (i, sp) in layout.spaces.iter().enumerate().take(main) {
+        let ward = sp.ward;
+        if ward.is_some_and(|w| explicit[w]) && !with_explicit_receivers.contains(&ward) {
+            layout.receivers.push(Receiver {
+                id: format!("rx-{}", sp.id),
+                space: i,
+                at: sp.rect.center(),
+            });
+        }
+    }
+    layout.receivers.extend(generated_receivers);
+    let k = (width / 15.0).ceil().max(1.0) as usize;
+    for j in 0..k {
+        layout.receivers.push(Receiver {
+            id: format!("rx-MAIN{}", j + 1),
+            space: main,
+            at: layout.spaces[main]
+                .rect
+                .at((j as f64 + 0.5) / k as f64, 0.5),
+        });
+    }
+    let mut ids = BTreeSet::new();
+    for r in &layout.receivers {
+        if !ids.insert(r.id.as_str()) {
+            return Err(ctx.err(
+                raw.receivers.first().map_or(0..0, |r| r.space.span()),
+                format!("receiver id `{}` is used twice", r.id),
+            ));
+        }
+    }
+    // Gateways of explicit wards: at their station (else corridor, else first space).
+    for (wi, w) in s.wards.iter().enumerate() {
+        if gateways[wi].is_some() {
+            continue;
+        }
+        let pick = [SpaceKind::Station, SpaceKind::Corridor]
+            .into_iter()
+            .find_map(|k| layout.of_kind(wi, k).next())
+            .or_else(|| layout.spaces.iter().position(|sp| sp.ward == Some(wi)))
+            .ok_or_else(|| ctx.err(raw.wards.span(), format!("ward `{}` has no space", w.id)))?;
+        gateways[wi] = Some((pick, layout.spaces[pick].rect.center()));
+    }
+    layout.gateways = gateways
+        .into_iter()
+        .map(|g| g.expect("every ward"))
+        .collect();
+    // Beds in their rooms.
+    let mut room_beds: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (bi, b) in s.beds.iter().enumerate() {
+        room_beds.entry(b.room.as_str()).or_default().push(bi);
+    }
+    layout.beds = vec![(0, Point { x_m: 0.0, y_m: 0.0 }); s.beds.len()];
+    for (room, beds) in &room_beds {
+        let Some(space) = layout.space_index(room) else {
+            let w = &s.wards[s.beds[beds[0]].ward];
+            let span = raw.wards.get_ref()[s.beds[beds[0]].ward].beds.span();
+            return Err(ctx.err(
+                span,
+                format!(
+                    "ward `{}` has an explicit floor plan but no room `{room}` for bed {}",
+                    w.id, s.beds[beds[0]].id
+                ),
+            ));
+        };
+        for (bi, p) in beds
+            .iter()
+            .zip(bed_positions(&layout.spaces[space].rect, beds.len()))
+        {
+            layout.beds[*bi] = (space, p);
+        }
+    }
+    // Fridges in the clean utility (else the station, else by the gateway), side by side.
+    let mut per_space: BTreeMap<usize, usize> = BTreeMap::new();
+    for f in &s.fridges {
+        let space = [SpaceKind::Utility, SpaceKind::Station]
+            .into_iter()
+            .find_map(|k| layout.of_kind(f.ward, k).next())
+            .unwrap_or(layout.gateways[f.ward].0);
+        let n = per_space.entry(space).or_default();
+        let rect = layout.spaces[space].rect;
+        let at = rect.at((0.15 + 0.2 * *n as f64).min(0.95), 0.85);
+        *n += 1;
+        layout.fridges.push((space, at));
+    }
+    Ok(layout)
+}
+
+/// `[rtls]`, `[radio]`, `[gateways]`, and each ward's assets and staff.
+fn rtls(ctx: &Ctx, raw: &RawScenario, s: &mut Scenario) -> Result<(), ScenarioError> {
+    let r = &raw.rtls;
+    let d = Rtls::default();
+    let per_bed = |v: &Option<Spanned<f64>>, what: &str| -> Result<f64, ScenarioError> {
+        match v {
+            Some(x) if !(0.0..=10.0).contains(x.get_ref()) => {
+                Err(ctx.err(x.span(), format!("{what} must be 0 to 10")))
+            }
+            Some(x) => Ok(*x.get_ref()),
+            None => Ok(0.0),
+        }
+    };
+    s.rtls = Rtls {
+        assets_per_bed: per_bed(&r.assets_per_bed, "assets_per_bed")?,
+        staff_per_bed: per_bed(&r.staff_per_bed, "staff_per_bed")?,
+        mode: match &r.mode {
+            None => RtlsMode::Ble,
+            Some(m) => match m.get_ref().as_str() {
+                "ble" => RtlsMode::Ble,
+                "uwb" => RtlsMode::Uwb,
+                other => {
+                    return Err(ctx.err(
+                        m.span(),
+                        format!("unknown rtls mode `{other}`: expected ble or uwb"),
+                    ));
+                }
+            },
+        },
+        report_interval_ms: ctx.interval(&r.report_interval, DeviceKind::AssetTag, s.step_ms)?,
+        moves_per_asset_day: ctx.rate(
+            &r.moves_per_asset_day,
+            d.moves_per_asset_day,
+            "moves_per_asset_day",
+        )?,
+        wanders_per_asset_day: ctx.rate(
+            &r.wanders_per_asset_day,
+            d.wanders_per_asset_day,
+            "wanders_per_asset_day",
+        )?,
+        losses_per_asset_day: ctx.rate(
+            &r.losses_per_asset_day,
+            d.losses_per_asset_day,
+            "losses_per_asset_day",
+        )?,
+        duress_per_staff_day: ctx.rate(
+            &r.duress_per_staff_day,
+            d.duress_per_staff_day,
+            "duress_per_staff_day",
+        )?,
+    };
+    let rd = &raw.radio;
+    let dr = Radio::default();
+    let num =
+        |v: &Option<Spanned<f64>>, def: f64, range: std::ops::RangeInclusive<f64>, what: &str| {
+            match v {
+                Some(x) if !range.contains(x.get_ref()) => Err(ctx.err(
+                    x.span(),
+                    format!("{what} must be {} to {}", range.start(), range.end()),
+                )),
+                Some(x) => Ok(*x.get_ref()),
+                None => Ok(def),
+            }
+        };
+    s.radio = Radio {
+        p1m_dbm: num(&rd.p1m_dbm, dr.p1m_dbm, -100.0..=0.0, "p1m_dbm")?,
+        exponent: num(&rd.exponent, dr.exponent, 1.5..=6.0, "exponent")?,
+        shadowing_sd_db: num(
+            &rd.shadowing_sd_db,
+            dr.shadowing_sd_db,
+            0.0..=15.0,
+            "shadowing_sd_db",
+        )?,
+        wall_loss_db: num(
+            &rd.wall_loss_db,
+            dr.wall_loss_db,
+            0.0..=40.0,
+            "wall_loss_db",
+        )?,
+        sensitivity_dbm: num(
+            &rd.sensitivity_dbm,
+            dr.sensitivity_dbm,
+            -130.0..=-40.0,
+            "sensitivity_dbm",
+        )?,
+        retries: match &rd.retries {
+            Some(x) if *x.get_ref() > 10 => {
+                return Err(ctx.err(x.span(), "retries must be 0 to 10"));
+            }
+            Some(x) => *x.get_ref(),
+            None => dr.retries,
+        },
+    };
+    let g = &raw.gateways;
+    let dg = GatewayParams::default();
+    s.gateways = GatewayParams {
+        spool_limit: match &g.spool_limit {
+            Some(x) if *x.get_ref() == 0 => {
+                return Err(ctx.err(x.span(), "spool_limit must be at least 1 message"));
+            }
+            Some(x) => *x.get_ref() as usize,
+            None => dg.spool_limit,
+        },
+        drop_policy: match &g.drop_policy {
+            None => dg.drop_policy,
+            Some(p) => match p.get_ref().as_str() {
+                "drop_oldest" => DropPolicy::DropOldest,
+                "drop_newest" => DropPolicy::DropNewest,
+                other => {
+                    return Err(ctx.err(
+                        p.span(),
+                        format!(
+                            "unknown drop_policy `{other}`: expected drop_oldest or drop_newest"
+                        ),
+                    ));
+                }
+            },
+        },
+        forward_rate_per_s: num(
+            &g.forward_rate,
+            dg.forward_rate_per_s,
+            1.0..=1_000_000.0,
+            "forward_rate",
+        )?,
+        status_interval_ms: ctx.interval(&g.status_interval, DeviceKind::EdgeGateway, s.step_ms)?,
+    };
+    // Each ward's assets (in the mix, largest remainders first) and staff.
+    for (wi, w) in s.wards.iter().enumerate() {
+        let n = (s.rtls.assets_per_bed * w.beds.len() as f64).round() as usize;
+        let mut counts: Vec<(AssetKind, usize, f64)> = AssetKind::MIX
+            .iter()
+            .map(|(k, share)| {
+                let exact = share * n as f64;
+                (*k, exact.floor() as usize, exact - exact.floor())
+            })
+            .collect();
+        let mut left = n - counts.iter().map(|c| c.1).sum::<usize>();
+        let mut order: Vec<usize> = (0..counts.len()).collect();
+        order.sort_by(|a, b| counts[*b].2.total_cmp(&counts[*a].2).then(a.cmp(b)));
+        for i in order {
+            if left == 0 {
+                break;
+            }
+            counts[i].1 += 1;
+            left -= 1;
+        }
+        for (kind, count, _) in counts {
+            for k in 1..=count {
+                s.assets.push(AssetSpec {
+                    id: format!("{}-{}{k:02}", w.id, kind.prefix()),
+                    kind,
+                    ward: wi,
+                    permitted_zones: vec![w.id.clone()],
+                });
+            }
+        }
+        let staff = (s.rtls.staff_per_bed * w.beds.len() as f64).round() as usize;
+        for k in 1..=staff {
+            s.staff.push(StaffSpec {
+                id: format!("{}-N{k:02}", w.id),
+                ward: wi,
+            });
+        }
+    }
+    Ok(())
 }

@@ -489,7 +489,8 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
 }
 
 fn ingestion(echo: &crate::model::EchoStream, emissions: &[crate::model::Emission]) -> Ingestion {
-    let left = |f: &str| !matches!(f, "unsent" | "dropped");
+    // What left the twin towards the system: not lost on the radio, in a gateway or a spool.
+    let left = |f: &str| !matches!(f, "unsent" | "dropped" | "radio_lost" | "spool_dropped");
     let sent: HashMap<(&str, u32), i64> = emissions
         .iter()
         .map(|e| ((e.device.as_str(), e.seq), e.sim_ms))

@@ -123,6 +123,30 @@ pub const CLASSES: &[ClassSpec] = &[
         late_ms: MIN,
         mimicked_by: &[],
     },
+    // Room-level RTLS decides from a few 30-s reports; the twin asks for 2 min outside.
+    ClassSpec {
+        name: "asset_zone_breach",
+        domain: "technical",
+        early_ms: 2 * MIN,
+        late_ms: 5 * MIN,
+        mimicked_by: &[],
+    },
+    // A system may call an asset missing after 20 min unheard (the twin says 30).
+    ClassSpec {
+        name: "asset_missing",
+        domain: "technical",
+        early_ms: 10 * MIN,
+        late_ms: 15 * MIN,
+        mimicked_by: &[],
+    },
+    // A duress call must reach someone at once.
+    ClassSpec {
+        name: "duress",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: MIN,
+        mimicked_by: &[],
+    },
 ];
 
 /// The spec of `name`, if the scorer knows it.

@@ -73,10 +73,16 @@ pub enum ConditionClass {
     PumpOcclusion,
     /// A fall-risk patient is out of bed.
     BedExit,
+    /// A tracked asset is outside the zones it is permitted in.
+    AssetZoneBreach,
+    /// A tracked asset has been out of every receiver's range for too long.
+    AssetMissing,
+    /// A staff member pressed their badge's duress button.
+    Duress,
 }
 
 impl ConditionClass {
-    pub const ALL: [ConditionClass; 10] = [
+    pub const ALL: [ConditionClass; 13] = [
         ConditionClass::Deterioration,
         ConditionClass::Desaturation,
         ConditionClass::ExtremeTachycardia,
@@ -87,6 +93,9 @@ impl ConditionClass {
         ConditionClass::Hypoglycaemia,
         ConditionClass::PumpOcclusion,
         ConditionClass::BedExit,
+        ConditionClass::AssetZoneBreach,
+        ConditionClass::AssetMissing,
+        ConditionClass::Duress,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -100,6 +109,9 @@ impl ConditionClass {
             ConditionClass::Hypoglycaemia => "hypoglycaemia",
             ConditionClass::PumpOcclusion => "pump_occlusion",
             ConditionClass::BedExit => "bed_exit",
+            ConditionClass::AssetZoneBreach => "asset_zone_breach",
+            ConditionClass::AssetMissing => "asset_missing",
+            ConditionClass::Duress => "duress",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
@@ -251,12 +263,51 @@ pub const BED_EXIT_TIER: Tier = Tier {
     rule: "fall-risk patient out of bed",
 };
 
+/// An asset in a zone it is not permitted in (being wheeled through another ward's corridor
+/// for a minute is not a breach).
+pub const ZONE_BREACH_TIER: Tier = Tier {
+    class: ConditionClass::AssetZoneBreach,
+    severity: Severity::Medium,
+    min_ms: 2 * MIN,
+    clear_ms: 2 * MIN,
+    rule: "asset outside its permitted zones (its home ward) for 2 min or more",
+};
+
+/// How long an asset may be out of every receiver's range before it is missing.
+pub const ASSET_MISSING_AFTER_MS: i64 = 30 * MIN;
+
+/// An asset nobody can hear: onset once it has been out of range for
+/// [`ASSET_MISSING_AFTER_MS`], end when it is back in range.
+pub const ASSET_MISSING_TIER: Tier = Tier {
+    class: ConditionClass::AssetMissing,
+    severity: Severity::Low,
+    min_ms: 0,
+    clear_ms: 0,
+    rule: "asset out of every receiver's range (mean RSSI under the receivers' sensitivity) for 30 min or more",
+};
+
+/// A duress call, from the press until a colleague reaches the caller.
+pub const DURESS_TIER: Tier = Tier {
+    class: ConditionClass::Duress,
+    severity: Severity::High,
+    min_ms: 0,
+    clear_ms: 0,
+    rule: "staff duress button pressed, until a colleague arrives",
+};
+
 /// Every tier with a spell rule, clinical first.
 pub fn tiers() -> impl Iterator<Item = &'static Tier> {
     CLINICAL_TIERS
         .iter()
         .chain(HYPOGLYCAEMIA_TIERS.iter())
-        .chain([&COLD_CHAIN_TIER, &PUMP_OCCLUSION_TIER, &BED_EXIT_TIER])
+        .chain([
+            &COLD_CHAIN_TIER,
+            &PUMP_OCCLUSION_TIER,
+            &BED_EXIT_TIER,
+            &ZONE_BREACH_TIER,
+            &ASSET_MISSING_TIER,
+            &DURESS_TIER,
+        ])
 }
 
 /// How often NEWS2 tiers are evaluated for a patient with none open and no episode under way.

@@ -27,6 +27,25 @@ pub struct DeviceInfo {
     pub ward: String,
 }
 
+/// A space of the site plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceInfo {
+    pub id: String,
+    pub ward: Option<String>,
+    pub zone: String,
+    pub kind: &'static str,
+}
+
+/// An RTLS receiver (a BLE receiver or UWB anchor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiverInfo {
+    pub id: String,
+    /// Index into [`Directory::spaces`].
+    pub space: u32,
+    pub x_m: f32,
+    pub y_m: f32,
+}
+
 /// Every bed, patient and device of a run, each list sorted by stable id, so that a dense index
 /// means the same thing whatever order things were spawned in.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +54,10 @@ pub struct Directory {
     pub beds: Vec<BedInfo>,
     pub patients: Vec<PatientInfo>,
     pub devices: Vec<DeviceInfo>,
+    /// The site plan's spaces (scenario order).
+    pub spaces: Vec<SpaceInfo>,
+    /// RTLS receivers (scenario order).
+    pub receivers: Vec<ReceiverInfo>,
 }
 
 impl Directory {

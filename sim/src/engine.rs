@@ -19,8 +19,8 @@ use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 
 use crate::conditions::ConditionRecord;
 use crate::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate, Reading,
-    TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate,
+    PositionRecord, Reading, TruthVitals,
 };
 use crate::sink::{RecordSink, SinkError, SinkReport};
 use crate::time::SimMillis;
@@ -111,9 +111,18 @@ impl SimClock {
 #[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSeed(pub u64);
 
-/// A device emitted a reading.
+/// A device emitted a reading (it is now on the radio, on its way to a gateway).
 #[derive(Message, Debug, Clone, Copy)]
 pub struct ReadingEmitted(pub Reading);
+/// A gateway forwarded a reading upstream (`forwarded_ms` set): what the outputs and the wire
+/// get.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ReadingForwarded(pub Reading);
+
+/// The file transport (runs without a live one): every forwarded reading reaches the file
+/// sink. Gateways run before it, in [`SimSet::Transport`].
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileTransport;
 /// A transport decided an emission's fate.
 #[derive(Message, Debug, Clone, Copy)]
 pub struct EmissionFated(pub EmissionFate);
@@ -136,6 +145,10 @@ pub struct ConditionRecorded(pub ConditionRecord);
 /// A fridge's temperature excursion is over (or the run ended while it went on).
 #[derive(Message, Debug, Clone, Copy)]
 pub struct ExcursionRecorded(pub ExcursionRecord);
+
+/// A tag's true position was sampled for the ground truth.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct PositionSampled(pub PositionRecord);
 
 /// The sinks of a run; the first sink error stops recording and is reported by [`Sim::finish`].
 #[derive(Resource, Default)]
@@ -193,6 +206,7 @@ impl Plugin for SimPlugin {
             .init_resource::<Sinks>()
             .init_resource::<RecordScratch>()
             .add_message::<ReadingEmitted>()
+            .add_message::<ReadingForwarded>()
             .add_message::<EmissionFated>()
             .add_message::<TruthSampled>()
             .add_message::<EpisodeClosed>()
@@ -200,6 +214,7 @@ impl Plugin for SimPlugin {
             .add_message::<DeviceEventOccurred>()
             .add_message::<ConditionRecorded>()
             .add_message::<ExcursionRecorded>()
+            .add_message::<PositionSampled>()
             .configure_sets(
                 Update,
                 (
@@ -217,8 +232,9 @@ impl Plugin for SimPlugin {
             .add_systems(Update, advance_clock.in_set(SimSet::Clock))
             .add_systems(Update, record.in_set(SimSet::Record))
             .add_systems(SimEnd, record.in_set(SimSet::Record));
+        app.configure_sets(Update, FileTransport.in_set(SimSet::Transport));
         if self.file_transport {
-            app.add_systems(Update, deliver_to_file.in_set(SimSet::Transport));
+            app.add_systems(Update, deliver_to_file.in_set(FileTransport));
         }
     }
 }
@@ -256,18 +272,24 @@ fn advance_clock(mut clock: ResMut<SimClock>) {
     clock.advance();
 }
 
-/// The file transport: with no fault mechanism in the way, every emission reaches the file sink.
+/// The file transport: every reading a gateway forwarded reaches the file sink; late if it
+/// waited in the gateway's spool.
 fn deliver_to_file(
-    mut emitted: MessageReader<ReadingEmitted>,
+    mut forwarded: MessageReader<ReadingForwarded>,
     mut fated: MessageWriter<EmissionFated>,
 ) {
-    fated.write_batch(emitted.read().map(|ReadingEmitted(r)| {
+    fated.write_batch(forwarded.read().map(|ReadingForwarded(r)| {
         EmissionFated(EmissionFate {
             device: r.device,
             seq: r.seq,
             sim_ms: r.sim_ms,
-            fate: Fate::Delivered,
+            fate: if r.forwarded_ms > r.sim_ms {
+                Fate::DeliveredLate
+            } else {
+                Fate::Delivered
+            },
             sink: "file",
+            forwarded_ms: Some(r.forwarded_ms),
             attempts: 0,
             lateness_us: None,
         })
@@ -288,11 +310,12 @@ struct RecordScratch {
     events: Vec<DeviceEvent>,
     conditions: Vec<ConditionRecord>,
     excursions: Vec<ExcursionRecord>,
+    positions: Vec<PositionRecord>,
 }
 
 #[derive(Default)]
 struct Cursors {
-    readings: MessageCursor<ReadingEmitted>,
+    readings: MessageCursor<ReadingForwarded>,
     fates: MessageCursor<EmissionFated>,
     truth: MessageCursor<TruthSampled>,
     episodes: MessageCursor<EpisodeClosed>,
@@ -300,6 +323,7 @@ struct Cursors {
     events: MessageCursor<DeviceEventOccurred>,
     conditions: MessageCursor<ConditionRecorded>,
     excursions: MessageCursor<ExcursionRecorded>,
+    positions: MessageCursor<PositionSampled>,
 }
 
 /// Collects the unread messages into `buf`, sorted by `key`.
@@ -317,7 +341,7 @@ fn collect_sorted<M: Message, T: Copy, K: Ord>(
 
 #[allow(clippy::too_many_arguments)]
 fn record(
-    readings: Res<Messages<ReadingEmitted>>,
+    readings: Res<Messages<ReadingForwarded>>,
     fates: Res<Messages<EmissionFated>>,
     truth: Res<Messages<TruthSampled>>,
     episodes: Res<Messages<EpisodeClosed>>,
@@ -325,6 +349,7 @@ fn record(
     events: Res<Messages<DeviceEventOccurred>>,
     conditions: Res<Messages<ConditionRecorded>>,
     excursions: Res<Messages<ExcursionRecorded>>,
+    positions: Res<Messages<PositionSampled>>,
     mut scratch: ResMut<RecordScratch>,
     mut sinks: ResMut<Sinks>,
 ) {
@@ -386,6 +411,13 @@ fn record(
         |m| m.0,
         |r| (r.device, r.measure, r.start_ms),
     );
+    collect_sorted(
+        &mut c.positions,
+        &positions,
+        &mut s.positions,
+        |m| m.0,
+        |r| (r.sim_ms, r.device),
+    );
     if !s.readings.is_empty() {
         sinks.each(|k| k.readings(&s.readings));
     }
@@ -409,6 +441,9 @@ fn record(
     }
     if !s.excursions.is_empty() {
         sinks.each(|k| k.excursions(&s.excursions));
+    }
+    if !s.positions.is_empty() {
+        sinks.each(|k| k.positions(&s.positions));
     }
 }
 

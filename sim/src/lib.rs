@@ -28,12 +28,12 @@ pub mod time;
 #[cfg(feature = "ecs")]
 pub mod engine;
 
-pub use directory::{BedInfo, DeviceInfo, Directory, PatientInfo};
+pub use directory::{BedInfo, DeviceInfo, Directory, PatientInfo, ReceiverInfo, SpaceInfo};
 pub use sink::{CountingSink, Counts, MemorySink, RecordSink, Recorded, SinkError, SinkReport};
 
 #[cfg(feature = "ecs")]
 pub use engine::{
     ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, EmissionFated, EpisodeClosed,
-    ExcursionRecorded, ReadingEmitted, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks,
-    TruthSampled,
+    ExcursionRecorded, FileTransport, PositionSampled, ReadingEmitted, ReadingForwarded, RunSeed,
+    Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks, TruthSampled,
 };

@@ -40,10 +40,17 @@ pub enum DeviceKind {
     /// Temperature data logger of a vaccine fridge or freezer: air and buffered-probe
     /// (product) temperature.
     FridgeLogger,
+    /// BLE (or UWB) tag on a piece of equipment: the receivers that heard it, with RSSI (or
+    /// its position).
+    AssetTag,
+    /// A staff member's badge: like an asset tag, with a duress button.
+    StaffBadge,
+    /// A ward's edge gateway: its own status (spool depth, drops, uplink).
+    EdgeGateway,
 }
 
 impl DeviceKind {
-    pub const ALL: [DeviceKind; 8] = [
+    pub const ALL: [DeviceKind; 11] = [
         DeviceKind::EcgPatch,
         DeviceKind::PulseOximeter,
         DeviceKind::BpCuff,
@@ -52,6 +59,9 @@ impl DeviceKind {
         DeviceKind::InfusionPump,
         DeviceKind::BedExitSensor,
         DeviceKind::FridgeLogger,
+        DeviceKind::AssetTag,
+        DeviceKind::StaffBadge,
+        DeviceKind::EdgeGateway,
     ];
 
     /// The name used in scenarios and outputs (`ecg_patch`).
@@ -65,6 +75,9 @@ impl DeviceKind {
             DeviceKind::InfusionPump => "infusion_pump",
             DeviceKind::BedExitSensor => "bed_exit_sensor",
             DeviceKind::FridgeLogger => "fridge_logger",
+            DeviceKind::AssetTag => "asset_tag",
+            DeviceKind::StaffBadge => "staff_badge",
+            DeviceKind::EdgeGateway => "edge_gateway",
         }
     }
 
@@ -79,6 +92,9 @@ impl DeviceKind {
             DeviceKind::InfusionPump => "pump",
             DeviceKind::BedExitSensor => "bedx",
             DeviceKind::FridgeLogger => "fridge",
+            DeviceKind::AssetTag => "tag",
+            DeviceKind::StaffBadge => "badge",
+            DeviceKind::EdgeGateway => "edge",
         }
     }
 
@@ -97,12 +113,27 @@ impl DeviceKind {
             DeviceKind::InfusionPump => &[Metric::InfusionRate, Metric::VolumeRemaining],
             DeviceKind::BedExitSensor => &[Metric::BedOccupied],
             DeviceKind::FridgeLogger => &[Metric::AirTemp, Metric::ProductTemp],
+            // Up to three receivers that heard the advert (UWB: the position).
+            DeviceKind::AssetTag => &[Metric::Rssi, Metric::Rssi, Metric::Rssi],
+            DeviceKind::StaffBadge => &[Metric::DuressButton, Metric::Rssi, Metric::Rssi],
+            DeviceKind::EdgeGateway => &[Metric::SpoolDepth, Metric::SpoolDropped, Metric::Uplink],
         }
     }
 
     /// Whether the device is worn by (or attached to) a patient.
     pub fn on_patient(self) -> bool {
-        self != DeviceKind::FridgeLogger
+        !matches!(
+            self,
+            DeviceKind::FridgeLogger
+                | DeviceKind::AssetTag
+                | DeviceKind::StaffBadge
+                | DeviceKind::EdgeGateway
+        )
+    }
+
+    /// Whether it is located by RTLS (and moves).
+    pub fn is_tag(self) -> bool {
+        matches!(self, DeviceKind::AssetTag | DeviceKind::StaffBadge)
     }
 
     /// The status a device reports when its sensor is detached.
@@ -114,7 +145,11 @@ impl DeviceKind {
             DeviceKind::TempPatch | DeviceKind::Cgm | DeviceKind::BedExitSensor => {
                 ObsStatus::SensorOff
             }
-            DeviceKind::InfusionPump | DeviceKind::FridgeLogger => ObsStatus::SensorFault,
+            DeviceKind::InfusionPump
+            | DeviceKind::FridgeLogger
+            | DeviceKind::AssetTag
+            | DeviceKind::StaffBadge
+            | DeviceKind::EdgeGateway => ObsStatus::SensorFault,
         }
     }
 }
@@ -144,10 +179,24 @@ pub enum Metric {
     AirTemp,
     /// Fridge product temperature (buffered probe), °C.
     ProductTemp,
+    /// Received signal strength of a tag's advert at one receiver, dBm.
+    Rssi,
+    /// UWB position, east, m (site plan).
+    PositionX,
+    /// UWB position, north, m (site plan).
+    PositionY,
+    /// A badge's duress button: 1 pressed, 0 not.
+    DuressButton,
+    /// A gateway's store-and-forward spool: messages waiting.
+    SpoolDepth,
+    /// A gateway's spool: messages dropped so far (full spool).
+    SpoolDropped,
+    /// A gateway's uplink: 1 up, 0 down.
+    Uplink,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 21] = [
         Metric::HeartRate,
         Metric::RespRate,
         Metric::Spo2,
@@ -162,6 +211,13 @@ impl Metric {
         Metric::BedOccupied,
         Metric::AirTemp,
         Metric::ProductTemp,
+        Metric::Rssi,
+        Metric::PositionX,
+        Metric::PositionY,
+        Metric::DuressButton,
+        Metric::SpoolDepth,
+        Metric::SpoolDropped,
+        Metric::Uplink,
     ];
 
     pub fn name(self) -> &'static str {
@@ -180,6 +236,13 @@ impl Metric {
             Metric::BedOccupied => "bed_occupied",
             Metric::AirTemp => "air_temp",
             Metric::ProductTemp => "product_temp",
+            Metric::Rssi => "rssi",
+            Metric::PositionX => "position_x",
+            Metric::PositionY => "position_y",
+            Metric::DuressButton => "duress_button",
+            Metric::SpoolDepth => "spool_depth",
+            Metric::SpoolDropped => "spool_dropped",
+            Metric::Uplink => "uplink",
         }
     }
 
@@ -197,11 +260,7 @@ impl Metric {
             Metric::Diastolic => "8462-4",
             Metric::MeanArterial => "8478-0",
             Metric::Glucose => "14743-9",
-            Metric::InfusionRate
-            | Metric::VolumeRemaining
-            | Metric::BedOccupied
-            | Metric::AirTemp
-            | Metric::ProductTemp => return None,
+            _ => return None,
         })
     }
 
@@ -219,10 +278,7 @@ impl Metric {
             Metric::MeanArterial => 150_023,
             Metric::Glucose => 160_184,
             Metric::InfusionRate => 157_784,
-            Metric::VolumeRemaining
-            | Metric::BedOccupied
-            | Metric::AirTemp
-            | Metric::ProductTemp => return None,
+            _ => return None,
         })
     }
 
@@ -238,6 +294,10 @@ impl Metric {
             Metric::VolumeRemaining => "mL",
             Metric::BedOccupied => "1",
             Metric::AirTemp | Metric::ProductTemp => "Cel",
+            Metric::Rssi => "dB[mW]",
+            Metric::PositionX | Metric::PositionY => "m",
+            Metric::DuressButton | Metric::Uplink => "1",
+            Metric::SpoolDepth | Metric::SpoolDropped => "{message}",
         }
     }
 }
@@ -296,7 +356,13 @@ pub struct Observation {
     pub metric: Metric,
     pub value: Option<f32>,
     pub status: ObsStatus,
+    /// The receiver an RSSI was measured at (index into the directory's receivers), else
+    /// [`NO_SOURCE`].
+    pub source: u16,
 }
+
+/// [`Observation::source`] of an observation not tied to a receiver.
+pub const NO_SOURCE: u16 = u16::MAX;
 
 /// Most observations any device reports at once (the BP cuff's three).
 pub const MAX_OBS: usize = 3;
@@ -314,6 +380,8 @@ pub struct Reading {
     pub battery_pct: f32,
     pub len: u8,
     pub obs: [Observation; MAX_OBS],
+    /// When its gateway forwarded it upstream (set by the gateway; `sim_ms` until then).
+    pub forwarded_ms: SimMillis,
 }
 
 impl Reading {
@@ -326,23 +394,34 @@ impl Reading {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fate {
-    /// Written to the file sink (runs without a live transport).
+    /// Written to the file sink (runs without a live transport) as soon as it was emitted.
     Delivered,
+    /// Written to the file sink after waiting in its gateway's spool (the uplink was down, or
+    /// a backlog was draining): `forwarded_ms` says when.
+    DeliveredLate,
+    /// No receiver heard it (distance, walls, a tag out of range).
+    RadioLost,
+    /// Its gateway's spool was full and the drop policy chose it.
+    SpoolDropped,
     /// MQTT QoS 1: the broker acknowledged it (PUBACK).
     Acknowledged,
     /// MQTT QoS 0: written to the broker connection; whether it arrived is not observable.
     Sent,
     /// Written to the broker at least once, but no acknowledgement came before the run ended.
     Unacknowledged,
-    /// Still spooled when the run ended: never written to a broker connection.
+    /// Still spooled when the run ended (in the MQTT publisher, or in its gateway): never
+    /// written upstream.
     Unsent,
     /// Lost on the way (radio, full spool).
     Dropped,
 }
 
 impl Fate {
-    pub const ALL: [Fate; 6] = [
+    pub const ALL: [Fate; 9] = [
         Fate::Delivered,
+        Fate::DeliveredLate,
+        Fate::RadioLost,
+        Fate::SpoolDropped,
         Fate::Acknowledged,
         Fate::Sent,
         Fate::Unacknowledged,
@@ -353,6 +432,9 @@ impl Fate {
     pub fn name(self) -> &'static str {
         match self {
             Fate::Delivered => "delivered",
+            Fate::DeliveredLate => "delivered_late",
+            Fate::RadioLost => "radio_lost",
+            Fate::SpoolDropped => "spool_dropped",
             Fate::Acknowledged => "acknowledged",
             Fate::Sent => "sent",
             Fate::Unacknowledged => "unacknowledged",
@@ -369,8 +451,10 @@ pub struct EmissionFate {
     pub seq: u32,
     pub sim_ms: SimMillis,
     pub fate: Fate,
-    /// Where it went (`"file"`, `"mqtt"`).
+    /// Where it went (`"file"`, `"mqtt"`), or where it was lost (`"radio"`, `"gateway"`).
     pub sink: &'static str,
+    /// When its gateway forwarded it upstream; `None` if it never was.
+    pub forwarded_ms: Option<SimMillis>,
     /// How many times it was written to a broker connection (0 for the file sink; more than 1
     /// after a reconnect resent it).
     pub attempts: u8,
@@ -544,6 +628,18 @@ pub enum DeviceEventKind {
     ProbeFailed,
     /// Fridge logger: the temperature probe was replaced.
     ProbeReplaced,
+    /// Gateway: its uplink went down (it spools).
+    UplinkLost,
+    /// Gateway: its uplink is back (it drains its spool).
+    UplinkRestored,
+    /// Badge: the duress button was pressed.
+    DuressPressed,
+    /// Badge: a colleague reached the caller (the duress call is answered).
+    DuressAnswered,
+    /// Asset tag: the asset left its permitted zones.
+    ZoneLeft,
+    /// Asset tag: the asset is back in its permitted zones.
+    ZoneReturned,
 }
 
 impl DeviceEventKind {
@@ -562,6 +658,9 @@ impl DeviceEventKind {
                 | DeviceEventKind::PowerRestored
                 | DeviceEventKind::ProbeFailed
                 | DeviceEventKind::ProbeReplaced
+                | DeviceEventKind::DuressAnswered
+                | DeviceEventKind::ZoneLeft
+                | DeviceEventKind::ZoneReturned
         )
     }
 
@@ -584,6 +683,12 @@ impl DeviceEventKind {
             DeviceEventKind::PowerRestored => "power_restored",
             DeviceEventKind::ProbeFailed => "probe_failed",
             DeviceEventKind::ProbeReplaced => "probe_replaced",
+            DeviceEventKind::UplinkLost => "uplink_lost",
+            DeviceEventKind::UplinkRestored => "uplink_restored",
+            DeviceEventKind::DuressPressed => "duress_pressed",
+            DeviceEventKind::DuressAnswered => "duress_answered",
+            DeviceEventKind::ZoneLeft => "zone_left",
+            DeviceEventKind::ZoneReturned => "zone_returned",
         }
     }
 }
@@ -628,4 +733,16 @@ pub struct ExcursionRecord {
     pub end_ms: Option<SimMillis>,
     /// The warmest (or coldest) true temperature during the excursion, °C.
     pub peak_c: f32,
+}
+
+/// Where a tag really was, for the ground truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositionRecord {
+    pub device: DeviceIx,
+    pub sim_ms: SimMillis,
+    /// Site plan, metres.
+    pub x_m: f32,
+    pub y_m: f32,
+    /// Index into the directory's spaces.
+    pub space: u32,
 }

@@ -6,7 +6,8 @@
 
 use crate::conditions::ConditionRecord;
 use crate::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, PositionRecord,
+    Reading, TruthVitals,
 };
 
 /// Error from a sink: the sink says what failed and why.
@@ -46,6 +47,10 @@ pub trait RecordSink: Send + Sync + 'static {
     fn excursions(&mut self, _rows: &[ExcursionRecord]) -> Result<(), SinkError> {
         Ok(())
     }
+    /// True positions of tags, every truth interval.
+    fn positions(&mut self, _rows: &[PositionRecord]) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Flushes everything; called once, after the last tick.
     fn finish(&mut self) -> Result<SinkReport, SinkError>;
 }
@@ -62,6 +67,7 @@ pub struct Counts {
     pub device_events: u64,
     pub conditions: u64,
     pub excursions: u64,
+    pub positions: u64,
     pub digest: u64,
 }
 
@@ -134,6 +140,10 @@ impl RecordSink for CountingSink {
         self.counts.lock().expect("counts lock").excursions += rows.len() as u64;
         Ok(())
     }
+    fn positions(&mut self, rows: &[PositionRecord]) -> Result<(), SinkError> {
+        self.counts.lock().expect("counts lock").positions += rows.len() as u64;
+        Ok(())
+    }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         Ok(SinkReport::default())
     }
@@ -156,6 +166,7 @@ pub struct Recorded {
     pub device_events: Vec<DeviceEvent>,
     pub conditions: Vec<ConditionRecord>,
     pub excursions: Vec<ExcursionRecord>,
+    pub positions: Vec<PositionRecord>,
 }
 
 impl MemorySink {
@@ -227,6 +238,14 @@ impl RecordSink for MemorySink {
             .lock()
             .expect("rows lock")
             .excursions
+            .extend_from_slice(rows);
+        Ok(())
+    }
+    fn positions(&mut self, rows: &[PositionRecord]) -> Result<(), SinkError> {
+        self.rows
+            .lock()
+            .expect("rows lock")
+            .positions
             .extend_from_slice(rows);
         Ok(())
     }

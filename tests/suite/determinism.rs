@@ -47,6 +47,7 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
             "episodes.parquet",
             "excursions.parquet",
             "manifest.json",
+            "positions.parquet",
             "telemetry.parquet",
             "truth_vitals.parquet"
         ]
@@ -76,8 +77,9 @@ fn another_seed_gives_other_numbers() {
 }
 
 /// Above `PARALLEL_FROM` patients the step runs in parallel: the files must not change. The
-/// ward has everything on: CGMs, pumps, bed-exit sensors, fridges with faults, and frequent
-/// random incidents of every kind.
+/// ward has everything on: CGMs, pumps, bed-exit sensors, fridges with faults, tracked
+/// equipment and staff, an uplink outage that fills the gateway's spool, and frequent random
+/// incidents of every kind.
 #[test]
 fn parallel_stepping_gives_the_same_files_as_serial() {
     let tmp = temp_dir("parallel");
@@ -97,7 +99,11 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
              [[event]]\nat = \"10m\"\nbed = \"B-007\"\nkind = \"haemorrhage\"\ndevelop = \"30m\"\n\
              [[event]]\nat = \"20m\"\nfridge = \"B-F1\"\nkind = \"door_open\"\nduration = \"3m\"\n\
              [[event]]\nat = \"30m\"\nfridge = \"B-F1\"\nkind = \"compressor_failure\"\n\
-             [[event]]\nat = \"5m\"\nfridge = \"B-F2\"\nkind = \"door_open\"\nduration = \"1h\"\n"
+             [[event]]\nat = \"5m\"\nfridge = \"B-F2\"\nkind = \"door_open\"\nduration = \"1h\"\n\
+             [rtls]\nassets_per_bed = 0.5\nstaff_per_bed = 0.2\nmoves_per_asset_day = 20\n\
+             [[event]]\nat = \"10m\"\nasset = \"B-IVP01\"\nkind = \"asset_wander\"\nto = \"EXIT\"\n\
+             [[event]]\nat = \"20m\"\nstaff = \"B-N01\"\nkind = \"duress\"\n\
+             [[event]]\nat = \"40m\"\nward = \"B\"\nkind = \"uplink_outage\"\nduration = \"10m\"\n"
         ),
     )
     .unwrap();
@@ -106,7 +112,7 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     run_scenario(s, &tmp.path().join("parallel"), &["--threads", "2"]);
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
-    assert_eq!(a.len(), 10);
+    assert_eq!(a.len(), 11);
     for ((fa, a), (_, b)) in a.iter().zip(&b) {
         assert!(
             a == b,
@@ -129,6 +135,9 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
         "pump_occlusion",
         "bed_exit",
         "cold_chain_excursion",
+        "asset_zone_breach",
+        "asset_missing",
+        "duress",
     ] {
         assert!(classes.contains(class), "no {class} in {classes:?}");
     }

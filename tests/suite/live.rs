@@ -388,7 +388,10 @@ fn per_device_connections_at_qos0_are_recorded_as_sent() {
     ];
     run_scenario(&scenario, &out, &args);
     let m = read_manifest(&out);
-    assert_eq!(m["live"]["connections"], 20, "5 beds x 4 devices");
+    assert_eq!(
+        m["live"]["connections"], 22,
+        "5 beds x 4 devices, and each ward gateway's own status device"
+    );
     assert_eq!(m["live"]["connection"], "per-device");
     // QoS 0 on loopback with no fault: nothing is lost, but the ledger can only say `sent`.
     assert_complete_in_order(&out, &mut sub, "sent");

@@ -29,10 +29,11 @@ fn the_manifest_describes_every_file_with_its_row_count() {
             m["patients"].as_u64(),
             m["devices"].as_u64()
         ),
-        (Some(24), Some(24), Some(96))
+        (Some(24), Some(24), Some(97)),
+        "96 bedside devices and the ward gateway's status device"
     );
     let files = m["files"].as_array().unwrap();
-    assert_eq!(files.len(), 9);
+    assert_eq!(files.len(), 10);
     for f in files {
         let df = read_parquet(run.join(f["path"].as_str().unwrap()));
         assert_eq!(
@@ -74,6 +75,7 @@ fn telemetry_rows_carry_codes_units_and_statuses() {
             "value",
             "unit",
             "status",
+            "receiver_id",
             "battery_pct"
         ]
     );

@@ -139,7 +139,8 @@ pub struct OutMsg {
     pub payload: bytes::Bytes,
     pub retain: bool,
     /// A telemetry emission: its ledger key. Status messages have none.
-    pub ledger: Option<(DeviceIx, u32, SimMillis)>,
+    /// `(device, seq, measured, forwarded by its gateway)`.
+    pub ledger: Option<(DeviceIx, u32, SimMillis, SimMillis)>,
     /// Simulation time since the epoch (for lateness).
     pub offset_ms: i64,
 }
@@ -222,7 +223,7 @@ impl Shared {
     fn finalize(&self, m: Msg, fate: Fate) {
         let mut t = self.totals();
         t.outstanding -= 1;
-        if let Some((device, seq, sim_ms)) = m.out.ledger {
+        if let Some((device, seq, sim_ms, forwarded_ms)) = m.out.ledger {
             match fate {
                 Fate::Acknowledged => t.acknowledged += 1,
                 Fate::Sent => t.sent += 1,
@@ -236,6 +237,7 @@ impl Shared {
                 sim_ms,
                 fate,
                 sink: "mqtt",
+                forwarded_ms: Some(forwarded_ms),
                 attempts: m.attempts,
                 lateness_us: m.lateness_us,
             });
@@ -932,8 +934,10 @@ async fn connection(
                 };
                 let Some(mut m) = m else { continue };
                 if m.attempts == 0 {
-                    if let Some((_, _, sim_ms)) = m.out.ledger {
-                        ctx.shared.wire_ms.fetch_max(sim_ms, Ordering::Relaxed);
+                    if let Some((_, _, _, forwarded_ms)) = m.out.ledger {
+                        ctx.shared
+                            .wire_ms
+                            .fetch_max(forwarded_ms, Ordering::Relaxed);
                     }
                     m.lateness_us = ctx.pacer.lateness_us(m.out.offset_ms);
                     if let (Some(l), Some(_)) = (m.lateness_us, m.out.ledger) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceEventKind, EmissionFate, EpisodeRecord, ExcursionRecord,
-    ObsStatus, Reading, TruthVitals,
+    ObsStatus, PositionRecord, Reading, TruthVitals,
 };
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{RecordSink, SinkError, SinkReport};
@@ -174,15 +174,17 @@ impl RecordSink for LiveSink {
                 topic: Arc::clone(&self.wire.devices[dev as usize].telemetry_topic),
                 payload: self.take_payload(),
                 retain: false,
-                ledger: Some((r.device, r.seq, r.sim_ms)),
-                offset_ms: r.sim_ms - self.epoch_ms,
+                ledger: Some((r.device, r.seq, r.sim_ms, r.forwarded_ms)),
+                // Paced by when its gateway forwarded it (later than its measurement if it
+                // waited in the gateway's spool).
+                offset_ms: r.forwarded_ms - self.epoch_ms,
             });
             if let Some(reason) = reason {
                 let m = self.status_msg(dev, r.sim_ms, reason);
                 batch.push(m);
             }
         }
-        if let Some(t) = rows.iter().map(|r| r.sim_ms).max() {
+        if let Some(t) = rows.iter().map(|r| r.forwarded_ms).max() {
             self.publisher.set_sim_now(t);
         }
         self.publisher.send(batch)?;
@@ -206,6 +208,9 @@ impl RecordSink for LiveSink {
     }
     fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
         self.parquet.excursions(rows)
+    }
+    fn positions(&mut self, rows: &[PositionRecord]) -> Result<(), SinkError> {
+        self.parquet.positions(rows)
     }
     fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
         self.parquet.device_events(rows)?;

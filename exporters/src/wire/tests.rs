@@ -1,5 +1,5 @@
 use wardtwin_sim::records::{
-    BedIx, DeviceIx, DeviceKind, MAX_OBS, Metric, ObsStatus, Observation, PatientIx,
+    BedIx, DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation, PatientIx,
 };
 use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
 
@@ -8,6 +8,8 @@ use super::*;
 
 fn directory() -> Directory {
     Directory {
+        spaces: Vec::new(),
+        receivers: Vec::new(),
         beds: vec![BedInfo {
             id: "W1-07".into(),
             ward: "W1".into(),
@@ -48,12 +50,14 @@ fn reading(device: u32, obs: &[(Metric, Option<f32>, ObsStatus)]) -> Reading {
         metric: Metric::HeartRate,
         value: None,
         status: ObsStatus::Ok,
+        source: NO_SOURCE,
     }; MAX_OBS];
     for (i, (m, v, s)) in obs.iter().enumerate() {
         o[i] = Observation {
             metric: *m,
             value: *v,
             status: *s,
+            source: NO_SOURCE,
         };
     }
     Reading {
@@ -64,6 +68,7 @@ fn reading(device: u32, obs: &[(Metric, Option<f32>, ObsStatus)]) -> Reading {
         battery_pct: 87.46,
         len: obs.len() as u8,
         obs: o,
+        forwarded_ms: 1_772_438_400_000,
     }
 }
 

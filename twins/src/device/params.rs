@@ -44,6 +44,11 @@ pub fn measurement(metric: Metric) -> Measurement {
         Metric::BedOccupied => m(0.0, 0.0, 1.0, 0.0, 1.0),
         // Data loggers: ±0.5 °C accuracy (DOMAIN.md section 4), 0.1 °C resolution.
         Metric::AirTemp | Metric::ProductTemp => m(0.05, 0.2, 0.1, -90.0, 60.0),
+        // Computed by the RTLS model itself (shadowing, position error): no extra noise.
+        Metric::Rssi => m(0.0, 0.0, 1.0, -130.0, 0.0),
+        Metric::PositionX | Metric::PositionY => m(0.0, 0.0, 0.01, -1.0e6, 1.0e6),
+        Metric::DuressButton | Metric::Uplink => m(0.0, 0.0, 1.0, 0.0, 1.0),
+        Metric::SpoolDepth | Metric::SpoolDropped => m(0.0, 0.0, 1.0, 0.0, 1.0e9),
     }
 }
 
@@ -85,10 +90,15 @@ pub fn battery(kind: DeviceKind) -> BatterySpec {
             capacity_h: 100_000.0,
             initial_pct: (90.0, 100.0),
         },
-        // A logger's battery lasts a year or more.
-        DeviceKind::FridgeLogger => BatterySpec {
+        // A logger's battery lasts a year or more; so does a tag's coin cell.
+        DeviceKind::FridgeLogger | DeviceKind::AssetTag | DeviceKind::StaffBadge => BatterySpec {
             capacity_h: 8_760.0,
             initial_pct: (40.0, 100.0),
+        },
+        // On mains.
+        DeviceKind::EdgeGateway => BatterySpec {
+            capacity_h: 1.0e9,
+            initial_pct: (100.0, 100.0),
         },
     }
 }

@@ -21,7 +21,7 @@ impl Plugin for DevicePlugin {
             Update,
             DeviceSystems::Battery
                 .in_set(SimSet::Dynamics)
-                .after(crate::coldchain::ColdChainSystems),
+                .after(crate::rtls::RtlsSystems),
         )
         .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
         .add_systems(
@@ -35,7 +35,7 @@ impl Plugin for DevicePlugin {
             SimEnd,
             flush_open_conditions
                 .in_set(SimSet::Dynamics)
-                .after(crate::coldchain::ColdChainSystems),
+                .after(crate::rtls::RtlsSystems),
         );
     }
 }

@@ -8,7 +8,7 @@ use wardtwin_sim::conditions::{
 };
 use wardtwin_sim::records::DeviceIx;
 use wardtwin_sim::records::{
-    ArtifactKind, DeviceEvent, DeviceEventKind, DeviceKind, MAX_OBS, Metric, ObsStatus,
+    ArtifactKind, DeviceEvent, DeviceEventKind, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus,
     Observation, Reading,
 };
 use wardtwin_sim::time::SimMillis;
@@ -18,10 +18,12 @@ use super::infusion::{Infusion, PumpState};
 use super::params::{self, LOW_BATTERY_PCT};
 use super::{Battery, Device};
 use crate::coldchain::Fridge;
+use crate::gateway::{Gateway, Site};
 use crate::patient::TrueVitals;
 use crate::patient::glucose::Glycaemia;
 use crate::patient::mobility::BedPresence;
 use crate::patient::params as vitals;
+use crate::rtls::{Mover, RtlsParams};
 
 fn technical(
     class: ConditionClass,
@@ -141,6 +143,7 @@ const EMPTY: [Observation; MAX_OBS] = [Observation {
     metric: Metric::HeartRate,
     value: None,
     status: ObsStatus::Ok,
+    source: NO_SOURCE,
 }; MAX_OBS];
 
 fn ok(metric: Metric, value: f64) -> Observation {
@@ -148,6 +151,7 @@ fn ok(metric: Metric, value: f64) -> Observation {
         metric,
         value: Some(value as f32),
         status: ObsStatus::Ok,
+        source: NO_SOURCE,
     }
 }
 
@@ -166,6 +170,7 @@ fn sense_vitals(
                 metric,
                 value: None,
                 status: kind.detached_status(),
+                source: NO_SOURCE,
             },
             _ if metric == Metric::MeanArterial => {
                 // The cuff derives MAP from what it measured.
@@ -198,6 +203,7 @@ fn sense_cgm(
             metric: Metric::Glucose,
             value: None,
             status: ObsStatus::SensorOff,
+            source: NO_SOURCE,
         },
         Some(ArtifactKind::CompressionLow) => {
             let drop = uniform(&mut device.rng, params::COMPRESSION_LOW_DROP);
@@ -246,6 +252,7 @@ fn sense_fridge(device: &mut Device, f: &Fridge, obs: &mut [Observation; MAX_OBS
                 metric,
                 value: None,
                 status: ObsStatus::SensorFault,
+                source: NO_SOURCE,
             }
         } else {
             ok(metric, read(device, slot, metric, truth))
@@ -262,11 +269,16 @@ type PatientTruth<'a> = (
 /// Every device that is due reads its subject (a patient, its own infusion, a fridge) and
 /// emits one reading; a bed-exit sensor also reports a change the moment it happens. A value
 /// after a silence longer than the cadence allows closes a monitoring-lost condition.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn sample_and_emit(
     clock: Res<SimClock>,
+    site: Res<Site>,
+    rtls: Res<RtlsParams>,
     mut devices: Query<(&mut Device, &Battery, Option<&Infusion>)>,
     patients: Query<PatientTruth>,
     fridges: Query<&Fridge>,
+    gateways: Query<&Gateway>,
+    movers: Query<&Mover>,
     mut out: MessageWriter<ReadingEmitted>,
     mut conditions: MessageWriter<ConditionRecorded>,
 ) {
@@ -274,12 +286,18 @@ pub(super) fn sample_and_emit(
     let epoch = clock.epoch_ms();
     for (mut device, battery, infusion) in &mut devices {
         let due = device.next_due_ms <= now;
-        let changed = device.kind == DeviceKind::BedExitSensor
-            && patients
+        // A bed-exit sensor and a duress button also report a change at once.
+        let changed = match device.kind {
+            DeviceKind::BedExitSensor => patients
                 .get(device.subject)
                 .ok()
                 .and_then(|p| p.2)
-                .is_some_and(|b| b.changed_ms == now);
+                .is_some_and(|b| b.changed_ms == now),
+            DeviceKind::StaffBadge => movers
+                .get(device.subject)
+                .is_ok_and(|m| m.duress_changed_ms == now),
+            _ => false,
+        };
         if !due && !changed {
             continue;
         }
@@ -292,38 +310,54 @@ pub(super) fn sample_and_emit(
         let artifact = device.artifact_at(now);
         let mut obs = EMPTY;
         let subject = device.subject;
-        let sensed = match device.kind {
+        let full = device.kind.metrics().len();
+        let len = match device.kind {
             DeviceKind::EcgPatch
             | DeviceKind::PulseOximeter
             | DeviceKind::BpCuff
             | DeviceKind::TempPatch => patients
                 .get(subject)
-                .map(|(tv, _, _)| sense_vitals(&mut device, tv, artifact, &mut obs))
-                .is_ok(),
+                .ok()
+                .map(|(tv, _, _)| sense_vitals(&mut device, tv, artifact, &mut obs)),
             DeviceKind::Cgm => patients
                 .get(subject)
                 .ok()
                 .and_then(|p| p.1)
-                .map(|g| sense_cgm(&mut device, g, artifact, &mut obs))
-                .is_some(),
-            DeviceKind::BedExitSensor => patients
-                .get(subject)
-                .ok()
-                .and_then(|p| p.2)
-                .map(|b| {
-                    obs[0] = ok(Metric::BedOccupied, if b.in_bed { 1.0 } else { 0.0 });
-                })
-                .is_some(),
-            DeviceKind::InfusionPump => infusion.map(|i| sense_pump(i, &mut obs)).is_some(),
+                .map(|g| sense_cgm(&mut device, g, artifact, &mut obs)),
+            DeviceKind::BedExitSensor => patients.get(subject).ok().and_then(|p| p.2).map(|b| {
+                obs[0] = ok(Metric::BedOccupied, if b.in_bed { 1.0 } else { 0.0 });
+            }),
+            DeviceKind::InfusionPump => infusion.map(|i| sense_pump(i, &mut obs)),
             DeviceKind::FridgeLogger => fridges
                 .get(subject)
-                .map(|f| sense_fridge(&mut device, f, &mut obs))
-                .is_ok(),
-        };
-        if !sensed {
-            continue;
+                .ok()
+                .map(|f| sense_fridge(&mut device, f, &mut obs)),
+            DeviceKind::EdgeGateway => gateways.get(subject).ok().map(|g| {
+                obs[0] = ok(Metric::SpoolDepth, g.spool.len() as f64);
+                obs[1] = ok(Metric::SpoolDropped, g.dropped as f64);
+                obs[2] = ok(Metric::Uplink, if g.uplink_up { 1.0 } else { 0.0 });
+            }),
+            DeviceKind::AssetTag | DeviceKind::StaffBadge => {
+                let Ok(m) = movers.get(subject) else { continue };
+                let n = crate::rtls::sense_tag(&mut device, m, &site, rtls.mode, &mut obs);
+                let seq = device.seq;
+                device.seq += 1;
+                out.write(ReadingEmitted(Reading {
+                    device: device.ix,
+                    seq,
+                    sim_ms: now,
+                    device_ms: device.device_time(now, epoch),
+                    battery_pct: battery.pct as f32,
+                    len: n as u8,
+                    obs,
+                    forwarded_ms: now,
+                }));
+                // A tag's silence is the radio's (missing), not a monitoring loss.
+                continue;
+            }
         }
-        let len = device.kind.metrics().len();
+        .map(|()| full);
+        let Some(len) = len else { continue };
         if battery.pct <= LOW_BATTERY_PCT {
             for o in obs[..len].iter_mut().filter(|o| o.status == ObsStatus::Ok) {
                 o.status = ObsStatus::LowBattery;
@@ -352,6 +386,7 @@ pub(super) fn sample_and_emit(
             battery_pct: battery.pct as f32,
             len: len as u8,
             obs,
+            forwarded_ms: now,
         }));
     }
 }
@@ -389,6 +424,9 @@ pub(super) fn flush_open_conditions(
     for (device, b, inf) in &q {
         if let Some(c) = inf.and_then(Infusion::flush) {
             conditions.write(ConditionRecorded(c));
+        }
+        if device.kind.is_tag() {
+            continue;
         }
         let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);
         if lost_at < end {

@@ -28,7 +28,11 @@ fn each_device_reports_on_its_cadence_with_contiguous_sequence_numbers() {
     for r in &rec.readings {
         per_device.entry(r.device).or_default().push(r);
     }
-    assert_eq!(per_device.len(), 8, "2 beds x 4 devices");
+    assert_eq!(
+        per_device.len(),
+        9,
+        "2 beds x 4 devices, and the ward gateway's own status"
+    );
     for (ix, rs) in per_device {
         let info = dir.device(ix);
         let interval = wardtwin_scenarios::default_interval_ms(info.kind);

@@ -10,26 +10,30 @@ use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::{Distribution, Normal, StandardNormal};
 use wardtwin_scenarios::{
-    Acuity, Condition, EventKind, FridgeFault, FridgeSpec, Only, Scenario, Target,
+    Acuity, Condition, EventKind, FridgeFault, FridgeSpec, Only, Scenario, SpaceKind, Target,
 };
 use wardtwin_sim::news2::{Acvpu, Spo2Scale};
 use wardtwin_sim::records::{
     ArtifactKind, ArtifactRecord, BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx,
 };
 use wardtwin_sim::rng::{SimRng, stream};
-use wardtwin_sim::time::{MINUTE_MS, SimMillis};
-use wardtwin_sim::{ArtifactRecorded, BedInfo, DeviceInfo, Directory, PatientInfo};
+use wardtwin_sim::time::{HOUR_MS, MINUTE_MS, SimMillis};
+use wardtwin_sim::{
+    ArtifactRecorded, BedInfo, DeviceInfo, Directory, PatientInfo, ReceiverInfo, SpaceInfo,
+};
 
 use crate::Window;
 use crate::coldchain::{Faults, Fridge};
 use crate::device::infusion::Infusion;
 use crate::device::{ArtifactWindow, Battery, Device, params as dparams};
+use crate::gateway::{Gateway, Link, Links, Site};
 use crate::patient::glucose::{Glycaemia, Hypo};
 use crate::patient::mobility::BedPresence;
 use crate::patient::params::*;
 use crate::patient::{
     ClinicalConditions, Episode, Episodes, Patient, Physiology, PhysiologyStep, TrueVitals, compose,
 };
+use crate::rtls::{Arrival, Mover, Role, RtlsParams, Spells, Trip};
 
 /// A patient as admitted: who they are, drawn from the population or pinned by the scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,15 +253,46 @@ fn draw_artifacts(
     out
 }
 
+/// What a device belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// The patient in this bed wears it.
+    Bed(usize),
+    /// It logs this fridge.
+    Fridge(usize),
+    /// It is this ward's gateway.
+    Gateway(usize),
+    /// It is this asset's tag.
+    Asset(usize),
+    /// It is this staff member's badge.
+    Staff(usize),
+}
+
 /// A device before it is spawned: its id decides its dense index.
 struct DeviceDraft {
     id: String,
     kind: DeviceKind,
     interval_ms: i64,
-    /// The bed of the patient wearing it…
-    bed: Option<usize>,
-    /// …or the fridge it logs.
-    fridge: Option<usize>,
+    owner: Owner,
+}
+
+impl DeviceDraft {
+    fn bed(&self) -> Option<usize> {
+        match self.owner {
+            Owner::Bed(b) => Some(b),
+            _ => None,
+        }
+    }
+    /// The ward it belongs to.
+    fn ward(&self, s: &Scenario) -> usize {
+        match self.owner {
+            Owner::Bed(b) => s.beds[b].ward,
+            Owner::Fridge(f) => s.fridges[f].ward,
+            Owner::Gateway(w) => w,
+            Owner::Asset(a) => s.assets[a].ward,
+            Owner::Staff(k) => s.staff[k].ward,
+        }
+    }
 }
 
 /// Every device of the run, sorted by id: each patient's kit (a device marked `only` goes to
@@ -292,19 +327,36 @@ fn device_drafts(s: &Scenario, seed: u64, admissions: &[Admission]) -> Vec<Devic
                 id,
                 kind: d.kind,
                 interval_ms: d.interval_ms,
-                bed: Some(a.bed),
-                fridge: None,
+                owner: Owner::Bed(a.bed),
             });
         }
     }
-    for (fi, f) in s.fridges.iter().enumerate() {
+    let mut add = |owner, kind: DeviceKind, of: &str, interval_ms| {
         drafts.push(DeviceDraft {
-            id: format!("{}-{}", DeviceKind::FridgeLogger.id_prefix(), f.id),
-            kind: DeviceKind::FridgeLogger,
-            interval_ms: f.interval_ms,
-            bed: None,
-            fridge: Some(fi),
+            id: format!("{}-{of}", kind.id_prefix()),
+            kind,
+            interval_ms,
+            owner,
         });
+    };
+    for (fi, f) in s.fridges.iter().enumerate() {
+        add(
+            Owner::Fridge(fi),
+            DeviceKind::FridgeLogger,
+            &f.id,
+            f.interval_ms,
+        );
+    }
+    for (wi, w) in s.wards.iter().enumerate() {
+        let every = s.gateways.status_interval_ms;
+        add(Owner::Gateway(wi), DeviceKind::EdgeGateway, &w.id, every);
+    }
+    let every = s.rtls.report_interval_ms;
+    for (ai, a) in s.assets.iter().enumerate() {
+        add(Owner::Asset(ai), DeviceKind::AssetTag, &a.id, every);
+    }
+    for (si, st) in s.staff.iter().enumerate() {
+        add(Owner::Staff(si), DeviceKind::StaffBadge, &st.id, every);
     }
     drafts.sort_by(|a, b| a.id.cmp(&b.id));
     drafts
@@ -446,24 +498,68 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
     }
     let drafts = device_drafts(s, seed, &admissions);
     for d in &drafts {
-        let bed = d.bed.map(|b| bed_ix[b]);
+        let bed = d.bed().map(|b| bed_ix[b]);
         dir.devices.push(DeviceInfo {
             id: d.id.clone(),
             kind: d.kind,
-            patient: d.bed.and_then(|b| patient_ix.get(&b).copied()),
+            patient: d.bed().and_then(|b| patient_ix.get(&b).copied()),
             bed,
-            ward: match d.bed {
-                Some(b) => s.wards[s.beds[b].ward].id.clone(),
-                None => s.wards[s.fridges[d.fridge.unwrap_or(0)].ward].id.clone(),
-            },
+            ward: s.wards[d.ward(s)].id.clone(),
         });
     }
+    let layout = &s.layout;
+    dir.spaces = layout
+        .spaces
+        .iter()
+        .map(|sp| SpaceInfo {
+            id: sp.id.clone(),
+            ward: sp.ward.map(|w| s.wards[w].id.clone()),
+            zone: sp.zone.clone(),
+            kind: sp.kind.name(),
+        })
+        .collect();
+    dir.receivers = layout
+        .receivers
+        .iter()
+        .map(|r| ReceiverInfo {
+            id: r.id.clone(),
+            space: r.space as u32,
+            x_m: r.at.x_m as f32,
+            y_m: r.at.y_m as f32,
+        })
+        .collect();
     let device_ix = |bed: usize, kind: DeviceKind| {
         drafts
             .iter()
-            .position(|d| d.bed == Some(bed) && d.kind == kind)
+            .position(|d| d.bed() == Some(bed) && d.kind == kind)
             .map(|i| DeviceIx(i as u32))
     };
+    let mut site = Site::new(layout.clone(), s.radio);
+    site.device_space = drafts
+        .iter()
+        .map(|d| d.bed().map(|b| layout.beds[b].0))
+        .collect();
+    let mut links = Links::default();
+    for d in &drafts {
+        let link = match d.owner {
+            Owner::Bed(b) => {
+                let (space, at) = layout.beds[b];
+                Link::Radio {
+                    receivers: site.best_receivers(&at, space),
+                }
+            }
+            Owner::Fridge(f) => {
+                let (space, at) = layout.fridges[f];
+                Link::Radio {
+                    receivers: site.best_receivers(&at, space),
+                }
+            }
+            Owner::Gateway(w) => Link::Wired { gateway: w },
+            Owner::Asset(_) | Owner::Staff(_) => Link::Tag,
+        };
+        links.links.push(link);
+        links.rngs.push(stream(seed, &d.id, "radio"));
+    }
 
     let mut step = PhysiologyStep::new(s.step_ms, s.site.utc_offset_hours, s.truth_interval_ms);
     step.patients = admissions.len();
@@ -476,12 +572,34 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
     let mut occlusions: BTreeMap<usize, Vec<Window>> = BTreeMap::new();
     let mut fridge_faults: Vec<Faults> = vec![Faults::default(); s.fridges.len()];
     let mut scheduled_doors: Vec<Vec<Window>> = vec![Vec::new(); s.fridges.len()];
+    let mut uplink_outages: BTreeMap<usize, Vec<Window>> = BTreeMap::new();
+    let mut scheduled_wanders: BTreeMap<usize, Vec<(SimMillis, Option<usize>)>> = BTreeMap::new();
+    let mut scheduled_duress: BTreeMap<usize, Vec<SimMillis>> = BTreeMap::new();
     let end_ms = s.epoch_ms + s.duration_ms;
     for (n, ev) in s.events.iter().enumerate() {
         let at = s.epoch_ms + ev.at_ms;
         let until = |d: Option<i64>| d.map_or(end_ms, |d| (at + d).min(end_ms));
         let bed = match ev.target {
             Target::Bed(b) => b,
+            Target::Ward(w) => {
+                if let EventKind::UplinkOutage { duration_ms } = ev.kind {
+                    uplink_outages.entry(w).or_default().push(Window {
+                        start_ms: at,
+                        end_ms: until(Some(duration_ms)),
+                    });
+                }
+                continue;
+            }
+            Target::Asset(a) => {
+                if let EventKind::AssetWander { to } = ev.kind {
+                    scheduled_wanders.entry(a).or_default().push((at, to));
+                }
+                continue;
+            }
+            Target::Staff(k) => {
+                scheduled_duress.entry(k).or_default().push(at);
+                continue;
+            }
             Target::Fridge(f) => {
                 if let EventKind::Fridge { fault, duration_ms } = ev.kind {
                     let w = Window {
@@ -558,7 +676,10 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 start_ms: at,
                 end_ms: until(Some(*duration_ms)),
             }),
-            EventKind::Fridge { .. } => {}
+            EventKind::Fridge { .. }
+            | EventKind::UplinkOutage { .. }
+            | EventKind::AssetWander { .. }
+            | EventKind::Duress => {}
         }
     }
     let mut patient_entity = BTreeMap::new();
@@ -627,12 +748,12 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 .map(|n| n.sample(&mut rng))
                 .unwrap_or(0.0);
         }
-        let random = match d.bed {
-            Some(_) => draw_artifacts(s, seed, &d.id, d.kind),
-            None => Vec::new(),
+        let random = match d.owner {
+            Owner::Bed(_) => draw_artifacts(s, seed, &d.id, d.kind),
+            _ => Vec::new(),
         };
         let scheduled = d
-            .bed
+            .bed()
             .and_then(|b| scheduled_artifacts.get(&(b, d.kind)))
             .map_or(&[][..], Vec::as_slice);
         let tagged = random
@@ -649,9 +770,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         let mut artifacts = random;
         artifacts.extend_from_slice(scheduled);
         artifacts.sort_by_key(|w| (w.start_ms, w.end_ms));
-        let subject = match (d.bed, d.fridge) {
-            (Some(b), _) => patient_entity[&b],
-            (None, Some(f)) => {
+        let subject = match d.owner {
+            Owner::Bed(b) => patient_entity[&b],
+            Owner::Fridge(f) => {
                 let spec = &s.fridges[f];
                 let mut faults = std::mem::take(&mut fridge_faults[f]);
                 let random_doors = random_door_openings(s, seed, spec);
@@ -689,11 +810,37 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                     ))
                     .id()
             }
-            (None, None) => unreachable!("a device is on a bed or a fridge"),
+            Owner::Gateway(w) => {
+                let g = &s.gateways;
+                let outages = uplink_outages.remove(&w).unwrap_or_default();
+                world
+                    .spawn(Gateway {
+                        ward: w,
+                        device: ix,
+                        spool: std::collections::VecDeque::new(),
+                        spool_limit: g.spool_limit,
+                        policy: g.drop_policy,
+                        forward_per_step:
+                            ((g.forward_rate_per_s * s.step_ms as f64 / 1000.0).ceil() as usize)
+                                .max(1),
+                        outages: Window::merged(outages),
+                        uplink_up: true,
+                        dropped: 0,
+                    })
+                    .id()
+            }
+            Owner::Asset(a) => {
+                let trips = asset_trips(s, seed, a, scheduled_wanders.remove(&a));
+                world.spawn(asset_mover(s, seed, a, ix, trips)).id()
+            }
+            Owner::Staff(k) => {
+                let presses = duress_presses(s, seed, k, scheduled_duress.remove(&k));
+                world.spawn(staff_mover(s, seed, k, ix, presses)).id()
+            }
         };
         let mut entity = world.spawn_empty();
         if d.kind == DeviceKind::InfusionPump {
-            let bed = d.bed.expect("a pump is on a patient");
+            let bed = d.bed().expect("a pump is on a patient");
             let mut all = occlusions.remove(&bed).unwrap_or_default();
             all.extend(random_occlusions(s, seed, &d.id));
             entity.insert(Infusion::new(ix, stream(seed, &d.id, "infusion"), all));
@@ -722,7 +869,187 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         ));
     }
     world.write_message_batch(artifact_records.into_iter().map(ArtifactRecorded));
+    world.insert_resource(site);
+    world.insert_resource(links);
+    world.insert_resource(RtlsParams {
+        mode: s.rtls.mode,
+        truth_every: step.truth_every,
+    });
     world.insert_resource(step);
     world.insert_resource(dir.clone());
     dir
+}
+
+/// An asset's trips over the run: used in a patient room (1-6 h), taken to another ward (2-8
+/// h), taken out of the building (for good), and the scenario's `asset_wander`s (for good).
+fn asset_trips(
+    s: &Scenario,
+    seed: u64,
+    a: usize,
+    scheduled: Option<Vec<(SimMillis, Option<usize>)>>,
+) -> Vec<Trip> {
+    let spec = &s.assets[a];
+    let l = &s.layout;
+    let mut rng = stream(seed, &spec.id, "trips");
+    let rooms: Vec<usize> = l.of_kind(spec.ward, SpaceKind::Room).collect();
+    let other_wards: Vec<usize> = (0..s.wards.len()).filter(|w| *w != spec.ward).collect();
+    let exit = l.space_index("EXIT").expect("every layout has EXIT");
+    let r = &s.rtls;
+    let mut trips = Vec::new();
+    for at in poisson_in_hours(s, &mut rng, r.moves_per_asset_day, (0.0, 24.0)) {
+        if let Some(&to) = pick(&mut rng, &rooms) {
+            let dwell = rng.random_range(HOUR_MS..=6 * HOUR_MS);
+            trips.push(Trip {
+                depart_ms: at,
+                to,
+                dwell_ms: Some(dwell),
+            });
+        }
+    }
+    for at in poisson_in_hours(s, &mut rng, r.wanders_per_asset_day, (0.0, 24.0)) {
+        if let Some(&w) = pick(&mut rng, &other_wards) {
+            let dwell = rng.random_range(2 * HOUR_MS..=8 * HOUR_MS);
+            trips.push(Trip {
+                depart_ms: at,
+                to: base_of(s, w),
+                dwell_ms: Some(dwell),
+            });
+        }
+    }
+    for at in poisson_in_hours(s, &mut rng, r.losses_per_asset_day, (0.0, 24.0)) {
+        trips.push(Trip {
+            depart_ms: at,
+            to: exit,
+            dwell_ms: None,
+        });
+    }
+    for (at, to) in scheduled.unwrap_or_default() {
+        let to = to.map_or(exit, |w| base_of(s, w));
+        trips.push(Trip {
+            depart_ms: at,
+            to,
+            dwell_ms: None,
+        });
+    }
+    trips.sort();
+    trips
+}
+
+fn pick<'a, T>(rng: &mut SimRng, v: &'a [T]) -> Option<&'a T> {
+    (!v.is_empty()).then(|| &v[rng.random_range(0..v.len())])
+}
+
+/// Where a ward's equipment is kept: its first equipment room (else its station, else the
+/// gateway's space).
+fn base_of(s: &Scenario, ward: usize) -> usize {
+    let l = &s.layout;
+    l.of_kind(ward, SpaceKind::Equipment)
+        .next()
+        .or_else(|| l.of_kind(ward, SpaceKind::Station).next())
+        .unwrap_or(l.gateways[ward].0)
+}
+
+/// A staff member's duress presses: random (`duress_per_staff_day`) and scheduled.
+fn duress_presses(
+    s: &Scenario,
+    seed: u64,
+    k: usize,
+    scheduled: Option<Vec<SimMillis>>,
+) -> Vec<SimMillis> {
+    let mut rng = stream(seed, &s.staff[k].id, "duress");
+    let mut v = poisson_in_hours(s, &mut rng, s.rtls.duress_per_staff_day, (0.0, 24.0));
+    v.extend(scheduled.unwrap_or_default());
+    v.sort();
+    v
+}
+
+fn mover(
+    s: &Scenario,
+    role: Role,
+    tag: DeviceIx,
+    ward: usize,
+    base: usize,
+    mut rng: SimRng,
+    speed_m_s: f64,
+) -> Mover {
+    let r = s.layout.spaces[base].rect;
+    let pos = r.at(rng.random_range(0.2..0.8), rng.random_range(0.2..0.8));
+    Mover {
+        role,
+        tag,
+        ward,
+        base,
+        space: base,
+        pos,
+        speed_m_s,
+        route: std::collections::VecDeque::new(),
+        target: pos,
+        on_arrival: Arrival::Wait(0),
+        busy_until: s.epoch_ms,
+        stays: false,
+        trips: std::collections::VecDeque::new(),
+        itinerary: std::collections::VecDeque::new(),
+        next_round_ms: s.epoch_ms,
+        duress: false,
+        duress_changed_ms: SimMillis::MIN,
+        presses: std::collections::VecDeque::new(),
+        answering: None,
+        security_at: None,
+        out_of_zone: false,
+        uncovered_since: None,
+        rng,
+        spells: Spells::new(tag),
+    }
+}
+
+fn asset_mover(s: &Scenario, seed: u64, a: usize, tag: DeviceIx, trips: Vec<Trip>) -> Mover {
+    let spec = &s.assets[a];
+    let role = Role::Asset {
+        permitted: spec.permitted_zones.clone(),
+    };
+    let rng = stream(seed, &spec.id, "moves");
+    let mut m = mover(
+        s,
+        role,
+        tag,
+        spec.ward,
+        base_of(s, spec.ward),
+        rng,
+        crate::rtls::ASSET_SPEED_M_S,
+    );
+    m.trips = trips.into();
+    m
+}
+
+fn staff_mover(s: &Scenario, seed: u64, k: usize, tag: DeviceIx, presses: Vec<SimMillis>) -> Mover {
+    let spec = &s.staff[k];
+    let l = &s.layout;
+    let mates: Vec<usize> = (0..s.staff.len())
+        .filter(|j| s.staff[*j].ward == spec.ward)
+        .collect();
+    let me = mates.iter().position(|j| *j == k).unwrap_or(0);
+    let rooms: Vec<usize> = l
+        .of_kind(spec.ward, SpaceKind::Room)
+        .enumerate()
+        .filter(|(i, _)| i % mates.len().max(1) == me)
+        .map(|(_, r)| r)
+        .collect();
+    let base = l
+        .of_kind(spec.ward, SpaceKind::Station)
+        .next()
+        .unwrap_or(l.gateways[spec.ward].0);
+    let mut rng = stream(seed, &spec.id, "moves");
+    let first_round = s.epoch_ms + rng.random_range(0..=60 * MINUTE_MS);
+    let mut m = mover(
+        s,
+        Role::Staff { rooms },
+        tag,
+        spec.ward,
+        base,
+        rng,
+        crate::rtls::STAFF_SPEED_M_S,
+    );
+    m.next_round_ms = first_round;
+    m.presses = presses.into();
+    m
 }

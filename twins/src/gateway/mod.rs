@@ -1,0 +1,208 @@
+//! Ward gateways and the radio between devices and them.
+//!
+//! **Radio.** A device reaches its ward's gateway through the RTLS receivers, which double as
+//! its access points (they are wired to the gateway). A transmission is heard by a receiver if
+//! `RSSI = P1m − 10·n·log10(d) − walls + X ≥ sensitivity`, with `X ~ N(0, σ)` drawn per
+//! transmission and `walls` one wall loss when the receiver is in another space
+//! (`[radio]`, defaults from DOMAIN.md section 5). Each device knows its three best receivers
+//! (by mean RSSI, from where it stands); a device with a connection retries `retries` times;
+//! a tag's advert is heard by whichever receivers hear it (that is its payload), never
+//! retried. A transmission nobody hears is `radio_lost` in the ledger. A draw is skipped when
+//! the link margin is over 8 σ (it cannot fail; the result is the same).
+//!
+//! **Gateway.** Each ward's gateway spools what its receivers hear (a bounded store-and-forward
+//! queue of `spool_limit` messages) and forwards it upstream while its uplink is up, at most
+//! `forward_rate` messages per second, oldest first: a reading forwarded after its emission's
+//! step was `delivered_late`. A full spool drops by its policy: `drop_oldest` (the default:
+//! keep the freshest data) or `drop_newest`; the victim is `spool_dropped`. Messages still
+//! spooled at the end are `unsent`. An `uplink_outage` event takes the uplink down. The gateway
+//! reports its own status (spool depth, drops so far, uplink) as an `edge_gateway` device,
+//! through its own spool.
+
+mod systems;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use bevy_app::{App, Plugin, Update};
+use bevy_ecs::prelude::*;
+use wardtwin_scenarios::{DropPolicy, Layout, Point, Radio};
+use wardtwin_sim::records::{DeviceIx, Reading};
+use wardtwin_sim::rng::SimRng;
+use wardtwin_sim::{FileTransport, SimEnd, SimSet};
+
+use crate::Window;
+
+/// Mean RSSI of a transmission from `at` (in space `from_space`) to a receiver at `rx` (in
+/// `rx_space`), dBm.
+pub fn mean_rssi(radio: &Radio, at: &Point, from_space: usize, rx: &Point, rx_space: usize) -> f64 {
+    let d = at.distance_m(rx).max(0.5);
+    let walls = if from_space == rx_space {
+        0.0
+    } else {
+        radio.wall_loss_db
+    };
+    radio.p1m_dbm - 10.0 * radio.exponent * d.log10() - walls
+}
+
+/// The site as the radio sees it: receivers, their gateways, and for each space the receivers
+/// a transmitter there may reach (its own and its neighbours').
+#[derive(Resource, Debug, Clone)]
+pub struct Site {
+    pub layout: Layout,
+    pub radio: Radio,
+    /// Gateway (ward index) of each receiver.
+    pub receiver_gateway: Vec<usize>,
+    /// Receivers reachable from each space.
+    pub reachable: Vec<Vec<u16>>,
+    /// The space of each device that stays put (a patient's devices: their bed's room), by
+    /// dense device index; `None` for tags and gateways.
+    pub device_space: Vec<Option<usize>>,
+}
+
+impl Site {
+    pub fn new(layout: Layout, radio: Radio) -> Self {
+        let wards = layout.gateways.len().max(1);
+        let receiver_gateway = layout
+            .receivers
+            .iter()
+            .map(|r| match layout.spaces[r.space].ward {
+                Some(w) => w,
+                // A site receiver is wired to the gateway nearest to it.
+                None => (0..layout.gateways.len())
+                    .min_by(|a, b| {
+                        let da = layout.gateways[*a].1.distance_m(&r.at);
+                        let db = layout.gateways[*b].1.distance_m(&r.at);
+                        da.total_cmp(&db).then(a.cmp(b))
+                    })
+                    .unwrap_or(0)
+                    .min(wards - 1),
+            })
+            .collect();
+        let reachable = (0..layout.spaces.len())
+            .map(|s| {
+                layout
+                    .receivers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.space == s || layout.spaces[s].neighbours.contains(&r.space))
+                    .map(|(i, _)| i as u16)
+                    .collect()
+            })
+            .collect();
+        Self {
+            layout,
+            radio,
+            receiver_gateway,
+            reachable,
+            device_space: Vec::new(),
+        }
+    }
+
+    /// The (up to three) best receivers from `at` in `space`, by mean RSSI, best first.
+    pub fn best_receivers(&self, at: &Point, space: usize) -> Vec<(u16, f32)> {
+        let mut c: Vec<(u16, f32)> = self.reachable[space]
+            .iter()
+            .map(|&r| {
+                let rx = &self.layout.receivers[r as usize];
+                (
+                    r,
+                    mean_rssi(&self.radio, at, space, &rx.at, rx.space) as f32,
+                )
+            })
+            .collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.truncate(3);
+        c
+    }
+
+    /// Whether a transmitter at `at` in `space` is in range of any receiver (mean RSSI at or
+    /// over the sensitivity): the truth behind "missing".
+    pub fn covered(&self, at: &Point, space: usize) -> bool {
+        self.best_receivers(at, space)
+            .first()
+            .is_some_and(|(_, rssi)| f64::from(*rssi) >= self.radio.sensitivity_dbm)
+    }
+}
+
+/// How a device reaches its gateway.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// The gateway itself (its own status): straight into its spool.
+    Wired { gateway: usize },
+    /// A device with a connection: its best receivers, with their mean RSSI.
+    Radio { receivers: Vec<(u16, f32)> },
+    /// A tag: the receivers that heard its advert are in the reading.
+    Tag,
+}
+
+/// Every device's link and radio stream, by dense device index.
+#[derive(Resource, Debug, Default)]
+pub struct Links {
+    pub links: Vec<Link>,
+    pub rngs: Vec<SimRng>,
+}
+
+/// A ward's edge gateway.
+#[derive(Component, Debug)]
+pub struct Gateway {
+    /// Ward index (the gateway's index).
+    pub ward: usize,
+    /// Its own status device.
+    pub device: DeviceIx,
+    pub spool: VecDeque<Reading>,
+    pub spool_limit: usize,
+    pub policy: DropPolicy,
+    /// Messages it may forward per step when draining.
+    pub forward_per_step: usize,
+    pub outages: Vec<Window>,
+    pub uplink_up: bool,
+    /// Messages dropped from a full spool so far.
+    pub dropped: u64,
+}
+
+impl Gateway {
+    /// Spools `r`; returns the reading the policy dropped, if the spool was full.
+    pub fn spool(&mut self, r: Reading) -> Option<Reading> {
+        if self.spool.len() < self.spool_limit {
+            self.spool.push_back(r);
+            return None;
+        }
+        self.dropped += 1;
+        match self.policy {
+            DropPolicy::DropOldest => {
+                let victim = self.spool.pop_front();
+                self.spool.push_back(r);
+                victim
+            }
+            DropPolicy::DropNewest => Some(r),
+        }
+    }
+}
+
+/// The gateway systems: route this step's emissions over the radio into spools, then forward.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GatewaySystems;
+
+/// Ward gateways and the radio.
+pub struct GatewayPlugin;
+
+impl Plugin for GatewayPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            Update,
+            GatewaySystems
+                .in_set(SimSet::Transport)
+                .before(FileTransport),
+        )
+        .add_systems(
+            Update,
+            (systems::route, systems::forward)
+                .chain()
+                .in_set(GatewaySystems),
+        )
+        .configure_sets(SimEnd, GatewaySystems.in_set(SimSet::Dynamics))
+        .add_systems(SimEnd, systems::flush_spools.in_set(GatewaySystems));
+    }
+}

@@ -1,0 +1,144 @@
+//! Gateway systems: radio → spool → upstream.
+
+use bevy_ecs::prelude::*;
+use rand_distr::{Distribution, Normal};
+use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, EmissionFate, Fate, NO_SOURCE, Reading};
+use wardtwin_sim::{
+    DeviceEventOccurred, EmissionFated, ReadingEmitted, ReadingForwarded, SimClock,
+};
+
+use super::{Gateway, Link, Links, Site};
+
+fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
+    EmissionFated(EmissionFate {
+        device: r.device,
+        seq: r.seq,
+        sim_ms: r.sim_ms,
+        fate,
+        sink,
+        forwarded_ms: None,
+        attempts: 0,
+        lateness_us: None,
+    })
+}
+
+/// Which gateway hears `r` (its ward index), or `None` if no receiver did.
+fn hear(site: &Site, links: &mut Links, r: &Reading) -> Option<usize> {
+    let ix = r.device.0 as usize;
+    match &links.links[ix] {
+        Link::Wired { gateway } => Some(*gateway),
+        Link::Tag => r
+            .observations()
+            .iter()
+            .find(|o| o.source != NO_SOURCE)
+            .map(|o| site.receiver_gateway[usize::from(o.source)]),
+        Link::Radio { receivers } => {
+            let radio = &site.radio;
+            let rng = &mut links.rngs[ix];
+            let noise = Normal::new(0.0, radio.shadowing_sd_db.max(1e-9)).expect("sd > 0");
+            for _ in 0..=radio.retries {
+                for &(rx, mean) in receivers {
+                    let mean = f64::from(mean);
+                    let heard = if mean - 8.0 * radio.shadowing_sd_db >= radio.sensitivity_dbm {
+                        true
+                    } else {
+                        mean + noise.sample(rng) >= radio.sensitivity_dbm
+                    };
+                    if heard {
+                        return Some(site.receiver_gateway[usize::from(rx)]);
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// This step's emissions, in (device, seq) order: over the radio into their gateway's spool.
+pub(super) fn route(
+    site: Res<Site>,
+    mut links: ResMut<Links>,
+    mut emitted: MessageReader<ReadingEmitted>,
+    mut gateways: Query<(Entity, &mut Gateway)>,
+    mut fated: MessageWriter<EmissionFated>,
+    mut batch: Local<Vec<Reading>>,
+    mut by_ward: Local<Vec<Entity>>,
+) {
+    batch.clear();
+    batch.extend(emitted.read().map(|m| m.0));
+    if batch.is_empty() {
+        return;
+    }
+    batch.sort_unstable_by_key(|r| (r.device, r.seq));
+    if by_ward.is_empty() {
+        let mut g: Vec<(usize, Entity)> = gateways.iter().map(|(e, g)| (g.ward, e)).collect();
+        g.sort();
+        by_ward.extend(g.into_iter().map(|(_, e)| e));
+    }
+    for r in batch.iter() {
+        let Some(ward) = hear(&site, &mut links, r) else {
+            fated.write(lost(r, Fate::RadioLost, "radio"));
+            continue;
+        };
+        let Some(&entity) = by_ward.get(ward) else {
+            fated.write(lost(r, Fate::RadioLost, "radio"));
+            continue;
+        };
+        let (_, mut gw) = gateways.get_mut(entity).expect("gateway entity");
+        if let Some(victim) = gw.spool(*r) {
+            fated.write(lost(&victim, Fate::SpoolDropped, "gateway"));
+        }
+    }
+}
+
+/// Every gateway whose uplink is up forwards its spool, oldest first, up to its rate.
+pub(super) fn forward(
+    clock: Res<SimClock>,
+    mut gateways: Query<&mut Gateway>,
+    mut out: MessageWriter<ReadingForwarded>,
+    mut events: MessageWriter<DeviceEventOccurred>,
+) {
+    let now = clock.now_ms();
+    for mut gw in &mut gateways {
+        let gw = &mut *gw;
+        let up = !gw
+            .outages
+            .iter()
+            .take_while(|w| w.start_ms <= now)
+            .any(|w| w.contains(now));
+        if up != gw.uplink_up {
+            gw.uplink_up = up;
+            events.write(DeviceEventOccurred(DeviceEvent {
+                device: gw.device,
+                sim_ms: now,
+                kind: if up {
+                    DeviceEventKind::UplinkRestored
+                } else {
+                    DeviceEventKind::UplinkLost
+                },
+            }));
+        }
+        if !up {
+            continue;
+        }
+        let n = gw.spool.len().min(gw.forward_per_step);
+        out.write_batch(gw.spool.drain(..n).map(|mut r| {
+            r.forwarded_ms = now;
+            ReadingForwarded(r)
+        }));
+    }
+}
+
+/// At the end of the run: what is still spooled never went upstream.
+pub(super) fn flush_spools(
+    mut gateways: Query<&mut Gateway>,
+    mut fated: MessageWriter<EmissionFated>,
+) {
+    for mut gw in &mut gateways {
+        fated.write_batch(
+            gw.spool
+                .drain(..)
+                .map(|r| lost(&r, Fate::Unsent, "gateway")),
+        );
+    }
+}
