@@ -135,6 +135,9 @@ pub struct WireDirectory {
     pub gateways: Vec<WireGateway>,
     /// Each RTLS receiver's id, as a JSON string literal.
     receivers: Vec<String>,
+    /// The site map (retained): its topic and payload.
+    pub site_map_topic: Arc<str>,
+    pub site_map: String,
 }
 
 impl WireDirectory {
@@ -198,12 +201,16 @@ impl WireDirectory {
                 q
             })
             .collect();
+        let site_map_topic = format!("{prefix}/{site}/site/map").into();
+        let site_map = site_map(dir, &site);
         Ok(Self {
             prefix: prefix.to_string(),
             site,
             devices,
             gateways,
             receivers,
+            site_map_topic,
+            site_map,
         })
     }
 
@@ -320,6 +327,61 @@ impl WireDirectory {
     }
 }
 
+/// The site map payload: spaces and their zones, receivers and where they hang, and each tag
+/// with the zones its asset is permitted in (its home ward's), so a location engine can work.
+fn site_map(dir: &Directory, site: &str) -> String {
+    let mut out = format!("{{\"v\":{WIRE_VERSION},\"type\":\"site_map\",\"site\":");
+    json_str(&mut out, site);
+    out.push_str(",\"spaces\":[");
+    for (i, sp) in dir.spaces.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"id\":");
+        json_str(&mut out, &sp.id);
+        out.push_str(",\"ward\":");
+        match &sp.ward {
+            Some(w) => json_str(&mut out, w),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"zone\":");
+        json_str(&mut out, &sp.zone);
+        let _ = write!(out, ",\"kind\":\"{}\"}}", sp.kind);
+    }
+    out.push_str("],\"receivers\":[");
+    for (i, r) in dir.receivers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"id\":");
+        json_str(&mut out, &r.id);
+        out.push_str(",\"space\":");
+        json_str(&mut out, &dir.spaces[r.space as usize].id);
+        let _ = write!(
+            out,
+            ",\"x_m\":{},\"y_m\":{}}}",
+            displayed(r.x_m),
+            displayed(r.y_m)
+        );
+    }
+    out.push_str("],\"tags\":[");
+    let tags = dir.devices.iter().filter(|d| d.kind.is_tag());
+    for (i, d) in tags.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"device\":");
+        json_str(&mut out, &d.id);
+        let _ = write!(out, ",\"device_kind\":\"{}\",\"ward\":", d.kind.name());
+        json_str(&mut out, &d.ward);
+        out.push_str(",\"permitted_zones\":[");
+        json_str(&mut out, &d.ward);
+        out.push_str("]}");
+    }
+    out.push_str("]}");
+    out
+}
+
 /// Battery as reported: one decimal.
 fn battery(pct: f32) -> f64 {
     (f64::from(pct) * 10.0).round() / 10.0
@@ -415,7 +477,7 @@ mod tests;
 #[cfg(any(test, feature = "schema-check"))]
 pub mod schemas {
     /// Schema texts by payload `type`.
-    pub const SOURCES: [(&str, &str); 4] = [
+    pub const SOURCES: [(&str, &str); 5] = [
         (
             "telemetry",
             include_str!("../../docs/schemas/telemetry.v1.schema.json"),
@@ -431,6 +493,10 @@ pub mod schemas {
         (
             "alert",
             include_str!("../../docs/schemas/alert.v1.schema.json"),
+        ),
+        (
+            "site_map",
+            include_str!("../../docs/schemas/site-map.v1.schema.json"),
         ),
     ];
 

@@ -34,6 +34,8 @@ pub const LIBRARY: &[(&str, &str)] = &[
         "cold-chain-failure",
         include_str!("../library/cold-chain-failure.toml"),
     ),
+    ("asset-hunt", include_str!("../library/asset-hunt.toml")),
+    ("hospital-day", include_str!("../library/hospital-day.toml")),
 ];
 
 /// The built-in scenarios, parsed.

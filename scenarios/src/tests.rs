@@ -42,9 +42,19 @@ fn every_library_scenario_is_valid() {
             "quickstart",
             "ward-baseline-24h",
             "hospital-1000-24h",
-            "cold-chain-failure"
+            "cold-chain-failure",
+            "asset-hunt",
+            "hospital-day"
         ]
     );
+    let h = &lib[5];
+    assert_eq!(h.beds.len(), 192);
+    assert_eq!(
+        (h.assets.len(), h.staff.len()),
+        (192, 36),
+        "1 asset and 0.2 staff per bed"
+    );
+    assert_eq!(h.fridges.len(), 7);
     let cc = &lib[3];
     assert_eq!(cc.fridges.len(), 3);
     assert_eq!(cc.fridges[2].kind, StorageKind::Freezer);
@@ -255,4 +265,67 @@ fn a_fridge_event_names_a_fridge_and_a_bed_event_a_bed() {
         e.message.contains("expected one of diabetes, fall_risk"),
         "{e}"
     );
+}
+
+#[test]
+fn an_explicit_floor_plan_is_used_and_a_missing_room_is_pointed_at() {
+    let plan = "\n[[space]]\nid = \"W1-COR\"\nward = \"W1\"\nkind = \"corridor\"\nrect = [0, 6, 30, 3]\nconnects = [\"MAIN\"]\n\
+                [[space]]\nid = \"W1-R1\"\nward = \"W1\"\nkind = \"room\"\nrect = [0, 0, 6, 6]\nconnects = [\"W1-COR\"]\n";
+    let e = error_of(plan);
+    assert!(
+        e.message
+            .contains("explicit floor plan but no room `W1-R2` for bed W1-02"),
+        "{e}"
+    );
+    let bad =
+        "\n[[space]]\nid = \"W1-R1\"\nward = \"W1\"\nkind = \"cupboard\"\nrect = [0, 0, 6, 6]\n";
+    let e = error_of(bad);
+    assert!(e.message.contains("unknown space kind `cupboard`"), "{e}");
+    assert_eq!(e.line, line_of(bad, "cupboard"));
+    let e =
+        error_of("\n[[space]]\nid = \"W1-R1\"\nward = \"W1\"\nkind = \"room\"\nrect = [0, 0, 6]\n");
+    assert!(e.message.contains("rect is [x, y, width, height]"), "{e}");
+}
+
+#[test]
+fn rtls_gateways_and_their_events_are_checked() {
+    let e = error_of("\n[rtls]\nmode = \"gps\"\n");
+    assert!(e.message.contains("expected ble or uwb"), "{e}");
+    let e = error_of("\n[gateways]\ndrop_policy = \"drop_random\"\n");
+    assert!(
+        e.message.contains("expected drop_oldest or drop_newest"),
+        "{e}"
+    );
+    let e = error_of(
+        "\n[[event]]\nat = \"1h\"\nasset = \"W1-IVP09\"\nkind = \"asset_wander\"\nto = \"W1\"\n",
+    );
+    assert!(e.message.contains("no asset `W1-IVP09`"), "{e}");
+    let e = error_of("\n[[event]]\nat = \"1h\"\nward = \"W1\"\nkind = \"uplink_outage\"\n");
+    assert!(e.message.contains("needs `duration"), "{e}");
+    let e = error_of(
+        "\n[[event]]\nat = \"1h\"\nward = \"W1\"\nbed = \"W1-01\"\nkind = \"uplink_outage\"\nduration = \"5m\"\n",
+    );
+    assert!(
+        e.message
+            .contains("`bed` does not apply to a `uplink_outage` event"),
+        "{e}"
+    );
+    let e = error_of("\n[kit.k]\ndevices = [{ kind = \"asset_tag\" }]\n");
+    assert!(
+        e.message.contains("asset_tag is not worn by patients"),
+        "{e}"
+    );
+    // Equipment comes in the mix, named by ward and kind.
+    let s = parse(
+        &format!("{MINIMAL}\n[rtls]\nassets_per_bed = 2\nstaff_per_bed = 0.5\n"),
+        "t.toml",
+    )
+    .unwrap();
+    let ids: Vec<&str> = s.assets.iter().map(|a| a.id.as_str()).collect();
+    assert!(
+        ids.contains(&"W1-IVP01") && ids.contains(&"W1-WCH01"),
+        "{ids:?}"
+    );
+    assert_eq!(s.assets.len(), 2 * s.beds.len());
+    assert_eq!(s.staff.len(), s.beds.len() / 2);
 }

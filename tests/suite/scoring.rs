@@ -408,9 +408,11 @@ fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
 
 /// Every class beyond vital signs flows from the twin through the broker to the reference
 /// stack and into the scorecard, with no special case in the matcher: a fridge door left ajar,
-/// a pump occlusion, a night-time bed exit and a hypoglycaemia, in one world.
+/// a pump occlusion, a night-time bed exit, a hypoglycaemia, a pump taken to the other ward, a
+/// ventilator taken out of the building, a duress call, in one world. The stack places tags
+/// from the retained site map.
 #[test]
-fn the_reference_stack_catches_cold_chain_pump_bed_exit_and_hypoglycaemia_end_to_end() {
+fn the_reference_stack_catches_every_class_beyond_vital_signs_end_to_end() {
     let tmp = temp_dir("e2e-bedside");
     let scenario = tmp.path().join("bedside.toml");
     std::fs::write(
@@ -424,6 +426,18 @@ seed = 12
 [[ward]]
 id = "W1"
 beds = 4
+
+[[ward]]
+id = "W2"
+beds = 2
+
+[rtls]
+assets_per_bed = 1
+staff_per_bed = 0.5
+moves_per_asset_day = 0
+wanders_per_asset_day = 0
+losses_per_asset_day = 0
+duress_per_staff_day = 0
 
 [population]
 kit = "care"
@@ -476,12 +490,32 @@ bed = "W1-01"
 kind = "bed_exit"
 duration = "4m"
 
+[[event]]
+at = "00:30"
+asset = "W1-IVP01"
+kind = "asset_wander"
+to = "W2"
+
+[[event]]
+at = "01:00"
+asset = "W1-VEN01"
+kind = "asset_wander"
+to = "EXIT"
+
+[[event]]
+at = "03:30"
+staff = "W1-N01"
+kind = "duress"
+
 [scoring]
 gates = [
   "sensitivity.cold_chain_excursion >= 1",
   "sensitivity.pump_occlusion >= 1",
   "sensitivity.bed_exit >= 1",
   "sensitivity.hypoglycaemia >= 1",
+  "sensitivity.asset_zone_breach >= 1",
+  "sensitivity.asset_missing >= 1",
+  "sensitivity.duress >= 1",
 ]
 "#,
     )
@@ -494,6 +528,9 @@ gates = [
         "pump_occlusion",
         "bed_exit",
         "hypoglycaemia",
+        "asset_zone_breach",
+        "asset_missing",
+        "duress",
     ] {
         let c = card["classes"]
             .as_array()
@@ -531,4 +568,13 @@ gates = [
             .iter()
             .any(|k| k == Some("door_open"))
     );
+    // The tags' true positions are in the ground truth; the ventilator ends outside.
+    let pos = read_parquet(out.join("positions.parquet"));
+    let dev = pos.column("device_id").unwrap().str().unwrap().clone();
+    let zone = pos.column("zone_id").unwrap().str().unwrap().clone();
+    let last_zone = (0..pos.height())
+        .rev()
+        .find(|i| dev.get(*i) == Some("tag-W1-VEN01"))
+        .and_then(|i| zone.get(i));
+    assert_eq!(last_zone, Some("OUTSIDE"));
 }

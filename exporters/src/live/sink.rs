@@ -45,6 +45,8 @@ pub struct LiveSink {
     arena: bytes::BytesMut,
     fates: Vec<EmissionFate>,
     report: Arc<Mutex<Option<LiveReport>>>,
+    /// The retained site map goes out with the first batch.
+    map_sent: bool,
 }
 
 impl LiveSink {
@@ -80,6 +82,7 @@ impl LiveSink {
             arena: bytes::BytesMut::new(),
             fates: Vec::new(),
             report: Arc::new(Mutex::new(None)),
+            map_sent: false,
         }
     }
 
@@ -147,6 +150,19 @@ impl RecordSink for LiveSink {
     fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
         self.parquet.readings(rows)?;
         let mut batch = Vec::with_capacity(rows.len() + 4);
+        if !self.map_sent {
+            self.map_sent = true;
+            self.buf.clear();
+            self.buf.push_str(&self.wire.site_map);
+            batch.push(OutMsg {
+                conn: 0,
+                topic: Arc::clone(&self.wire.site_map_topic),
+                payload: self.take_payload(),
+                retain: true,
+                ledger: None,
+                offset_ms: 0,
+            });
+        }
         for r in rows {
             let dev = r.device.0;
             let signal = signal_of(r);

@@ -24,7 +24,7 @@ use crate::alerts::{encode_alert, encode_echo};
 use crate::live::LiveOptions;
 use crate::live::publisher::{LiveError, client_options};
 use crate::live::subscription::{Subscription, await_ready};
-pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn};
+pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn, SiteMap};
 
 /// Echoes are sent in batches of this many readings.
 const ECHO_BATCH: usize = 256;
@@ -67,6 +67,56 @@ struct ObsIn {
     name: String,
     value: Option<f64>,
     status: String,
+    receiver: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SiteMapIn {
+    spaces: Vec<SpaceIn>,
+    receivers: Vec<ReceiverIn>,
+    tags: Vec<TagIn>,
+}
+
+#[derive(Deserialize)]
+struct SpaceIn {
+    id: String,
+    zone: String,
+}
+
+#[derive(Deserialize)]
+struct ReceiverIn {
+    id: String,
+    space: String,
+}
+
+#[derive(Deserialize)]
+struct TagIn {
+    device: String,
+    device_kind: String,
+    permitted_zones: Vec<String>,
+}
+
+/// The site map as the policies use it: each receiver's zone, each asset tag's permitted zones.
+fn decode_site_map(payload: &[u8]) -> Option<SiteMap> {
+    let m: SiteMapIn = serde_json::from_slice(payload).ok()?;
+    let zone_of: BTreeMap<&str, &str> = m
+        .spaces
+        .iter()
+        .map(|s| (s.id.as_str(), s.zone.as_str()))
+        .collect();
+    Some(SiteMap {
+        receiver_zone: m
+            .receivers
+            .iter()
+            .filter_map(|r| Some((r.id.clone(), zone_of.get(r.space.as_str())?.to_string())))
+            .collect(),
+        assets: m
+            .tags
+            .into_iter()
+            .filter(|t| t.device_kind == "asset_tag")
+            .map(|t| (t.device, t.permitted_zones))
+            .collect(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -86,6 +136,7 @@ fn decode(payload: &[u8]) -> Option<(ReadingIn, u32)> {
             device: t.device,
             patient: t.patient,
             battery_pct: t.battery_pct,
+            receiver: t.obs.iter().find_map(|o| o.receiver.clone()),
             obs: t
                 .obs
                 .into_iter()
@@ -218,6 +269,7 @@ impl ReferenceStack {
         let topics = vec![
             format!("{}/+/+/+/telemetry", cfg.prefix),
             format!("{}/+/+/+/status", cfg.prefix),
+            format!("{}/+/site/map", cfg.prefix),
         ];
         let published = Arc::new(AtomicU64::new(0));
         let (mut sub, ready) = Subscription::new(client.clone(), topics);
@@ -245,6 +297,11 @@ impl ReferenceStack {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if p.topic.ends_with("/telemetry") {
                                 stack.telemetry(&p.payload);
+                            } else if p.topic.ends_with("/site/map") {
+                                match decode_site_map(&p.payload) {
+                                    Some(map) => stack.policy.set_site_map(map),
+                                    None => stack.report.malformed += 1,
+                                }
                             } else if stack.status(&p.payload, p.retain) && stack.cfg.until_shutdown
                             {
                                 let mut out = Vec::new();

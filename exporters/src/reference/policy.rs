@@ -35,6 +35,17 @@ pub struct ReadingIn {
     pub battery_pct: f64,
     /// `(name, value, status)` per observation.
     pub obs: Vec<(String, Option<f64>, String)>,
+    /// RTLS: the receiver of the first observation that names one (the strongest).
+    pub receiver: Option<String>,
+}
+
+/// The site map (retained on `<prefix>/<site>/site/map`), as the policies use it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteMap {
+    /// Receiver id → the zone of its space.
+    pub receiver_zone: BTreeMap<String, String>,
+    /// Asset tag → the zones it is permitted in.
+    pub assets: BTreeMap<String, Vec<String>>,
 }
 
 /// An alert the policy raises.
@@ -91,14 +102,20 @@ struct DeviceState {
     patient: Option<String>,
     last_ts: Option<SimMillis>,
     last_value_ts: Option<SimMillis>,
-    /// Smallest gap seen between two messages: the device's cadence.
+    /// The device's cadence: the median of the last gaps between its messages (a sensor that
+    /// also reports changes at once, like a bed-exit sensor, sends some short gaps).
     cadence_ms: Option<i64>,
+    gaps: VecDeque<i64>,
     lost_alerted: bool,
     battery_alerted: bool,
     /// Fridge loggers: whether it is a freezer (decided on the first product reading).
     freezer: Option<bool>,
-    /// news2: hypoglycaemia levels 1 and 2, and the product out of range.
-    bands: [Persist; 3],
+    /// news2: hypoglycaemia levels 1 and 2, the product out of range, an asset out of zone.
+    bands: [Persist; 4],
+    /// An asset tag (it goes missing, not lost).
+    asset: bool,
+    /// Any RTLS tag (its silence is the radio's, not a monitoring loss).
+    tag: bool,
 }
 
 /// A band that must persist before it alerts, and clear for a while before it re-arms.
@@ -162,6 +179,7 @@ pub struct Policy {
     /// Metrics currently past a limit (naive), and device alarms going on (both), by
     /// (device, metric or alarm).
     in_alarm: BTreeMap<(String, String), bool>,
+    site: SiteMap,
 }
 
 fn param(name: &str) -> Option<&'static str> {
@@ -184,11 +202,17 @@ impl Policy {
             devices: BTreeMap::new(),
             patients: BTreeMap::new(),
             in_alarm: BTreeMap::new(),
+            site: SiteMap::default(),
         }
     }
 
     pub fn kind(&self) -> PolicyKind {
         self.kind
+    }
+
+    /// The site map arrived (a location engine needs it to place tags).
+    pub fn set_site_map(&mut self, map: SiteMap) {
+        self.site = map;
     }
 
     /// Feeds one reading; pushes the alerts it raises.
@@ -199,11 +223,22 @@ impl Policy {
         if let Some(last) = d.last_ts {
             let gap = r.ts_ms - last;
             if gap > 0 {
-                d.cadence_ms = Some(d.cadence_ms.map_or(gap, |c| c.min(gap)));
+                if d.gaps.len() == 9 {
+                    d.gaps.pop_front();
+                }
+                d.gaps.push_back(gap);
+                let mut g: Vec<i64> = d.gaps.iter().copied().collect();
+                g.sort_unstable();
+                d.cadence_ms = Some(g[g.len() / 2]);
             }
         }
         d.last_ts = Some(r.ts_ms);
         let has_value = r.obs.iter().any(|o| o.1.is_some());
+        d.asset = self.site.assets.contains_key(&r.device);
+        d.tag = r
+            .obs
+            .iter()
+            .any(|o| matches!(o.0.as_str(), "rssi" | "position_x" | "duress_button"));
         if has_value {
             d.last_value_ts = Some(r.ts_ms);
             d.lost_alerted = false;
@@ -260,9 +295,36 @@ impl Policy {
         }
     }
 
-    /// Pumps, bed-exit sensors, CGMs and fridge loggers (see the module doc).
+    /// Pumps, bed-exit sensors, CGMs, fridge loggers and tags (see the module doc).
     fn bedside(&mut self, r: &ReadingIn, subject: &str, out: &mut Vec<AlertOut>) {
         let naive = self.kind == PolicyKind::Naive;
+        // Room-level location: the zone of the strongest receiver.
+        if let (Some(permitted), Some(zone)) = (
+            self.site.assets.get(&r.device),
+            r.receiver
+                .as_ref()
+                .and_then(|rx| self.site.receiver_zone.get(rx)),
+        ) {
+            let out_of_zone = !permitted.contains(zone);
+            let began = if naive {
+                let key = (r.device.clone(), "zone".to_string());
+                let was = self.in_alarm.insert(key, out_of_zone).unwrap_or(false);
+                (out_of_zone && !was).then_some(r.ts_ms)
+            } else {
+                let d = self.devices.get_mut(&r.device).expect("seen above");
+                d.bands[3].update(r.ts_ms, out_of_zone, 2 * MIN, 30 * MIN)
+            };
+            if let Some(began) = began {
+                out.push(AlertOut {
+                    subject: subject.to_string(),
+                    class: "asset_zone_breach",
+                    priority: Priority::Medium,
+                    began_ms: began,
+                    device: Some(r.device.clone()),
+                    text: format!("in zone {zone}, permitted {}", permitted.join(",")),
+                });
+            }
+        }
         let alert = |class, priority, began_ms, text: String| AlertOut {
             subject: subject.to_string(),
             class,
@@ -276,6 +338,7 @@ impl Policy {
             let own = match name.as_str() {
                 "infusion_rate" => Some(("pump_occlusion", status == "occlusion")),
                 "bed_occupied" => Some(("bed_exit", *v == Some(0.0))),
+                "duress_button" => Some(("duress", *v == Some(1.0))),
                 _ => None,
             };
             if let Some((class, on)) = own {
@@ -457,10 +520,44 @@ impl Policy {
     /// naive one alarms on the probe-off reading itself).
     pub fn tick(&mut self, out: &mut Vec<AlertOut>) {
         let now = self.now_ms;
+        // Asset tags nobody hears: missing (naive after 5 min, news2 after 30).
+        let missing_after = match self.kind {
+            PolicyKind::Naive => 5 * MIN,
+            PolicyKind::News2 => 30 * MIN,
+        };
+        for (id, d) in self.devices.iter_mut().filter(|(_, d)| d.asset) {
+            // news2: the last known zone stands while a tag is silent (it was last heard out of
+            // its zone, and has not been heard back in).
+            if self.kind == PolicyKind::News2
+                && d.bands[3].since.is_some()
+                && let Some(began) = d.bands[3].update(now, true, 2 * MIN, 30 * MIN)
+            {
+                out.push(AlertOut {
+                    subject: id.clone(),
+                    class: "asset_zone_breach",
+                    priority: Priority::Medium,
+                    began_ms: began,
+                    device: Some(id.clone()),
+                    text: "last heard out of its zone".into(),
+                });
+            }
+            let Some(last) = d.last_ts else { continue };
+            if now - last > missing_after && !d.lost_alerted {
+                d.lost_alerted = true;
+                out.push(AlertOut {
+                    subject: id.clone(),
+                    class: "asset_missing",
+                    priority: Priority::Low,
+                    began_ms: last + missing_after,
+                    device: Some(id.clone()),
+                    text: format!("not heard for {} min", (now - last) / MIN),
+                });
+            }
+        }
         if self.kind != PolicyKind::News2 {
             return;
         }
-        for (id, d) in &mut self.devices {
+        for (id, d) in self.devices.iter_mut().filter(|(_, d)| !d.tag) {
             let (Some(cadence), Some(last)) = (d.cadence_ms, d.last_value_ts.or(d.last_ts)) else {
                 continue;
             };
@@ -490,6 +587,7 @@ mod tests {
             patient: Some("P1".into()),
             ts_ms: ts,
             battery_pct: 80.0,
+            receiver: None,
             obs: obs
                 .iter()
                 .map(|(n, v)| {
@@ -578,6 +676,7 @@ mod tests {
             patient: None,
             ts_ms: ts,
             battery_pct: 80.0,
+            receiver: None,
             obs: vec![
                 ("air_temp".into(), Some(air), "ok".into()),
                 ("product_temp".into(), Some(product), "ok".into()),
@@ -637,6 +736,7 @@ mod tests {
             patient: Some("P1".into()),
             ts_ms: ts,
             battery_pct: 99.0,
+            receiver: None,
             obs: vec![
                 ("infusion_rate".into(), Some(100.0), status.into()),
                 ("volume_remaining".into(), Some(500.0), "ok".into()),
@@ -661,5 +761,72 @@ mod tests {
                 ("bed_exit", 10 * MIN + S)
             ]
         );
+    }
+
+    #[test]
+    fn a_tag_heard_in_another_zone_breaches_and_one_never_heard_goes_missing() {
+        let map = SiteMap {
+            receiver_zone: [
+                ("rx-W1-EQP".to_string(), "W1".to_string()),
+                ("rx-W2-EQP".to_string(), "W2".to_string()),
+            ]
+            .into(),
+            assets: [
+                ("tag-W1-IVP01".to_string(), vec!["W1".to_string()]),
+                ("tag-W1-IVP02".to_string(), vec!["W1".to_string()]),
+            ]
+            .into(),
+        };
+        let tag = |id: &str, ts: i64, rx: &str| ReadingIn {
+            device: id.into(),
+            patient: None,
+            ts_ms: ts,
+            battery_pct: 90.0,
+            obs: vec![("rssi".into(), Some(-70.0), "ok".into())],
+            receiver: Some(rx.into()),
+        };
+        let mut results = Vec::new();
+        for kind in [PolicyKind::Naive, PolicyKind::News2] {
+            let mut p = Policy::new(kind);
+            p.set_site_map(map.clone());
+            let mut out = Vec::new();
+            p.on_reading(&tag("tag-W1-IVP02", 0, "rx-W1-EQP"), &mut out);
+            for i in 0..80 {
+                let rx = if i < 10 { "rx-W1-EQP" } else { "rx-W2-EQP" };
+                p.on_reading(&tag("tag-W1-IVP01", i * 30 * S, rx), &mut out);
+                p.tick(&mut out);
+            }
+            results.push(out);
+        }
+        let of = |v: &[AlertOut], class: &str| -> Vec<i64> {
+            v.iter()
+                .filter(|a| a.class == class)
+                .map(|a| a.began_ms)
+                .collect()
+        };
+        assert_eq!(
+            of(&results[0], "asset_zone_breach"),
+            vec![300 * S],
+            "naive: at once"
+        );
+        assert_eq!(
+            of(&results[1], "asset_zone_breach"),
+            vec![300 * S],
+            "news2: after 2 min"
+        );
+        assert!(results[1].iter().all(|a| a.subject.starts_with("tag-")));
+        // IVP02 was heard once at 0 and never again.
+        assert_eq!(
+            of(&results[0], "asset_missing"),
+            vec![5 * MIN],
+            "naive: 5 min"
+        );
+        assert_eq!(
+            of(&results[1], "asset_missing"),
+            vec![30 * MIN],
+            "news2: 30 min"
+        );
+        // A tag is never "monitoring lost".
+        assert!(results[1].iter().all(|a| a.class != "monitoring_lost"));
     }
 }

@@ -340,18 +340,7 @@ pub(super) fn sample_and_emit(
             DeviceKind::AssetTag | DeviceKind::StaffBadge => {
                 let Ok(m) = movers.get(subject) else { continue };
                 let n = crate::rtls::sense_tag(&mut device, m, &site, rtls.mode, &mut obs);
-                let seq = device.seq;
-                device.seq += 1;
-                out.write(ReadingEmitted(Reading {
-                    device: device.ix,
-                    seq,
-                    sim_ms: now,
-                    device_ms: device.device_time(now, epoch),
-                    battery_pct: battery.pct as f32,
-                    len: n as u8,
-                    obs,
-                    forwarded_ms: now,
-                }));
+                out.write(emit(&mut device, battery, now, epoch, n, obs));
                 // A tag's silence is the radio's (missing), not a monitoring loss.
                 continue;
             }
@@ -376,19 +365,31 @@ pub(super) fn sample_and_emit(
             }
             device.last_value_ms = now;
         }
-        let seq = device.seq;
-        device.seq += 1;
-        out.write(ReadingEmitted(Reading {
-            device: device.ix,
-            seq,
-            sim_ms: now,
-            device_ms: device.device_time(now, epoch),
-            battery_pct: battery.pct as f32,
-            len: len as u8,
-            obs,
-            forwarded_ms: now,
-        }));
+        out.write(emit(&mut device, battery, now, epoch, len, obs));
     }
+}
+
+/// The next emission of `device`: its sequence number, its own clock, its battery.
+fn emit(
+    device: &mut Device,
+    battery: &Battery,
+    now: SimMillis,
+    epoch: SimMillis,
+    len: usize,
+    obs: [Observation; MAX_OBS],
+) -> ReadingEmitted {
+    let seq = device.seq;
+    device.seq += 1;
+    ReadingEmitted(Reading {
+        device: device.ix,
+        seq,
+        sim_ms: now,
+        device_ms: device.device_time(now, epoch),
+        battery_pct: battery.pct as f32,
+        len: len as u8,
+        obs,
+        forwarded_ms: now,
+    })
 }
 
 /// Steps every infusion pump's infusion; records its events and the occlusions that ended.

@@ -301,10 +301,11 @@ fn decide(site: &Site, m: &mut Mover, now: SimMillis) {
             }
         }
         Role::Asset { .. } => {
-            // Trips that fell due while it was busy elsewhere are skipped.
-            while m.trips.front().is_some_and(|t| t.depart_ms < m.busy_until) {
-                m.trips.pop_front();
-            }
+            // Routine trips that fell due while it was busy elsewhere are skipped; one for good
+            // (taken away, lost) happens as soon as it is free.
+            let busy_until = m.busy_until;
+            m.trips
+                .retain(|t| t.dwell_ms.is_none() || t.depart_ms >= busy_until);
             if let Some(t) = m.trips.front().copied().filter(|t| t.depart_ms <= now) {
                 m.trips.pop_front();
                 let target = spot(site, m, t.to);
