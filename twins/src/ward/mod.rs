@@ -709,9 +709,12 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         }
         let diabetic = a.conditions.contains(&Condition::Diabetes);
         let scheduled_hypos = hypos.remove(&a.bed).unwrap_or_default();
-        if diabetic || device_ix(a.bed, DeviceKind::Cgm).is_some() || !scheduled_hypos.is_empty() {
+        let cgm = device_ix(a.bed, DeviceKind::Cgm).is_some();
+        if diabetic || cgm || !scheduled_hypos.is_empty() {
             let mut all = scheduled_hypos;
-            if diabetic {
+            // Random hypos for monitored diabetics only: an unmonitored patient's would be
+            // invisible to any system under test (schedule one to have it anyway).
+            if diabetic && cgm {
                 all.extend(random_hypos(s, seed, &a.id));
             }
             all.sort_by_key(|h| h.onset_ms);
