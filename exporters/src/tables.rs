@@ -63,6 +63,11 @@ fn f32s(name: &str, it: impl Iterator<Item = f32>) -> Column {
     Float32Chunked::from_iter_values(s(name), it).into_column()
 }
 
+/// `device_id`: the stable id of each dense device index.
+fn device_ids(dir: &Directory, devices: impl Iterator<Item = DeviceIx>) -> Column {
+    strings("device_id", devices.map(|d| dir.device(d).id.as_str()))
+}
+
 /// The four columns that say which device and whose: `device_id`, `device_kind`,
 /// `patient_id`, `bed_id`.
 fn device_columns(dir: &Directory, devices: &[DeviceIx]) -> [Column; 4] {
@@ -131,10 +136,7 @@ pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<D
         rows.len(),
         vec![
             times("sim_time", rows.iter().map(|r| r.sim_ms)),
-            strings(
-                "device_id",
-                rows.iter().map(|r| dir.device(r.device).id.as_str()),
-            ),
+            device_ids(dir, rows.iter().map(|r| r.device)),
             u32s("seq", rows.iter().map(|r| r.seq)),
             strings("fate", rows.iter().map(|r| r.fate.name())),
             strings("sink", rows.iter().map(|r| r.sink)),
@@ -242,10 +244,7 @@ pub fn device_events_frame(rows: &[DeviceEvent], dir: &Directory) -> PolarsResul
         rows.len(),
         vec![
             times("sim_time", rows.iter().map(|r| r.sim_ms)),
-            strings(
-                "device_id",
-                rows.iter().map(|r| dir.device(r.device).id.as_str()),
-            ),
+            device_ids(dir, rows.iter().map(|r| r.device)),
             strings("event", rows.iter().map(|r| r.kind.name())),
         ],
     )
@@ -396,10 +395,7 @@ pub fn positions_frame(rows: &[PositionRecord], dir: &Directory) -> PolarsResult
         rows.len(),
         vec![
             times("sim_time", rows.iter().map(|r| r.sim_ms)),
-            strings(
-                "device_id",
-                rows.iter().map(|r| dir.device(r.device).id.as_str()),
-            ),
+            device_ids(dir, rows.iter().map(|r| r.device)),
             f32s("x_m", rows.iter().map(|r| (r.x_m * 100.0).round() / 100.0)),
             f32s("y_m", rows.iter().map(|r| (r.y_m * 100.0).round() / 100.0)),
             strings("space_id", rows.iter().map(|r| space(r).id.as_str())),
@@ -414,10 +410,7 @@ pub fn excursions_frame(rows: &[ExcursionRecord], dir: &Directory) -> PolarsResu
     frame(
         rows.len(),
         vec![
-            strings(
-                "device_id",
-                devices.iter().map(|d| dir.device(*d).id.as_str()),
-            ),
+            device_ids(dir, devices.iter().copied()),
             strings(
                 "ward_id",
                 devices.iter().map(|d| dir.device(*d).ward.as_str()),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::support::{read_parquet, run_scenario, temp_dir};
+use super::support::{read_parquet, run_scenario, str_values, temp_dir};
 
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -121,14 +121,8 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     }
     // Everything was on: each kind of condition happened.
     let cond = read_parquet(tmp.path().join("serial/conditions.parquet"));
-    let classes: std::collections::BTreeSet<&str> = cond
-        .column("class")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let classes: std::collections::BTreeSet<String> =
+        str_values(&cond, "class").into_iter().collect();
     for class in [
         "deterioration",
         "hypoglycaemia",

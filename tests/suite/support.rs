@@ -43,6 +43,18 @@ pub fn read_parquet(path: impl AsRef<Path>) -> DataFrame {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The non-null values of a string column.
+pub fn str_values(df: &DataFrame, column: &str) -> Vec<String> {
+    df.column(column)
+        .unwrap_or_else(|e| panic!("{column}: {e}"))
+        .str()
+        .unwrap_or_else(|e| panic!("{column}: {e}"))
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect()
+}
+
 /// A run folder's `manifest.json`.
 pub fn read_manifest(run: &Path) -> serde_json::Value {
     let path = run.join("manifest.json");
