@@ -713,3 +713,60 @@ fn a_gateway_that_dies_is_announced_by_its_will() {
         schemas.check(&m.payload).unwrap();
     }
 }
+
+/// An uplink outage on ward W1's gateway: its data waits in the gateway's spool and reaches
+/// the broker when the uplink is back, complete and in order; the ledger says when each
+/// message was forwarded. Nothing the model buffered is lost.
+#[test]
+fn an_uplink_outage_delays_a_wards_data_and_loses_none_of_it() {
+    let dir = temp_dir("live-outage");
+    let scenario = small_scenario(dir.path(), "1h");
+    let mut text = std::fs::read_to_string(&scenario).unwrap();
+    text.push_str(
+        "\n[[event]]\nat = \"20m\"\nward = \"W1\"\nkind = \"uplink_outage\"\nduration = \"10m\"\n",
+    );
+    std::fs::write(&scenario, text).unwrap();
+    let broker = EmbeddedBroker::start(None).expect("embedded broker");
+    let mut sub = Subscriber::connect(broker.addr().port(), None);
+    let out = dir.path().join("run");
+    let url = broker.url();
+    run_scenario(&scenario, &out, &["--broker", &url, "--speed", "max"]);
+    assert_complete_in_order(&out, &mut sub, "acknowledged");
+    let df = read_parquet(out.join("emissions.parquet"));
+    let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let sim = df
+        .column("sim_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    let fwd = df
+        .column("forwarded_time")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
+    let epoch = wardtwin_sim::time::parse_iso_ms("2026-03-02T00:00:00.000Z").unwrap();
+    let (start, end) = (epoch + 20 * 60_000, epoch + 30 * 60_000);
+    let mut held = 0;
+    for i in 0..df.height() {
+        let (d, t, f) = (
+            dev.get(i).unwrap(),
+            sim.get(i).unwrap(),
+            fwd.get(i).unwrap(),
+        );
+        let w1 = d.contains("W1");
+        if w1 && (start..end).contains(&t) {
+            held += 1;
+            assert!(
+                f >= end,
+                "{d} at {t} forwarded at {f}, before the uplink came back"
+            );
+        } else if !w1 || t > end + 10_000 {
+            assert_eq!(f, t, "{d} at {t}: not held");
+        }
+    }
+    assert!(held > 100, "W1's 10 minutes were held: {held}");
+}
