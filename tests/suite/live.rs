@@ -14,7 +14,7 @@ use wardtwin_exporters::live::publisher::tls_config;
 use wardtwin_exporters::live::{EmbeddedBroker, TlsFiles};
 use wardtwin_exporters::wire::schemas::WireSchemas;
 
-use super::support::{read_manifest, read_parquet, run_scenario, temp_dir};
+use super::support::{read_manifest, read_parquet, run_scenario, temp_dir, time_values};
 
 /// Starts `wardtwin run SCENARIO --quiet --out OUT ARGS…` in the background.
 fn spawn_run(scenario: &str, out: &Path, args: &[&str]) -> Child {
@@ -734,29 +734,13 @@ fn an_uplink_outage_delays_a_wards_data_and_loses_none_of_it() {
     assert_complete_in_order(&out, &mut sub, "acknowledged");
     let df = read_parquet(out.join("emissions.parquet"));
     let dev = df.column("device_id").unwrap().str().unwrap().clone();
-    let sim = df
-        .column("sim_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .clone();
-    let fwd = df
-        .column("forwarded_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .clone();
+    let sim = time_values(&df, "sim_time");
+    let fwd = time_values(&df, "forwarded_time");
     let epoch = wardtwin_sim::time::parse_iso_ms("2026-03-02T00:00:00.000Z").unwrap();
     let (start, end) = (epoch + 20 * 60_000, epoch + 30 * 60_000);
     let mut held = 0;
     for i in 0..df.height() {
-        let (d, t, f) = (
-            dev.get(i).unwrap(),
-            sim.get(i).unwrap(),
-            fwd.get(i).unwrap(),
-        );
+        let (d, t, f) = (dev.get(i).unwrap(), sim[i].unwrap(), fwd[i].unwrap());
         let w1 = d.contains("W1");
         if w1 && (start..end).contains(&t) {
             held += 1;

@@ -2,7 +2,7 @@
 
 use polars_core::prelude::*;
 
-use super::support::{quickstart_run, read_parquet};
+use super::support::{quickstart_run, read_parquet, time_values};
 
 fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
     df.column(col)
@@ -119,20 +119,8 @@ fn telemetry_rows_carry_codes_units_and_statuses() {
         "the scheduled 25-min probe-off alone gives 200 rows, got {off}"
     );
     // Device clocks are not the simulation clock.
-    let sim = df
-        .column("sim_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .clone();
-    let dev = df
-        .column("device_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .clone();
+    let sim = time_values(&df, "sim_time");
+    let dev = time_values(&df, "device_time");
     let differ = sim.iter().zip(dev.iter()).filter(|(a, b)| a != b).count();
     assert!(differ > df.height() / 2);
 }
@@ -150,21 +138,9 @@ fn ground_truth_shows_the_deterioration_and_the_artifacts() {
         strs(&eps, "bed_id"),
         [Some("W1-07".into()), Some("W1-15".into())]
     );
-    let ge5 = eps
-        .column("news2_ge5_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .clone();
-    let onset = eps
-        .column("onset_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .clone();
-    for (g, o) in ge5.iter().zip(onset.iter()) {
+    let ge5 = time_values(&eps, "news2_ge5_time");
+    let onset = time_values(&eps, "onset_time");
+    for (g, o) in ge5.into_iter().zip(onset) {
         let (g, o) = (g.expect("reached 5"), o.unwrap());
         assert!(g > o && g - o <= 4 * 3_600_000);
     }

@@ -22,13 +22,8 @@ fn conditions(run: &Path) -> Vec<(String, String, String, i64, bool)> {
             .map(|v| v.unwrap().to_string())
             .collect()
     };
-    let onset: Vec<i64> = df
-        .column("onset_time")
-        .unwrap()
-        .datetime()
-        .unwrap()
-        .physical()
-        .iter()
+    let onset: Vec<i64> = time_values(&df, "onset_time")
+        .into_iter()
         .map(|v| v.unwrap())
         .collect();
     let transient: Vec<bool> = df

@@ -55,6 +55,17 @@ pub fn str_values(df: &DataFrame, column: &str) -> Vec<String> {
         .collect()
 }
 
+/// A datetime column as ms since the Unix epoch (`None` for nulls).
+pub fn time_values(df: &DataFrame, column: &str) -> Vec<Option<i64>> {
+    df.column(column)
+        .unwrap_or_else(|e| panic!("{column}: {e}"))
+        .datetime()
+        .unwrap_or_else(|e| panic!("{column}: {e}"))
+        .physical()
+        .iter()
+        .collect()
+}
+
 /// A run folder's `manifest.json`.
 pub fn read_manifest(run: &Path) -> serde_json::Value {
     let path = run.join("manifest.json");
