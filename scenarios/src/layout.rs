@@ -6,8 +6,6 @@
 //! scenario gives it explicitly with `[[space]]` and `[[receiver]]` entries. Coordinates are
 //! site-wide metres: `x` east, `y` north, wards side by side along the main corridor.
 
-use std::collections::BTreeMap;
-
 /// A point on the site plan, metres.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
@@ -281,15 +279,6 @@ pub fn generate_ward(
 pub fn bed_positions(room: &Rect, beds: usize) -> Vec<Point> {
     (0..beds)
         .map(|j| room.at((j as f64 + 0.5) / beds.max(1) as f64, 0.5))
-        .collect()
-}
-
-/// Spaces by id, for resolving references.
-pub fn index_by_id(spaces: &[Space]) -> BTreeMap<&str, usize> {
-    spaces
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
         .collect()
 }
 

@@ -129,6 +129,7 @@ pub enum StorageKind {
 }
 
 impl StorageKind {
+    pub const ALL: [StorageKind; 2] = [StorageKind::Fridge, StorageKind::Freezer];
     pub fn name(self) -> &'static str {
         match self {
             StorageKind::Fridge => "fridge",
@@ -481,6 +482,7 @@ pub enum DropPolicy {
 }
 
 impl DropPolicy {
+    pub const ALL: [DropPolicy; 2] = [DropPolicy::DropOldest, DropPolicy::DropNewest];
     pub fn name(self) -> &'static str {
         match self {
             DropPolicy::DropOldest => "drop_oldest",

@@ -671,16 +671,18 @@ fn fridges(
             })?;
         let mut spec = default(id.clone(), ward);
         if let Some(k) = &f.kind {
-            spec.kind = match k.get_ref().as_str() {
-                "fridge" => StorageKind::Fridge,
-                "freezer" => StorageKind::Freezer,
-                other => {
-                    return Err(ctx.err(
+            spec.kind = StorageKind::ALL
+                .into_iter()
+                .find(|x| x.name() == k.get_ref())
+                .ok_or_else(|| {
+                    ctx.err(
                         k.span(),
-                        format!("unknown fridge kind `{other}`: expected fridge or freezer"),
-                    ));
-                }
-            };
+                        format!(
+                            "unknown fridge kind `{}`: expected fridge or freezer",
+                            k.get_ref()
+                        ),
+                    )
+                })?;
         }
         spec.interval_ms = ctx.interval(&f.interval, DeviceKind::FridgeLogger, step_ms)?;
         if let Some(t) = &f.room_temp {
@@ -1471,18 +1473,18 @@ fn rtls(ctx: &Ctx, raw: &RawScenario, s: &mut Scenario) -> Result<(), ScenarioEr
         },
         drop_policy: match &g.drop_policy {
             None => dg.drop_policy,
-            Some(p) => match p.get_ref().as_str() {
-                "drop_oldest" => DropPolicy::DropOldest,
-                "drop_newest" => DropPolicy::DropNewest,
-                other => {
-                    return Err(ctx.err(
+            Some(p) => DropPolicy::ALL
+                .into_iter()
+                .find(|x| x.name() == p.get_ref())
+                .ok_or_else(|| {
+                    ctx.err(
                         p.span(),
                         format!(
-                            "unknown drop_policy `{other}`: expected drop_oldest or drop_newest"
+                            "unknown drop_policy `{}`: expected drop_oldest or drop_newest",
+                            p.get_ref()
                         ),
-                    ));
-                }
-            },
+                    )
+                })?,
         },
         forward_rate_per_s: num(
             &g.forward_rate,

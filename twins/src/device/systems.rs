@@ -281,6 +281,7 @@ pub(super) fn sample_and_emit(
     movers: Query<&Mover>,
     mut out: MessageWriter<ReadingEmitted>,
     mut conditions: MessageWriter<ConditionRecorded>,
+    mut heard: Local<Vec<(f64, u16, bool)>>,
 ) {
     let now = clock.now_ms();
     let epoch = clock.epoch_ms();
@@ -339,7 +340,8 @@ pub(super) fn sample_and_emit(
             }),
             DeviceKind::AssetTag | DeviceKind::StaffBadge => {
                 let Ok(m) = movers.get(subject) else { continue };
-                let n = crate::rtls::sense_tag(&mut device, m, &site, rtls.mode, &mut obs);
+                let n =
+                    crate::rtls::sense_tag(&mut device, m, &site, rtls.mode, &mut obs, &mut heard);
                 out.write(emit(&mut device, battery, now, epoch, n, obs));
                 // A tag's silence is the radio's (missing), not a monitoring loss.
                 continue;

@@ -100,17 +100,23 @@ impl Site {
         }
     }
 
+    /// Mean RSSI at each receiver reachable from `at` in `space`.
+    fn reachable_rssi<'a>(
+        &'a self,
+        at: &'a Point,
+        space: usize,
+    ) -> impl Iterator<Item = (u16, f64)> + 'a {
+        self.reachable[space].iter().map(move |&r| {
+            let rx = &self.layout.receivers[usize::from(r)];
+            (r, mean_rssi(&self.radio, at, space, &rx.at, rx.space))
+        })
+    }
+
     /// The (up to three) best receivers from `at` in `space`, by mean RSSI, best first.
     pub fn best_receivers(&self, at: &Point, space: usize) -> Vec<(u16, f32)> {
-        let mut c: Vec<(u16, f32)> = self.reachable[space]
-            .iter()
-            .map(|&r| {
-                let rx = &self.layout.receivers[r as usize];
-                (
-                    r,
-                    mean_rssi(&self.radio, at, space, &rx.at, rx.space) as f32,
-                )
-            })
+        let mut c: Vec<(u16, f32)> = self
+            .reachable_rssi(at, space)
+            .map(|(r, rssi)| (r, rssi as f32))
             .collect();
         c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         c.truncate(3);
@@ -120,9 +126,8 @@ impl Site {
     /// Whether a transmitter at `at` in `space` is in range of any receiver (mean RSSI at or
     /// over the sensitivity): the truth behind "missing".
     pub fn covered(&self, at: &Point, space: usize) -> bool {
-        self.best_receivers(at, space)
-            .first()
-            .is_some_and(|(_, rssi)| f64::from(*rssi) >= self.radio.sensitivity_dbm)
+        self.reachable_rssi(at, space)
+            .any(|(_, rssi)| rssi >= self.radio.sensitivity_dbm)
     }
 }
 

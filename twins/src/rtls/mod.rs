@@ -155,12 +155,14 @@ impl Mover {
 }
 
 /// What a tag reports now, into `obs`; returns how many observations (0: nobody heard it).
+/// `heard` is scratch space (RSSI, receiver, same space), reused between calls.
 pub fn sense_tag(
     device: &mut crate::device::Device,
     m: &Mover,
     site: &crate::gateway::Site,
     mode: RtlsMode,
     obs: &mut [Observation; MAX_OBS],
+    heard: &mut Vec<(f64, u16, bool)>,
 ) -> usize {
     use rand_distr::{Distribution, Normal};
     let radio = &site.radio;
@@ -176,7 +178,7 @@ pub fn sense_tag(
         n = 1;
     }
     let noise = Normal::new(0.0, radio.shadowing_sd_db.max(1e-9)).expect("sd > 0");
-    let mut heard: Vec<(f64, u16, bool)> = Vec::with_capacity(8);
+    heard.clear();
     for &rx in &site.reachable[m.space] {
         let r = &site.layout.receivers[usize::from(rx)];
         let mean = crate::gateway::mean_rssi(radio, &m.pos, m.space, &r.at, r.space);
