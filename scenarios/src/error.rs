@@ -12,8 +12,11 @@ pub struct Located {
     /// 1-based, in characters.
     pub column: usize,
     pub message: String,
-    /// The offending line, for the code frame.
+    /// The offending line (at most ~100 characters of it, around the column), for the code
+    /// frame.
     pub source_line: String,
+    /// The column inside `source_line`.
+    pub column_in_frame: usize,
 }
 
 impl Located {
@@ -29,15 +32,40 @@ impl Located {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = text[line_start..start].chars().count() + 1;
-        let source_line = text[line_start..].lines().next().unwrap_or("").to_string();
+        let line_text = text[line_start..].lines().next().unwrap_or("");
+        let (source_line, column_in_frame) = frame(line_text, column);
         Located {
             file: file.to_string(),
             line,
             column,
             message: message.into(),
             source_line,
+            column_in_frame,
         }
     }
+}
+
+/// Characters of a source line shown in an error's code frame at most.
+const FRAME_CHARS: usize = 100;
+
+/// At most [`FRAME_CHARS`] characters of `line` around 1-based `column`, and the column inside
+/// them (a 200 KB line is not echoed).
+fn frame(line: &str, column: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= FRAME_CHARS {
+        return (line.to_string(), column);
+    }
+    let from = column.saturating_sub(FRAME_CHARS / 2).min(n - FRAME_CHARS);
+    let mut out: String = line.chars().skip(from).take(FRAME_CHARS).collect();
+    let mut col = column - from;
+    if from > 0 {
+        out.insert(0, '…');
+        col += 1;
+    }
+    if from + FRAME_CHARS < n {
+        out.push('…');
+    }
+    (out, col)
 }
 
 impl fmt::Display for Located {
@@ -50,7 +78,13 @@ impl fmt::Display for Located {
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(f, "{:gutter$} | {:>col$}", "", "^", col = self.column)
+        write!(
+            f,
+            "{:gutter$} | {:>col$}",
+            "",
+            "^",
+            col = self.column_in_frame
+        )
     }
 }
 

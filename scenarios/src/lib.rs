@@ -11,12 +11,14 @@
 mod error;
 mod model;
 mod schema;
+mod text;
 mod validate;
 
 use sha2::{Digest, Sha256};
 
 pub use error::{Located, ScenarioError};
 pub use model::*;
+pub use validate::limits;
 pub mod layout;
 
 /// The built-in scenarios: (name, TOML source).
@@ -52,28 +54,57 @@ pub fn library() -> Vec<Scenario> {
 /// Parses scenario `text`; `file` names it in error messages.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let ctx = validate::Ctx { file, text };
-    let raw: schema::RawScenario = toml::from_str(text).map_err(|e| {
-        ScenarioError::Invalid(Box::new(Located::at(
-            file,
-            text,
-            e.span(),
-            e.message().trim().to_string(),
-        )))
-    })?;
+    if let Some(at) = text::too_deep(text) {
+        return Err(ctx.err(
+            at..at + 1,
+            format!(
+                "arrays and inline tables nest deeper than {} levels here",
+                text::MAX_NESTING
+            ),
+        ));
+    }
+    let toml_err = |e: toml::de::Error| {
+        let span = e.span().or(Some(0..0));
+        ctx.err(span.unwrap_or(0..0), e.message().trim().to_string())
+    };
+    // The spanned document first: syntax errors, and numbers that are not finite, which typed
+    // deserialisation would accept silently.
+    let doc = toml::de::DeTable::parse(text).map_err(toml_err)?;
+    if let Some((span, v)) = text::non_finite(&doc) {
+        return Err(ctx.err(
+            span,
+            format!("{v} is not a finite number: every number in a scenario must be finite"),
+        ));
+    }
+    let raw: schema::RawScenario = toml::from_str(text).map_err(toml_err)?;
     let sha = Sha256::digest(text.as_bytes());
     let hex = sha.iter().map(|b| format!("{b:02x}")).collect();
     validate::resolve(&ctx, raw, file, hex)
+}
+
+/// Parses scenario file contents, which must be UTF-8 (an error names the first bad byte's
+/// line and column).
+pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> {
+    parse(text::utf8(bytes, file)?, file)
 }
 
 /// Loads a scenario by built-in name or by path. A path that exists wins over a library name.
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     let path = std::path::Path::new(name_or_path);
     if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        let io = |source| ScenarioError::Io {
             path: name_or_path.to_string(),
             source,
-        })?;
-        return parse(&text, name_or_path);
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > limits::FILE_BYTES {
+            return Err(io(std::io::Error::other(format!(
+                "{size} bytes: a scenario file is at most {} bytes",
+                limits::FILE_BYTES
+            ))));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        return parse_bytes(&bytes, name_or_path);
     }
     match LIBRARY.iter().find(|(n, _)| *n == name_or_path) {
         Some((n, text)) => parse(text, &format!("library:{n}")),

@@ -329,3 +329,141 @@ fn rtls_gateways_and_their_events_are_checked() {
     assert_eq!(s.assets.len(), 2 * s.beds.len());
     assert_eq!(s.staff.len(), s.beds.len() / 2);
 }
+
+// Hardening issue: each defect found by probing, pinned by a test named after it.
+
+#[test]
+fn hardening_gate_in_a_multiline_string_with_multibyte_text_is_located_not_a_panic() {
+    for extra in [
+        "\n[scoring]\ngates = [\"\"\"€\"\"\"]\n",
+        "\n[scoring]\ngates = ['''\n€€ >= x''']\n",
+        "\n[scoring]\ngates = [\"\\u20ACsensitivity >= 2\"]\n",
+        "\n[scoring]\ngates = [\"\"\"sensitivity \\\n    >= 7€\"\"\"]\n",
+    ] {
+        let e = error_of(extra);
+        assert!(e.message.starts_with("gate "), "{extra}: {e}");
+        assert!(e.line > MINIMAL.lines().count(), "{extra}: {e}");
+    }
+    // The column points at the class even behind an escape: `\u00e9` is one character.
+    let e = error_of("\n[scoring]\ngates = [\"\\u00e9 >= 1\"]\n");
+    assert_eq!(e.column, "gates = [\"".len() + 1, "{e}");
+}
+
+#[test]
+fn hardening_non_finite_numbers_are_rejected_everywhere() {
+    for (extra, needle) in [
+        (
+            "\n[population]\nage = { mean = nan, sd = 1, min = 20, max = 90 }\n",
+            "nan",
+        ),
+        ("\n[population]\noccupancy = inf\n", "inf"),
+        ("\n[population]\noxygen = -inf\n", "-inf"),
+        (
+            "\n[site]\nname = \"s\"\nutc_offset_hours = 1e400\n",
+            "1e400",
+        ),
+        ("\n[radio]\nexponent = +nan\n", "+nan"),
+    ] {
+        let e = error_of(extra);
+        assert!(e.message.contains("not a finite number"), "{extra}: {e}");
+        assert_eq!(e.line, line_of(extra, needle), "{extra}: {e}");
+        let col = e.source_line.find(needle).unwrap() + 1;
+        assert_eq!(e.column, col, "{extra}: {e}");
+    }
+}
+
+#[test]
+fn hardening_sizes_durations_and_epochs_have_upper_bounds() {
+    let with = |from: &str, to: &str| {
+        let text = MINIMAL.replace(from, to);
+        parse(&text, "t.toml")
+            .unwrap_err()
+            .located()
+            .cloned()
+            .unwrap()
+    };
+    let e = with("duration = \"2h\"", "duration = \"106751991167d\"");
+    assert!(e.message.contains("longer than"), "{e}");
+    let e = with("duration = \"2h\"", "duration = \"144115188075855896:00\"");
+    assert!(e.message.contains("duration"), "{e}");
+    let e = with("2026-03-02T00:00:00Z", "9999-12-31T23:00:00Z");
+    assert!(e.message.contains("would end after 9999-12-31"), "{e}");
+    let e = with("2026-03-02T00:00:00Z", "1900-01-01T00:00:00Z");
+    assert!(e.message.contains("epoch year"), "{e}");
+    let wards: String = (2..=12)
+        .map(|i| format!("\n[[ward]]\nid = \"W{i}\"\nbeds = 10000\n"))
+        .collect();
+    let e = error_of(&wards);
+    assert!(e.message.contains("at most 100000 beds"), "{e}");
+    let e = error_of(
+        "\n[[space]]\nid = \"R1\"\nward = \"W1\"\nkind = \"room\"\nrect = [0, 0, 1e308, 4]\n",
+    );
+    assert!(e.message.contains("at most 10000 m"), "{e}");
+    let e = error_of(
+        "\n[[space]]\nid = \"R1\"\nward = \"W1\"\nkind = \"room\"\nrect = [0, 0, 4, 4]\n\
+         [[receiver]]\nspace = \"R1\"\nat = [1e7, 0]\n",
+    );
+    assert!(e.message.contains("at most 10000 m"), "{e}");
+}
+
+#[test]
+fn hardening_invalid_utf8_is_located() {
+    let mut bytes = MINIMAL.as_bytes().to_vec();
+    bytes.extend_from_slice(b"\n[site]\nname = \"caf\xC3\xA9 \xFF\"\n");
+    let e = parse_bytes(&bytes, "t.toml").unwrap_err();
+    let l = e.located().expect("located");
+    assert_eq!(l.line, MINIMAL.lines().count() + 3, "{e}");
+    assert_eq!(l.column, "name = \"café ".chars().count() + 1, "{e}");
+    assert!(l.message.contains("0xFF"), "{e}");
+}
+
+#[test]
+fn hardening_deep_nesting_is_located_and_long_lines_are_trimmed() {
+    let mut extra = "\n".repeat(80);
+    extra.push_str(&format!("x = {}1{}\n", "[".repeat(5000), "]".repeat(5000)));
+    let e = error_of(&extra);
+    assert_eq!(e.line, MINIMAL.lines().count() + 81, "{e}");
+    assert!(e.message.contains("nest deeper"), "{e}");
+    assert!(
+        e.source_line.chars().count() <= 102,
+        "{}",
+        e.source_line.len()
+    );
+    // The caret still sits under the offending character of the trimmed line.
+    let shown = e.to_string();
+    assert!(shown.lines().count() == 4, "{shown}");
+    // A long line with an error at its end.
+    let extra = format!("\n[site]\nname = \"{}\"\nzzz = 1\n", "é".repeat(100_000));
+    let e = error_of(&extra);
+    assert!(e.source_line.chars().count() <= 102);
+}
+
+#[test]
+fn hardening_ids_are_unique_across_patients_beds_and_devices() {
+    let cases = [
+        (
+            "\n[[patient]]\nbed = \"W1-01\"\nid = \"W1-02\"\n",
+            "the bed `W1-02`",
+        ),
+        (
+            "\n[[patient]]\nbed = \"W1-01\"\nid = \"spo2-W1-03\"\n",
+            "the pulse_oximeter device `spo2-W1-03`",
+        ),
+        (
+            "\n[[patient]]\nbed = \"W1-01\"\nid = \"P-W1-02\"\n",
+            "default id of the patient in bed `W1-02`",
+        ),
+        (
+            "\n[[ward]]\nid = \"fridge\"\nbeds = 2\n[[fridge]]\nid = \"01\"\nward = \"W1\"\n",
+            "the fridge_logger device `fridge-01`",
+        ),
+    ];
+    for (extra, says) in cases {
+        let e = error_of(extra);
+        assert!(e.message.contains(says), "{extra}: {e}");
+        assert!(e.message.contains("(defined at t.toml:"), "{extra}: {e}");
+    }
+    // The patient's own default id is fine.
+    let text = format!("{MINIMAL}\n[[patient]]\nbed = \"W1-01\"\nid = \"P-W1-01\"\n");
+    parse(&text, "t.toml").unwrap();
+}

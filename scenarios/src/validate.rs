@@ -13,6 +13,31 @@ use crate::error::{Located, ScenarioError};
 use crate::model::*;
 use crate::schema::*;
 
+/// Upper bounds on what a scenario may ask for: generous for any real hospital, and small enough
+/// that a typo (a floor 1e308 m wide, a run of 10^11 days) is an error instead of a machine
+/// brought to its knees. Documented in docs/scenarios.md#limits.
+pub mod limits {
+    use wardtwin_sim::time::DAY_MS;
+
+    /// A scenario file's size.
+    pub const FILE_BYTES: u64 = 16 << 20;
+    /// Simulated time of one run.
+    pub const DURATION_MS: i64 = 366 * DAY_MS;
+    /// Beds across the whole site.
+    pub const BEDS: usize = 100_000;
+    /// Wards in a site.
+    pub const WARDS: usize = 1_000;
+    /// Timeline events.
+    pub const EVENTS: usize = 100_000;
+    /// A floor-plan coordinate, a space's width or height, in metres (a site fits in 10 km).
+    pub const COORD_M: f64 = 10_000.0;
+    /// Explicit `[[space]]` and `[[receiver]]` entries, each.
+    pub const PLAN_ENTRIES: usize = 100_000;
+    /// The earliest and latest epoch year: every time of a run must fit `YYYY-MM-DDThh:mm:ss.sssZ`.
+    pub const FIRST_YEAR: i64 = 1970;
+    pub const LAST_YEAR: i64 = 9999;
+}
+
 /// Where errors point.
 pub(crate) struct Ctx<'a> {
     pub file: &'a str,
@@ -100,6 +125,17 @@ fn epoch_ms(ctx: &Ctx, e: &Spanned<Datetime>) -> Result<i64, ScenarioError> {
         Offset::Z => 0,
         Offset::Custom { minutes } => i64::from(minutes),
     };
+    if !(limits::FIRST_YEAR..=limits::LAST_YEAR).contains(&i64::from(d.year)) {
+        return Err(ctx.err(
+            e.span(),
+            format!(
+                "epoch year {} is outside {}..={}",
+                d.year,
+                limits::FIRST_YEAR,
+                limits::LAST_YEAR
+            ),
+        ));
+    }
     let days = time::days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day));
     Ok(days * DAY_MS
         + i64::from(t.hour) * 3_600_000
@@ -115,8 +151,15 @@ fn bed_of(
     wards: &[Ward],
     s: &Spanned<String>,
 ) -> Result<usize, ScenarioError> {
-    beds.iter()
-        .position(|b| &b.id == s.get_ref())
+    // `W1-07`: the ward, then the bed's number in it (no scan of every bed).
+    let id = s.get_ref().as_str();
+    id.rsplit_once('-')
+        .and_then(|(ward, n)| {
+            let w = wards.iter().find(|w| w.id == ward)?;
+            let n: usize = n.parse().ok()?;
+            let b = *w.beds.get(n.checked_sub(1)?)?;
+            (beds[b].id == id).then_some(b)
+        })
         .ok_or_else(|| {
             let hint = wards
                 .iter()
@@ -181,6 +224,26 @@ pub(crate) fn resolve(
     }
     let epoch_ms = epoch_ms(ctx, &meta.epoch)?;
     let duration_ms = ctx.positive_duration(&meta.duration, "duration")?;
+    if duration_ms > limits::DURATION_MS {
+        return Err(ctx.err(
+            meta.duration.span(),
+            format!(
+                "duration {} is longer than the {} a run may last",
+                format_duration(duration_ms),
+                format_duration(limits::DURATION_MS)
+            ),
+        ));
+    }
+    let last_ms = time::days_from_civil(limits::LAST_YEAR + 1, 1, 1) * DAY_MS - 1;
+    if epoch_ms + duration_ms > last_ms {
+        return Err(ctx.err(
+            meta.epoch.span(),
+            format!(
+                "the run would end after {}: timestamps are written as YYYY-MM-DDThh:mm:ss.sssZ",
+                time::format_iso_ms(last_ms)
+            ),
+        ));
+    }
     let step_ms = match &meta.step {
         Some(s) => ctx.positive_duration(s, "step")?,
         None => SECOND_MS,
@@ -225,6 +288,12 @@ pub(crate) fn resolve(
     }
     let mut wards = Vec::new();
     let mut beds = Vec::new();
+    if raw.wards.get_ref().len() > limits::WARDS {
+        return Err(ctx.err(
+            raw.wards.span(),
+            format!("a site has at most {} wards", limits::WARDS),
+        ));
+    }
     let mut seen = BTreeSet::new();
     for w in raw.wards.get_ref() {
         let id = w.id.get_ref();
@@ -251,6 +320,12 @@ pub(crate) fn resolve(
             Some(v) => *v.get_ref(),
             None => 1,
         };
+        if beds.len() + n as usize > limits::BEDS {
+            return Err(ctx.err(
+                w.beds.span(),
+                format!("a site has at most {} beds", limits::BEDS),
+            ));
+        }
         let width = if n >= 100 { 3 } else { 2 };
         let mut ward_beds = Vec::new();
         for b in 1..=n {
@@ -562,8 +637,8 @@ pub(crate) fn resolve(
 
     for g in &raw.scoring.gates {
         let gate = wardtwin_scoring::gates::parse(g.get_ref()).map_err(|e| {
-            // +1: the opening quote of the TOML string.
-            let at = g.span().start + 1 + e.offset;
+            // The offset is in the decoded string: map it back through quotes and escapes.
+            let at = crate::text::string_offset(ctx.text, g.span(), e.offset);
             ctx.err(at..at + 1, format!("gate {:?}: {}", g.get_ref(), e.message))
         })?;
         scenario.gates.push(gate.text);
@@ -598,6 +673,12 @@ pub(crate) fn resolve(
     };
 
     // Timeline.
+    if raw.events.len() > limits::EVENTS {
+        return Err(ctx.err(
+            raw.events[limits::EVENTS].at.span(),
+            format!("a scenario has at most {} events", limits::EVENTS),
+        ));
+    }
     for ev in &raw.events {
         let at_ms = ctx.duration(&ev.at, "at")?;
         if at_ms >= duration_ms {
@@ -608,6 +689,7 @@ pub(crate) fn resolve(
         let event = event(ctx, &scenario, ev, at_ms)?;
         scenario.events.push(event);
     }
+    unique_subject_ids(ctx, &raw, &scenario)?;
     if let Some((n, span)) = count {
         let pinned = scenario.pinned_beds().len();
         if n < pinned {
@@ -1122,6 +1204,29 @@ fn site_layout(ctx: &Ctx, raw: &RawScenario, s: &Scenario) -> Result<Layout, Sce
             })
     };
     // Explicit spaces.
+    for (n, span) in [
+        (
+            raw.spaces.len(),
+            raw.spaces.get(limits::PLAN_ENTRIES).map(|x| x.id.span()),
+        ),
+        (
+            raw.receivers.len(),
+            raw.receivers
+                .get(limits::PLAN_ENTRIES)
+                .map(|x| x.space.span()),
+        ),
+    ] {
+        if let (true, Some(span)) = (n > limits::PLAN_ENTRIES, span) {
+            return Err(ctx.err(
+                span,
+                format!(
+                    "a plan has at most {} spaces and {} receivers",
+                    limits::PLAN_ENTRIES,
+                    limits::PLAN_ENTRIES
+                ),
+            ));
+        }
+    }
     let mut explicit = vec![false; s.wards.len()];
     let mut max_x: f64 = 0.0;
     for rs in &raw.spaces {
@@ -1153,10 +1258,17 @@ fn site_layout(ctx: &Ctx, raw: &RawScenario, s: &Scenario) -> Result<Layout, Sce
             ));
         }
         let r = rs.rect.get_ref();
-        if r.len() != 4 || r[2] <= 0.0 || r[3] <= 0.0 || r.iter().any(|v| !v.is_finite()) {
+        if r.len() != 4
+            || r[2] <= 0.0
+            || r[3] <= 0.0
+            || !r.iter().all(|v| v.abs() <= limits::COORD_M)
+        {
             return Err(ctx.err(
                 rs.rect.span(),
-                "rect is [x, y, width, height] in metres, width and height above zero",
+                format!(
+                    "rect is [x, y, width, height] in metres, width and height above zero, each at most {} m",
+                    limits::COORD_M
+                ),
             ));
         }
         max_x = max_x.max(r[0] + r[2]);
@@ -1258,8 +1370,11 @@ fn site_layout(ctx: &Ctx, raw: &RawScenario, s: &Scenario) -> Result<Layout, Sce
         let at = match &rr.at {
             Some(a) => {
                 let v = a.get_ref();
-                if v.len() != 2 || !v.iter().all(|x| x.is_finite()) {
-                    return Err(ctx.err(a.span(), "at is [x, y] in metres"));
+                if v.len() != 2 || !v.iter().all(|x| x.abs() <= limits::COORD_M) {
+                    return Err(ctx.err(
+                        a.span(),
+                        format!("at is [x, y] in metres, each at most {} m", limits::COORD_M),
+                    ));
                 }
                 Point {
                     x_m: v[0],
@@ -1530,6 +1645,105 @@ fn rtls(ctx: &Ctx, raw: &RawScenario, s: &mut Scenario) -> Result<(), ScenarioEr
                 id: format!("{}-N{k:02}", w.id),
                 ward: wi,
             });
+        }
+    }
+    Ok(())
+}
+
+/// Alerts name a patient, a bed or a device by id, so no id may name two things: an explicit
+/// patient id must not be a bed id, another patient's (default `P-<bed>`) id, or a device id;
+/// and a bed id must not be a device id (a ward called `fridge` next to a fridge `01`). Device
+/// ids are `<kind prefix>-<bed, fridge, ward, asset or staff id>`.
+fn unique_subject_ids(ctx: &Ctx, raw: &RawScenario, s: &Scenario) -> Result<(), ScenarioError> {
+    let ward_span = |w: usize| raw.wards.get_ref()[w].id.span();
+    // Every bed, fridge, ward, asset and staff id by what its device's id is built on, and
+    // where it comes from.
+    let fridge_span = |id: &str, ward: usize| {
+        raw.fridges
+            .iter()
+            .find(|f| f.id.get_ref() == id)
+            .map(|f| f.id.span())
+            .or_else(|| raw.wards.get_ref()[ward].fridges.as_ref().map(|f| f.span()))
+            .unwrap_or_else(|| ward_span(ward))
+    };
+    // Ids a device id can be built on, by kind of owner, with where each is defined.
+    let bed_ix: BTreeMap<&str, usize> = s
+        .beds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.id.as_str(), i))
+        .collect();
+    let fridges: BTreeMap<&str, usize> =
+        s.fridges.iter().map(|f| (f.id.as_str(), f.ward)).collect();
+    let wards: BTreeMap<&str, usize> = s
+        .wards
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.id.as_str(), i))
+        .collect();
+    let assets: BTreeMap<&str, usize> = s.assets.iter().map(|a| (a.id.as_str(), a.ward)).collect();
+    let staff: BTreeMap<&str, usize> = s.staff.iter().map(|a| (a.id.as_str(), a.ward)).collect();
+    let device_of = |id: &str| -> Option<(String, Range<usize>)> {
+        let (prefix, rest) = id.split_once('-')?;
+        let kind = DeviceKind::ALL
+            .into_iter()
+            .find(|k| k.id_prefix() == prefix)?;
+        let found = match kind {
+            k if k.on_patient() => bed_ix.get(rest).map(|&b| ward_span(s.beds[b].ward)),
+            DeviceKind::FridgeLogger => fridges.get(rest).map(|&w| fridge_span(rest, w)),
+            DeviceKind::EdgeGateway => wards.get(rest).map(|&w| ward_span(w)),
+            DeviceKind::AssetTag => assets.get(rest).map(|&w| ward_span(w)),
+            DeviceKind::StaffBadge => staff.get(rest).map(|&w| ward_span(w)),
+            _ => None,
+        }?;
+        Some((format!("the {} device `{id}`", kind.name()), found))
+    };
+    let clash = |span: Range<usize>, what: &str, id: &str, other: String, at: Range<usize>| {
+        let o = Located::at(ctx.file, ctx.text, Some(at), "");
+        ctx.err(
+            span,
+            format!(
+                "{what} `{id}` is also {other} (defined at {}:{}:{}): alerts name patients, beds and devices by id, so ids must differ",
+                o.file, o.line, o.column
+            ),
+        )
+    };
+    for b in &s.beds {
+        if let Some((other, at)) = device_of(&b.id) {
+            return Err(clash(ward_span(b.ward), "bed", &b.id, other, at));
+        }
+    }
+    let explicit: BTreeMap<usize, &Spanned<String>> = raw
+        .patients
+        .iter()
+        .filter_map(|p| Some((*bed_ix.get(p.bed.get_ref().as_str())?, p.id.as_ref()?)))
+        .collect();
+    for (&bed, id) in &explicit {
+        let name = id.get_ref().as_str();
+        if let Some(&b) = bed_ix.get(name) {
+            return Err(clash(
+                id.span(),
+                "patient id",
+                name,
+                format!("the bed `{name}`"),
+                ward_span(s.beds[b].ward),
+            ));
+        }
+        if let Some((other, at)) = device_of(name) {
+            return Err(clash(id.span(), "patient id", name, other, at));
+        }
+        if let Some(b) = name
+            .strip_prefix("P-")
+            .and_then(|rest| bed_ix.get(rest).copied())
+            .filter(|b| *b != bed && !explicit.contains_key(b))
+        {
+            return Err(clash(
+                id.span(),
+                "patient id",
+                name,
+                format!("the default id of the patient in bed `{}`", s.beds[b].id),
+                ward_span(s.beds[b].ward),
+            ));
         }
     }
     Ok(())

@@ -128,7 +128,11 @@ pub fn parse_duration(input: &str) -> Result<i64, DurationError> {
         if nums[1] >= 60 || nums[2] >= 60 {
             return Err(err());
         }
-        return Ok(nums[0] * HOUR_MS + nums[1] * MINUTE_MS + nums[2] * SECOND_MS);
+        // `h:mm[:ss]`; an hour count too large for milliseconds is an error, not a wrap.
+        return nums[0]
+            .checked_mul(HOUR_MS)
+            .and_then(|h| h.checked_add(nums[1] * MINUTE_MS + nums[2] * SECOND_MS))
+            .ok_or_else(err);
     }
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -249,6 +253,19 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(250));
         assert_eq!(parse_duration("90s"), Ok(90 * SECOND_MS));
         for bad in ["", "6x", "h", "1.5h", "06:75", "1:2:3:4", "-5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    /// Hardening issue: `144115188075855896:00` wrapped silently to one day.
+    #[test]
+    fn durations_that_overflow_are_errors_not_wraps() {
+        for bad in [
+            "144115188075855896:00",
+            "9223372036854775807:00:00",
+            "106751991167301d",
+            "9223372036854775807ms 1ms",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
         }
     }
