@@ -248,9 +248,16 @@ impl WireDirectory {
                 None => out.push_str("null"),
             }
             out.push_str(",\"value\":");
-            match o.value {
+            // A value that is not a finite number is no measurement: `null`, and a status that
+            // says so if the observation claimed to be fine.
+            let value = o.value.map(displayed).filter(|v| v.is_finite());
+            let status = match (o.value, value, o.status) {
+                (Some(_), None, ObsStatus::Ok) => ObsStatus::SensorFault,
+                (_, _, s) => s,
+            };
+            match value {
                 Some(v) => {
-                    let _ = write!(out, "{}", displayed(v));
+                    let _ = write!(out, "{v}");
                 }
                 None => out.push_str("null"),
             }
@@ -258,7 +265,7 @@ impl WireDirectory {
                 out,
                 ",\"unit\":\"{}\",\"status\":\"{}\"",
                 m.ucum(),
-                o.status.name()
+                status.name()
             );
             if let Some(rx) = self.receivers.get(usize::from(o.source)) {
                 out.push_str(",\"receiver\":");
@@ -382,9 +389,23 @@ fn site_map(dir: &Directory, site: &str) -> String {
     out
 }
 
-/// Battery as reported: one decimal.
-fn battery(pct: f32) -> f64 {
-    (f64::from(pct) * 10.0).round() / 10.0
+/// Battery as reported: one decimal, 0 to 100; `null` if the model produced something that is
+/// not a number (never a non-JSON `NaN`).
+fn battery(pct: f32) -> Finite {
+    Finite(((f64::from(pct) * 10.0).round() / 10.0).clamp(0.0, 100.0))
+}
+
+/// A number as JSON: itself when finite, else `null` (JSON has no NaN or infinity).
+struct Finite(f64);
+
+impl std::fmt::Display for Finite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_finite() {
+            write!(f, "{}", self.0)
+        } else {
+            f.write_str("null")
+        }
+    }
 }
 
 /// The device-level signal state of a reading: the first observation status that is not ok.

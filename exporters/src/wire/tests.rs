@@ -310,3 +310,47 @@ fn every_device_kind_metric_and_status_validates_with_null_codes_where_none_exis
         )
     );
 }
+
+/// Hardening issue: `"value":NaN` reached the wire. Whatever the model hands the encoder, every
+/// payload is JSON that validates: a value that is not finite is `null` with a status that says
+/// the sensor failed, a battery that is not finite is `null`.
+#[test]
+fn hardening_non_finite_numbers_never_reach_the_wire() {
+    let schemas = WireSchemas::load();
+    let w = WireDirectory::new(&directory(), DEFAULT_PREFIX, "site").unwrap();
+    let mut buf = String::new();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX] {
+        let mut r = reading(
+            2,
+            &[
+                (Metric::Spo2, Some(bad), ObsStatus::Ok),
+                (Metric::PulseRate, Some(bad), ObsStatus::ProbeOff),
+            ],
+        );
+        r.battery_pct = bad;
+        w.telemetry(&r, &mut buf);
+        let v: serde_json::Value =
+            serde_json::from_str(&buf).unwrap_or_else(|e| panic!("{buf}: {e}"));
+        schemas.check(buf.as_bytes()).unwrap();
+        if bad.is_finite() {
+            assert!(v["obs"][0]["value"].is_number(), "{buf}");
+            continue;
+        }
+        assert!(v["obs"][0]["value"].is_null(), "{buf}");
+        assert_eq!(v["obs"][0]["status"], "sensor_fault", "{buf}");
+        assert_eq!(v["obs"][1]["status"], "probe_off", "{buf}");
+        w.device_status(
+            &DeviceStatus {
+                device: 1,
+                device_ms: 1_772_438_400_000,
+                battery_pct: bad,
+                battery: BatteryState::Low,
+                signal: ObsStatus::Ok,
+                reason: StatusReason::Periodic,
+            },
+            &mut buf,
+        );
+        serde_json::from_str::<serde_json::Value>(&buf).unwrap_or_else(|e| panic!("{buf}: {e}"));
+        schemas.check(buf.as_bytes()).unwrap();
+    }
+}
