@@ -698,6 +698,11 @@ pub struct DeviceEvent {
     pub device: DeviceIx,
     pub sim_ms: SimMillis,
     pub kind: DeviceEventKind,
+    /// The device's own clock at the event, and its battery then (`None`: no battery), as a
+    /// status message about the event reports them. Producers write `sim_ms` and `None`; the
+    /// device twin stamps both before the event is recorded.
+    pub device_ms: SimMillis,
+    pub battery_pct: Option<f32>,
 }
 
 /// Which fridge temperature an excursion is about.

@@ -238,6 +238,12 @@ impl RecordSink for LiveSink {
                 DeviceEventKind::BatteryDepleted => BatteryState::Depleted,
                 _ => st.battery,
             };
+            // The event's own time and battery, not the last reading's (which can be up to an
+            // interval older: a BP cuff reads hourly).
+            st.device_ms = e.device_ms;
+            if let Some(pct) = e.battery_pct {
+                st.battery_pct = pct;
+            }
             if e.kind == DeviceEventKind::BatteryDepleted {
                 st.battery_pct = 0.0;
             }

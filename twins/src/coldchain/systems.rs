@@ -83,6 +83,8 @@ pub(super) fn step_fridges(
             DeviceEventOccurred(DeviceEvent {
                 device: logger,
                 sim_ms: now,
+                device_ms: now,
+                battery_pct: None,
                 kind,
             })
         }));

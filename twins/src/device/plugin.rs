@@ -2,7 +2,9 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use wardtwin_sim::{SimEnd, SimSet};
 
-use super::systems::{drain_batteries, flush_open_conditions, run_infusions, sample_and_emit};
+use super::systems::{
+    drain_batteries, flush_open_conditions, run_infusions, sample_and_emit, stamp_device_events,
+};
 
 /// Device systems: battery drain (dynamics) and sampling + emission.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +33,13 @@ impl Plugin for DevicePlugin {
                 .in_set(DeviceSystems::Battery),
         )
         .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
+        // Every event of the tick has been written (gateways write theirs in Transport).
+        .add_systems(
+            Update,
+            stamp_device_events
+                .in_set(SimSet::Transport)
+                .after(crate::gateway::GatewaySystems),
+        )
         .add_systems(
             SimEnd,
             flush_open_conditions

@@ -62,6 +62,8 @@ pub(super) fn drain_batteries(
             events.write(DeviceEventOccurred(DeviceEvent {
                 device: device.ix,
                 sim_ms: now,
+                device_ms: now,
+                battery_pct: None,
                 kind: DeviceEventKind::BatteryLow,
             }));
         }
@@ -70,6 +72,8 @@ pub(super) fn drain_batteries(
             events.write(DeviceEventOccurred(DeviceEvent {
                 device: device.ix,
                 sim_ms: now,
+                device_ms: now,
+                battery_pct: None,
                 kind: DeviceEventKind::BatteryDepleted,
             }));
             let low = b.low_since_ms.unwrap_or(now);
@@ -81,6 +85,42 @@ pub(super) fn drain_batteries(
                 Some(now),
             ));
         }
+    }
+}
+
+/// Stamps each device event of the tick with the device's own clock and its battery at that
+/// moment, so that a status message about the event reports the event's time and battery (not
+/// those of the device's last reading, up to an interval earlier).
+pub(super) fn stamp_device_events(
+    clock: Res<SimClock>,
+    mut events: MessageMutator<DeviceEventOccurred>,
+    devices: Query<(Entity, &Device, Option<&Battery>)>,
+    mut by_ix: Local<Vec<Option<Entity>>>,
+) {
+    let epoch = clock.epoch_ms();
+    for DeviceEventOccurred(e) in events.read() {
+        let ix = e.device.0 as usize;
+        if by_ix.get(ix).copied().flatten().is_none() {
+            // Devices are spawned before the first tick; index them once.
+            by_ix.clear();
+            for (ent, d, _) in &devices {
+                let i = d.ix.0 as usize;
+                if by_ix.len() <= i {
+                    by_ix.resize(i + 1, None);
+                }
+                by_ix[i] = Some(ent);
+            }
+        }
+        let Some((_, d, b)) = by_ix
+            .get(ix)
+            .copied()
+            .flatten()
+            .and_then(|ent| devices.get(ent).ok())
+        else {
+            continue;
+        };
+        e.device_ms = d.device_time(e.sim_ms, epoch);
+        e.battery_pct = b.map(|b| b.pct as f32);
     }
 }
 
@@ -409,6 +449,8 @@ pub(super) fn run_infusions(
             events.write(DeviceEventOccurred(DeviceEvent {
                 device: device.ix,
                 sim_ms: now,
+                device_ms: now,
+                battery_pct: None,
                 kind,
             }));
         }

@@ -7,6 +7,7 @@ use wardtwin_sim::records::{
 };
 use wardtwin_sim::{MemorySink, Sim, Sinks};
 
+use super::params::LOW_BATTERY_PCT;
 use super::{Battery, Device};
 use crate::testkit::{library, run_to_memory, small};
 use crate::{BuildOptions, build_app};
@@ -415,4 +416,66 @@ fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
     );
     // Sequence numbers stay contiguous with the extra reports.
     assert!(bed.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+}
+
+/// Hardening issue: a BP cuff's battery_low status carried its previous hourly reading's `ts`
+/// and battery, up to 45 min before the event. Every device event is stamped with the device's
+/// clock at the event and the battery then.
+#[test]
+fn hardening_device_events_carry_the_events_own_time_and_battery() {
+    let s = small(1, "3h", "");
+    let (mut app, dir) = build_app(&s, &BuildOptions::default());
+    let sink = MemorySink::default();
+    app.insert_resource(Sinks::new(vec![Box::new(sink.clone())]));
+    let cuff = dir
+        .devices
+        .iter()
+        .position(|d| d.kind == DeviceKind::BpCuff)
+        .unwrap();
+    let clock_at = |app: &mut bevy_app::App, t: i64| {
+        let world = app.world_mut();
+        let mut q = world.query::<&Device>();
+        q.iter(world)
+            .find(|d| d.ix.0 as usize == cuff)
+            .map(|d| d.device_time(t, s.epoch_ms))
+            .unwrap()
+    };
+    {
+        let world = app.world_mut();
+        let mut q = world.query::<(&Device, &mut Battery)>();
+        for (d, mut b) in q.iter_mut(world) {
+            if d.ix.0 as usize == cuff {
+                // Low in 100 minutes: long after the first hourly reading, before the next.
+                b.pct = LOW_BATTERY_PCT + b.drain_per_ms * 100.0 * 60_000.0;
+            }
+        }
+    }
+    let mut sim = Sim::new(app);
+    for _ in 0..(3 * 3600) {
+        sim.step();
+    }
+    let rec = sink.take();
+    let low = rec
+        .device_events
+        .iter()
+        .find(|e| e.device.0 as usize == cuff && e.kind == DeviceEventKind::BatteryLow)
+        .copied()
+        .expect("the cuff's battery ran low");
+    let minutes = (low.sim_ms - s.epoch_ms) / 60_000;
+    assert!((99..=101).contains(&minutes), "low after {minutes} min");
+    assert_eq!(low.device_ms, clock_at(&mut sim.app, low.sim_ms));
+    let pct = low.battery_pct.expect("a cuff has a battery");
+    assert!(
+        (f64::from(pct) - LOW_BATTERY_PCT).abs() < 0.01,
+        "battery {pct} at the event, threshold {LOW_BATTERY_PCT}"
+    );
+    // The last reading before it was long before, with more charge.
+    let before = rec
+        .readings
+        .iter()
+        .filter(|r| r.device.0 as usize == cuff && r.sim_ms <= low.sim_ms)
+        .max_by_key(|r| r.sim_ms)
+        .unwrap();
+    assert!(low.sim_ms - before.sim_ms > 30 * 60_000);
+    assert!(before.battery_pct > pct);
 }

@@ -111,6 +111,8 @@ pub(super) fn forward(
             events.write(DeviceEventOccurred(DeviceEvent {
                 device: gw.device,
                 sim_ms: now,
+                device_ms: now,
+                battery_pct: None,
                 kind: if up {
                     DeviceEventKind::UplinkRestored
                 } else {

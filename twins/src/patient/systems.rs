@@ -283,6 +283,8 @@ pub(super) fn move_patients(
             events.write(DeviceEventOccurred(DeviceEvent {
                 device,
                 sim_ms: now,
+                device_ms: now,
+                battery_pct: None,
                 kind: if in_bed {
                     DeviceEventKind::BedReturned
                 } else {

@@ -101,6 +101,8 @@ pub(super) fn move_people_and_things(
         DeviceEventOccurred(DeviceEvent {
             device,
             sim_ms: now,
+            device_ms: now,
+            battery_pct: None,
             kind,
         })
     };
@@ -240,6 +242,8 @@ fn answer(m: &mut Mover, now: SimMillis, events: &mut MessageWriter<DeviceEventO
     events.write(DeviceEventOccurred(DeviceEvent {
         device: m.tag,
         sim_ms: now,
+        device_ms: now,
+        battery_pct: None,
         kind: DeviceEventKind::DuressAnswered,
     }));
 }
