@@ -66,6 +66,7 @@ pub fn score_run(
             AlertOutcome::False(_) => "false",
             AlertOutcome::Detection(_) => "detection",
             AlertOutcome::Repeat(_) => "repeat",
+            AlertOutcome::UnderPrioritised(_) => "under-prioritised",
             AlertOutcome::DontCare(_) => "don't care",
             AlertOutcome::Rejected(..) => continue,
         };
@@ -85,21 +86,21 @@ pub fn print_summary(card: &Scorecard, dir: &Path, quiet: bool) {
     let lines = render::summary_lines(card);
     let shown = if quiet { 2 } else { lines.len() };
     for l in lines.iter().take(shown) {
-        println!("{l}");
+        outln!("{l}");
     }
     if quiet {
         for l in lines.iter().filter(|l| l.contains("gate ")) {
-            println!("{l}");
+            outln!("{l}");
         }
     }
-    println!(
+    outln!(
         "  files       {}/{{{}}}",
         dir.display(),
         render::FILES.join(",")
     );
     if !card.passed {
         let failed = card.gates.iter().filter(|g| !g.passed).count();
-        println!(
+        outln!(
             "  verdict     FAILED: {failed} of {} gate(s)",
             card.gates.len()
         );
@@ -120,7 +121,7 @@ pub fn score(args: &ScoreArgs) -> Result<bool> {
     }
     let out = args.out.as_deref().unwrap_or(&args.run);
     let card = score_run(&args.run, out, args.alerts.as_deref(), &args.gates)?;
-    println!("wardtwin score {}", args.run.display());
+    outln!("wardtwin score {}", args.run.display());
     print_summary(&card, out, args.quiet);
     Ok(card.passed)
 }
@@ -181,7 +182,7 @@ pub fn reference_stack(args: &ReferenceArgs) -> Result<()> {
         std::process::id() & 0xffff
     );
     let stack = ReferenceStack::start(&o, id, cfg)?;
-    println!(
+    outln!(
         "reference stack ({}) on {}: telemetry {}/+/+/+/telemetry -> alerts {}",
         args.policy.kind().name(),
         o.broker,
@@ -189,9 +190,12 @@ pub fn reference_stack(args: &ReferenceArgs) -> Result<()> {
         args.alerts_topic
     );
     let r = stack.join(Duration::MAX);
-    println!(
+    outln!(
         "reference stack: {} readings ({} duplicates, {} malformed), {} alerts",
-        r.readings, r.duplicates, r.malformed, r.alerts
+        r.readings,
+        r.duplicates,
+        r.malformed,
+        r.alerts
     );
     Ok(())
 }

@@ -24,6 +24,14 @@ use wardtwin_sim::time::{SimMillis, format_iso_ms, parse_iso_ms};
 /// Characters of a payload kept in the scorecard's list of rejected alerts.
 const EXCERPT: usize = 160;
 
+/// The largest alert or echo payload logged and scored (64 KiB): a larger message is logged as
+/// its size only and counted as rejected (`oversize`). The collector itself accepts whatever the
+/// broker delivers, up to MQTT's own limit.
+pub const MAX_PAYLOAD_BYTES: usize = 64 << 10;
+
+/// How an oversize rejection's message begins (scoring counts these apart from malformed ones).
+pub use wardtwin_scoring::model::OVERSIZE;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertV1 {
@@ -150,7 +158,11 @@ pub fn encode_echo(items: &[(&str, u32)]) -> String {
 struct LogLine<'a> {
     arrival: String,
     topic: &'a str,
-    payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<String>,
+    /// The payload's size, for a payload over [`MAX_PAYLOAD_BYTES`] (not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oversize: Option<usize>,
 }
 
 /// Appends received messages to a JSONL log, one line each, as they arrive.
@@ -173,10 +185,12 @@ impl MessageLog {
         topic: &str,
         payload: &[u8],
     ) -> std::io::Result<()> {
+        let big = payload.len() > MAX_PAYLOAD_BYTES;
         let line = LogLine {
             arrival: format_iso_ms(arrival_ms),
             topic,
-            payload: String::from_utf8_lossy(payload).into_owned(),
+            payload: (!big).then(|| String::from_utf8_lossy(payload).into_owned()),
+            oversize: big.then_some(payload.len()),
         };
         serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")?;
@@ -204,12 +218,23 @@ fn read_line(line: &str) -> Result<(SimMillis, Vec<u8>), String> {
         .ok_or("no \"arrival\" time")?;
     let arrival =
         parse_iso_ms(arrival).ok_or_else(|| format!("arrival {arrival:?} is not ISO 8601 UTC"))?;
+    if let Some(n) = v.get("oversize").and_then(serde_json::Value::as_u64) {
+        return Err(format!(
+            "{OVERSIZE}: {n} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit of an alert"
+        ));
+    }
     let payload = match v.get("payload") {
         Some(serde_json::Value::String(s)) => s.clone().into_bytes(),
         Some(o @ serde_json::Value::Object(_)) => o.to_string().into_bytes(),
         _ => return Err("no \"payload\" (a string, or the alert object)".into()),
     };
     Ok((arrival, payload))
+}
+
+/// The arrival of a log line, if it has one.
+fn read_arrival(line: &str) -> Option<SimMillis> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    parse_iso_ms(v.get("arrival")?.as_str()?)
 }
 
 fn excerpt(bytes: &[u8]) -> String {
@@ -232,6 +257,12 @@ pub fn read_alert_log(path: &Path) -> std::io::Result<Vec<Received>> {
         }
         let (arrival_ms, alert, ex) = match read_line(&line) {
             Ok((t, payload)) => (t, parse_alert(&payload), excerpt(&payload)),
+            // Oversize: its arrival is known, the payload was not kept.
+            Err(e) if e.starts_with(OVERSIZE) => (
+                read_arrival(&line).unwrap_or(0),
+                Err(e),
+                excerpt(line.as_bytes()),
+            ),
             Err(e) => (
                 0,
                 Err(format!("line {}: {e}", i + 1)),

@@ -168,15 +168,16 @@ pub fn markdown(card: &Scorecard) -> String {
     for c in card.classes.iter().chain(std::iter::once(&card.overall)) {
         s.push_str(&class_row(c));
     }
-    s.push_str("\n## Alerts\n\n| class | alerts | true | repeats | false | of which during an artifact | don't care | artifacts resisted |\n|---|---|---|---|---|---|---|---|\n");
+    s.push_str("\n## Alerts\n\n| class | alerts | true | repeats | under-prioritised | false | of which during an artifact | don't care | artifacts resisted |\n|---|---|---|---|---|---|---|---|---|\n");
     for c in card.classes.iter().chain(std::iter::once(&card.overall)) {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} of {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} of {} |",
             c.class,
             c.alerts,
             c.true_alerts,
             c.repeats,
+            c.under_prioritised,
             c.false_alerts,
             c.false_during_artifact,
             c.dont_care,
@@ -197,8 +198,14 @@ pub fn markdown(card: &Scorecard) -> String {
     let i = &card.intake;
     let _ = writeln!(
         s,
-        "## Intake\n\n{} received, {} scored; rejected: {} malformed, {} unknown class, {} unknown subject; {} reused an alert id.\n",
-        i.received, i.scored, i.malformed, i.unknown_class, i.unknown_subject, i.duplicate_ids
+        "## Intake\n\n{} received, {} scored; rejected: {} malformed, {} oversize, {} unknown class, {} unknown subject; {} reused an alert id.\n",
+        i.received,
+        i.scored,
+        i.malformed,
+        i.oversize,
+        i.unknown_class,
+        i.unknown_subject,
+        i.duplicate_ids
     );
     if !i.rejected.is_empty() {
         s.push_str("| line | reason | message |\n|---|---|---|\n");

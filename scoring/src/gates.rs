@@ -86,7 +86,7 @@ const METRICS: &[(&str, Kind, bool, bool, &str)] = &[
         Kind::Number,
         false,
         false,
-        "malformed, unknown-class and unknown-subject alerts",
+        "malformed, oversize, unknown-class and unknown-subject alerts",
     ),
     (
         "completeness",
@@ -95,7 +95,31 @@ const METRICS: &[(&str, Kind, bool, bool, &str)] = &[
         false,
         "ingestion echo: unique (device, seq) echoed / emitted",
     ),
+    (
+        "delivered",
+        Kind::Ratio,
+        false,
+        false,
+        "live runs: telemetry the broker took (acknowledged, or sent at QoS 0) / telemetry handed to the transport",
+    ),
 ];
+
+/// Fates of telemetry handed to the live transport, and those of them that count as delivered.
+const LIVE_FATES: [&str; 5] = [
+    "acknowledged",
+    "sent",
+    "unacknowledged",
+    "unsent",
+    "dropped",
+];
+const DELIVERED_FATES: [&str; 2] = ["acknowledged", "sent"];
+
+/// The `delivered` figure from counts by fate name: `None` when nothing went to a live transport.
+pub fn delivered_ratio(count: impl Fn(&str) -> u64) -> Option<f64> {
+    let total: u64 = LIVE_FATES.iter().map(|f| count(f)).sum();
+    let ok: u64 = DELIVERED_FATES.iter().map(|f| count(f)).sum();
+    (total > 0).then(|| ok as f64 / total as f64)
+}
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,6 +278,13 @@ pub fn parse(text: &str) -> Result<Gate, GateError> {
     })
 }
 
+impl Gate {
+    /// Whether the gate holds for the figure `actual`.
+    pub fn op_holds(&self, actual: f64) -> bool {
+        self.op.holds(actual, self.value)
+    }
+}
+
 /// The verdict on one gate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateResult {
@@ -299,9 +330,12 @@ pub fn figure(card: &Scorecard, g: &Gate) -> Option<f64> {
     match g.metric {
         "rejected_alerts" => {
             let i = &card.intake;
-            return Some((i.malformed + i.unknown_class + i.unknown_subject) as f64);
+            return Some((i.malformed + i.oversize + i.unknown_class + i.unknown_subject) as f64);
         }
         "completeness" => return card.ingestion.as_ref().and_then(|i| i.completeness),
+        "delivered" => {
+            return delivered_ratio(|f| card.delivery.get(f).copied().unwrap_or(0));
+        }
         _ => {}
     }
     let class = match &g.class {

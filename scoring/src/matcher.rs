@@ -5,10 +5,15 @@
 //!    (patient, bed or device id) that is not in the run is **rejected**: counted and listed,
 //!    never matched;
 //! 2. it **detects** every condition of its class and subject whose tolerance window holds its
-//!    arrival and that no earlier alert detected (nested tiers can be detected together);
+//!    arrival and that no earlier alert detected (nested tiers can be detected together),
+//!    **and whose severity tier its priority reaches** (a low-priority alert detects a low
+//!    tier, not a medium or high one: a system is judged on escalating);
 //! 3. if all such conditions were already detected, it is a **repeat**;
-//! 4. if it falls only in the window of a transient condition, it is **don't care**;
-//! 5. otherwise it is **false**; a false alert inside the window of an artifact on the same
+//! 4. if it matched conditions only by class, subject and time, and its priority is below the
+//!    tier of every one not yet detected, it is **under-prioritised**: neither a detection nor
+//!    false;
+//! 5. if it falls only in the window of a transient condition, it is **don't care**;
+//! 6. otherwise it is **false**; a false alert inside the window of an artifact on the same
 //!    patient's devices that can mimic its class is **attributed** to that artifact.
 //!
 //! A condition nobody detected is **missed**, unless the run ended before the system had its
@@ -25,6 +30,8 @@ use crate::taxonomy::{self, ClassSpec};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rejection {
     Malformed,
+    /// Larger than the intake's payload limit (logged as its size only).
+    Oversize,
     UnknownClass,
     UnknownSubject,
 }
@@ -33,6 +40,7 @@ impl Rejection {
     pub fn name(self) -> &'static str {
         match self {
             Rejection::Malformed => "malformed",
+            Rejection::Oversize => "oversize",
             Rejection::UnknownClass => "unknown_class",
             Rejection::UnknownSubject => "unknown_subject",
         }
@@ -47,6 +55,8 @@ pub enum AlertOutcome {
     Detection(Vec<usize>),
     /// Matched only conditions already detected.
     Repeat(usize),
+    /// Matched conditions, but its priority is below the tier of those not yet detected.
+    UnderPrioritised(usize),
     /// Matched only a transient condition.
     DontCare(usize),
     /// Matched nothing; attributed to this artifact (index), if any.
@@ -184,7 +194,12 @@ pub fn match_alerts(inputs: &Inputs) -> Matching {
         let alert = match &rec.alert {
             Ok(a) => a,
             Err(why) => {
-                outcomes[i] = AlertOutcome::Rejected(Rejection::Malformed, why.clone());
+                let r = if why.starts_with(crate::model::OVERSIZE) {
+                    Rejection::Oversize
+                } else {
+                    Rejection::Malformed
+                };
+                outcomes[i] = AlertOutcome::Rejected(r, why.clone());
                 continue;
             }
         };
@@ -230,7 +245,11 @@ pub fn match_alerts(inputs: &Inputs) -> Matching {
                 .copied()
                 .filter(|&c| !inputs.conditions[c].transient)
         };
-        let fresh: Vec<usize> = scored().filter(|&c| detected[c].is_none()).collect();
+        let reaches =
+            |c: usize| alert.priority >= Priority::for_severity(inputs.conditions[c].severity);
+        let fresh: Vec<usize> = scored()
+            .filter(|&c| detected[c].is_none() && reaches(c))
+            .collect();
         outcomes[i] = if !fresh.is_empty() {
             for &c in &fresh {
                 detected[c] = Some(Detection {
@@ -241,8 +260,10 @@ pub fn match_alerts(inputs: &Inputs) -> Matching {
                 });
             }
             AlertOutcome::Detection(fresh)
-        } else if let Some(c) = scored().next() {
+        } else if let Some(c) = scored().find(|&c| detected[c].is_some() && reaches(c)) {
             AlertOutcome::Repeat(c)
+        } else if let Some(c) = scored().next() {
+            AlertOutcome::UnderPrioritised(c)
         } else if let Some(&c) = candidates.first() {
             AlertOutcome::DontCare(c)
         } else {

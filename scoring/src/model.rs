@@ -74,6 +74,9 @@ pub struct Artifact {
     pub end_ms: SimMillis,
 }
 
+/// How the reason of an alert rejected for its size begins (`Received::alert` errors).
+pub const OVERSIZE: &str = "oversize";
+
 /// Alert priority (IEC 60601-1-8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

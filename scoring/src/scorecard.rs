@@ -38,6 +38,8 @@ pub struct ClassScore {
     pub true_alerts: u64,
     /// Alerts that matched only conditions already detected.
     pub repeats: u64,
+    /// Alerts that matched conditions whose tier their priority did not reach.
+    pub under_prioritised: u64,
     /// Alerts inside the window of a transient condition only.
     pub dont_care: u64,
     pub false_alerts: u64,
@@ -132,6 +134,8 @@ pub struct Intake {
     pub received: u64,
     pub scored: u64,
     pub malformed: u64,
+    /// Payloads over the intake's size limit (64 KiB), logged as their size only.
+    pub oversize: u64,
     pub unknown_class: u64,
     pub unknown_subject: u64,
     /// Alerts reusing an `alert_id` already seen (each is still scored).
@@ -215,10 +219,8 @@ impl Acc {
             v.sort_unstable();
         }
         s.sensitivity = ratio(s.detected, s.detected + s.missed);
-        s.ppv = ratio(
-            s.true_alerts + s.repeats,
-            s.true_alerts + s.repeats + s.false_alerts,
-        );
+        let matched = s.true_alerts + s.repeats + s.under_prioritised;
+        s.ppv = ratio(matched, matched + s.false_alerts);
         let per_day = |n: u64| {
             if bed_days > 0.0 {
                 round4(n as f64 / bed_days)
@@ -367,6 +369,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
         if let AlertOutcome::Rejected(why, message) = outcome {
             match why {
                 Rejection::Malformed => intake.malformed += 1,
+                Rejection::Oversize => intake.oversize += 1,
                 Rejection::UnknownClass => intake.unknown_class += 1,
                 Rejection::UnknownSubject => intake.unknown_subject += 1,
             }
@@ -398,6 +401,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
             match outcome {
                 AlertOutcome::Detection(_) => s.true_alerts += 1,
                 AlertOutcome::Repeat(_) => s.repeats += 1,
+                AlertOutcome::UnderPrioritised(_) => s.under_prioritised += 1,
                 AlertOutcome::DontCare(_) => s.dont_care += 1,
                 AlertOutcome::False(art) => {
                     s.false_alerts += 1;

@@ -374,3 +374,66 @@ fn bad_gates_say_where_and_what_was_expected() {
         assert!(e.message.contains(says), "{g}: {e}");
     }
 }
+
+/// Hardening issue: a low-priority alert detected the low and medium tiers that opened in the
+/// same step, and the later medium alert became a repeat. Now an alert detects a tier only if
+/// its priority reaches that tier.
+#[test]
+fn hardening_priority_is_judged_an_alert_detects_only_tiers_its_priority_reaches() {
+    let t = 300 * MIN;
+    let tiers = |alerts| {
+        let mut i = inputs(alerts);
+        i.conditions.truncate(2);
+        for (id, sev) in [(2, Severity::Low), (3, Severity::Medium)] {
+            i.conditions.push(Condition {
+                id,
+                class: "deterioration".into(),
+                severity: sev,
+                subject: "P1".into(),
+                patient: Some("P1".into()),
+                device: None,
+                onset_ms: t,
+                end_ms: Some(t + 60 * MIN),
+                transient: false,
+            });
+        }
+        i
+    };
+    let with = |p: Priority, at: i64| {
+        let mut a = alert("P1", "deterioration", at).unwrap();
+        a.priority = p;
+        a.alert_id = format!("{}-{at}", p.name());
+        (at, Ok(a))
+    };
+    // Low first: it detects the low tier only; the medium alert after it detects the medium tier.
+    let m = match_alerts(&tiers(vec![
+        with(Priority::Low, t + MIN),
+        with(Priority::Medium, t + 5 * MIN),
+    ]));
+    assert_eq!(m.alerts[0], AlertOutcome::Detection(vec![2]));
+    assert_eq!(m.alerts[1], AlertOutcome::Detection(vec![3]));
+    // A medium alert detects both nested tiers at once; a later low one is a repeat.
+    let m = match_alerts(&tiers(vec![
+        with(Priority::Medium, t + MIN),
+        with(Priority::Low, t + 5 * MIN),
+    ]));
+    assert_eq!(m.alerts[0], AlertOutcome::Detection(vec![2, 3]));
+    assert_eq!(m.alerts[1], AlertOutcome::Repeat(2));
+    // Only low alerts: the medium tier is missed.
+    let m = match_alerts(&tiers(vec![
+        with(Priority::Low, t + MIN),
+        with(Priority::Low, t + 2 * MIN),
+    ]));
+    assert_eq!(m.conditions[3], ConditionOutcome::Missed);
+    assert_eq!(m.alerts[1], AlertOutcome::Repeat(2));
+    // A low alert for a medium-only condition is under-prioritised: not a detection, not false.
+    let mut a = alert("P1", "desaturation", 600 * MIN).unwrap();
+    a.priority = Priority::Low;
+    let i = inputs(vec![(600 * MIN + MIN, Ok(a))]);
+    let m = match_alerts(&i);
+    assert_eq!(m.alerts[0], AlertOutcome::UnderPrioritised(0));
+    assert_eq!(m.conditions[0], ConditionOutcome::Missed);
+    let card = score(&i);
+    assert_eq!(card.overall.under_prioritised, 1);
+    assert_eq!(card.overall.false_alerts, 0);
+}

@@ -18,6 +18,9 @@ use super::subscription::{Subscription, await_ready};
 use crate::alerts::MessageLog;
 use crate::runfolder::{ALERTS_LOG, ECHO_LOG};
 
+/// The largest MQTT packet there is (remaining length 268,435,455 plus the fixed header).
+pub const MQTT_MAX_PACKET: usize = 268_435_455 + 5;
+
 /// What the collector logged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CollectorReport {
@@ -28,6 +31,8 @@ pub struct CollectorReport {
 /// A running collector.
 pub struct Collector {
     client: Client,
+    /// To end the persistent session at the broker when collection is over.
+    session: Option<rumqttc::MqttOptions>,
     thread: Option<JoinHandle<std::io::Result<CollectorReport>>>,
     alerts: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
@@ -48,7 +53,14 @@ impl Collector {
             url: opts.broker.to_string(),
             why,
         };
-        let mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
+        let mut mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
+        // Nothing the broker delivers may cost the connection (an alert over rumqttc's default
+        // 1 MiB used to drop it, and with it every alert published during the reconnect): take
+        // packets up to MQTT's own limit (the log keeps only the size of those over
+        // MAX_PAYLOAD_BYTES), and keep a persistent session under this run's fixed client id,
+        // subscribed at QoS 1, so that the broker holds QoS 1 alerts across a reconnect.
+        mo.set_clean_session(false)
+            .set_max_packet_size(MQTT_MAX_PACKET, 1 << 20);
         let mut alerts_log =
             MessageLog::create(&dir.join(ALERTS_LOG)).map_err(|e| connect(e.to_string()))?;
         let mut echo_log = match echo_topic {
@@ -57,6 +69,8 @@ impl Collector {
             }
             None => None,
         };
+        let mut cleanup = mo.clone();
+        cleanup.set_clean_session(true);
         let (client, mut conn) = Client::new(mo, 64);
         let topics: Vec<String> = std::iter::once(alerts_topic.to_string())
             .chain(echo_topic.map(str::to_string))
@@ -96,6 +110,7 @@ impl Collector {
             .map_err(|e| connect(e.to_string()))?;
         let mut c = Self {
             client,
+            session: Some(cleanup),
             thread: Some(thread),
             alerts,
             received,
@@ -137,9 +152,28 @@ impl Collector {
             }
         }
         let _ = self.client.disconnect();
-        match self.thread.take().map(JoinHandle::join) {
+        let report = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
             _ => Err(std::io::Error::other("the alert collector thread failed")),
+        };
+        if let Some(o) = self.session.take() {
+            end_session(o);
+        }
+        report
+    }
+}
+
+/// Connects once with a clean session under the collector's client id, which ends its
+/// persistent session at the broker (no queue left behind for a client that will not return).
+fn end_session(o: rumqttc::MqttOptions) {
+    let (client, mut conn) = Client::new(o, 4);
+    for ev in conn.iter().take(8) {
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                let _ = client.disconnect();
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+            _ => {}
         }
     }
 }
