@@ -37,6 +37,9 @@ pub struct BenchMqttArgs {
     pub reps: usize,
 }
 
+/// Extra attempts at a phase whose delivery was incomplete.
+const RETRIES: usize = 2;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -260,9 +263,10 @@ pub fn bench_mqtt(args: &BenchMqttArgs) -> Result<()> {
     let broker = Mosquitto::start(&dir, MosquittoConfig::default())
         .context("starting mosquitto (apt-get install mosquitto)")?;
     let url = broker.url();
-    println!(
+    outln!(
         "bench-mqtt: {} for {}, mosquitto on {url}, one subscriber counting",
-        args.scenario, args.duration
+        args.scenario,
+        args.duration
     );
     let mut rows = Vec::new();
     let mut captured: Captured = Vec::new();
@@ -273,47 +277,80 @@ pub fn bench_mqtt(args: &BenchMqttArgs) -> Result<()> {
             // A first run, not counted: it captures the payloads for the raw publisher and
             // warms the broker (topic tree, retained messages) for everything that follows.
             let (n, rate, kept) = wardtwin_phase(args, &url, &out, qos, &counter, true)?;
-            println!("  warm-up: wardtwin {n} msgs at {rate:.0} msg/s (not counted)");
+            outln!("  warm-up: wardtwin {n} msgs at {rate:.0} msg/s (not counted)");
             captured = kept;
         }
-        let (mut w, mut r, mut ratios, mut wn, mut rn) = (Vec::new(), Vec::new(), Vec::new(), 0, 0);
+        let expected = captured.len();
+        // A phase whose delivery is incomplete is no measurement: it is retried (and said so),
+        // and fails the benchmark after RETRIES attempts; it never enters a median.
+        let complete = |what: &str, got: usize, rep: usize, attempt: usize| -> Result<bool> {
+            if got == expected {
+                return Ok(true);
+            }
+            eprintln!(
+                "  QoS {} run {}: {what} delivered {got} of {expected} messages: incomplete, {}",
+                qos as u8,
+                rep + 1,
+                if attempt < RETRIES {
+                    "retrying"
+                } else {
+                    "giving up"
+                }
+            );
+            anyhow::ensure!(
+                attempt < RETRIES,
+                "bench-mqtt failed: {what} delivered {got} of {expected} messages at QoS {} after {} attempts",
+                qos as u8,
+                RETRIES + 1
+            );
+            Ok(false)
+        };
+        let (mut w, mut r, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for rep in 0..args.reps.max(1) {
             // Alternate which publisher goes first, so neither always meets the broker as
             // the other left it.
             let raw_first = rep % 2 == 1;
-            let mut raw_result = None;
-            if raw_first {
-                raw_result = Some(raw_phase(broker.port(), qos, &captured, &counter)?);
-            }
-            let (n, rate, _) = wardtwin_phase(args, &url, &out, qos, &counter, false)?;
-            let (m, raw) = match raw_result {
-                Some(x) => x,
-                None => raw_phase(broker.port(), qos, &captured, &counter)?,
+            let mut attempt = 0;
+            let (rate, raw) = loop {
+                let mut raw_result = None;
+                if raw_first {
+                    raw_result = Some(raw_phase(broker.port(), qos, &captured, &counter)?);
+                }
+                let (n, rate, _) = wardtwin_phase(args, &url, &out, qos, &counter, false)?;
+                let (m, raw) = match raw_result {
+                    Some(x) => x,
+                    None => raw_phase(broker.port(), qos, &captured, &counter)?,
+                };
+                let ok = complete("wardtwin", n, rep, attempt)?
+                    & complete("raw rumqttc", m, rep, attempt)?;
+                if ok {
+                    break (rate, raw);
+                }
+                attempt += 1;
             };
-            println!(
-                "  QoS {} run {}{}: wardtwin {n} msgs at {rate:.0} msg/s; raw rumqttc {m} of {} at {raw:.0} msg/s; {:.0} %",
+            outln!(
+                "  QoS {} run {}{}: wardtwin {expected} msgs at {rate:.0} msg/s; raw rumqttc at {raw:.0} msg/s; {:.0} %",
                 qos as u8,
                 rep + 1,
                 if raw_first { " (raw first)" } else { "" },
-                captured.len(),
-                100.0 * rate / raw.max(1.0)
+                100.0 * rate / raw
             );
-            (wn, rn) = (n, m);
             w.push(rate);
             r.push(raw);
-            ratios.push(rate / raw.max(1.0));
+            ratios.push(rate / raw);
         }
+        let (wn, rn) = (expected, expected);
         rows.push((qos as u8, wn, median(w), rn, median(r), median(ratios)));
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Median of {} runs each (ratio: median of the paired runs' ratios):",
         args.reps.max(1)
     );
-    println!("| QoS | wardtwin run --speed max | raw rumqttc publisher | ratio |");
-    println!("|---|---|---|---|");
+    outln!("| QoS | wardtwin run --speed max | raw rumqttc publisher | ratio |");
+    outln!("|---|---|---|---|");
     for (q, wn, wr, rn, rr, ratio) in rows {
-        println!(
+        outln!(
             "| {q} | {wr:.0} msg/s ({wn} msgs) | {rr:.0} msg/s ({rn} msgs) | {:.0} % |",
             100.0 * ratio
         );

@@ -3,11 +3,25 @@
 //! Orchestration only: scenario → app → sinks → summary. The model lives in `twins`, the engine
 //! in `sim`, file formats in `exporters`.
 
+/// `println!` that survives a closed stdout (`wardtwin run … | head -3`): once a write fails
+/// with a broken pipe, output stops quietly and the work goes on (a run still writes its files).
+macro_rules! outln {
+    () => {
+        $crate::stdout_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod run;
 mod score;
+mod signals;
 
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -43,28 +57,63 @@ enum Command {
     BenchMqtt(bench::BenchMqttArgs),
 }
 
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line to stdout; after a broken pipe, nothing more (see [`outln!`]).
+pub fn stdout_line(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        // The reader went away (`| head`), or stdout is gone: stop printing, quietly.
+        let _ = e;
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether stdout's reader has gone away.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 /// Exit codes: 0 done (every gate passed), 1 a gate failed, 2 an error (or a usage error,
-/// from clap).
+/// from clap), 3 a live run lost telemetry that neither `--allow-loss` nor a `delivered` gate
+/// accepts, 130 interrupted (SIGINT/SIGTERM; the run folder holds what was simulated).
 const GATE_FAILED: u8 = 1;
 const ERROR: u8 = 2;
+const DELIVERY_SHORT: u8 = 3;
+const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ok = |r: anyhow::Result<()>| r.map(|()| true);
+    let ok = |r: anyhow::Result<()>| r.map(|()| run::Outcome::Done);
+    let gate = |r: anyhow::Result<bool>| {
+        r.map(|passed| {
+            if passed {
+                run::Outcome::Done
+            } else {
+                run::Outcome::GateFailed
+            }
+        })
+    };
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
-        Command::Score(args) => score::score(&args),
+        Command::Score(args) => gate(score::score(&args)),
         Command::ReferenceStack(args) => ok(score::reference_stack(&args)),
         Command::Validate { files } => ok(validate(&files)),
         Command::BenchMqtt(args) => ok(bench::bench_mqtt(&args)),
         Command::Scenarios => {
             scenarios();
-            Ok(true)
+            Ok(run::Outcome::Done)
         }
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(GATE_FAILED),
+        Ok(run::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(run::Outcome::GateFailed) => ExitCode::from(GATE_FAILED),
+        Ok(run::Outcome::DeliveryShort) => ExitCode::from(DELIVERY_SHORT),
+        Ok(run::Outcome::Interrupted) => ExitCode::from(INTERRUPTED),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(ERROR)
@@ -76,7 +125,7 @@ fn validate(files: &[String]) -> anyhow::Result<()> {
     let mut failed = 0;
     for f in files {
         match wardtwin_scenarios::load(f) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{f}: ok ({}: {} wards, {} beds, {} events, {})",
                 s.name,
                 s.wards.len(),
@@ -97,9 +146,12 @@ fn validate(files: &[String]) -> anyhow::Result<()> {
 }
 
 fn scenarios() {
-    println!("Built-in scenarios (also under scenarios/library/):");
+    outln!("Built-in scenarios (also under scenarios/library/):");
     for s in wardtwin_scenarios::library() {
-        println!(
+        if stdout_closed() {
+            return;
+        }
+        outln!(
             "  {:<20} {:>5} beds  {:>4}  {}",
             s.name,
             s.beds.len(),

@@ -101,6 +101,10 @@ pub struct LiveArgs {
     /// waits much earlier (1,024 per connection).
     #[arg(long, default_value_t = 200_000)]
     pub spool_limit: usize,
+    /// Exit 0 even if telemetry was lost on its way to the broker (unacknowledged, unsent or
+    /// dropped). Without it such a run exits 3, unless a scenario gate on `delivered` decides.
+    #[arg(long)]
+    pub allow_loss: bool,
 }
 
 /// TLS files and credentials for a broker connection (never a password on the command line).
@@ -205,8 +209,22 @@ fn prepare_out(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs a scenario; `Ok(false)` when its alerts were scored and a gate failed.
-pub fn run(args: &RunArgs) -> Result<bool> {
+/// How a run ended (main turns it into the exit code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; every gate passed.
+    Done,
+    /// A gate failed.
+    GateFailed,
+    /// A live run lost telemetry that neither `--allow-loss` nor a `delivered` gate accepts.
+    DeliveryShort,
+    /// SIGINT/SIGTERM: stopped early, what was simulated is kept (`"complete": false`).
+    Interrupted,
+}
+
+/// Runs a scenario.
+pub fn run(args: &RunArgs) -> Result<Outcome> {
+    let stop = crate::signals::StopFlag::install()?;
     let mut scenario =
         wardtwin_scenarios::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(d) = &args.duration {
@@ -267,7 +285,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
                 format!("{}r", o.client_id_prefix),
                 cfg,
             )?);
-            println!(
+            outln!(
                 "reference stack: {} policy, alerts on {topic}",
                 policy.kind().name()
             );
@@ -282,7 +300,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             &out,
             move || clock.get().and_then(LiveStats::wire_ms).unwrap_or(epoch),
         )?);
-        println!("collecting alerts from {topic}");
+        outln!("collecting alerts from {topic}");
     }
 
     // Wall time is reported, never fed to the model.
@@ -307,13 +325,16 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             let p = Pacer::new(o.speed);
             let publisher = Publisher::start(o, Arc::clone(&wire), p.clone())?;
             match embedded {
-                Some(_) => println!(
+                Some(_) => outln!(
                     "broker: {} (embedded; watch with: mosquitto_sub -h {} -p {} -t '{}/#' -v)",
-                    o.broker, o.broker.host, o.broker.port, o.prefix
+                    o.broker,
+                    o.broker.host,
+                    o.broker.port,
+                    o.prefix
                 ),
-                None => println!("broker: {}", o.broker),
+                None => outln!("broker: {}", o.broker),
             }
-            println!(
+            outln!(
                 "publishing: {} connection(s) {}, QoS {}, speed {}, topics {}/{}/...",
                 publisher.connections(),
                 o.connection.name(),
@@ -354,9 +375,13 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         _ => (600_000 / step).max(1) as u64,
     };
     let pace = |k: u64| {
+        if stop.raised() {
+            return false;
+        }
         if let Some(p) = &pacer {
             p.wait(k as i64 * step);
         }
+        !stop.raised()
     };
     sim.run_with(every, pace, |done, _| {
         bar.set_position(done);
@@ -375,6 +400,18 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         ));
     });
     bar.finish_and_clear();
+    let interrupted = stop.raised();
+    if interrupted {
+        sim.truncate();
+        eprintln!(
+            "interrupted at {} (simulated {} of {}): finishing the files with what was simulated; \
+             press Ctrl-C again to quit at once",
+            format_iso_ms(sim.clock().end_ms()),
+            format_duration(sim.clock().duration_ms()),
+            format_duration(scenario.duration_ms)
+        );
+        scenario.duration_ms = sim.clock().duration_ms();
+    }
     let episodes = wardtwin_twins::episode_lines(sim.app.world_mut());
     let reports = sim
         .finish()
@@ -403,6 +440,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             sha256: scenario.sha256.clone(),
         },
         seed,
+        complete: !interrupted,
         epoch: format_iso_ms(scenario.epoch_ms),
         end: format_iso_ms(scenario.epoch_ms + scenario.duration_ms),
         duration_ms: scenario.duration_ms,
@@ -440,27 +478,27 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let emissions = rows_of("emissions");
     let secs = wall.as_secs_f64();
     let speed = scenario.duration_ms as f64 / 1000.0 / secs;
-    println!(
+    outln!(
         "wardtwin run {} (seed {seed}) -> {}",
         scenario.name,
         out.display()
     );
-    println!(
+    outln!(
         "  simulated     {} from {}",
         format_duration(scenario.duration_ms),
         manifest.epoch
     );
-    println!(
+    outln!(
         "  patients      {} in {} beds, {} devices",
         dir.patients.len(),
         dir.beds.len(),
         dir.devices.len()
     );
-    println!(
+    outln!(
         "  readings      {emissions} ({} observations)",
         rows_of("telemetry")
     );
-    println!(
+    outln!(
         "  ground truth  {} vitals rows, {} episodes, {} artifacts, {} device events",
         rows_of("truth_vitals"),
         rows_of("episodes"),
@@ -469,23 +507,23 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     );
     const SHOWN: usize = 8;
     for line in episodes.iter().take(SHOWN) {
-        println!("  episode       {line}");
+        outln!("  episode       {line}");
     }
     if episodes.len() > SHOWN {
-        println!(
+        outln!(
             "  episode       ... and {} more (episodes.parquet)",
             episodes.len() - SHOWN
         );
     }
-    println!("  wall time     {secs:.2} s ({speed:.0}x real time)");
-    println!(
+    outln!("  wall time     {secs:.2} s ({speed:.0}x real time)");
+    outln!(
         "  throughput    {:.0} readings/s, {:.0} observations/s",
         emissions as f64 / secs,
         rows_of("telemetry") as f64 / secs
     );
     if let Some(l) = &manifest.live {
         let r = &l.report;
-        println!(
+        outln!(
             "  live          {} via {} ({} connection(s) {}, QoS {}, speed {})",
             r.acknowledged + r.sent + r.unacknowledged + r.unsent + r.dropped,
             l.broker,
@@ -494,11 +532,16 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             l.qos,
             l.speed
         );
-        println!(
+        outln!(
             "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent, {} dropped; {} status messages",
-            r.acknowledged, r.sent, r.unacknowledged, r.unsent, r.dropped, r.status_messages
+            r.acknowledged,
+            r.sent,
+            r.unacknowledged,
+            r.unsent,
+            r.dropped,
+            r.status_messages
         );
-        println!(
+        outln!(
             "  delivery      {:.0} msg/s; {} reconnects, {} resent, max queue depth {}, spool-full waits {}",
             (r.acknowledged + r.sent + r.status_messages) as f64 / secs,
             r.reconnects,
@@ -509,17 +552,31 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         if let (Some(p50), Some(p99), Some(max)) =
             (r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms)
         {
-            println!("  lateness      p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+            outln!("  lateness      p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
         }
         if let Some(e) = &r.last_error {
-            println!("  last error    {e}");
+            outln!("  last error    {e}");
         }
     }
     if let Some(peak) = peak_rss_bytes() {
-        println!("  peak memory   {:.0} MiB", peak as f64 / (1024.0 * 1024.0));
+        outln!("  peak memory   {:.0} MiB", peak as f64 / (1024.0 * 1024.0));
     }
+    if interrupted {
+        outln!(
+            "  interrupted   kept {} of simulated time; manifest.json says \"complete\": false",
+            format_duration(scenario.duration_ms)
+        );
+    }
+    let delivery = manifest.live.as_ref().map_or(Delivery::Complete, |l| {
+        delivery_verdict(&l.report, &scenario.gates, args.live.allow_loss)
+    });
     let Some(collector) = collector else {
-        return Ok(true);
+        return Ok(match delivery {
+            _ if interrupted => Outcome::Interrupted,
+            Delivery::Short => Outcome::DeliveryShort,
+            Delivery::GateFailed => Outcome::GateFailed,
+            Delivery::Complete | Delivery::Accepted => Outcome::Done,
+        });
     };
     // The run is over and the gateways have said goodbye; collect what is still coming.
     let published = reference.map(|r| r.join(REFERENCE_LIMIT).alerts);
@@ -547,13 +604,135 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         );
     }
     let card = crate::score::score_run(&out, &out, None, &[])?;
-    println!(
+    outln!(
         "  collected     {} alerts, {} echoes",
-        collected.alerts, collected.echoes
+        collected.alerts,
+        collected.echoes
     );
     crate::score::print_summary(&card, &out, args.quiet);
-    Ok(card.passed)
+    Ok(match delivery {
+        _ if interrupted => Outcome::Interrupted,
+        // A `delivered` gate is in the scorecard's verdict already.
+        Delivery::Short => Outcome::DeliveryShort,
+        _ if !card.passed => Outcome::GateFailed,
+        _ => Outcome::Done,
+    })
+}
+
+/// What a live run's delivery means for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Nothing lost.
+    Complete,
+    /// Lost, but `--allow-loss` or the `delivered` gates accept it.
+    Accepted,
+    /// Lost, and a `delivered` gate failed.
+    GateFailed,
+    /// Lost, and nothing accepts it.
+    Short,
+}
+
+/// Says prominently (stderr) when telemetry was lost, and whether that is accepted.
+fn delivery_verdict(
+    r: &wardtwin_exporters::live::LiveReport,
+    gates: &[String],
+    allow_loss: bool,
+) -> Delivery {
+    let lost = r.lost();
+    if lost == 0 {
+        return Delivery::Complete;
+    }
+    let total = r.acknowledged + r.sent + lost;
+    eprintln!(
+        "\nWARNING: delivery fell short: {lost} of {total} telemetry messages never reached the broker \
+         ({} unacknowledged, {} unsent, {} dropped){}",
+        r.unacknowledged,
+        r.unsent,
+        r.dropped,
+        r.last_error
+            .as_ref()
+            .map_or(String::new(), |e| format!("; last error: {e}"))
+    );
+    let delivered: Vec<_> = gates
+        .iter()
+        .filter_map(|g| wardtwin_scoring::gates::parse(g).ok())
+        .filter(|g| g.metric == "delivered")
+        .collect();
+    if allow_loss {
+        eprintln!("         accepted: --allow-loss");
+        return Delivery::Accepted;
+    }
+    if delivered.is_empty() {
+        eprintln!(
+            "         exit code 3: pass --allow-loss, or gate it in the scenario (delivered >= 0.95)"
+        );
+        return Delivery::Short;
+    }
+    let ratio = r.delivered_ratio().unwrap_or(0.0);
+    let failed: Vec<&str> = delivered
+        .iter()
+        .filter(|g| !g.op_holds(ratio))
+        .map(|g| g.text.as_str())
+        .collect();
+    if failed.is_empty() {
+        eprintln!("         accepted by the scenario's gates (delivered {ratio:.4})");
+        Delivery::Accepted
+    } else {
+        eprintln!(
+            "         gate failed: {} (delivered {ratio:.4})",
+            failed.join(", ")
+        );
+        Delivery::GateFailed
+    }
 }
 
 /// How long the end of a run waits for the in-process reference stack to finish.
 const REFERENCE_LIMIT: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wardtwin_exporters::live::LiveReport;
+
+    fn report(acknowledged: u64, dropped: u64) -> LiveReport {
+        LiveReport {
+            acknowledged,
+            dropped,
+            ..LiveReport::default()
+        }
+    }
+
+    /// Hardening issue: a live run whose broker never came back exited 0. Loss decides the exit
+    /// code unless --allow-loss or a `delivered` gate accepts it.
+    #[test]
+    fn hardening_lost_telemetry_fails_the_run_unless_accepted() {
+        let gate = |g: &str| vec![g.to_string()];
+        assert_eq!(
+            delivery_verdict(&report(100, 0), &[], false),
+            Delivery::Complete
+        );
+        assert_eq!(
+            delivery_verdict(&report(42, 58), &[], false),
+            Delivery::Short
+        );
+        assert_eq!(
+            delivery_verdict(&report(42, 58), &[], true),
+            Delivery::Accepted
+        );
+        let ok = gate("delivered >= 0.95");
+        assert_eq!(
+            delivery_verdict(&report(96, 4), &ok, false),
+            Delivery::Accepted
+        );
+        assert_eq!(
+            delivery_verdict(&report(42, 58), &ok, false),
+            Delivery::GateFailed
+        );
+        // Other gates do not accept loss.
+        let other = gate("sensitivity >= 0.5");
+        assert_eq!(
+            delivery_verdict(&report(96, 4), &other, false),
+            Delivery::Short
+        );
+    }
+}

@@ -13,6 +13,9 @@ pub struct Manifest {
     pub program: Program,
     pub scenario: ScenarioRef,
     pub seed: u64,
+    /// `false` when the run was interrupted (SIGINT/SIGTERM): `end` and `duration_ms` are then
+    /// what was simulated, and every file holds exactly that.
+    pub complete: bool,
     pub epoch: String,
     pub end: String,
     pub duration_ms: i64,

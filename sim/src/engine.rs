@@ -476,21 +476,25 @@ impl Sim {
     /// Runs every remaining tick, calling `progress(done, total)` every `every` ticks.
     /// Stops early if a sink fails.
     pub fn run(&mut self, every: u64, progress: impl FnMut(u64, u64)) {
-        self.run_with(every, |_| {}, progress);
+        self.run_with(every, |_| true, progress);
     }
 
     /// [`Sim::run`], calling `before_tick(k)` before tick `k` runs (a live run paces itself to
-    /// the wall clock there; the simulation itself never sees the wall clock).
+    /// the wall clock there; the simulation itself never sees the wall clock). If it returns
+    /// `false`, the run stops before tick `k` (an interrupted run keeps what it simulated).
     pub fn run_with(
         &mut self,
         every: u64,
-        mut before_tick: impl FnMut(u64),
+        mut before_tick: impl FnMut(u64) -> bool,
         mut progress: impl FnMut(u64, u64),
     ) {
         let total = self.clock().total_ticks();
         let mut done = self.ticks_done();
         while done < total {
-            before_tick(done);
+            if !before_tick(done) {
+                progress(done, total);
+                return;
+            }
             self.app.update();
             done += 1;
             if done.is_multiple_of(every.max(1)) || done == total {
@@ -503,6 +507,15 @@ impl Sim {
                 return;
             }
         }
+    }
+
+    /// Ends the run where it is (an interrupted run): the clock's duration becomes the ticks
+    /// simulated so far, so [`SimEnd`] flushes state as of now and [`SimClock::end_ms`] is the
+    /// simulated end.
+    pub fn truncate(&mut self) {
+        let done = self.ticks_done() as i64;
+        let mut c = self.app.world_mut().resource_mut::<SimClock>();
+        c.duration_ms = done * c.step_ms;
     }
 
     /// Ticks already simulated.

@@ -180,6 +180,25 @@ pub struct LiveReport {
     pub last_error: Option<String>,
 }
 
+impl LiveReport {
+    /// Telemetry the broker never confirmed: unacknowledged, unsent or dropped.
+    pub fn lost(&self) -> u64 {
+        self.unacknowledged + self.unsent + self.dropped
+    }
+
+    /// The `delivered` gate's figure (scoring::gates): delivered / handed to the transport.
+    pub fn delivered_ratio(&self) -> Option<f64> {
+        wardtwin_scoring::gates::delivered_ratio(|f| match f {
+            "acknowledged" => self.acknowledged,
+            "sent" => self.sent,
+            "unacknowledged" => self.unacknowledged,
+            "unsent" => self.unsent,
+            "dropped" => self.dropped,
+            _ => 0,
+        })
+    }
+}
+
 #[derive(Default)]
 struct Totals {
     fates: Vec<EmissionFate>,
