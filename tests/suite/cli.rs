@@ -88,3 +88,101 @@ fn duration_runs_part_of_a_scenario_and_episodes_after_it_never_happened() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--duration"));
 }
+
+/// Hardening issue: `wardtwin scenarios | head -1` and `wardtwin run … | head -3` exited 101
+/// ("failed printing to stdout"). A reader that went away stops the output, quietly; a run
+/// still writes its files.
+#[test]
+fn hardening_a_closed_stdout_is_not_a_panic() {
+    let closed = || {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        writer
+    };
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .arg("scenarios")
+        .stdout(closed())
+        .output()
+        .expect("wardtwin runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+    let dir = temp_dir("broken-pipe");
+    let out = dir.path().join("run");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args(["run", "quickstart", "--quiet", "--duration", "1h", "--out"])
+        .arg(&out)
+        .stdout(closed())
+        .output()
+        .expect("wardtwin runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(super::support::read_manifest(&out)["complete"], true);
+}
+
+/// Hardening issue: SIGINT/SIGTERM ended the program within 20 ms, with no message, leaving
+/// `*.parquet.partial` files and no manifest. The first signal stops stepping and keeps what was
+/// simulated, in files that read back, under a manifest marked incomplete.
+#[test]
+fn hardening_sigint_and_sigterm_keep_what_was_simulated() {
+    use std::io::{BufRead, BufReader};
+    for signal in ["INT", "TERM"] {
+        let dir = temp_dir("interrupt");
+        let out = dir.path().join("run");
+        // Real time, live to the embedded broker: the run cannot end by itself first.
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+            .args(["run", "quickstart", "--quiet", "--live", "--out"])
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("wardtwin starts");
+        // Wait for the event that says it is publishing.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.expect("stdout").starts_with("publishing:") {
+                break;
+            }
+        }
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(kill.success());
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let o = child.wait_with_output().expect("wardtwin ends");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "SIG{signal}: {err}");
+        assert!(err.contains("interrupted at 2026-03-02T00:"), "{err}");
+        assert!(
+            rest.iter().any(|l| l.contains("interrupted   kept")),
+            "{rest:?}"
+        );
+        let m = super::support::read_manifest(&out);
+        assert_eq!(m["complete"], false, "{m}");
+        let kept = m["duration_ms"].as_i64().unwrap();
+        assert!(kept < 24 * 3_600_000, "{m}");
+        let names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+        // Every table reads back, and holds only what was simulated.
+        let truth = super::support::read_parquet(out.join("truth_vitals.parquet"));
+        let times = super::support::time_values(&truth, "sim_time");
+        let end = super::support::time_values(
+            &super::support::read_parquet(out.join("telemetry.parquet")),
+            "sim_time",
+        )
+        .into_iter()
+        .flatten()
+        .max();
+        let epoch = 1_772_409_600_000_i64;
+        assert!(
+            times.iter().flatten().all(|t| *t < epoch + kept.max(1)),
+            "{m}"
+        );
+        assert!(end.is_none_or(|t| t < epoch + kept.max(1)), "{m}");
+    }
+}

@@ -4,6 +4,11 @@ use std::path::Path;
 
 use super::support::{read_parquet, run_scenario, str_values, temp_dir};
 
+/// The names of `files`.
+fn file_names(files: &[(String, Vec<u8>)]) -> Vec<&str> {
+    files.iter().map(|(n, _)| n.as_str()).collect()
+}
+
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .expect("run folder")
@@ -54,6 +59,12 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
     );
     for (name, _) in &runs[1..] {
         let other = files_of(&tmp.path().join(name));
+        // Hardening issue: zipping alone let a missing file pass.
+        assert_eq!(
+            file_names(&other),
+            file_names(&reference),
+            "files of {name}"
+        );
         for ((fa, a), (fb, b)) in reference.iter().zip(&other) {
             assert_eq!(fa, fb);
             assert!(
@@ -113,6 +124,11 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
     assert_eq!(a.len(), 11);
+    assert_eq!(
+        file_names(&b),
+        file_names(&a),
+        "the same files, serial and parallel"
+    );
     for ((fa, a), (_, b)) in a.iter().zip(&b) {
         assert!(
             a == b,

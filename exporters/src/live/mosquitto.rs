@@ -319,6 +319,38 @@ impl Mosquitto {
         self.spawn()
     }
 
+    /// Writes the persistence database now (SIGUSR1) and waits until mosquitto says so: what is
+    /// in it (sessions, subscriptions) survives even a SIGKILL.
+    pub fn save(&mut self) -> std::io::Result<()> {
+        let Some(child) = &self.child else {
+            return Err(std::io::Error::other("mosquitto is not running"));
+        };
+        run(Command::new("kill")
+            .arg("-USR1")
+            .arg(child.id().to_string()))?;
+        let rx = self
+            .log
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no log"))?;
+        loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) if line.contains("Saving in-memory database") => return Ok(()),
+                Ok(_) => {}
+                Err(_) => return Err(std::io::Error::other("mosquitto did not save")),
+            }
+        }
+    }
+
+    /// Kills it (SIGKILL: no goodbye, nothing saved since the last [`Mosquitto::save`]) and
+    /// starts it again on the same port.
+    pub fn kill_and_restart(&mut self) -> std::io::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        self.spawn()
+    }
+
     /// Log lines so far (after the start-up lines).
     pub fn log_lines(&self) -> Vec<String> {
         self.log
