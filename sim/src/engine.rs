@@ -30,6 +30,9 @@ use crate::time::SimMillis;
 pub enum SimSet {
     /// Advance the clock.
     Clock,
+    /// Random incidents of the day ahead are drawn when a day begins (twins' schedules hold
+    /// a day or two, never the whole run).
+    Plan,
     /// Fault mechanisms decide what is broken this tick (later: outages, broker restarts).
     Faults,
     /// True state evolves (physiology, batteries).
@@ -219,6 +222,7 @@ impl Plugin for SimPlugin {
                 Update,
                 (
                     SimSet::Clock,
+                    SimSet::Plan,
                     SimSet::Faults,
                     SimSet::Dynamics,
                     SimSet::Sensing,

@@ -24,6 +24,7 @@ pub mod device;
 pub mod gateway;
 pub mod patient;
 pub mod rtls;
+pub mod schedule;
 pub mod ward;
 
 #[cfg(test)]
@@ -64,6 +65,26 @@ impl Window {
             }
         }
         out
+    }
+
+    /// Drops the windows before `next` (over), adds `new`, and merges again; `next` is then 0.
+    /// How a twin takes the next day's draw ([`schedule`]) without keeping the past.
+    pub fn extend_merged(list: &mut Vec<Window>, next: &mut usize, new: Vec<Window>) {
+        list.drain(..(*next).min(list.len()));
+        *next = 0;
+        list.extend(new);
+        *list = Window::merged(std::mem::take(list));
+    }
+
+    /// Drops the windows over by `now`, adds `new`, and sorts (overlaps kept).
+    pub fn extend_sorted(
+        list: &mut Vec<Window>,
+        now: wardtwin_sim::time::SimMillis,
+        new: Vec<Window>,
+    ) {
+        list.retain(|w| w.end_ms > now);
+        list.extend(new);
+        list.sort();
     }
 }
 
@@ -200,5 +221,5 @@ mod tests {
             c.digest
         );
     }
-    const GOLDEN: u64 = 0x493a_730e_461d_0b1f;
+    const GOLDEN: u64 = 0xf994_047f_18b4_780d;
 }

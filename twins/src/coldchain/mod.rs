@@ -277,6 +277,13 @@ impl Plugin for ColdChainPlugin {
                 .after(crate::patient::PatientSystems),
         )
         .add_systems(Update, systems::step_fridges.in_set(ColdChainSystems))
+        // After the devices': both record artifacts.
+        .add_systems(
+            Update,
+            systems::plan_fridges
+                .in_set(SimSet::Plan)
+                .after(crate::device::plan_devices),
+        )
         .configure_sets(
             SimEnd,
             ColdChainSystems

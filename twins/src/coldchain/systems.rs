@@ -1,8 +1,14 @@
 //! Cold-chain systems: apply the faults of this step, integrate, record the ground truth.
 
 use bevy_ecs::prelude::*;
+use wardtwin_sim::records::{ArtifactKind, ArtifactRecord, Origin};
 use wardtwin_sim::records::{DeviceEvent, DeviceEventKind};
-use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, ExcursionRecorded, SimClock};
+use wardtwin_sim::{
+    ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, Directory, ExcursionRecorded,
+    SimClock,
+};
+
+use crate::schedule::{self, Plan};
 
 use super::{Fridge, Window, excursion, params};
 
@@ -116,5 +122,42 @@ pub(super) fn flush_fridges(
         if let Some(c) = f.spell.flush() {
             conditions.write(ConditionRecorded(c));
         }
+    }
+}
+
+/// When a day begins, draws the next day's random door openings of every fridge (recorded as
+/// they are drawn), dropping those over ([`crate::schedule`]).
+pub(super) fn plan_fridges(
+    clock: Res<SimClock>,
+    plan: Res<Plan>,
+    dir: Res<Directory>,
+    mut q: Query<&mut Fridge>,
+    mut records: MessageWriter<ArtifactRecorded>,
+) {
+    let Some(day) = schedule::day_to_draw(&clock) else {
+        return;
+    };
+    let (s, seed, now) = (&*plan.scenario, plan.seed, clock.now_ms());
+    for mut f in &mut q {
+        let logger = f.logger;
+        let id = &dir.device(logger).id;
+        let Some(spec) = s
+            .fridges
+            .iter()
+            .find(|spec| id.strip_prefix("fridge-") == Some(spec.id.as_str()))
+        else {
+            continue;
+        };
+        let new = schedule::door_openings(s, seed, spec, day);
+        records.write_batch(new.iter().map(|w| {
+            ArtifactRecorded(ArtifactRecord {
+                device: logger,
+                kind: ArtifactKind::DoorOpen,
+                start_ms: w.start_ms,
+                end_ms: w.end_ms,
+                origin: Origin::Random,
+            })
+        }));
+        Window::extend_sorted(&mut f.faults.doors, now, new);
     }
 }

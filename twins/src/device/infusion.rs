@@ -65,6 +65,11 @@ impl Infusion {
         }
     }
 
+    /// Adds the next day's random occlusions (dropping those over).
+    pub fn plan(&mut self, new: Vec<Window>) {
+        Window::extend_merged(&mut self.occlusions, &mut self.next, new);
+    }
+
     /// One step of `step_ms` at `now`. Returns what happened to the pump, if anything, and
     /// pushes an occlusion condition that ended onto `out`.
     pub fn step(

@@ -28,6 +28,7 @@ use wardtwin_sim::records::{ArtifactKind, DeviceIx, DeviceKind, MAX_OBS};
 use wardtwin_sim::rng::SimRng;
 use wardtwin_sim::time::SimMillis;
 
+pub(crate) use plugin::plan_devices;
 pub use plugin::{DevicePlugin, DeviceSystems};
 
 /// One artifact interval on a device.
@@ -55,7 +56,7 @@ pub struct Device {
     /// Calibration bias of each reported metric, in the metric's unit.
     pub bias: [f64; MAX_OBS],
     pub rng: SimRng,
-    /// Artifact windows, sorted by start.
+    /// Artifact windows not yet over, and the next day's, sorted by start.
     pub artifacts: Vec<ArtifactWindow>,
     /// When it last produced a value (the run's start before its first): for the
     /// monitoring-lost condition.
@@ -82,6 +83,13 @@ impl Device {
             .filter(|a| t < a.end_ms)
             .map(|a| a.kind)
             .max_by_key(|k| matches!(k, ArtifactKind::ProbeOff))
+    }
+
+    /// Adds the next day's random artifacts (dropping those over by `now`).
+    pub fn plan_artifacts(&mut self, now: SimMillis, new: &[ArtifactWindow]) {
+        self.artifacts.retain(|w| w.end_ms > now);
+        self.artifacts.extend_from_slice(new);
+        self.artifacts.sort_by_key(|w| (w.start_ms, w.end_ms));
     }
 
     /// The device's own clock at simulation time `t`.

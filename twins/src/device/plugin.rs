@@ -2,6 +2,7 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use wardtwin_sim::{SimEnd, SimSet};
 
+pub(crate) use super::systems::plan_devices;
 use super::systems::{
     drain_batteries, flush_open_conditions, run_infusions, sample_and_emit, stamp_device_events,
 };
@@ -32,6 +33,7 @@ impl Plugin for DevicePlugin {
                 .chain()
                 .in_set(DeviceSystems::Battery),
         )
+        .add_systems(Update, plan_devices.in_set(SimSet::Plan))
         .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
         // Every event of the tick has been written (gateways write theirs in Transport).
         .add_systems(

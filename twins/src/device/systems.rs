@@ -11,8 +11,13 @@ use wardtwin_sim::records::{
     ArtifactKind, DeviceEvent, DeviceEventKind, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus,
     Observation, Reading,
 };
+use wardtwin_sim::records::{ArtifactRecord, Origin};
 use wardtwin_sim::time::SimMillis;
-use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, ReadingEmitted, SimClock};
+use wardtwin_sim::{
+    ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, Directory, ReadingEmitted, SimClock,
+};
+
+use crate::schedule::{self, Plan};
 
 use super::infusion::{Infusion, PumpState};
 use super::params::{self, LOW_BATTERY_PCT};
@@ -84,6 +89,41 @@ pub(super) fn drain_batteries(
                 low,
                 Some(now),
             ));
+        }
+    }
+}
+
+/// When a day begins, draws the next day's random artifacts of every worn device (recorded as
+/// they are drawn) and the occlusions of every pump ([`crate::schedule`]).
+pub(crate) fn plan_devices(
+    clock: Res<SimClock>,
+    plan: Res<Plan>,
+    dir: Res<Directory>,
+    mut q: Query<(&mut Device, Option<&mut Infusion>)>,
+    mut records: MessageWriter<ArtifactRecorded>,
+) {
+    let Some(day) = schedule::day_to_draw(&clock) else {
+        return;
+    };
+    let (s, seed, now) = (&*plan.scenario, plan.seed, clock.now_ms());
+    for (mut d, inf) in &mut q {
+        let info = dir.device(d.ix);
+        if info.bed.is_some() {
+            let new = schedule::artifacts(s, seed, &info.id, d.kind, day);
+            let ix = d.ix;
+            records.write_batch(new.iter().map(|w| {
+                ArtifactRecorded(ArtifactRecord {
+                    device: ix,
+                    kind: w.kind,
+                    start_ms: w.start_ms,
+                    end_ms: w.end_ms,
+                    origin: Origin::Random,
+                })
+            }));
+            d.plan_artifacts(now, &new);
+        }
+        if let Some(mut inf) = inf {
+            inf.plan(schedule::occlusions(s, seed, &info.id, day));
         }
     }
 }

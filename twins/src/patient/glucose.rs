@@ -83,8 +83,10 @@ pub struct Glycaemia {
     pub blood_mmol: f64,
     /// Interstitial glucose now (what a CGM measures).
     pub interstitial_mmol: f64,
-    /// Episodes, by onset.
+    /// Episodes, by onset: those not over, and the next day's.
     pub hypos: Vec<Hypo>,
+    /// Whether random episodes are drawn for it, a day ahead (a diabetic wearing a CGM).
+    pub random_hypos: bool,
     pub spells: [TierSpell; 2],
 }
 
@@ -110,11 +112,21 @@ impl Glycaemia {
             blood_mmol: blood,
             interstitial_mmol: blood,
             hypos,
+            random_hypos: false,
             spells: [
                 TierSpell::new(&HYPOGLYCAEMIA_TIERS[0], subject),
                 TierSpell::new(&HYPOGLYCAEMIA_TIERS[1], subject),
             ],
         }
+    }
+
+    /// Adds the next day's random episodes, dropping those whose weight has decayed below
+    /// 1e-9 (20 treatment time constants after treatment began).
+    pub fn plan(&mut self, now: SimMillis, new: Vec<Hypo>) {
+        let over = |h: &Hypo| h.treat_ms + (20.0 * TREATMENT_TAU_MS) as i64 <= now;
+        self.hypos.retain(|h| !over(h));
+        self.hypos.extend(new);
+        self.hypos.sort_by_key(|h| h.onset_ms);
     }
 
     /// One step of `step_ms` ending at `now` (`local_h`: local time of day, hours). Pushes the

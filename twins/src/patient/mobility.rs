@@ -22,6 +22,8 @@ pub struct BedPresence {
     pub exits: Vec<Window>,
     /// The bed-exit sensor under the patient, if any (its event log records the changes).
     pub sensor: Option<DeviceIx>,
+    /// Whether random exits are drawn for it, a day ahead (a fall-risk patient).
+    pub random_exits: bool,
     next: usize,
     spell: TierSpell,
 }
@@ -34,9 +36,15 @@ impl BedPresence {
             changed_ms: SimMillis::MIN,
             exits: Window::merged(exits),
             sensor,
+            random_exits: false,
             next: 0,
             spell: TierSpell::new(&BED_EXIT_TIER, Subject::Patient(patient)),
         }
+    }
+
+    /// Adds the next day's random exits (dropping those over).
+    pub fn plan(&mut self, new: Vec<Window>) {
+        Window::extend_merged(&mut self.exits, &mut self.next, new);
     }
 
     /// One step at `now`: returns whether the patient got out of (`Some(false)`) or back into

@@ -4,7 +4,8 @@ use wardtwin_sim::{SimEnd, SimSet};
 
 use super::systems::{
     close_episodes, evolve, evolve_glucose, flush_open_care_conditions, flush_open_conditions,
-    flush_open_episodes, move_patients, record_conditions, sample_truth, update_circadian,
+    flush_open_episodes, move_patients, plan_patients, record_conditions, sample_truth,
+    update_circadian,
 };
 
 /// The patient systems, in order: circadian terms, evolve, close episodes, sample truth.
@@ -18,6 +19,7 @@ pub struct PatientPlugin;
 impl Plugin for PatientPlugin {
     fn build(&self, app: &mut App) {
         app.configure_sets(Update, PatientSystems.in_set(SimSet::Dynamics))
+            .add_systems(Update, plan_patients.in_set(SimSet::Plan))
             .add_systems(
                 Update,
                 (

@@ -15,6 +15,7 @@ use super::glucose::Glycaemia;
 use super::mobility::BedPresence;
 use super::params::*;
 use super::{ClinicalConditions, Episodes, Patient, Physiology, TrueVitals};
+use crate::schedule::{self, Plan};
 
 /// Per-step constants: exact OU discretisation for the step, circadian terms for this tick, and
 /// the truth cadence.
@@ -366,6 +367,36 @@ pub(super) fn flush_open_episodes(
             .filter(|e| !e.closed && e.record.onset_ms < end)
         {
             out.write(EpisodeClosed(ep.record));
+        }
+    }
+}
+
+/// When a day begins, draws the next day's random hypoglycaemia (monitored diabetics) and bed
+/// exits (fall-risk patients), dropping what is over ([`crate::schedule`]).
+pub(super) fn plan_patients(
+    clock: Res<SimClock>,
+    plan: Res<Plan>,
+    dir: Res<wardtwin_sim::Directory>,
+    mut q: Query<(&Patient, Option<&mut Glycaemia>, Option<&mut BedPresence>)>,
+) {
+    let Some(day) = schedule::day_to_draw(&clock) else {
+        return;
+    };
+    let (s, seed, now) = (&*plan.scenario, plan.seed, clock.now_ms());
+    for (p, g, b) in &mut q {
+        let id = &dir.patient(p.ix).id;
+        if let Some(mut g) = g {
+            let new = if g.random_hypos {
+                schedule::hypos(s, seed, id, day)
+            } else {
+                Vec::new()
+            };
+            g.plan(now, new);
+        }
+        if let Some(mut b) = b
+            && b.random_exits
+        {
+            b.plan(schedule::bed_exits(s, seed, id, day));
         }
     }
 }

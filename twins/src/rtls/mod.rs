@@ -241,6 +241,7 @@ impl Plugin for RtlsPlugin {
                 .in_set(SimSet::Dynamics)
                 .after(crate::coldchain::ColdChainSystems),
         )
+        .add_systems(Update, systems::plan_movers.in_set(SimSet::Plan))
         .add_systems(
             Update,
             (systems::respond_to_alarms, systems::move_people_and_things)

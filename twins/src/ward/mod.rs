@@ -10,14 +10,14 @@ use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::{Distribution, Normal, StandardNormal};
 use wardtwin_scenarios::{
-    Acuity, Condition, EventKind, FridgeFault, FridgeSpec, Only, Scenario, SpaceKind, Target,
+    Acuity, Condition, EventKind, FridgeFault, Only, Scenario, SpaceKind, Target,
 };
 use wardtwin_sim::news2::{Acvpu, Spo2Scale};
 use wardtwin_sim::records::{
     ArtifactKind, ArtifactRecord, BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx,
 };
 use wardtwin_sim::rng::{SimRng, stream};
-use wardtwin_sim::time::{HOUR_MS, MINUTE_MS, SimMillis};
+use wardtwin_sim::time::{MINUTE_MS, SimMillis};
 use wardtwin_sim::{
     ArtifactRecorded, BedInfo, DeviceInfo, Directory, PatientInfo, ReceiverInfo, SpaceInfo,
 };
@@ -34,6 +34,7 @@ use crate::patient::{
     ClinicalConditions, Episode, Episodes, Patient, Physiology, PhysiologyStep, TrueVitals, compose,
 };
 use crate::rtls::{Arrival, Mover, Role, RtlsParams, Spells, Trip};
+use crate::schedule;
 
 /// A patient as admitted: who they are, drawn from the population or pinned by the scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,69 +191,6 @@ fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
     best
 }
 
-fn draw_artifacts(
-    s: &Scenario,
-    seed: u64,
-    device_id: &str,
-    kind: DeviceKind,
-) -> Vec<ArtifactWindow> {
-    let rates = &s.artifacts;
-    if kind == DeviceKind::Cgm {
-        let mut rng = stream(seed, device_id, "compression");
-        let per_night = s.incidents.compression_lows_per_night;
-        let end = s.epoch_ms + s.duration_ms;
-        let (lo, hi) = dparams::COMPRESSION_LOW_MS;
-        return poisson_in_hours(s, &mut rng, per_night, NIGHT_H)
-            .into_iter()
-            .map(|start_ms| ArtifactWindow {
-                kind: ArtifactKind::CompressionLow,
-                start_ms,
-                end_ms: (start_ms + rng.random_range(lo..=hi)).min(end),
-            })
-            .collect();
-    }
-    if !rates.devices.contains(&kind) {
-        return Vec::new();
-    }
-    let mut rng = stream(seed, device_id, "artifacts");
-    let mut out = Vec::new();
-    let days = s.duration_ms as f64 / 86_400_000.0;
-    for (akind, per_day, mean_ms) in [
-        (
-            ArtifactKind::Motion,
-            rates.motion_per_device_day,
-            rates.motion_mean_ms,
-        ),
-        (
-            ArtifactKind::ProbeOff,
-            rates.probe_off_per_device_day,
-            rates.probe_off_mean_ms,
-        ),
-    ] {
-        if per_day <= 0.0 {
-            continue;
-        }
-        // Poisson process: exponential gaps with mean 1/rate.
-        let mean_gap_ms = 86_400_000.0 / per_day;
-        let mut t = 0.0;
-        loop {
-            t += -mean_gap_ms * (1.0 - rng.random::<f64>()).ln();
-            if t >= days * 86_400_000.0 {
-                break;
-            }
-            let dur = (-(mean_ms as f64) * (1.0 - rng.random::<f64>()).ln()) as i64;
-            let dur = dur.clamp(dparams::ARTIFACT_MIN_MS, dparams::ARTIFACT_MAX_MS);
-            let start = s.epoch_ms + t as i64;
-            out.push(ArtifactWindow {
-                kind: akind,
-                start_ms: start,
-                end_ms: (start + dur).min(s.epoch_ms + s.duration_ms),
-            });
-        }
-    }
-    out
-}
-
 /// What a device belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -362,114 +300,6 @@ fn device_drafts(s: &Scenario, seed: u64, admissions: &[Admission]) -> Vec<Devic
     drafts
 }
 
-/// Times of a Poisson process of `per_day` over the run, kept only in the local hours
-/// `[from_h, to_h)` (which may wrap midnight) at `per_window` per such window.
-fn poisson_in_hours(
-    s: &Scenario,
-    rng: &mut SimRng,
-    per_window: f64,
-    (from_h, to_h): (f64, f64),
-) -> Vec<SimMillis> {
-    // `(0, 24)` is the whole day.
-    let window_h = match (to_h - from_h).rem_euclid(24.0) {
-        0.0 => 24.0,
-        w => w,
-    };
-    if per_window <= 0.0 {
-        return Vec::new();
-    }
-    let per_day = per_window * 24.0 / window_h;
-    let mean_gap_ms = 86_400_000.0 / per_day;
-    let offset_ms = (s.site.utc_offset_hours * 3_600_000.0) as i64;
-    let mut out = Vec::new();
-    let mut t = 0.0;
-    loop {
-        t += -mean_gap_ms * (1.0 - rng.random::<f64>()).ln();
-        if t >= s.duration_ms as f64 {
-            return out;
-        }
-        let at = s.epoch_ms + t as i64;
-        let local_h = (at + offset_ms).rem_euclid(86_400_000) as f64 / 3_600_000.0;
-        if (local_h - from_h).rem_euclid(24.0) < window_h {
-            out.push(at);
-        }
-    }
-}
-
-/// An exponential duration with mean `mean_ms`, clamped.
-fn exp_duration(rng: &mut SimRng, mean_ms: f64, (lo, hi): (i64, i64)) -> i64 {
-    ((-mean_ms * (1.0 - rng.random::<f64>()).ln()) as i64).clamp(lo, hi)
-}
-
-const NIGHT_H: (f64, f64) = (22.0, 6.0);
-const DAY_H: (f64, f64) = (7.0, 20.0);
-
-/// A diabetic patient's random hypoglycaemic episodes (any time of day).
-fn random_hypos(s: &Scenario, seed: u64, patient: &str) -> Vec<Hypo> {
-    let mut rng = stream(seed, patient, "hypos");
-    let times = poisson_in_hours(s, &mut rng, s.incidents.hypos_per_diabetic_day, (0.0, 24.0));
-    times
-        .into_iter()
-        .map(|onset_ms| {
-            let develop_ms = rng.random_range(30..=60) * MINUTE_MS;
-            Hypo {
-                onset_ms,
-                develop_ms,
-                treat_ms: onset_ms + develop_ms + rng.random_range(20..=50) * MINUTE_MS,
-                nadir_mmol: rng.random_range(2.3..3.5),
-                origin: Origin::Random,
-            }
-        })
-        .collect()
-}
-
-/// A fall-risk patient's random times out of bed, at night.
-fn random_bed_exits(s: &Scenario, seed: u64, patient: &str) -> Vec<Window> {
-    let mut rng = stream(seed, patient, "bed_exits");
-    let end = s.epoch_ms + s.duration_ms;
-    poisson_in_hours(s, &mut rng, s.incidents.bed_exits_per_night, NIGHT_H)
-        .into_iter()
-        .map(|start_ms| Window {
-            start_ms,
-            end_ms: (start_ms + exp_duration(&mut rng, 240_000.0, (30_000, 1_200_000))).min(end),
-        })
-        .collect()
-}
-
-/// A pump's random occlusions.
-fn random_occlusions(s: &Scenario, seed: u64, device: &str) -> Vec<Window> {
-    let mut rng = stream(seed, device, "occlusions");
-    let end = s.epoch_ms + s.duration_ms;
-    let (lo, hi) = crate::device::infusion::OCCLUSION_MS;
-    poisson_in_hours(
-        s,
-        &mut rng,
-        s.incidents.occlusions_per_pump_day,
-        (0.0, 24.0),
-    )
-    .into_iter()
-    .map(|start_ms| Window {
-        start_ms,
-        end_ms: (start_ms + rng.random_range(lo..=hi)).min(end),
-    })
-    .collect()
-}
-
-/// A fridge's random door openings, in the day: mostly under a minute.
-fn random_door_openings(s: &Scenario, seed: u64, f: &FridgeSpec) -> Vec<Window> {
-    let mut rng = stream(seed, &f.id, "doors");
-    let end = s.epoch_ms + s.duration_ms;
-    poisson_in_hours(s, &mut rng, f.door_openings_per_day, DAY_H)
-        .into_iter()
-        .map(|start_ms| Window {
-            start_ms,
-            end_ms: (start_ms + exp_duration(&mut rng, 40_000.0, (10_000, 180_000))).min(end),
-        })
-        .collect()
-}
-
-/// Spawns the scenario's patients and devices into `world` and inserts the [`Directory`] and
-/// the [`PhysiologyStep`]. Returns the directory.
 pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
     let admissions = admissions(s, seed);
     // Directory order: sorted by stable id.
@@ -714,21 +544,30 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             let mut all = scheduled_hypos;
             // Random hypos for monitored diabetics only: an unmonitored patient's would be
             // invisible to any system under test (schedule one to have it anyway).
-            if diabetic && cgm {
-                all.extend(random_hypos(s, seed, &a.id));
+            let random = diabetic && cgm;
+            if random {
+                all.extend(
+                    schedule::first_days(s).flat_map(|d| schedule::hypos(s, seed, &a.id, d)),
+                );
             }
             all.sort_by_key(|h| h.onset_ms);
             let rng = stream(seed, &a.id, "glucose");
-            e.insert(Glycaemia::new(ix, diabetic, rng, all));
+            let mut g = Glycaemia::new(ix, diabetic, rng, all);
+            g.random_hypos = random;
+            e.insert(g);
         }
         let scheduled_exits = exits.remove(&a.bed).unwrap_or_default();
         if a.fall_risk || !scheduled_exits.is_empty() {
             let mut all = scheduled_exits;
             if a.fall_risk {
-                all.extend(random_bed_exits(s, seed, &a.id));
+                all.extend(
+                    schedule::first_days(s).flat_map(|d| schedule::bed_exits(s, seed, &a.id, d)),
+                );
             }
             let sensor = device_ix(a.bed, DeviceKind::BedExitSensor);
-            e.insert(BedPresence::new(ix, sensor, all));
+            let mut b = BedPresence::new(ix, sensor, all);
+            b.random_exits = a.fall_risk;
+            e.insert(b);
         }
         patient_entity.insert(a.bed, e.id());
     }
@@ -751,8 +590,10 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                 .map(|n| n.sample(&mut rng))
                 .unwrap_or(0.0);
         }
-        let random = match d.owner {
-            Owner::Bed(_) => draw_artifacts(s, seed, &d.id, d.kind),
+        let random: Vec<ArtifactWindow> = match d.owner {
+            Owner::Bed(_) => schedule::first_days(s)
+                .flat_map(|day| schedule::artifacts(s, seed, &d.id, d.kind, day))
+                .collect(),
             _ => Vec::new(),
         };
         let scheduled = d
@@ -778,7 +619,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             Owner::Fridge(f) => {
                 let spec = &s.fridges[f];
                 let mut faults = std::mem::take(&mut fridge_faults[f]);
-                let random_doors = random_door_openings(s, seed, spec);
+                let random_doors: Vec<Window> = schedule::first_days(s)
+                    .flat_map(|day| schedule::door_openings(s, seed, spec, day))
+                    .collect();
                 for (w, origin) in random_doors
                     .iter()
                     .map(|w| (w, Origin::Random))
@@ -845,7 +688,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         if d.kind == DeviceKind::InfusionPump {
             let bed = d.bed().expect("a pump is on a patient");
             let mut all = occlusions.remove(&bed).unwrap_or_default();
-            all.extend(random_occlusions(s, seed, &d.id));
+            all.extend(
+                schedule::first_days(s).flat_map(|day| schedule::occlusions(s, seed, &d.id, day)),
+            );
             entity.insert(Infusion::new(ix, stream(seed, &d.id, "infusion"), all));
         }
         entity.insert((
@@ -880,54 +725,27 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
     });
     world.insert_resource(step);
     world.insert_resource(dir.clone());
+    world.insert_resource(schedule::Plan {
+        scenario: std::sync::Arc::new(s.clone()),
+        seed,
+    });
     dir
 }
 
-/// An asset's trips over the run: used in a patient room (1-6 h), taken to another ward (2-8
-/// h), taken out of the building (for good), and the scenario's `asset_wander`s (for good).
+/// An asset's trips of the first days (the rest are drawn a day ahead, [`crate::schedule`]) and
+/// the scenario's `asset_wander`s (for good).
 fn asset_trips(
     s: &Scenario,
     seed: u64,
     a: usize,
     scheduled: Option<Vec<(SimMillis, Option<usize>)>>,
 ) -> Vec<Trip> {
-    let spec = &s.assets[a];
-    let l = &s.layout;
-    let mut rng = stream(seed, &spec.id, "trips");
-    let rooms: Vec<usize> = l.of_kind(spec.ward, SpaceKind::Room).collect();
-    let other_wards: Vec<usize> = (0..s.wards.len()).filter(|w| *w != spec.ward).collect();
-    let exit = l.space_index("EXIT").expect("every layout has EXIT");
-    let r = &s.rtls;
-    let mut trips = Vec::new();
-    for at in poisson_in_hours(s, &mut rng, r.moves_per_asset_day, (0.0, 24.0)) {
-        if let Some(&to) = pick(&mut rng, &rooms) {
-            let dwell = rng.random_range(HOUR_MS..=6 * HOUR_MS);
-            trips.push(Trip {
-                depart_ms: at,
-                to,
-                dwell_ms: Some(dwell),
-            });
-        }
-    }
-    for at in poisson_in_hours(s, &mut rng, r.wanders_per_asset_day, (0.0, 24.0)) {
-        if let Some(&w) = pick(&mut rng, &other_wards) {
-            let dwell = rng.random_range(2 * HOUR_MS..=8 * HOUR_MS);
-            trips.push(Trip {
-                depart_ms: at,
-                to: base_of(s, w),
-                dwell_ms: Some(dwell),
-            });
-        }
-    }
-    for at in poisson_in_hours(s, &mut rng, r.losses_per_asset_day, (0.0, 24.0)) {
-        trips.push(Trip {
-            depart_ms: at,
-            to: exit,
-            dwell_ms: None,
-        });
-    }
+    let exit = s.layout.space_index("EXIT").expect("every layout has EXIT");
+    let mut trips: Vec<Trip> = schedule::first_days(s)
+        .flat_map(|day| schedule::trips(s, seed, a, day))
+        .collect();
     for (at, to) in scheduled.unwrap_or_default() {
-        let to = to.map_or(exit, |w| base_of(s, w));
+        let to = to.map_or(exit, |w| schedule::base_of(s, w));
         trips.push(Trip {
             depart_ms: at,
             to,
@@ -938,29 +756,17 @@ fn asset_trips(
     trips
 }
 
-fn pick<'a, T>(rng: &mut SimRng, v: &'a [T]) -> Option<&'a T> {
-    (!v.is_empty()).then(|| &v[rng.random_range(0..v.len())])
-}
-
-/// Where a ward's equipment is kept: its first equipment room (else its station, else the
-/// gateway's space).
-fn base_of(s: &Scenario, ward: usize) -> usize {
-    let l = &s.layout;
-    l.of_kind(ward, SpaceKind::Equipment)
-        .next()
-        .or_else(|| l.of_kind(ward, SpaceKind::Station).next())
-        .unwrap_or(l.gateways[ward].0)
-}
-
-/// A staff member's duress presses: random (`duress_per_staff_day`) and scheduled.
+/// A staff member's duress presses: random (`duress_per_staff_day`, the first days) and
+/// scheduled.
 fn duress_presses(
     s: &Scenario,
     seed: u64,
     k: usize,
     scheduled: Option<Vec<SimMillis>>,
 ) -> Vec<SimMillis> {
-    let mut rng = stream(seed, &s.staff[k].id, "duress");
-    let mut v = poisson_in_hours(s, &mut rng, s.rtls.duress_per_staff_day, (0.0, 24.0));
+    let mut v: Vec<SimMillis> = schedule::first_days(s)
+        .flat_map(|day| schedule::presses(s, seed, k, day))
+        .collect();
     v.extend(scheduled.unwrap_or_default());
     v.sort();
     v
@@ -1016,7 +822,7 @@ fn asset_mover(s: &Scenario, seed: u64, a: usize, tag: DeviceIx, trips: Vec<Trip
         role,
         tag,
         spec.ward,
-        base_of(s, spec.ward),
+        schedule::base_of(s, spec.ward),
         rng,
         crate::rtls::ASSET_SPEED_M_S,
     );
