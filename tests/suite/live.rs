@@ -439,16 +439,22 @@ fn a_mosquitto_restart_mid_run_loses_nothing_that_was_recorded_as_delivered() {
     };
     let mut broker = Mosquitto::start(dir.path(), config).expect("mosquitto");
     let mut sub = Subscriber::connect(broker.port(), None);
-    // 3 h at 1800x: six seconds of wall time, so the restart lands in the middle.
+    // 3 h at 900x: 12 s of wall time. The restart comes after the subscriber has seen 300
+    // messages (an event, not a time), and telemetry must keep coming after it: proof that it
+    // landed mid-run.
     let scenario = small_scenario(dir.path(), "3h");
     let out = dir.path().join("run");
     let child = spawn_run(
         &scenario,
         &out,
-        &["--speed", "1800", "--broker", &broker.url()],
+        &["--speed", "900", "--broker", &broker.url()],
     );
     sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
     broker.restart().expect("mosquitto restarts");
+    let again = sub.got.telemetry_messages;
+    sub.until(Duration::from_secs(30), |got| {
+        got.telemetry_messages >= again + 200
+    });
     finish_run(child);
     survived_a_restart(&out, &mut sub);
     // In order per device, duplicates (resends after the restart) aside.
