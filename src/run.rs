@@ -234,6 +234,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             "--duration {d:?}: at least one step ({})",
             format_duration(scenario.step_ms)
         );
+        wardtwin_scenarios::limits::check_run(scenario.epoch_ms, ms)
+            .map_err(|e| anyhow::anyhow!("--duration {d:?}: {e}"))?;
         scenario.duration_ms = ms;
     }
     let seed = args.seed.unwrap_or(scenario.seed);

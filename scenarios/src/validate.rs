@@ -36,6 +36,27 @@ pub mod limits {
     /// The earliest and latest epoch year: every time of a run must fit `YYYY-MM-DDThh:mm:ss.sssZ`.
     pub const FIRST_YEAR: i64 = 1970;
     pub const LAST_YEAR: i64 = 9999;
+
+    /// Whether a run of `duration_ms` from `epoch_ms` is within the limits (also for
+    /// `run --duration`): at most [`DURATION_MS`], and over by the end of [`LAST_YEAR`].
+    pub fn check_run(epoch_ms: i64, duration_ms: i64) -> Result<(), String> {
+        use wardtwin_sim::time::{days_from_civil, format_duration, format_iso_ms};
+        if duration_ms > DURATION_MS {
+            return Err(format!(
+                "duration {} is longer than the {} a run may last",
+                format_duration(duration_ms),
+                format_duration(DURATION_MS)
+            ));
+        }
+        let last_ms = days_from_civil(LAST_YEAR + 1, 1, 1) * DAY_MS - 1;
+        if epoch_ms.saturating_add(duration_ms) > last_ms {
+            return Err(format!(
+                "the run would end after {}: timestamps are written as YYYY-MM-DDThh:mm:ss.sssZ",
+                format_iso_ms(last_ms)
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Where errors point.
@@ -224,25 +245,14 @@ pub(crate) fn resolve(
     }
     let epoch_ms = epoch_ms(ctx, &meta.epoch)?;
     let duration_ms = ctx.positive_duration(&meta.duration, "duration")?;
-    if duration_ms > limits::DURATION_MS {
-        return Err(ctx.err(
-            meta.duration.span(),
-            format!(
-                "duration {} is longer than the {} a run may last",
-                format_duration(duration_ms),
-                format_duration(limits::DURATION_MS)
-            ),
-        ));
-    }
-    let last_ms = time::days_from_civil(limits::LAST_YEAR + 1, 1, 1) * DAY_MS - 1;
-    if epoch_ms + duration_ms > last_ms {
-        return Err(ctx.err(
-            meta.epoch.span(),
-            format!(
-                "the run would end after {}: timestamps are written as YYYY-MM-DDThh:mm:ss.sssZ",
-                time::format_iso_ms(last_ms)
-            ),
-        ));
+    if let Err(e) = limits::check_run(epoch_ms, duration_ms) {
+        // Too long: the duration's fault; ending after year 9999: the epoch's.
+        let span = if duration_ms > limits::DURATION_MS {
+            meta.duration.span()
+        } else {
+            meta.epoch.span()
+        };
+        return Err(ctx.err(span, e));
     }
     let step_ms = match &meta.step {
         Some(s) => ctx.positive_duration(s, "step")?,

@@ -87,6 +87,11 @@ fn duration_runs_part_of_a_scenario_and_episodes_after_it_never_happened() {
     let bad = wardtwin(&["run", "quickstart", "--duration", "0s"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--duration"));
+    // Hardening issue: the scenario's limits hold for --duration too.
+    let bad = wardtwin(&["run", "quickstart", "--duration", "106751991167d"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("longer than the 366d"), "{err}");
 }
 
 /// Hardening issue: `wardtwin scenarios | head -1` and `wardtwin run … | head -3` exited 101
