@@ -404,6 +404,32 @@ fn per_device_connections_at_qos0_are_recorded_as_sent() {
     assert_complete_in_order(&out, &mut sub, "sent");
 }
 
+/// Runs 3 h of the small scenario at 900x (12 s of wall time) against `broker`, and `restart`s
+/// it once the subscriber has seen 300 messages (an event, not a time); telemetry must keep
+/// coming after it, proof that it landed mid-run. Returns the run folder.
+fn run_through_a_restart(
+    dir: &Path,
+    broker: &mut Mosquitto,
+    sub: &mut Subscriber,
+    restart: impl FnOnce(&mut Mosquitto) -> std::io::Result<()>,
+) -> std::path::PathBuf {
+    let scenario = small_scenario(dir, "3h");
+    let out = dir.join("run");
+    let child = spawn_run(
+        &scenario,
+        &out,
+        &["--speed", "900", "--broker", &broker.url()],
+    );
+    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
+    restart(broker).expect("mosquitto restarts");
+    let again = sub.got.telemetry_messages;
+    sub.until(Duration::from_secs(30), |got| {
+        got.telemetry_messages >= again + 200
+    });
+    finish_run(child);
+    out
+}
+
 /// After a run whose broker restarted: both gateways reconnected, every emission is
 /// acknowledged in the end, and every acknowledged one reaches the subscriber (or the test
 /// fails after 30 s of silence). Returns the acknowledged (device, seq).
@@ -439,23 +465,7 @@ fn a_mosquitto_restart_mid_run_loses_nothing_that_was_recorded_as_delivered() {
     };
     let mut broker = Mosquitto::start(dir.path(), config).expect("mosquitto");
     let mut sub = Subscriber::connect(broker.port(), None);
-    // 3 h at 900x: 12 s of wall time. The restart comes after the subscriber has seen 300
-    // messages (an event, not a time), and telemetry must keep coming after it: proof that it
-    // landed mid-run.
-    let scenario = small_scenario(dir.path(), "3h");
-    let out = dir.path().join("run");
-    let child = spawn_run(
-        &scenario,
-        &out,
-        &["--speed", "900", "--broker", &broker.url()],
-    );
-    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
-    broker.restart().expect("mosquitto restarts");
-    let again = sub.got.telemetry_messages;
-    sub.until(Duration::from_secs(30), |got| {
-        got.telemetry_messages >= again + 200
-    });
-    finish_run(child);
+    let out = run_through_a_restart(dir.path(), &mut broker, &mut sub, Mosquitto::restart);
     survived_a_restart(&out, &mut sub);
     // In order per device, duplicates (resends after the restart) aside.
     for (device, seqs) in telemetry_by_device(&sub.got.all) {
@@ -795,22 +805,12 @@ fn hardening_broker_sigkill_loses_no_acknowledged_message_and_duplicates_are_res
     // The subscriber's session is on disk: it outlives the kill, and the broker queues for it
     // what the twin publishes before it is back.
     broker.save().expect("mosquitto saves");
-    // 3 h at 900x: 12 s of wall time; the kill comes after the 200th message, early in it.
-    let scenario = small_scenario(dir.path(), "3h");
-    let out = dir.path().join("run");
-    let child = spawn_run(
-        &scenario,
-        &out,
-        &["--speed", "900", "--broker", &broker.url()],
+    let out = run_through_a_restart(
+        dir.path(),
+        &mut broker,
+        &mut sub,
+        Mosquitto::kill_and_restart,
     );
-    sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 200);
-    broker.kill_and_restart().expect("mosquitto restarts");
-    let again = sub.got.telemetry_messages;
-    // It was killed mid-run: telemetry keeps coming after the restart.
-    sub.until(Duration::from_secs(30), |got| {
-        got.telemetry_messages >= again + 200
-    });
-    finish_run(child);
     let acked = survived_a_restart(&out, &mut sub);
     let m = read_manifest(&out);
     let live = &m["live"];
