@@ -34,6 +34,11 @@ pub struct Plan {
     pub seed: u64,
 }
 
+/// The index of a fridge, asset or staff member in the scenario's lists (what its day-ahead
+/// draws are keyed on), kept on its entity so no draw has to look it up by name.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpecIx(pub usize);
+
 /// Local hours of the night and of the working day.
 pub const NIGHT_H: (f64, f64) = (22.0, 6.0);
 pub const DAY_H: (f64, f64) = (7.0, 20.0);

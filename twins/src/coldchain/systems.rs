@@ -4,8 +4,7 @@ use bevy_ecs::prelude::*;
 use wardtwin_sim::records::{ArtifactKind, ArtifactRecord, Origin};
 use wardtwin_sim::records::{DeviceEvent, DeviceEventKind};
 use wardtwin_sim::{
-    ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, Directory, ExcursionRecorded,
-    SimClock,
+    ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, ExcursionRecorded, SimClock,
 };
 
 use crate::schedule::{self, Plan};
@@ -130,25 +129,16 @@ pub(super) fn flush_fridges(
 pub(super) fn plan_fridges(
     clock: Res<SimClock>,
     plan: Res<Plan>,
-    dir: Res<Directory>,
-    mut q: Query<&mut Fridge>,
+    mut q: Query<(&mut Fridge, &schedule::SpecIx)>,
     mut records: MessageWriter<ArtifactRecorded>,
 ) {
     let Some(day) = schedule::day_to_draw(&clock) else {
         return;
     };
     let (s, seed, now) = (&*plan.scenario, plan.seed, clock.now_ms());
-    for mut f in &mut q {
+    for (mut f, &schedule::SpecIx(spec)) in &mut q {
         let logger = f.logger;
-        let id = &dir.device(logger).id;
-        let Some(spec) = s
-            .fridges
-            .iter()
-            .find(|spec| id.strip_prefix("fridge-") == Some(spec.id.as_str()))
-        else {
-            continue;
-        };
-        let new = schedule::door_openings(s, seed, spec, day);
+        let new = schedule::door_openings(s, seed, &s.fridges[spec], day);
         records.write_batch(new.iter().map(|w| {
             ArtifactRecorded(ArtifactRecord {
                 device: logger,

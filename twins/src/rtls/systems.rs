@@ -344,46 +344,27 @@ pub(super) fn flush_rtls(q: Query<&Mover>, mut out: MessageWriter<ConditionRecor
 pub(super) fn plan_movers(
     clock: Res<SimClock>,
     plan: Res<crate::schedule::Plan>,
-    dir: Res<wardtwin_sim::Directory>,
-    mut q: Query<&mut Mover>,
+    mut q: Query<(&mut Mover, &crate::schedule::SpecIx)>,
 ) {
     use crate::schedule;
     let Some(day) = schedule::day_to_draw(&clock) else {
         return;
     };
     let (s, seed) = (&*plan.scenario, plan.seed);
-    for mut m in &mut q {
-        let id = dir.device(m.tag).id.as_str();
-        match &m.role {
-            Role::Asset { .. } => {
-                let Some(a) = s
-                    .assets
-                    .iter()
-                    .position(|a| id.strip_prefix("tag-") == Some(a.id.as_str()))
-                else {
-                    continue;
-                };
-                // An asset idle at its base waits for its next trip: keep it waiting for the
-                // earliest one once the new ones are in.
-                let waiting_for = m.trips.front().map_or(SimMillis::MAX, |t| t.depart_ms);
-                let idle = m.busy_until == waiting_for;
-                m.trips.extend(schedule::trips(s, seed, a, day));
-                m.trips.make_contiguous().sort();
-                if idle {
-                    m.busy_until = m.trips.front().map_or(SimMillis::MAX, |t| t.depart_ms);
-                }
-            }
-            Role::Staff { .. } => {
-                let Some(k) = s
-                    .staff
-                    .iter()
-                    .position(|st| id.strip_prefix("badge-") == Some(st.id.as_str()))
-                else {
-                    continue;
-                };
-                m.presses.extend(schedule::presses(s, seed, k, day));
-                m.presses.make_contiguous().sort();
-            }
+    for (mut m, &schedule::SpecIx(ix)) in &mut q {
+        if matches!(m.role, Role::Staff { .. }) {
+            m.presses.extend(schedule::presses(s, seed, ix, day));
+            m.presses.make_contiguous().sort();
+            continue;
+        }
+        // An asset idle at its base waits for its next trip: keep it waiting for the earliest
+        // one once the new ones are in.
+        let waiting_for = m.trips.front().map_or(SimMillis::MAX, |t| t.depart_ms);
+        let idle = m.busy_until == waiting_for;
+        m.trips.extend(schedule::trips(s, seed, ix, day));
+        m.trips.make_contiguous().sort();
+        if idle {
+            m.busy_until = m.trips.front().map_or(SimMillis::MAX, |t| t.depart_ms);
         }
     }
 }

@@ -646,13 +646,16 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                     list.sort();
                 }
                 world
-                    .spawn(Fridge::new(
-                        spec.kind,
-                        ix,
-                        spec.room_c,
-                        spec.ballast,
-                        spec.defrost_every_ms,
-                        faults,
+                    .spawn((
+                        Fridge::new(
+                            spec.kind,
+                            ix,
+                            spec.room_c,
+                            spec.ballast,
+                            spec.defrost_every_ms,
+                            faults,
+                        ),
+                        schedule::SpecIx(f),
                     ))
                     .id()
             }
@@ -677,11 +680,15 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             }
             Owner::Asset(a) => {
                 let trips = asset_trips(s, seed, a, scheduled_wanders.remove(&a));
-                world.spawn(asset_mover(s, seed, a, ix, trips)).id()
+                world
+                    .spawn((asset_mover(s, seed, a, ix, trips), schedule::SpecIx(a)))
+                    .id()
             }
             Owner::Staff(k) => {
                 let presses = duress_presses(s, seed, k, scheduled_duress.remove(&k));
-                world.spawn(staff_mover(s, seed, k, ix, presses)).id()
+                world
+                    .spawn((staff_mover(s, seed, k, ix, presses), schedule::SpecIx(k)))
+                    .id()
             }
         };
         let mut entity = world.spawn_empty();
