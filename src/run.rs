@@ -196,7 +196,7 @@ fn prepare_out(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create run folder {}", out.display()))?;
     // A previous run of the same scenario and seed is replaced, file by file.
-    for t in wardtwin_exporters::TABLES {
+    for t in wardtwin_exporters::table_names() {
         let _ = std::fs::remove_file(out.join(format!("{t}.parquet")));
     }
     let _ = std::fs::remove_file(out.join("manifest.json"));

@@ -22,4 +22,4 @@ pub mod tables;
 pub mod wire;
 
 pub use manifest::Manifest;
-pub use parquet::{DEFAULT_CHUNK_ROWS, ExportError, ParquetSink, TABLES};
+pub use parquet::{DEFAULT_CHUNK_ROWS, ExportError, ParquetSink, table_names};

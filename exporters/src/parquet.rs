@@ -15,33 +15,24 @@ use std::thread::JoinHandle;
 
 use polars_core::prelude::*;
 use polars_io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter};
-use wardtwin_sim::conditions::ConditionRecord;
-use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, PositionRecord,
-    Reading, TruthVitals,
-};
-use wardtwin_sim::{Directory, RecordSink, SinkError, SinkReport};
+use wardtwin_sim::{Batch, Directory, RecordSink, SinkError, SinkReport};
 
-use crate::tables::{self, ObsRow};
+use crate::tables;
 
 /// Rows per chunk (and so per row group) of the large tables.
 pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;
 /// Chunks that may wait for the writer thread.
 pub const CHANNEL_CHUNKS: usize = 3;
 
-/// The tables of a run folder, in the order the manifest lists them.
-pub const TABLES: [&str; 10] = [
-    "telemetry",
-    "emissions",
-    "truth_vitals",
-    "episodes",
-    "artifacts",
-    "device_events",
-    "conditions",
-    "directory",
-    "excursions",
-    "positions",
-];
+/// The tables of a run folder, in the order the manifest lists them: every record kind's
+/// table ([`tables::all`]), then the directory.
+pub fn table_names() -> Vec<&'static str> {
+    tables::all()
+        .iter()
+        .map(|t| t.table())
+        .chain([tables::DIRECTORY])
+        .collect()
+}
 
 /// Why writing a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,17 +53,9 @@ pub enum ExportError {
     WriterGone,
 }
 
-enum Chunk {
-    Telemetry(Vec<ObsRow>),
-    Emissions(Vec<EmissionFate>),
-    Truth(Vec<TruthVitals>),
-    Episodes(Vec<EpisodeRecord>),
-    Artifacts(Vec<ArtifactRecord>),
-    Events(Vec<DeviceEvent>),
-    Conditions(Vec<ConditionRecord>),
-    Excursions(Vec<ExcursionRecord>),
-    Positions(Vec<PositionRecord>),
-}
+/// A chunk of one table's rows, as a job for the writer thread: the table's index and the
+/// conversion to a frame (ids are resolved there, off the simulation thread).
+type Chunk = (usize, tables::FrameJob);
 
 struct TableFile {
     table: &'static str,
@@ -128,78 +111,31 @@ impl TableFile {
 /// What the writer thread returns: rows written per table.
 type WriterResult = Result<Vec<(String, u64)>, ExportError>;
 
-fn writer_thread(out: PathBuf, dir: Arc<Directory>, rx: Receiver<Chunk>) -> WriterResult {
+fn writer_thread(
+    out: PathBuf,
+    dir: Arc<Directory>,
+    schemas: Vec<(&'static str, tables::FrameJob)>,
+    rx: Receiver<Chunk>,
+) -> WriterResult {
     let d = &*dir;
     let schema = |df: PolarsResult<DataFrame>, table| {
         df.map(|f| f.schema().as_ref().clone())
             .map_err(|source| ExportError::Polars { table, source })
     };
-    let mut files = [
-        TableFile::create(
-            &out,
-            TABLES[0],
-            &schema(tables::telemetry_frame(&[], d), TABLES[0])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[1],
-            &schema(tables::emissions_frame(&[], d), TABLES[1])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[2],
-            &schema(tables::truth_frame(&[], d), TABLES[2])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[3],
-            &schema(tables::episodes_frame(&[], d), TABLES[3])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[4],
-            &schema(tables::artifacts_frame(&[], d), TABLES[4])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[5],
-            &schema(tables::device_events_frame(&[], d), TABLES[5])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[6],
-            &schema(tables::conditions_frame(&[], d), TABLES[6])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[7],
-            &schema(tables::directory_frame(&Directory::default()), TABLES[7])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[8],
-            &schema(tables::excursions_frame(&[], d), TABLES[8])?,
-        )?,
-        TableFile::create(
-            &out,
-            TABLES[9],
-            &schema(tables::positions_frame(&[], d), TABLES[9])?,
-        )?,
-    ];
+    let mut files = Vec::with_capacity(schemas.len() + 1);
+    for (table, empty) in schemas {
+        files.push(TableFile::create(&out, table, &schema(empty(d), table)?)?);
+    }
     // The directory is known from the start: written once.
-    files[7].write(tables::directory_frame(d))?;
-    for chunk in rx {
-        match chunk {
-            Chunk::Telemetry(rows) => files[0].write(tables::telemetry_frame(&rows, d))?,
-            Chunk::Emissions(rows) => files[1].write(tables::emissions_frame(&rows, d))?,
-            Chunk::Truth(rows) => files[2].write(tables::truth_frame(&rows, d))?,
-            Chunk::Episodes(rows) => files[3].write(tables::episodes_frame(&rows, d))?,
-            Chunk::Artifacts(rows) => files[4].write(tables::artifacts_frame(&rows, d))?,
-            Chunk::Events(rows) => files[5].write(tables::device_events_frame(&rows, d))?,
-            Chunk::Conditions(rows) => files[6].write(tables::conditions_frame(&rows, d))?,
-            Chunk::Excursions(rows) => files[8].write(tables::excursions_frame(&rows, d))?,
-            Chunk::Positions(rows) => files[9].write(tables::positions_frame(&rows, d))?,
-        }
+    let mut directory = TableFile::create(
+        &out,
+        tables::DIRECTORY,
+        &schema(tables::directory_frame(d), tables::DIRECTORY)?,
+    )?;
+    directory.write(tables::directory_frame(d))?;
+    files.push(directory);
+    for (ix, job) in rx {
+        files[ix].write(job(d))?;
     }
     files
         .into_iter()
@@ -212,15 +148,8 @@ pub struct ParquetSink {
     tx: Option<SyncSender<Chunk>>,
     handle: Option<JoinHandle<WriterResult>>,
     chunk_rows: usize,
-    obs: Vec<ObsRow>,
-    fates: Vec<EmissionFate>,
-    truth: Vec<TruthVitals>,
-    episodes: Vec<EpisodeRecord>,
-    artifacts: Vec<ArtifactRecord>,
-    events: Vec<DeviceEvent>,
-    conditions: Vec<ConditionRecord>,
-    excursions: Vec<ExcursionRecord>,
-    positions: Vec<PositionRecord>,
+    /// One buffer per table, in [`tables::all`] order.
+    buffers: Vec<Box<dyn tables::Buffer>>,
 }
 
 impl ParquetSink {
@@ -228,27 +157,21 @@ impl ParquetSink {
     pub fn create(out: &Path, dir: Arc<Directory>, chunk_rows: usize) -> Result<Self, ExportError> {
         let (tx, rx) = sync_channel(CHANNEL_CHUNKS);
         let out = out.to_path_buf();
+        let chunk_rows = chunk_rows.max(1);
+        let buffers = tables::all();
+        let schemas = buffers.iter().map(|b| (b.table(), b.empty())).collect();
         let handle = std::thread::Builder::new()
             .name("parquet-writer".into())
-            .spawn(move || writer_thread(out, dir, rx))
+            .spawn(move || writer_thread(out, dir, schemas, rx))
             .map_err(|source| ExportError::Io {
                 path: PathBuf::from("<writer thread>"),
                 source,
             })?;
-        let chunk_rows = chunk_rows.max(1);
         Ok(Self {
             tx: Some(tx),
             handle: Some(handle),
             chunk_rows,
-            obs: Vec::with_capacity(chunk_rows),
-            fates: Vec::new(),
-            truth: Vec::new(),
-            episodes: Vec::new(),
-            artifacts: Vec::new(),
-            events: Vec::new(),
-            conditions: Vec::new(),
-            excursions: Vec::new(),
-            positions: Vec::new(),
+            buffers,
         })
     }
 
@@ -269,101 +192,27 @@ impl ParquetSink {
         }
     }
 
-    fn flush_full(&mut self, force: bool) -> Result<(), SinkError> {
-        let n = if force { 1 } else { self.chunk_rows };
-        if self.obs.len() >= n {
-            let rows = std::mem::replace(&mut self.obs, Vec::with_capacity(self.chunk_rows));
-            self.send(Chunk::Telemetry(rows))?;
-        }
-        macro_rules! flush {
-            ($field:ident, $variant:ident) => {
-                if self.$field.len() >= n {
-                    let rows = std::mem::take(&mut self.$field);
-                    self.send(Chunk::$variant(rows))?;
-                }
-            };
-        }
-        flush!(fates, Emissions);
-        flush!(truth, Truth);
-        // Episodes are few (one per scheduled deterioration): kept to the end, in id order.
-        if force && !self.episodes.is_empty() {
-            let mut rows = std::mem::take(&mut self.episodes);
-            rows.sort_by_key(|e| e.id);
-            self.send(Chunk::Episodes(rows))?;
-        }
-        flush!(artifacts, Artifacts);
-        flush!(events, Events);
-        flush!(positions, Positions);
-        // Conditions are few (they are events, not samples) and arrive as each ends: kept to
-        // the end and written in onset order, which gives each its id.
-        if force && !self.conditions.is_empty() {
-            let mut rows = std::mem::take(&mut self.conditions);
-            rows.sort_by_key(|c| (c.onset_ms, c.subject, c.class, c.severity, c.end_ms));
-            self.send(Chunk::Conditions(rows))?;
-        }
-        // Excursions are few too: written at the end in start order.
-        if force && !self.excursions.is_empty() {
-            let mut rows = std::mem::take(&mut self.excursions);
-            rows.sort_by_key(|e| (e.start_ms, e.device, e.measure));
-            self.send(Chunk::Excursions(rows))?;
+    /// Sends table `ix`'s buffer if it holds a full chunk (or anything, with `force`).
+    fn flush(&mut self, ix: usize, force: bool) -> Result<(), SinkError> {
+        if let Some(job) = self.buffers[ix].take(force, self.chunk_rows) {
+            self.send((ix, job))?;
         }
         Ok(())
     }
 }
 
 impl RecordSink for ParquetSink {
-    fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
-        for r in rows {
-            for o in r.observations() {
-                self.obs.push(ObsRow {
-                    device: r.device.0,
-                    seq: r.seq,
-                    sim_ms: r.sim_ms,
-                    device_ms: r.device_ms,
-                    value: o.value,
-                    battery_pct: r.battery_pct,
-                    metric: o.metric,
-                    status: o.status,
-                    source: o.source,
-                });
-            }
-        }
-        self.flush_full(false)
-    }
-    fn fates(&mut self, rows: &[EmissionFate]) -> Result<(), SinkError> {
-        self.fates.extend_from_slice(rows);
-        self.flush_full(false)
-    }
-    fn truth(&mut self, rows: &[TruthVitals]) -> Result<(), SinkError> {
-        self.truth.extend_from_slice(rows);
-        self.flush_full(false)
-    }
-    fn episodes(&mut self, rows: &[EpisodeRecord]) -> Result<(), SinkError> {
-        self.episodes.extend_from_slice(rows);
-        self.flush_full(false)
-    }
-    fn artifacts(&mut self, rows: &[ArtifactRecord]) -> Result<(), SinkError> {
-        self.artifacts.extend_from_slice(rows);
-        self.flush_full(false)
-    }
-    fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
-        self.events.extend_from_slice(rows);
-        self.flush_full(false)
-    }
-    fn conditions(&mut self, rows: &[ConditionRecord]) -> Result<(), SinkError> {
-        self.conditions.extend_from_slice(rows);
-        Ok(())
-    }
-    fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
-        self.excursions.extend_from_slice(rows);
-        Ok(())
-    }
-    fn positions(&mut self, rows: &[PositionRecord]) -> Result<(), SinkError> {
-        self.positions.extend_from_slice(rows);
-        self.flush_full(false)
+    fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
+        let Some(ix) = self.buffers.iter().position(|b| b.table() == batch.table()) else {
+            return Ok(()); // a kind with no table of its own
+        };
+        self.buffers[ix].push(&batch, self.chunk_rows);
+        self.flush(ix, false)
     }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
-        self.flush_full(true)?;
+        for ix in 0..self.buffers.len() {
+            self.flush(ix, true)?;
+        }
         self.tx = None; // closes the channel: the writer finishes its files.
         let handle = self
             .handle
@@ -382,7 +231,7 @@ mod tests {
     use polars_io::SerReader;
     use polars_io::parquet::read::ParquetReader;
     use wardtwin_sim::records::{
-        DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation,
+        DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation, Reading,
     };
     use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
 
@@ -444,7 +293,7 @@ mod tests {
         let mut sink = ParquetSink::create(tmp.path(), Arc::new(directory()), 1_000).unwrap();
         let readings: Vec<Reading> = (0..10_000).map(reading).collect();
         for batch in readings.chunks(7) {
-            sink.readings(batch).unwrap();
+            sink.write(Batch::new(&batch.to_vec())).unwrap();
         }
         let report = sink.finish().unwrap();
         assert_eq!(report.tables[0], ("telemetry".to_string(), 20_000));
@@ -471,7 +320,7 @@ mod tests {
             Some("P-W1-01")
         );
         // Every table exists, even the empty ones, and nothing is left half-written.
-        for t in TABLES {
+        for t in table_names() {
             assert!(tmp.path().join(format!("{t}.parquet")).is_file(), "{t}");
             assert!(
                 !tmp.path().join(format!("{t}.parquet.partial")).exists(),
@@ -486,7 +335,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let missing = tmp.path().join("does/not/exist");
         let mut sink = ParquetSink::create(&missing, Arc::new(directory()), 10).unwrap();
-        let first = sink.readings(&(0..100).map(reading).collect::<Vec<_>>());
+        let first = sink.write(Batch::new(&(0..100).map(reading).collect::<Vec<_>>()));
         let err = match first {
             Err(e) => e,
             Ok(()) => sink.finish().unwrap_err(),

@@ -1,16 +1,161 @@
-//! Row → column conversion for every output table (schemas in docs/outputs.md).
+//! Every output table (schemas in docs/outputs.md): which record kind fills it, and how its
+//! rows become columns.
 //!
-//! Each `*_frame` function turns a chunk of records into a DataFrame; called with an empty slice
-//! it gives the table's schema. Ids are resolved through the [`Directory`] here, on the writer
-//! thread, so the simulation thread only moves compact rows.
+//! A record kind's table is one [`Table`] impl (its buffered row, whether it is streamed or
+//! held to the end, its `*_frame` function) plus one line in [`all`]. Each `*_frame` function
+//! turns a chunk of rows into a DataFrame; called with an empty slice it gives the table's
+//! schema. Ids are resolved through the [`Directory`] there, on the writer thread, so the
+//! simulation thread only moves compact rows.
 
 use polars_core::prelude::*;
-use wardtwin_sim::Directory;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Metric,
-    NO_SOURCE, ObsStatus, PositionRecord, TruthVitals,
+    NO_SOURCE, ObsStatus, PositionRecord, Reading, TruthVitals,
 };
+use wardtwin_sim::{Batch, Directory, Record};
+
+/// The directory table: not a record kind (it is known before the first tick).
+pub const DIRECTORY: &str = "directory";
+
+/// Work for the writer thread: one chunk's frame, built from rows moved into it.
+pub type FrameJob = Box<dyn FnOnce(&Directory) -> PolarsResult<DataFrame> + Send>;
+
+/// How a record kind fills its table.
+pub trait Table: Record {
+    /// What the simulation thread buffers per record (a reading is one row per observation).
+    type Row: Copy + Send + Sync + 'static;
+    /// Few rows that arrive as each ends: kept to the end of the run and written at once, in
+    /// [`Table::final_order`]. Otherwise streamed in chunks.
+    const HELD: bool = false;
+    /// Keep a chunk's worth of room allocated (the one table that fills every tick).
+    const PREALLOCATE: bool = false;
+    fn rows(records: &[Self], out: &mut Vec<Self::Row>);
+    fn frame(rows: &[Self::Row], dir: &Directory) -> PolarsResult<DataFrame>;
+    /// The order a held table is written in.
+    fn final_order(_rows: &mut [Self::Row]) {}
+}
+
+/// The tables of the record kinds, in manifest order. A new kind's table is one line here.
+pub fn all() -> Vec<Box<dyn Buffer>> {
+    vec![
+        buffer::<Reading>(),
+        buffer::<EmissionFate>(),
+        buffer::<TruthVitals>(),
+        buffer::<EpisodeRecord>(),
+        buffer::<ArtifactRecord>(),
+        buffer::<DeviceEvent>(),
+        buffer::<ConditionRecord>(),
+        buffer::<ExcursionRecord>(),
+        buffer::<PositionRecord>(),
+    ]
+}
+
+/// One table's rows on the simulation thread, waiting to fill a chunk.
+pub trait Buffer: Send + Sync {
+    fn table(&self) -> &'static str;
+    /// A job that builds the table's empty frame (its schema).
+    fn empty(&self) -> FrameJob;
+    /// Takes the rows of `batch` if it is this table's kind.
+    fn push(&mut self, batch: &Batch<'_>, chunk_rows: usize);
+    /// The buffered rows as a job, if a chunk is due (any rows at all with `force`, held
+    /// tables only then).
+    fn take(&mut self, force: bool, chunk_rows: usize) -> Option<FrameJob>;
+}
+
+struct Rows<T: Table>(Vec<T::Row>);
+
+fn buffer<T: Table>() -> Box<dyn Buffer> {
+    Box::new(Rows::<T>(Vec::new()))
+}
+
+impl<T: Table> Buffer for Rows<T> {
+    fn table(&self) -> &'static str {
+        T::TABLE
+    }
+    fn empty(&self) -> FrameJob {
+        Box::new(|d| T::frame(&[], d))
+    }
+    fn push(&mut self, batch: &Batch<'_>, chunk_rows: usize) {
+        if let Some(records) = batch.get::<T>() {
+            if T::PREALLOCATE && self.0.capacity() == 0 {
+                self.0.reserve(chunk_rows);
+            }
+            T::rows(records, &mut self.0);
+        }
+    }
+    fn take(&mut self, force: bool, chunk_rows: usize) -> Option<FrameJob> {
+        let due = if T::HELD || force {
+            force && !self.0.is_empty()
+        } else {
+            self.0.len() >= chunk_rows
+        };
+        if !due {
+            return None;
+        }
+        let mut rows = std::mem::take(&mut self.0);
+        T::final_order(&mut rows);
+        Some(Box::new(move |d| T::frame(&rows, d)))
+    }
+}
+
+/// A table whose row is the record itself.
+macro_rules! table {
+    ($ty:ty, $frame:ident $(, held: $order:expr)?) => {
+        impl Table for $ty {
+            type Row = $ty;
+            $(const HELD: bool = true;
+            fn final_order(rows: &mut [$ty]) {
+                rows.sort_by_key($order);
+            })?
+            fn rows(records: &[$ty], out: &mut Vec<$ty>) {
+                out.extend_from_slice(records);
+            }
+            fn frame(rows: &[$ty], dir: &Directory) -> PolarsResult<DataFrame> {
+                $frame(rows, dir)
+            }
+        }
+    };
+}
+
+impl Table for Reading {
+    type Row = ObsRow;
+    const PREALLOCATE: bool = true;
+    fn rows(records: &[Reading], out: &mut Vec<ObsRow>) {
+        for r in records {
+            out.extend(r.observations().iter().map(|o| ObsRow {
+                device: r.device.0,
+                seq: r.seq,
+                sim_ms: r.sim_ms,
+                device_ms: r.device_ms,
+                value: o.value,
+                battery_pct: r.battery_pct,
+                metric: o.metric,
+                status: o.status,
+                source: o.source,
+            }));
+        }
+    }
+    fn frame(rows: &[ObsRow], dir: &Directory) -> PolarsResult<DataFrame> {
+        telemetry_frame(rows, dir)
+    }
+}
+table!(EmissionFate, emissions_frame);
+table!(TruthVitals, truth_frame);
+// Episodes are few (one per scheduled deterioration): written at the end, in id order.
+table!(EpisodeRecord, episodes_frame, held: |e: &EpisodeRecord| e.id);
+table!(ArtifactRecord, artifacts_frame);
+table!(DeviceEvent, device_events_frame);
+// Conditions are few (they are events, not samples) and arrive as each ends: written at the
+// end in onset order, which gives each its id.
+table!(ConditionRecord, conditions_frame, held: |c: &ConditionRecord| (
+    c.onset_ms, c.subject, c.class, c.severity, c.end_ms
+));
+// Excursions are few too: written at the end in start order.
+table!(ExcursionRecord, excursions_frame, held: |e: &ExcursionRecord| (
+    e.start_ms, e.device, e.measure
+));
+table!(PositionRecord, positions_frame);
 
 /// One observation row of the telemetry table, as the sim thread buffers it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -22,7 +22,7 @@ use crate::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate,
     PositionRecord, Reading, TruthVitals,
 };
-use crate::sink::{RecordSink, SinkError, SinkReport};
+use crate::sink::{Batch, Record, RecordSink, SinkError, SinkReport};
 use crate::time::SimMillis;
 
 /// The stages of one tick, run in this order.
@@ -207,35 +207,27 @@ impl Plugin for SimPlugin {
         app.insert_resource(SimClock::new(self.epoch_ms, self.step_ms, self.duration_ms))
             .insert_resource(RunSeed(self.seed))
             .init_resource::<Sinks>()
-            .init_resource::<RecordScratch>()
-            .add_message::<ReadingEmitted>()
-            .add_message::<ReadingForwarded>()
-            .add_message::<EmissionFated>()
-            .add_message::<TruthSampled>()
-            .add_message::<EpisodeClosed>()
-            .add_message::<ArtifactRecorded>()
-            .add_message::<DeviceEventOccurred>()
-            .add_message::<ConditionRecorded>()
-            .add_message::<ExcursionRecorded>()
-            .add_message::<PositionSampled>()
-            .configure_sets(
-                Update,
-                (
-                    SimSet::Clock,
-                    SimSet::Plan,
-                    SimSet::Faults,
-                    SimSet::Dynamics,
-                    SimSet::Sensing,
-                    SimSet::Emission,
-                    SimSet::Transport,
-                    SimSet::Record,
-                )
-                    .chain(),
+            .init_resource::<Recorder>()
+            .add_message::<ReadingEmitted>();
+        record_kinds(app);
+        app.configure_sets(
+            Update,
+            (
+                SimSet::Clock,
+                SimSet::Plan,
+                SimSet::Faults,
+                SimSet::Dynamics,
+                SimSet::Sensing,
+                SimSet::Emission,
+                SimSet::Transport,
+                SimSet::Record,
             )
-            .configure_sets(SimEnd, (SimSet::Dynamics, SimSet::Record).chain())
-            .add_systems(Update, advance_clock.in_set(SimSet::Clock))
-            .add_systems(Update, record.in_set(SimSet::Record))
-            .add_systems(SimEnd, record.in_set(SimSet::Record));
+                .chain(),
+        )
+        .configure_sets(SimEnd, (SimSet::Dynamics, SimSet::Record).chain())
+        .add_systems(Update, advance_clock.in_set(SimSet::Clock))
+        .add_systems(Update, record.in_set(SimSet::Record))
+        .add_systems(SimEnd, record.in_set(SimSet::Record));
         app.configure_sets(Update, FileTransport.in_set(SimSet::Transport));
         if self.file_transport {
             app.add_systems(Update, deliver_to_file.in_set(FileTransport));
@@ -300,155 +292,114 @@ fn deliver_to_file(
     }));
 }
 
-/// The recorder's state: one cursor per message kind, shared by every instance of the
-/// recorder (the tick's and [`SimEnd`]'s), so nothing is recorded twice; and per-tick buffers
-/// it reuses, so recording allocates nothing in steady state.
+/// A message that carries one record kind to the recorder.
+pub trait Carries: Message {
+    type Row: Record;
+    fn row(&self) -> Self::Row;
+}
+
+macro_rules! carries {
+    ($($msg:ty => $row:ty),* $(,)?) => {$(
+        impl Carries for $msg {
+            type Row = $row;
+            fn row(&self) -> $row {
+                self.0
+            }
+        }
+    )*};
+}
+
+carries! {
+    ReadingForwarded => Reading,
+    EmissionFated => EmissionFate,
+    TruthSampled => TruthVitals,
+    EpisodeClosed => EpisodeRecord,
+    ArtifactRecorded => ArtifactRecord,
+    DeviceEventOccurred => DeviceEvent,
+    ConditionRecorded => ConditionRecord,
+    ExcursionRecorded => ExcursionRecord,
+    PositionSampled => PositionRecord,
+}
+
+/// The record kinds of a run, in the order the recorder hands them to the sinks each tick.
+/// This is the one list: a plugin that brings a new kind registers it with
+/// [`RecordApp::add_record`] (after these).
+fn record_kinds(app: &mut App) {
+    app.add_record::<ReadingForwarded>()
+        .add_record::<EmissionFated>()
+        .add_record::<TruthSampled>()
+        .add_record::<EpisodeClosed>()
+        .add_record::<ArtifactRecorded>()
+        .add_record::<DeviceEventOccurred>()
+        .add_record::<ConditionRecorded>()
+        .add_record::<ExcursionRecorded>()
+        .add_record::<PositionSampled>();
+}
+
+/// Registering a record kind: its message, and a place in the recorder.
+pub trait RecordApp {
+    /// Adds message `M` and records every `M` written, as rows of `M::Row`.
+    fn add_record<M: Carries>(&mut self) -> &mut Self;
+}
+
+impl RecordApp for App {
+    fn add_record<M: Carries>(&mut self) -> &mut Self {
+        self.add_message::<M>();
+        self.world_mut()
+            .get_resource_or_init::<Recorder>()
+            .kinds
+            .push(Box::new(KindRecorder::<M> {
+                cursor: MessageCursor::default(),
+                buf: Vec::new(),
+            }));
+        self
+    }
+}
+
+/// The recorder's state: per kind, a cursor (shared by every instance of the recorder, the
+/// tick's and [`SimEnd`]'s, so nothing is recorded twice) and a buffer it reuses, so recording
+/// allocates nothing in steady state.
 #[derive(Resource, Default)]
-struct RecordScratch {
-    cursors: Cursors,
-    readings: Vec<Reading>,
-    fates: Vec<EmissionFate>,
-    truth: Vec<TruthVitals>,
-    episodes: Vec<EpisodeRecord>,
-    artifacts: Vec<ArtifactRecord>,
-    events: Vec<DeviceEvent>,
-    conditions: Vec<ConditionRecord>,
-    excursions: Vec<ExcursionRecord>,
-    positions: Vec<PositionRecord>,
+struct Recorder {
+    kinds: Vec<Box<dyn ErasedKind>>,
 }
 
-#[derive(Default)]
-struct Cursors {
-    readings: MessageCursor<ReadingForwarded>,
-    fates: MessageCursor<EmissionFated>,
-    truth: MessageCursor<TruthSampled>,
-    episodes: MessageCursor<EpisodeClosed>,
-    artifacts: MessageCursor<ArtifactRecorded>,
-    events: MessageCursor<DeviceEventOccurred>,
-    conditions: MessageCursor<ConditionRecorded>,
-    excursions: MessageCursor<ExcursionRecorded>,
-    positions: MessageCursor<PositionSampled>,
+trait ErasedKind: Send + Sync {
+    /// Reads the unread messages into the buffer, in stable order.
+    fn collect(&mut self, world: &World);
+    fn batch(&self) -> Option<Batch<'_>>;
 }
 
-/// Collects the unread messages into `buf`, sorted by `key`.
-fn collect_sorted<M: Message, T: Copy, K: Ord>(
-    cursor: &mut MessageCursor<M>,
-    messages: &Messages<M>,
-    buf: &mut Vec<T>,
-    get: impl Fn(&M) -> T,
-    key: impl Fn(&T) -> K,
-) {
-    buf.clear();
-    buf.extend(cursor.read(messages).map(get));
-    buf.sort_unstable_by_key(key);
+struct KindRecorder<M: Carries> {
+    cursor: MessageCursor<M>,
+    buf: Vec<M::Row>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    readings: Res<Messages<ReadingForwarded>>,
-    fates: Res<Messages<EmissionFated>>,
-    truth: Res<Messages<TruthSampled>>,
-    episodes: Res<Messages<EpisodeClosed>>,
-    artifacts: Res<Messages<ArtifactRecorded>>,
-    events: Res<Messages<DeviceEventOccurred>>,
-    conditions: Res<Messages<ConditionRecorded>>,
-    excursions: Res<Messages<ExcursionRecorded>>,
-    positions: Res<Messages<PositionSampled>>,
-    mut scratch: ResMut<RecordScratch>,
-    mut sinks: ResMut<Sinks>,
-) {
-    let s = &mut *scratch;
-    let c = &mut s.cursors;
-    collect_sorted(
-        &mut c.readings,
-        &readings,
-        &mut s.readings,
-        |m| m.0,
-        |r| (r.device, r.seq),
-    );
-    collect_sorted(
-        &mut c.fates,
-        &fates,
-        &mut s.fates,
-        |m| m.0,
-        |r| (r.device, r.seq),
-    );
-    collect_sorted(
-        &mut c.truth,
-        &truth,
-        &mut s.truth,
-        |m| m.0,
-        |r| (r.sim_ms, r.patient),
-    );
-    collect_sorted(
-        &mut c.episodes,
-        &episodes,
-        &mut s.episodes,
-        |m| m.0,
-        |r| r.id,
-    );
-    collect_sorted(
-        &mut c.artifacts,
-        &artifacts,
-        &mut s.artifacts,
-        |m| m.0,
-        |r| (r.device, r.start_ms, r.kind, r.end_ms),
-    );
-    collect_sorted(
-        &mut c.events,
-        &events,
-        &mut s.events,
-        |m| m.0,
-        |r| (r.device, r.sim_ms, r.kind),
-    );
-    collect_sorted(
-        &mut c.conditions,
-        &conditions,
-        &mut s.conditions,
-        |m| m.0,
-        |r| (r.subject, r.class, r.severity, r.onset_ms),
-    );
-    collect_sorted(
-        &mut c.excursions,
-        &excursions,
-        &mut s.excursions,
-        |m| m.0,
-        |r| (r.device, r.measure, r.start_ms),
-    );
-    collect_sorted(
-        &mut c.positions,
-        &positions,
-        &mut s.positions,
-        |m| m.0,
-        |r| (r.sim_ms, r.device),
-    );
-    if !s.readings.is_empty() {
-        sinks.each(|k| k.readings(&s.readings));
+impl<M: Carries> ErasedKind for KindRecorder<M> {
+    fn collect(&mut self, world: &World) {
+        self.buf.clear();
+        if let Some(messages) = world.get_resource::<Messages<M>>() {
+            self.buf.extend(self.cursor.read(messages).map(M::row));
+            self.buf.sort_unstable_by_key(Record::key);
+        }
     }
-    if !s.fates.is_empty() {
-        sinks.each(|k| k.fates(&s.fates));
+    fn batch(&self) -> Option<Batch<'_>> {
+        (!self.buf.is_empty()).then(|| Batch::new(&self.buf))
     }
-    if !s.truth.is_empty() {
-        sinks.each(|k| k.truth(&s.truth));
-    }
-    if !s.episodes.is_empty() {
-        sinks.each(|k| k.episodes(&s.episodes));
-    }
-    if !s.artifacts.is_empty() {
-        sinks.each(|k| k.artifacts(&s.artifacts));
-    }
-    if !s.events.is_empty() {
-        sinks.each(|k| k.device_events(&s.events));
-    }
-    if !s.conditions.is_empty() {
-        sinks.each(|k| k.conditions(&s.conditions));
-    }
-    if !s.excursions.is_empty() {
-        sinks.each(|k| k.excursions(&s.excursions));
-    }
-    if !s.positions.is_empty() {
-        sinks.each(|k| k.positions(&s.positions));
-    }
+}
+
+/// Last in the tick: every kind's rows, sorted, to every sink.
+fn record(world: &mut World) {
+    world.resource_scope(|world, mut recorder: Mut<Recorder>| {
+        world.resource_scope(|world, mut sinks: Mut<Sinks>| {
+            for kind in &mut recorder.kinds {
+                kind.collect(world);
+                if let Some(batch) = kind.batch() {
+                    sinks.each(|s| s.write(batch));
+                }
+            }
+        });
+    });
 }
 
 /// A ready-to-run simulation: the app plus the stepping loop.

@@ -29,11 +29,14 @@ pub mod time;
 pub mod engine;
 
 pub use directory::{BedInfo, DeviceInfo, Directory, PatientInfo, ReceiverInfo, SpaceInfo};
-pub use sink::{CountingSink, Counts, MemorySink, RecordSink, Recorded, SinkError, SinkReport};
+pub use sink::{
+    Batch, CountingSink, Counts, MemorySink, Record, RecordSink, Recorded, SinkError, SinkReport,
+};
 
 #[cfg(feature = "ecs")]
 pub use engine::{
-    ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, EmissionFated, EpisodeClosed,
-    ExcursionRecorded, FileTransport, PositionSampled, ReadingEmitted, ReadingForwarded, RunSeed,
-    Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks, TruthSampled,
+    ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, EmissionFated,
+    EpisodeClosed, ExcursionRecorded, FileTransport, PositionSampled, ReadingEmitted,
+    ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks,
+    TruthSampled,
 };

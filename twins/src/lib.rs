@@ -214,7 +214,10 @@ mod tests {
         sim.finish().expect("counting sink");
         let c = sink.counts.lock().expect("counts").clone();
         // 3 beds of ECG, oximeter, temperature, cuff; the ward gateway's status every minute.
-        assert_eq!(c.readings, 3 * (480 + 480 + 60 + 2) + 120);
+        assert_eq!(
+            c.of::<wardtwin_sim::records::Reading>(),
+            3 * (480 + 480 + 60 + 2) + 120
+        );
         assert_eq!(
             c.digest, GOLDEN,
             "model output changed: digest is now {:#x} (re-bless instructions above this test)",

@@ -370,7 +370,7 @@ mod tests {
         for day in 0..4 {
             let (from, to) = (s.epoch_ms + day * DAY_MS, s.epoch_ms + (day + 1) * DAY_MS);
             let n = rec
-                .artifacts
+                .get::<wardtwin_sim::records::ArtifactRecord>()
                 .iter()
                 .filter(|a| (from..to).contains(&a.start_ms))
                 .count();

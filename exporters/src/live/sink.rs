@@ -7,13 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wardtwin_sim::conditions::ConditionRecord;
-use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, DeviceEventKind, EmissionFate, EpisodeRecord, ExcursionRecord,
-    ObsStatus, PositionRecord, Reading, TruthVitals,
-};
+use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, EmissionFate, ObsStatus, Reading};
 use wardtwin_sim::time::SimMillis;
-use wardtwin_sim::{RecordSink, SinkError, SinkReport};
+use wardtwin_sim::{Batch, RecordSink, SinkError, SinkReport};
 
 use super::options::{ConnectionMode, LiveOptions};
 use super::publisher::{LiveReport, OutMsg, Publisher};
@@ -139,16 +135,14 @@ impl LiveSink {
     fn drain_fates(&mut self) -> Result<(), SinkError> {
         self.publisher.take_fates(&mut self.fates);
         if !self.fates.is_empty() {
-            self.parquet.fates(&self.fates)?;
+            self.parquet.write(Batch::new(&self.fates))?;
             self.fates.clear();
         }
         Ok(())
     }
-}
 
-impl RecordSink for LiveSink {
+    /// Publishes a tick's forwarded readings, with the status messages they cause.
     fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
-        self.parquet.readings(rows)?;
         let mut batch = Vec::with_capacity(rows.len() + 4);
         if !self.map_sent {
             self.map_sent = true;
@@ -206,30 +200,9 @@ impl RecordSink for LiveSink {
         self.publisher.send(batch)?;
         self.drain_fates()
     }
-    fn fates(&mut self, rows: &[EmissionFate]) -> Result<(), SinkError> {
-        // A live run records fates itself; anything else (a file transport) passes through.
-        self.parquet.fates(rows)
-    }
-    fn truth(&mut self, rows: &[TruthVitals]) -> Result<(), SinkError> {
-        self.parquet.truth(rows)
-    }
-    fn episodes(&mut self, rows: &[EpisodeRecord]) -> Result<(), SinkError> {
-        self.parquet.episodes(rows)
-    }
-    fn conditions(&mut self, rows: &[ConditionRecord]) -> Result<(), SinkError> {
-        self.parquet.conditions(rows)
-    }
-    fn artifacts(&mut self, rows: &[ArtifactRecord]) -> Result<(), SinkError> {
-        self.parquet.artifacts(rows)
-    }
-    fn excursions(&mut self, rows: &[ExcursionRecord]) -> Result<(), SinkError> {
-        self.parquet.excursions(rows)
-    }
-    fn positions(&mut self, rows: &[PositionRecord]) -> Result<(), SinkError> {
-        self.parquet.positions(rows)
-    }
+
+    /// Publishes the status messages of a tick's device events (those the device can know).
     fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
-        self.parquet.device_events(rows)?;
         let mut batch = Vec::with_capacity(rows.len());
         for e in rows.iter().filter(|e| e.kind.device_knows()) {
             let st = &mut self.devices[e.device.0 as usize];
@@ -253,6 +226,22 @@ impl RecordSink for LiveSink {
         }
         self.publisher.send(batch)?;
         Ok(())
+    }
+}
+
+impl RecordSink for LiveSink {
+    /// Every kind goes to the run folder; readings and device events are published too. A
+    /// live run records fates itself: fates that reach here (a gateway's radio and spool
+    /// losses) pass through to the ledger.
+    fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
+        self.parquet.write(batch)?;
+        if let Some(rows) = batch.get::<Reading>() {
+            self.readings(rows)
+        } else if let Some(rows) = batch.get::<DeviceEvent>() {
+            self.device_events(rows)
+        } else {
+            Ok(())
+        }
     }
     fn finish(&mut self) -> Result<SinkReport, SinkError> {
         let report = self.publisher.finish(self.drain)?;

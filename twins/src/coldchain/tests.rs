@@ -1,6 +1,8 @@
 use wardtwin_scenarios::StorageKind;
+use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::conditions::{ConditionClass, Subject};
 use wardtwin_sim::records::{ArtifactKind, DeviceEventKind, DeviceIx, Measure, Metric, ObsStatus};
+use wardtwin_sim::records::{ArtifactRecord, DeviceEvent, Reading};
 
 use super::*;
 use crate::testkit::{run_to_memory, small};
@@ -84,7 +86,7 @@ fn a_dead_compressor_takes_the_product_past_8c_when_the_model_says() {
     );
     assert_eq!(dir.devices[logger.0 as usize].ward, "W1");
     let cond: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == ConditionClass::ColdChainExcursion)
         .collect();
@@ -97,7 +99,7 @@ fn a_dead_compressor_takes_the_product_past_8c_when_the_model_says() {
     );
     assert_eq!(cond[0].end_ms, None, "never repaired");
     let product: Vec<_> = rec
-        .excursions
+        .get::<ExcursionRecord>()
         .iter()
         .filter(|e| e.measure == Measure::Product)
         .collect();
@@ -109,13 +111,13 @@ fn a_dead_compressor_takes_the_product_past_8c_when_the_model_says() {
         product[0]
     );
     assert!(
-        rec.device_events
+        rec.get::<DeviceEvent>()
             .iter()
             .any(|e| e.kind == DeviceEventKind::CompressorFailed && e.device == logger)
     );
     // The logger saw it: its last product reading is warm, within its accuracy.
     let last = rec
-        .readings
+        .get::<Reading>()
         .iter()
         .rev()
         .find(|r| r.device == logger)
@@ -139,22 +141,26 @@ fn a_door_opening_spikes_the_air_but_not_the_product() {
     );
     let (rec, _) = run_to_memory(&s);
     let air: Vec<_> = rec
-        .excursions
+        .get::<ExcursionRecord>()
         .iter()
         .filter(|e| e.measure == Measure::Air)
         .collect();
-    assert_eq!(air.len(), 1, "{:?}", rec.excursions);
+    assert_eq!(air.len(), 1, "{:?}", rec.get::<ExcursionRecord>());
     assert!(air[0].peak_c > 10.0, "{:?}", air[0]);
     assert!(air[0].start_ms >= s.epoch_ms + 2 * 3_600_000);
-    assert!(rec.excursions.iter().all(|e| e.measure == Measure::Air));
     assert!(
-        rec.conditions
+        rec.get::<ExcursionRecord>()
+            .iter()
+            .all(|e| e.measure == Measure::Air)
+    );
+    assert!(
+        rec.get::<ConditionRecord>()
             .iter()
             .all(|c| c.class != ConditionClass::ColdChainExcursion),
         "the product stayed in range"
     );
     let doors: Vec<_> = rec
-        .artifacts
+        .get::<ArtifactRecord>()
         .iter()
         .filter(|a| a.kind == ArtifactKind::DoorOpen)
         .collect();
@@ -177,13 +183,13 @@ fn a_failed_probe_reports_a_fault_and_the_logger_counts_as_lost() {
         .position(|d| d.id == "fridge-VAC")
         .unwrap() as u32;
     let faults = rec
-        .readings
+        .get::<Reading>()
         .iter()
         .filter(|r| r.device.0 == logger && r.obs[0].status == ObsStatus::SensorFault)
         .count();
     assert!((7..=9).contains(&faults), "8 readings in 40 min: {faults}");
     let lost: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == ConditionClass::MonitoringLost)
         .collect();
@@ -202,13 +208,13 @@ fn a_freezer_is_judged_on_its_own_range() {
     );
     let (rec, _) = run_to_memory(&s);
     let c: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == ConditionClass::ColdChainExcursion)
         .collect();
     assert_eq!(c.len(), 1, "{c:?}");
     let e = rec
-        .excursions
+        .get::<ExcursionRecord>()
         .iter()
         .find(|e| e.measure == Measure::Product)
         .unwrap();

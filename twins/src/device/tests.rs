@@ -1,6 +1,8 @@
 //! Device model tests: cadence, sequence, clocks, artifacts, batteries, independence.
 
 use std::collections::BTreeMap;
+use wardtwin_sim::conditions::ConditionRecord;
+use wardtwin_sim::records::{ArtifactRecord, DeviceEvent, TruthVitals};
 
 use wardtwin_sim::records::{
     ArtifactKind, DeviceEventKind, DeviceKind, Metric, ObsStatus, Origin, Reading,
@@ -26,7 +28,7 @@ fn readings_of<'a>(
 fn each_device_reports_on_its_cadence_with_contiguous_sequence_numbers() {
     let (rec, dir) = run_to_memory(&small(2, "2h", ""));
     let mut per_device: BTreeMap<_, Vec<&Reading>> = BTreeMap::new();
-    for r in &rec.readings {
+    for r in rec.get::<Reading>() {
         per_device.entry(r.device).or_default().push(r);
     }
     assert_eq!(
@@ -68,8 +70,12 @@ fn readings_are_noisy_integers_near_the_truth() {
         "1h",
         "[artifacts]\nmotion_per_device_day = 0\nprobe_off_per_device_day = 0\n",
     ));
-    let truth_hr: Vec<f64> = rec.truth.iter().map(|t| f64::from(t.heart_rate)).collect();
-    let hr: Vec<f32> = readings_of(&rec.readings, &dir, "ecg-W1-01")
+    let truth_hr: Vec<f64> = rec
+        .get::<TruthVitals>()
+        .iter()
+        .map(|t| f64::from(t.heart_rate))
+        .collect();
+    let hr: Vec<f32> = readings_of(rec.get::<Reading>(), &dir, "ecg-W1-01")
         .iter()
         .map(|r| r.obs[0].value.unwrap())
         .collect();
@@ -83,7 +89,7 @@ fn readings_are_noisy_integers_near_the_truth() {
         (mean_hr - mean_truth).abs() < 5.0,
         "device {mean_hr:.1} vs truth {mean_truth:.1}"
     );
-    let temps: Vec<f32> = readings_of(&rec.readings, &dir, "temp-W1-01")
+    let temps: Vec<f32> = readings_of(rec.get::<Reading>(), &dir, "temp-W1-01")
         .iter()
         .map(|r| r.obs[0].value.unwrap())
         .collect();
@@ -93,7 +99,7 @@ fn readings_are_noisy_integers_near_the_truth() {
             .all(|t| ((t * 10.0).round() - t * 10.0).abs() < 1e-3),
         "temperature in tenths"
     );
-    let bp = readings_of(&rec.readings, &dir, "nibp-W1-01");
+    let bp = readings_of(rec.get::<Reading>(), &dir, "nibp-W1-01");
     for r in bp {
         let (s, d, m) = (
             r.obs[0].value.unwrap(),
@@ -111,7 +117,7 @@ fn probe_off_removes_values_and_flags_them_and_is_recorded_as_a_non_event() {
     let (rec, dir) = run_to_memory(&s);
     let start = s.epoch_ms + 11 * 3_600_000;
     let end = start + 25 * 60_000;
-    let spo2 = readings_of(&rec.readings, &dir, "spo2-W1-12");
+    let spo2 = readings_of(rec.get::<Reading>(), &dir, "spo2-W1-12");
     let inside: Vec<_> = spo2
         .iter()
         .filter(|r| r.sim_ms >= start && r.sim_ms < end)
@@ -123,7 +129,7 @@ fn probe_off_removes_values_and_flags_them_and_is_recorded_as_a_non_event() {
         }
     }
     let art = rec
-        .artifacts
+        .get::<ArtifactRecord>()
         .iter()
         .find(|a| dir.device(a.device).id == "spo2-W1-12" && a.origin == Origin::Scheduled)
         .expect("recorded");
@@ -132,7 +138,9 @@ fn probe_off_removes_values_and_flags_them_and_is_recorded_as_a_non_event() {
         (ArtifactKind::ProbeOff, start, end)
     );
     assert!(
-        rec.artifacts.iter().any(|a| a.origin == Origin::Random),
+        rec.get::<ArtifactRecord>()
+            .iter()
+            .any(|a| a.origin == Origin::Random),
         "random artifacts are recorded too"
     );
 }
@@ -147,12 +155,12 @@ fn motion_artifact_fakes_a_desaturation_without_a_flag() {
     let (rec, dir) = run_to_memory(&s);
     let t0 = s.epoch_ms + 30 * 60_000;
     let true_spo2 = rec
-        .truth
+        .get::<TruthVitals>()
         .iter()
         .filter(|t| t.sim_ms >= t0 && t.sim_ms < t0 + 300_000)
         .map(|t| t.spo2)
         .fold(f32::MAX, f32::min);
-    let during: Vec<_> = readings_of(&rec.readings, &dir, "spo2-W1-01")
+    let during: Vec<_> = readings_of(rec.get::<Reading>(), &dir, "spo2-W1-01")
         .into_iter()
         .filter(|r| r.sim_ms >= t0 && r.sim_ms < t0 + 300_000)
         .collect();
@@ -195,7 +203,7 @@ fn a_flat_battery_is_recorded_and_silences_the_device() {
     }
     let rec = sink.take();
     let events: Vec<_> = rec
-        .device_events
+        .get::<DeviceEvent>()
         .iter()
         .filter(|e| e.device.0 as usize == ecg)
         .map(|e| (e.kind, (e.sim_ms - s.epoch_ms) / 1000))
@@ -206,7 +214,7 @@ fn a_flat_battery_is_recorded_and_silences_the_device() {
     let died_s = events[1].1;
     assert!((119..=121).contains(&died_s), "died at {died_s} s");
     let last = rec
-        .readings
+        .get::<Reading>()
         .iter()
         .filter(|r| r.device.0 as usize == ecg)
         .map(|r| (r.sim_ms - s.epoch_ms) / 1000)
@@ -217,7 +225,7 @@ fn a_flat_battery_is_recorded_and_silences_the_device() {
         "reading at {last} s after death at {died_s} s"
     );
     assert!(
-        rec.readings
+        rec.get::<Reading>()
             .iter()
             .filter(|r| r.device.0 as usize == ecg)
             .all(|r| r.obs[0].status == ObsStatus::LowBattery)
@@ -246,8 +254,8 @@ fn adding_a_device_changes_no_other_device() {
             })
             .collect()
     };
-    assert!(!ecg(&a.readings, &da).is_empty());
-    assert_eq!(ecg(&a.readings, &da), ecg(&b.readings, &db));
+    assert!(!ecg(a.get::<Reading>(), &da).is_empty());
+    assert_eq!(ecg(a.get::<Reading>(), &da), ecg(b.get::<Reading>(), &db));
 }
 
 /// A ward with the bedside devices beyond vital signs: CGMs for diabetics, pumps for some,
@@ -305,7 +313,7 @@ fn a_cgm_follows_a_hypo_late_and_a_compression_low_fakes_one() {
     let (rec, dir) = run_to_memory(&s);
     let p = dir.patients.iter().position(|p| p.id == "P-W1-02").unwrap() as u32;
     let hypo: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == wardtwin_sim::conditions::ConditionClass::Hypoglycaemia)
         .collect();
@@ -313,7 +321,7 @@ fn a_cgm_follows_a_hypo_late_and_a_compression_low_fakes_one() {
     assert!(hypo.iter().all(|c| c.subject
         == wardtwin_sim::conditions::Subject::Patient(wardtwin_sim::records::PatientIx(p))));
     let onset = hypo.iter().map(|c| c.onset_ms).min().unwrap();
-    let cgm = readings_of(&rec.readings, &dir, "cgm-W1-02");
+    let cgm = readings_of(rec.get::<Reading>(), &dir, "cgm-W1-02");
     assert!(cgm.iter().all(|r| r.obs[0].metric == Metric::Glucose));
     let first_low = cgm
         .iter()
@@ -332,7 +340,7 @@ fn a_cgm_follows_a_hypo_late_and_a_compression_low_fakes_one() {
         .filter(|r| r.sim_ms >= at && r.sim_ms < at + 40 * 60_000)
         .collect();
     let truth_at = |t: i64| {
-        rec.truth
+        rec.get::<TruthVitals>()
             .iter()
             .find(|x| x.patient.0 == p && x.sim_ms == t - t.rem_euclid(60_000))
             .and_then(|x| x.glucose_mmol)
@@ -349,14 +357,14 @@ fn a_cgm_follows_a_hypo_late_and_a_compression_low_fakes_one() {
         );
     }
     assert!(
-        rec.artifacts
+        rec.get::<ArtifactRecord>()
             .iter()
             .any(|a| a.kind == ArtifactKind::CompressionLow && a.origin == Origin::Scheduled)
     );
     // Non-diabetics without a CGM have no glucose in the ground truth.
     let p5 = dir.patients.iter().position(|p| p.id == "P-W1-05").unwrap() as u32;
     assert!(
-        rec.truth
+        rec.get::<TruthVitals>()
             .iter()
             .filter(|t| t.patient.0 == p5)
             .all(|t| t.glucose_mmol.is_none())
@@ -370,7 +378,7 @@ fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
          [[event]]\nat = \"3h00m30s\"\nbed = \"W1-02\"\nkind = \"bed_exit\"\nduration = \"5m\"\n",
     );
     let (rec, dir) = run_to_memory(&s);
-    let pump = readings_of(&rec.readings, &dir, "pump-W1-02");
+    let pump = readings_of(rec.get::<Reading>(), &dir, "pump-W1-02");
     let occluded: Vec<_> = pump
         .iter()
         .filter(|r| r.obs[0].status == ObsStatus::Occlusion)
@@ -383,14 +391,14 @@ fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
     );
     use wardtwin_sim::conditions::ConditionClass as C;
     let occ: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == C::PumpOcclusion)
         .collect();
     assert_eq!(occ.len(), 1);
     assert_eq!(occ[0].end_ms.unwrap() - occ[0].onset_ms, 10 * 60_000);
 
-    let bed = readings_of(&rec.readings, &dir, "bedx-W1-02");
+    let bed = readings_of(rec.get::<Reading>(), &dir, "bedx-W1-02");
     let exit_at = s.epoch_ms + 3 * 3_600_000 + 30_000;
     let at_exit = bed
         .iter()
@@ -403,14 +411,14 @@ fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
         .expect("and the moment they were back");
     assert_eq!(back.obs[0].value, Some(1.0));
     let exits: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == C::BedExit)
         .collect();
     assert_eq!(exits.len(), 1);
     assert_eq!(exits[0].onset_ms, exit_at);
     assert!(
-        rec.device_events
+        rec.get::<DeviceEvent>()
             .iter()
             .any(|e| e.kind == DeviceEventKind::BedExited && e.sim_ms == exit_at)
     );
@@ -456,7 +464,7 @@ fn hardening_device_events_carry_the_events_own_time_and_battery() {
     }
     let rec = sink.take();
     let low = rec
-        .device_events
+        .get::<DeviceEvent>()
         .iter()
         .find(|e| e.device.0 as usize == cuff && e.kind == DeviceEventKind::BatteryLow)
         .copied()
@@ -471,7 +479,7 @@ fn hardening_device_events_carry_the_events_own_time_and_battery() {
     );
     // The last reading before it was long before, with more charge.
     let before = rec
-        .readings
+        .get::<Reading>()
         .iter()
         .filter(|r| r.device.0 as usize == cuff && r.sim_ms <= low.sim_ms)
         .max_by_key(|r| r.sim_ms)

@@ -1,5 +1,6 @@
 use wardtwin_scenarios::{Point, Radio};
 use wardtwin_sim::records::{DeviceKind, Fate};
+use wardtwin_sim::records::{EmissionFate, PositionRecord, Reading};
 
 use super::mean_rssi;
 use crate::testkit::{run_to_memory, small};
@@ -42,7 +43,7 @@ fn a_tags_reported_rssi_has_the_models_mean_and_shadowing() {
         .position(|d| d.kind == DeviceKind::AssetTag)
         .unwrap();
     let pos = rec
-        .positions
+        .get::<PositionRecord>()
         .iter()
         .find(|p| p.device.0 as usize == tag)
         .unwrap();
@@ -52,7 +53,11 @@ fn a_tags_reported_rssi_has_the_models_mean_and_shadowing() {
         .position(|r| r.space == pos.space)
         .unwrap();
     let mut v = Vec::new();
-    for r in rec.readings.iter().filter(|r| r.device.0 as usize == tag) {
+    for r in rec
+        .get::<Reading>()
+        .iter()
+        .filter(|r| r.device.0 as usize == tag)
+    {
         for o in r
             .observations()
             .iter()
@@ -106,7 +111,7 @@ fn a_full_spool_drops_what_the_policy_says() {
         let start = s.epoch_ms + 30 * 60_000;
         let end = start + 20 * 60_000;
         let during: Vec<_> = rec
-            .fates
+            .get::<EmissionFate>()
             .iter()
             .filter(|f| f.sim_ms >= start && f.sim_ms < end)
             .collect();
@@ -138,7 +143,7 @@ fn a_full_spool_drops_what_the_policy_says() {
         }
         // Nothing before or after the outage waited.
         assert!(
-            rec.fates
+            rec.get::<EmissionFate>()
                 .iter()
                 .filter(|f| f.sim_ms < start - 1_000 || f.sim_ms > end + 10_000)
                 .all(|f| f.fate == Fate::Delivered)
@@ -147,7 +152,7 @@ fn a_full_spool_drops_what_the_policy_says() {
         let dropped_keys: std::collections::BTreeSet<_> =
             dropped.iter().map(|f| (f.device, f.seq)).collect();
         assert!(
-            rec.readings
+            rec.get::<Reading>()
                 .iter()
                 .all(|r| !dropped_keys.contains(&(r.device, r.seq)))
         );
@@ -173,7 +178,11 @@ fn radio_loss_follows_distance_as_the_model_says() {
         .iter()
         .position(|d| d.kind == DeviceKind::PulseOximeter)
         .unwrap() as u32;
-    let fates: Vec<_> = rec.fates.iter().filter(|f| f.device.0 == ox).collect();
+    let fates: Vec<_> = rec
+        .get::<EmissionFate>()
+        .iter()
+        .filter(|f| f.device.0 == ox)
+        .collect();
     let lost = fates.iter().filter(|f| f.fate == Fate::RadioLost).count() as f64;
     let p = lost / fates.len() as f64;
     // The bed stands at the room's middle (37, 3); the receiver at (20, 7.5), through a wall.

@@ -1,6 +1,8 @@
 //! Patient model tests: realism against DOMAIN.md, deterioration, independence of streams.
 
 use std::collections::BTreeMap;
+use wardtwin_sim::conditions::ConditionRecord;
+use wardtwin_sim::records::{EpisodeRecord, Reading};
 
 use bevy_app::PluginGroup;
 use wardtwin_sim::news2::Spo2Scale;
@@ -30,7 +32,7 @@ fn mean_sd(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 #[test]
 fn stable_ward_vitals_fall_in_domain_ranges() {
     let (rec, dir) = run_to_memory(&library("ward-baseline-24h"));
-    let patients = by_patient(&rec.truth);
+    let patients = by_patient(rec.get::<TruthVitals>());
     assert_eq!(patients.len(), 28);
     for (ix, rows) in &patients {
         let id = &dir.patient(*ix).id;
@@ -99,14 +101,18 @@ fn stable_ward_vitals_fall_in_domain_ranges() {
 #[test]
 fn stable_patients_rarely_score_five() {
     let (rec, dir) = run_to_memory(&library("ward-baseline-24h"));
-    let high = rec.truth.iter().filter(|t| t.news2.total >= 5).count();
-    let frac = high as f64 / rec.truth.len() as f64;
+    let high = rec
+        .get::<TruthVitals>()
+        .iter()
+        .filter(|t| t.news2.total >= 5)
+        .count();
+    let frac = high as f64 / rec.get::<TruthVitals>().len() as f64;
     assert!(
         frac < 0.01,
         "{:.2} % of stable patient-minutes at NEWS2 >= 5",
         frac * 100.0
     );
-    for (ix, rows) in by_patient(&rec.truth) {
+    for (ix, rows) in by_patient(rec.get::<TruthVitals>()) {
         let f = rows.iter().filter(|t| t.news2.total >= 5).count() as f64 / rows.len() as f64;
         assert!(
             f < 0.05,
@@ -115,7 +121,7 @@ fn stable_patients_rarely_score_five() {
             f * 100.0
         );
     }
-    assert!(rec.episodes.is_empty());
+    assert!(rec.get::<EpisodeRecord>().is_empty());
 }
 
 /// In quickstart each scheduled deterioration reaches NEWS2 ≥ 5 within its development window
@@ -124,14 +130,15 @@ fn stable_patients_rarely_score_five() {
 fn quickstart_deteriorations_reach_five_in_their_window_and_stable_patients_do_not() {
     let scenario = library("quickstart");
     let (mut rec, dir) = run_to_memory(&scenario);
-    rec.episodes.sort_by_key(|e| e.id);
-    assert_eq!(rec.episodes.len(), 2);
-    let kinds: Vec<_> = rec.episodes.iter().map(|e| e.kind).collect();
+    let mut episodes = rec.take::<EpisodeRecord>();
+    episodes.sort_by_key(|e| e.id);
+    assert_eq!(episodes.len(), 2);
+    let kinds: Vec<_> = episodes.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [Deterioration::Sepsis, Deterioration::RespiratoryFailure]
     );
-    for e in &rec.episodes {
+    for e in &episodes {
         let who = &dir.patient(e.patient).id;
         let ge5 = e
             .news2_ge5_ms
@@ -148,10 +155,10 @@ fn quickstart_deteriorations_reach_five_in_their_window_and_stable_patients_do_n
         assert!(e.peak_news2 >= 7);
     }
     // Respiratory failure is treated after 6 h and resolves within the run; sepsis goes on.
-    assert!(rec.episodes[1].end_ms.is_some());
-    assert!(rec.episodes[0].end_ms.is_none());
-    let deteriorating: Vec<PatientIx> = rec.episodes.iter().map(|e| e.patient).collect();
-    for (ix, rows) in by_patient(&rec.truth) {
+    assert!(episodes[1].end_ms.is_some());
+    assert!(episodes[0].end_ms.is_none());
+    let deteriorating: Vec<PatientIx> = episodes.iter().map(|e| e.patient).collect();
+    for (ix, rows) in by_patient(rec.get::<TruthVitals>()) {
         if deteriorating.contains(&ix) {
             continue;
         }
@@ -190,8 +197,8 @@ fn each_condition_has_its_signature() {
             ),
         );
         let (rec, _) = run_to_memory(&s);
-        let before = &rec.truth[59];
-        let after = &rec.truth[179];
+        let before = &rec.get::<TruthVitals>()[59];
+        let after = &rec.get::<TruthVitals>()[179];
         assert!(
             check(before, after),
             "{kind}: before {before:?}\nafter {after:?}"
@@ -222,7 +229,10 @@ fn adding_a_patient_changes_no_other_patient() {
             })
             .collect()
     };
-    assert_eq!(keep(&a.truth, &dir_a), keep(&b.truth, &dir_b));
+    assert_eq!(
+        keep(a.get::<TruthVitals>(), &dir_a),
+        keep(b.get::<TruthVitals>(), &dir_b)
+    );
 }
 
 /// Plugin test: only the patient plugin (devices off), time driven step by step.
@@ -247,10 +257,10 @@ fn patient_plugin_alone_samples_truth_on_its_cadence() {
         sim.step();
     }
     let rec = sink.take();
-    assert!(rec.readings.is_empty(), "devices are off");
+    assert!(rec.get::<Reading>().is_empty(), "devices are off");
     // Ticks 0, 60 and 120 (one a minute), two patients each.
     let times: Vec<i64> = rec
-        .truth
+        .get::<TruthVitals>()
         .iter()
         .map(|t| (t.sim_ms - s.epoch_ms) / 1000)
         .collect();
@@ -283,7 +293,7 @@ fn quickstart_conditions_ledger_matches_the_episodes() {
     use wardtwin_sim::conditions::{ConditionClass, Severity, Subject};
     let (rec, dir) = run_to_memory(&library("quickstart"));
     let det = |p: PatientIx, sev: Severity| {
-        rec.conditions
+        rec.get::<ConditionRecord>()
             .iter()
             .filter(|c| {
                 c.class == ConditionClass::Deterioration
@@ -294,7 +304,7 @@ fn quickstart_conditions_ledger_matches_the_episodes() {
             .map(|c| c.onset_ms)
             .collect::<Vec<_>>()
     };
-    for e in &rec.episodes {
+    for e in rec.get::<EpisodeRecord>() {
         let who = &dir.patient(e.patient).id;
         assert_eq!(
             det(e.patient, Severity::Medium).first(),
@@ -312,7 +322,11 @@ fn quickstart_conditions_ledger_matches_the_episodes() {
             "{who}"
         );
     }
-    let deteriorating: Vec<PatientIx> = rec.episodes.iter().map(|e| e.patient).collect();
+    let deteriorating: Vec<PatientIx> = rec
+        .get::<EpisodeRecord>()
+        .iter()
+        .map(|e| e.patient)
+        .collect();
     for (i, p) in dir.patients.iter().enumerate() {
         let ix = PatientIx(i as u32);
         if !deteriorating.contains(&ix) {
@@ -322,7 +336,7 @@ fn quickstart_conditions_ledger_matches_the_episodes() {
         }
     }
     // Every condition begins inside the run, and ends after it begins.
-    for c in &rec.conditions {
+    for c in rec.get::<ConditionRecord>() {
         assert!(
             c.onset_ms >= 0 && c.end_ms.is_none_or(|e| e > c.onset_ms),
             "{c:?}"

@@ -1,4 +1,6 @@
+use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::conditions::{ConditionClass, Subject};
+use wardtwin_sim::records::{DeviceEvent, EmissionFate, PositionRecord, Reading};
 use wardtwin_sim::records::{DeviceEventKind, DeviceIx, DeviceKind, Fate, Metric};
 
 use crate::testkit::{run_to_memory, small};
@@ -33,7 +35,7 @@ fn an_asset_taken_to_another_ward_breaches_its_zone_and_the_receivers_follow_it(
     let (rec, dir) = run_to_memory(&s);
     let tag = ix(&dir, "tag-W1-IVP01");
     let breach: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == ConditionClass::AssetZoneBreach)
         .collect();
@@ -43,20 +45,20 @@ fn an_asset_taken_to_another_ward_breaches_its_zone_and_the_receivers_follow_it(
     assert!(breach[0].onset_ms > at && breach[0].onset_ms < at + 5 * 60_000);
     assert_eq!(breach[0].end_ms, None, "left there");
     assert!(
-        rec.device_events
+        rec.get::<DeviceEvent>()
             .iter()
             .any(|e| e.device == tag && e.kind == DeviceEventKind::ZoneLeft)
     );
     // Its true position ends in W2's equipment room, and W2's receivers hear it.
     let last = rec
-        .positions
+        .get::<PositionRecord>()
         .iter()
         .rev()
         .find(|p| p.device == tag)
         .unwrap();
     assert_eq!(dir.spaces[last.space as usize].id, "W2-EQP");
     let heard_by: Vec<&str> = rec
-        .readings
+        .get::<Reading>()
         .iter()
         .rev()
         .filter(|r| r.device == tag)
@@ -76,7 +78,7 @@ fn an_asset_taken_outside_goes_unheard_and_is_missing_after_30_min() {
     let (rec, dir) = run_to_memory(&s);
     let tag = ix(&dir, "tag-W1-WCH01");
     let missing: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == ConditionClass::AssetMissing)
         .collect();
@@ -84,7 +86,7 @@ fn an_asset_taken_outside_goes_unheard_and_is_missing_after_30_min() {
     assert_eq!(missing[0].subject, Subject::Device(tag));
     // Out of range from some point after leaving; missing exactly 30 min later.
     let last_heard = rec
-        .fates
+        .get::<EmissionFate>()
         .iter()
         .filter(|f| f.device == tag && f.fate != Fate::RadioLost)
         .map(|f| f.sim_ms)
@@ -96,14 +98,14 @@ fn an_asset_taken_outside_goes_unheard_and_is_missing_after_30_min() {
         "missing {lag} ms after it was last heard"
     );
     let lost = rec
-        .fates
+        .get::<EmissionFate>()
         .iter()
         .filter(|f| f.device == tag && f.fate == Fate::RadioLost)
         .count();
     assert!(lost > 300, "its adverts are lost on the radio: {lost}");
     // Outside is a zone breach too.
     assert!(
-        rec.conditions.iter().any(
+        rec.get::<ConditionRecord>().iter().any(
             |c| c.class == ConditionClass::AssetZoneBreach && c.subject == Subject::Device(tag)
         )
     );
@@ -116,14 +118,14 @@ fn a_duress_call_is_reported_at_once_and_lasts_until_a_colleague_arrives() {
     let badge = ix(&dir, "badge-W1-N01");
     let at = s.epoch_ms + 2 * 3_600_000 + 7_000;
     let pressed = rec
-        .readings
+        .get::<Reading>()
         .iter()
         .find(|r| r.device == badge && r.sim_ms == at)
         .expect("reported the moment it was pressed");
     assert_eq!(pressed.obs[0].metric, Metric::DuressButton);
     assert_eq!(pressed.obs[0].value, Some(1.0));
     let d: Vec<_> = rec
-        .conditions
+        .get::<ConditionRecord>()
         .iter()
         .filter(|c| c.class == ConditionClass::Duress)
         .collect();
@@ -137,7 +139,7 @@ fn a_duress_call_is_reported_at_once_and_lasts_until_a_colleague_arrives() {
     );
     // The one who came is the other W1 nurse, standing in the caller's space at that moment.
     let answer_ev = rec
-        .device_events
+        .get::<DeviceEvent>()
         .iter()
         .find(|e| e.kind == DeviceEventKind::DuressAnswered)
         .unwrap();
@@ -165,7 +167,7 @@ fn staff_go_to_a_bed_exit() {
         .filter(|(_, d)| d.kind == DeviceKind::StaffBadge)
         .map(|(i, _)| i as u32)
         .collect();
-    let someone_there = rec.positions.iter().any(|p| {
+    let someone_there = rec.get::<PositionRecord>().iter().any(|p| {
         staff.contains(&p.device.0)
             && p.space == room
             && p.sim_ms > at
@@ -192,10 +194,19 @@ fn uwb_tags_report_positions_within_their_error() {
         .filter(|(_, d)| d.kind == DeviceKind::AssetTag)
         .map(|(i, _)| i as u32)
         .collect();
-    let truth = |d: u32| rec.positions.iter().find(|p| p.device.0 == d).unwrap();
+    let truth = |d: u32| {
+        rec.get::<PositionRecord>()
+            .iter()
+            .find(|p| p.device.0 == d)
+            .unwrap()
+    };
     let mut sq = 0.0;
     let mut n = 0.0;
-    for r in rec.readings.iter().filter(|r| tags.contains(&r.device.0)) {
+    for r in rec
+        .get::<Reading>()
+        .iter()
+        .filter(|r| tags.contains(&r.device.0))
+    {
         assert_eq!(r.obs[0].metric, Metric::PositionX);
         let t = truth(r.device.0);
         sq += f64::from(r.obs[0].value.unwrap() - t.x_m).powi(2);
