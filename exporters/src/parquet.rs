@@ -231,7 +231,8 @@ mod tests {
     use polars_io::SerReader;
     use polars_io::parquet::read::ParquetReader;
     use wardtwin_sim::records::{
-        DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation, Reading,
+        DeviceIx, DeviceKind, Forwarded, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation,
+        Reading,
     };
     use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
 
@@ -260,7 +261,7 @@ mod tests {
         }
     }
 
-    fn reading(seq: u32) -> Reading {
+    fn reading(seq: u32) -> Forwarded {
         let mut obs = [Observation {
             metric: Metric::HeartRate,
             value: Some(70.0 + (seq % 7) as f32),
@@ -273,14 +274,16 @@ mod tests {
             status: ObsStatus::LeadOff,
             source: NO_SOURCE,
         };
-        Reading {
-            device: DeviceIx(0),
-            seq,
-            sim_ms: i64::from(seq) * 15_000,
-            device_ms: i64::from(seq) * 15_000 + 3,
-            battery_pct: 80.0,
-            len: 2,
-            obs,
+        Forwarded {
+            reading: Reading {
+                device: DeviceIx(0),
+                seq,
+                sim_ms: i64::from(seq) * 15_000,
+                device_ms: i64::from(seq) * 15_000 + 3,
+                battery_pct: 80.0,
+                len: 2,
+                obs,
+            },
             forwarded_ms: i64::from(seq) * 15_000,
         }
     }
@@ -291,7 +294,7 @@ mod tests {
     fn telemetry_streams_in_row_groups_of_the_chunk_size_and_reads_back_exactly() {
         let tmp = tempfile::tempdir().unwrap();
         let mut sink = ParquetSink::create(tmp.path(), Arc::new(directory()), 1_000).unwrap();
-        let readings: Vec<Reading> = (0..10_000).map(reading).collect();
+        let readings: Vec<Forwarded> = (0..10_000).map(reading).collect();
         for batch in readings.chunks(7) {
             sink.write(Batch::new(&batch.to_vec())).unwrap();
         }

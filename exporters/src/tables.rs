@@ -10,8 +10,8 @@
 use polars_core::prelude::*;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Metric,
-    NO_SOURCE, ObsStatus, PositionRecord, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Forwarded,
+    Metric, NO_SOURCE, ObsStatus, PositionRecord, TruthVitals,
 };
 use wardtwin_sim::{Batch, Directory, Record};
 
@@ -39,7 +39,7 @@ pub trait Table: Record {
 /// The tables of the record kinds, in manifest order. A new kind's table is one line here.
 pub fn all() -> Vec<Box<dyn Buffer>> {
     vec![
-        buffer::<Reading>(),
+        buffer::<Forwarded>(),
         buffer::<EmissionFate>(),
         buffer::<TruthVitals>(),
         buffer::<EpisodeRecord>(),
@@ -118,10 +118,10 @@ macro_rules! table {
     };
 }
 
-impl Table for Reading {
+impl Table for Forwarded {
     type Row = ObsRow;
     const PREALLOCATE: bool = true;
-    fn rows(records: &[Reading], out: &mut Vec<ObsRow>) {
+    fn rows(records: &[Forwarded], out: &mut Vec<ObsRow>) {
         for r in records {
             out.extend(r.observations().iter().map(|o| ObsRow {
                 device: r.device.0,

@@ -19,7 +19,7 @@ use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 
 use crate::conditions::ConditionRecord;
 use crate::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate,
+    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate, Forwarded,
     PositionRecord, Reading, TruthVitals,
 };
 use crate::sink::{Batch, Record, RecordSink, SinkError, SinkReport};
@@ -117,10 +117,20 @@ pub struct RunSeed(pub u64);
 /// A device emitted a reading (it is now on the radio, on its way to a gateway).
 #[derive(Message, Debug, Clone, Copy)]
 pub struct ReadingEmitted(pub Reading);
-/// A gateway forwarded a reading upstream (`forwarded_ms` set): what the outputs and the wire
-/// get.
+/// A reading went upstream (its gateway forwarded it): what the outputs and the wire get.
 #[derive(Message, Debug, Clone, Copy)]
-pub struct ReadingForwarded(pub Reading);
+pub struct ReadingForwarded(pub Forwarded);
+
+/// Present when a plugin forwards emissions itself (the gateway twin: radio, spool, uplink).
+/// Without one, the engine forwards every reading upstream the moment it is emitted, so a run
+/// with no gateways still records its telemetry.
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub struct ForwardedByPlugin;
+
+/// The engine's own forwarder (runs only without a [`ForwardedByPlugin`]); a forwarding
+/// plugin orders its systems after it.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DirectUplink;
 
 /// The file transport (runs without a live one): every forwarded reading reaches the file
 /// sink. Gateways run before it, in [`SimSet::Transport`].
@@ -228,7 +238,17 @@ impl Plugin for SimPlugin {
         .add_systems(Update, advance_clock.in_set(SimSet::Clock))
         .add_systems(Update, record.in_set(SimSet::Record))
         .add_systems(SimEnd, record.in_set(SimSet::Record));
-        app.configure_sets(Update, FileTransport.in_set(SimSet::Transport));
+        app.configure_sets(Update, FileTransport.in_set(SimSet::Transport))
+            .configure_sets(
+                Update,
+                DirectUplink.in_set(SimSet::Transport).before(FileTransport),
+            )
+            .add_systems(
+                Update,
+                forward_directly
+                    .in_set(DirectUplink)
+                    .run_if(not(resource_exists::<ForwardedByPlugin>)),
+            );
         if self.file_transport {
             app.add_systems(Update, deliver_to_file.in_set(FileTransport));
         }
@@ -266,6 +286,21 @@ pub fn compute_pool_options(threads: Option<usize>) -> TaskPoolOptions {
 
 fn advance_clock(mut clock: ResMut<SimClock>) {
     clock.advance();
+}
+
+/// No plugin forwards emissions: every reading goes upstream as it is emitted.
+fn forward_directly(
+    clock: Res<SimClock>,
+    mut emitted: MessageReader<ReadingEmitted>,
+    mut forwarded: MessageWriter<ReadingForwarded>,
+) {
+    let now = clock.now_ms();
+    forwarded.write_batch(emitted.read().map(|m| {
+        ReadingForwarded(Forwarded {
+            reading: m.0,
+            forwarded_ms: now,
+        })
+    }));
 }
 
 /// The file transport: every reading a gateway forwarded reaches the file sink; late if it
@@ -310,7 +345,7 @@ macro_rules! carries {
 }
 
 carries! {
-    ReadingForwarded => Reading,
+    ReadingForwarded => Forwarded,
     EmissionFated => EmissionFate,
     TruthSampled => TruthVitals,
     EpisodeClosed => EpisodeRecord,

@@ -35,8 +35,8 @@ pub use sink::{
 
 #[cfg(feature = "ecs")]
 pub use engine::{
-    ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, EmissionFated,
-    EpisodeClosed, ExcursionRecorded, FileTransport, PositionSampled, ReadingEmitted,
-    ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks,
-    TruthSampled,
+    ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, DirectUplink, EmissionFated,
+    EpisodeClosed, ExcursionRecorded, FileTransport, ForwardedByPlugin, PositionSampled,
+    ReadingEmitted, ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet,
+    Sinks, TruthSampled,
 };

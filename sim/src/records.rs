@@ -380,13 +380,27 @@ pub struct Reading {
     pub battery_pct: f32,
     pub len: u8,
     pub obs: [Observation; MAX_OBS],
-    /// When its gateway forwarded it upstream (set by the gateway; `sim_ms` until then).
-    pub forwarded_ms: SimMillis,
 }
 
 impl Reading {
     pub fn observations(&self) -> &[Observation] {
         &self.obs[..usize::from(self.len)]
+    }
+}
+
+/// A reading as it went upstream: what the telemetry table and the wire get. The forwarding
+/// time is the gateway's (later than the measurement if the reading waited in its spool); a
+/// run without gateways forwards every reading as it is emitted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Forwarded {
+    pub reading: Reading,
+    pub forwarded_ms: SimMillis,
+}
+
+impl std::ops::Deref for Forwarded {
+    type Target = Reading;
+    fn deref(&self) -> &Reading {
+        &self.reading
     }
 }
 

@@ -16,7 +16,7 @@ use crate::conditions::ConditionRecord;
 use crate::conditions::{ConditionClass, Severity, Subject};
 use crate::records::{
     ArtifactKind, ArtifactRecord, DeviceEvent, DeviceEventKind, DeviceIx, EmissionFate,
-    EpisodeRecord, ExcursionRecord, Measure, PatientIx, PositionRecord, Reading, TruthVitals,
+    EpisodeRecord, ExcursionRecord, Forwarded, Measure, PatientIx, PositionRecord, TruthVitals,
 };
 
 /// Error from a sink: the sink says what failed and why.
@@ -37,7 +37,7 @@ pub trait Record: Copy + Send + Sync + 'static {
     fn key(&self) -> Self::Key;
 }
 
-impl Record for Reading {
+impl Record for Forwarded {
     const TABLE: &'static str = "telemetry";
     type Key = (DeviceIx, u32);
     fn key(&self) -> Self::Key {
@@ -202,7 +202,7 @@ impl RecordSink for CountingSink {
     fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
         let mut c = self.counts.lock().expect("counts lock");
         *c.rows.entry(batch.table()).or_default() += batch.len() as u64;
-        if let Some(rows) = batch.get::<Reading>() {
+        if let Some(rows) = batch.get::<Forwarded>() {
             for r in rows {
                 c.observations += u64::from(r.len);
                 let mut h = fnv(c.digest, &r.device.0.to_le_bytes());

@@ -116,6 +116,15 @@ pub struct BuildOptions {
 
 /// Builds the app for `scenario`: engine, every twin plugin, and the spawned ward.
 pub fn build_app(scenario: &Scenario, opts: &BuildOptions) -> (App, Directory) {
+    build_app_with(scenario, opts, TwinPlugins.build())
+}
+
+/// [`build_app`] with a chosen set of twin plugins (`TwinPlugins.build().disable::<…>()`).
+pub fn build_app_with(
+    scenario: &Scenario,
+    opts: &BuildOptions,
+    twins: PluginGroupBuilder,
+) -> (App, Directory) {
     let seed = opts.seed.unwrap_or(scenario.seed);
     let mut app = App::new();
     app.add_plugins(SimPlugin {
@@ -126,7 +135,7 @@ pub fn build_app(scenario: &Scenario, opts: &BuildOptions) -> (App, Directory) {
         threads: opts.threads,
         file_transport: !opts.live_transport,
     })
-    .add_plugins(TwinPlugins);
+    .add_plugins(twins);
     let dir = ward::spawn(app.world_mut(), scenario, seed);
     (app, dir)
 }
@@ -215,7 +224,7 @@ mod tests {
         let c = sink.counts.lock().expect("counts").clone();
         // 3 beds of ECG, oximeter, temperature, cuff; the ward gateway's status every minute.
         assert_eq!(
-            c.of::<wardtwin_sim::records::Reading>(),
+            c.of::<wardtwin_sim::records::Forwarded>(),
             3 * (480 + 480 + 60 + 2) + 120
         );
         assert_eq!(

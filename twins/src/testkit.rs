@@ -3,11 +3,18 @@
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::{Directory, MemorySink, Recorded, Sim, Sinks};
 
-use crate::{BuildOptions, build_app};
+use bevy_app::{PluginGroup, PluginGroupBuilder};
+
+use crate::{BuildOptions, TwinPlugins, build_app_with};
 
 /// Runs `scenario` to its end and returns everything recorded, with the directory.
 pub fn run_to_memory(scenario: &Scenario) -> (Recorded, Directory) {
-    let (mut app, dir) = build_app(scenario, &BuildOptions::default());
+    run_to_memory_with(scenario, TwinPlugins.build())
+}
+
+/// [`run_to_memory`] with a chosen set of twin plugins.
+pub fn run_to_memory_with(scenario: &Scenario, twins: PluginGroupBuilder) -> (Recorded, Directory) {
+    let (mut app, dir) = build_app_with(scenario, &BuildOptions::default(), twins);
     let sink = MemorySink::default();
     app.insert_resource(Sinks::new(vec![Box::new(sink.clone())]));
     let mut sim = Sim::new(app);

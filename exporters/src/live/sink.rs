@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, EmissionFate, ObsStatus, Reading};
+use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, EmissionFate, Forwarded, ObsStatus};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{Batch, RecordSink, SinkError, SinkReport};
 
@@ -142,7 +142,7 @@ impl LiveSink {
     }
 
     /// Publishes a tick's forwarded readings, with the status messages they cause.
-    fn readings(&mut self, rows: &[Reading]) -> Result<(), SinkError> {
+    fn readings(&mut self, rows: &[Forwarded]) -> Result<(), SinkError> {
         let mut batch = Vec::with_capacity(rows.len() + 4);
         if !self.map_sent {
             self.map_sent = true;
@@ -235,7 +235,7 @@ impl RecordSink for LiveSink {
     /// losses) pass through to the ledger.
     fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
         self.parquet.write(batch)?;
-        if let Some(rows) = batch.get::<Reading>() {
+        if let Some(rows) = batch.get::<Forwarded>() {
             self.readings(rows)
         } else if let Some(rows) = batch.get::<DeviceEvent>() {
             self.device_events(rows)

@@ -68,7 +68,6 @@ fn reading(device: u32, obs: &[(Metric, Option<f32>, ObsStatus)]) -> Reading {
         battery_pct: 87.46,
         len: obs.len() as u8,
         obs: o,
-        forwarded_ms: 1_772_438_400_000,
     }
 }
 

@@ -1,8 +1,10 @@
 use wardtwin_scenarios::StorageKind;
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::conditions::{ConditionClass, Subject};
-use wardtwin_sim::records::{ArtifactKind, DeviceEventKind, DeviceIx, Measure, Metric, ObsStatus};
-use wardtwin_sim::records::{ArtifactRecord, DeviceEvent, Reading};
+use wardtwin_sim::records::{
+    ArtifactKind, DeviceEventKind, DeviceIx, Forwarded, Measure, Metric, ObsStatus,
+};
+use wardtwin_sim::records::{ArtifactRecord, DeviceEvent};
 
 use super::*;
 use crate::testkit::{run_to_memory, small};
@@ -117,7 +119,7 @@ fn a_dead_compressor_takes_the_product_past_8c_when_the_model_says() {
     );
     // The logger saw it: its last product reading is warm, within its accuracy.
     let last = rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .rev()
         .find(|r| r.device == logger)
@@ -183,7 +185,7 @@ fn a_failed_probe_reports_a_fault_and_the_logger_counts_as_lost() {
         .position(|d| d.id == "fridge-VAC")
         .unwrap() as u32;
     let faults = rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .filter(|r| r.device.0 == logger && r.obs[0].status == ObsStatus::SensorFault)
         .count();

@@ -470,7 +470,6 @@ fn emit(
         battery_pct: battery.pct as f32,
         len: len as u8,
         obs,
-        forwarded_ms: now,
     })
 }
 

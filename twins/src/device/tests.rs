@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use wardtwin_sim::conditions::ConditionRecord;
-use wardtwin_sim::records::{ArtifactRecord, DeviceEvent, TruthVitals};
+use wardtwin_sim::records::{ArtifactRecord, DeviceEvent, Forwarded, TruthVitals};
 
 use wardtwin_sim::records::{
     ArtifactKind, DeviceEventKind, DeviceKind, Metric, ObsStatus, Origin, Reading,
@@ -15,12 +15,13 @@ use crate::testkit::{library, run_to_memory, small};
 use crate::{BuildOptions, build_app};
 
 fn readings_of<'a>(
-    rec: &'a [Reading],
+    rec: &'a [Forwarded],
     dir: &wardtwin_sim::Directory,
     id: &str,
 ) -> Vec<&'a Reading> {
     rec.iter()
         .filter(|r| dir.device(r.device).id == id)
+        .map(|r| &r.reading)
         .collect()
 }
 
@@ -28,7 +29,7 @@ fn readings_of<'a>(
 fn each_device_reports_on_its_cadence_with_contiguous_sequence_numbers() {
     let (rec, dir) = run_to_memory(&small(2, "2h", ""));
     let mut per_device: BTreeMap<_, Vec<&Reading>> = BTreeMap::new();
-    for r in rec.get::<Reading>() {
+    for r in rec.get::<Forwarded>() {
         per_device.entry(r.device).or_default().push(r);
     }
     assert_eq!(
@@ -75,7 +76,7 @@ fn readings_are_noisy_integers_near_the_truth() {
         .iter()
         .map(|t| f64::from(t.heart_rate))
         .collect();
-    let hr: Vec<f32> = readings_of(rec.get::<Reading>(), &dir, "ecg-W1-01")
+    let hr: Vec<f32> = readings_of(rec.get::<Forwarded>(), &dir, "ecg-W1-01")
         .iter()
         .map(|r| r.obs[0].value.unwrap())
         .collect();
@@ -89,7 +90,7 @@ fn readings_are_noisy_integers_near_the_truth() {
         (mean_hr - mean_truth).abs() < 5.0,
         "device {mean_hr:.1} vs truth {mean_truth:.1}"
     );
-    let temps: Vec<f32> = readings_of(rec.get::<Reading>(), &dir, "temp-W1-01")
+    let temps: Vec<f32> = readings_of(rec.get::<Forwarded>(), &dir, "temp-W1-01")
         .iter()
         .map(|r| r.obs[0].value.unwrap())
         .collect();
@@ -99,7 +100,7 @@ fn readings_are_noisy_integers_near_the_truth() {
             .all(|t| ((t * 10.0).round() - t * 10.0).abs() < 1e-3),
         "temperature in tenths"
     );
-    let bp = readings_of(rec.get::<Reading>(), &dir, "nibp-W1-01");
+    let bp = readings_of(rec.get::<Forwarded>(), &dir, "nibp-W1-01");
     for r in bp {
         let (s, d, m) = (
             r.obs[0].value.unwrap(),
@@ -117,7 +118,7 @@ fn probe_off_removes_values_and_flags_them_and_is_recorded_as_a_non_event() {
     let (rec, dir) = run_to_memory(&s);
     let start = s.epoch_ms + 11 * 3_600_000;
     let end = start + 25 * 60_000;
-    let spo2 = readings_of(rec.get::<Reading>(), &dir, "spo2-W1-12");
+    let spo2 = readings_of(rec.get::<Forwarded>(), &dir, "spo2-W1-12");
     let inside: Vec<_> = spo2
         .iter()
         .filter(|r| r.sim_ms >= start && r.sim_ms < end)
@@ -160,7 +161,7 @@ fn motion_artifact_fakes_a_desaturation_without_a_flag() {
         .filter(|t| t.sim_ms >= t0 && t.sim_ms < t0 + 300_000)
         .map(|t| t.spo2)
         .fold(f32::MAX, f32::min);
-    let during: Vec<_> = readings_of(rec.get::<Reading>(), &dir, "spo2-W1-01")
+    let during: Vec<_> = readings_of(rec.get::<Forwarded>(), &dir, "spo2-W1-01")
         .into_iter()
         .filter(|r| r.sim_ms >= t0 && r.sim_ms < t0 + 300_000)
         .collect();
@@ -214,7 +215,7 @@ fn a_flat_battery_is_recorded_and_silences_the_device() {
     let died_s = events[1].1;
     assert!((119..=121).contains(&died_s), "died at {died_s} s");
     let last = rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .filter(|r| r.device.0 as usize == ecg)
         .map(|r| (r.sim_ms - s.epoch_ms) / 1000)
@@ -225,7 +226,7 @@ fn a_flat_battery_is_recorded_and_silences_the_device() {
         "reading at {last} s after death at {died_s} s"
     );
     assert!(
-        rec.get::<Reading>()
+        rec.get::<Forwarded>()
             .iter()
             .filter(|r| r.device.0 as usize == ecg)
             .all(|r| r.obs[0].status == ObsStatus::LowBattery)
@@ -239,7 +240,7 @@ fn adding_a_device_changes_no_other_device() {
     let two = "[kit.k]\ndevices = [{ kind = \"ecg_patch\" }, { kind = \"pulse_oximeter\" }]\n[population]\nkit = \"k\"\n";
     let (a, da) = run_to_memory(&small(2, "1h", one));
     let (b, db) = run_to_memory(&small(2, "1h", two));
-    let ecg = |rec: &[Reading],
+    let ecg = |rec: &[Forwarded],
                dir: &wardtwin_sim::Directory|
      -> Vec<(String, u32, i64, Vec<Option<f32>>)> {
         rec.iter()
@@ -254,8 +255,11 @@ fn adding_a_device_changes_no_other_device() {
             })
             .collect()
     };
-    assert!(!ecg(a.get::<Reading>(), &da).is_empty());
-    assert_eq!(ecg(a.get::<Reading>(), &da), ecg(b.get::<Reading>(), &db));
+    assert!(!ecg(a.get::<Forwarded>(), &da).is_empty());
+    assert_eq!(
+        ecg(a.get::<Forwarded>(), &da),
+        ecg(b.get::<Forwarded>(), &db)
+    );
 }
 
 /// A ward with the bedside devices beyond vital signs: CGMs for diabetics, pumps for some,
@@ -321,7 +325,7 @@ fn a_cgm_follows_a_hypo_late_and_a_compression_low_fakes_one() {
     assert!(hypo.iter().all(|c| c.subject
         == wardtwin_sim::conditions::Subject::Patient(wardtwin_sim::records::PatientIx(p))));
     let onset = hypo.iter().map(|c| c.onset_ms).min().unwrap();
-    let cgm = readings_of(rec.get::<Reading>(), &dir, "cgm-W1-02");
+    let cgm = readings_of(rec.get::<Forwarded>(), &dir, "cgm-W1-02");
     assert!(cgm.iter().all(|r| r.obs[0].metric == Metric::Glucose));
     let first_low = cgm
         .iter()
@@ -378,7 +382,7 @@ fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
          [[event]]\nat = \"3h00m30s\"\nbed = \"W1-02\"\nkind = \"bed_exit\"\nduration = \"5m\"\n",
     );
     let (rec, dir) = run_to_memory(&s);
-    let pump = readings_of(rec.get::<Reading>(), &dir, "pump-W1-02");
+    let pump = readings_of(rec.get::<Forwarded>(), &dir, "pump-W1-02");
     let occluded: Vec<_> = pump
         .iter()
         .filter(|r| r.obs[0].status == ObsStatus::Occlusion)
@@ -398,7 +402,7 @@ fn an_occluded_pump_alarms_and_a_bed_exit_is_reported_at_once() {
     assert_eq!(occ.len(), 1);
     assert_eq!(occ[0].end_ms.unwrap() - occ[0].onset_ms, 10 * 60_000);
 
-    let bed = readings_of(rec.get::<Reading>(), &dir, "bedx-W1-02");
+    let bed = readings_of(rec.get::<Forwarded>(), &dir, "bedx-W1-02");
     let exit_at = s.epoch_ms + 3 * 3_600_000 + 30_000;
     let at_exit = bed
         .iter()
@@ -479,7 +483,7 @@ fn hardening_device_events_carry_the_events_own_time_and_battery() {
     );
     // The last reading before it was long before, with more charge.
     let before = rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .filter(|r| r.device.0 as usize == cuff && r.sim_ms <= low.sim_ms)
         .max_by_key(|r| r.sim_ms)

@@ -30,7 +30,7 @@ use bevy_ecs::prelude::*;
 use wardtwin_scenarios::{DropPolicy, Layout, Point, Radio};
 use wardtwin_sim::records::{DeviceIx, Reading};
 use wardtwin_sim::rng::SimRng;
-use wardtwin_sim::{FileTransport, SimEnd, SimSet};
+use wardtwin_sim::{DirectUplink, FileTransport, ForwardedByPlugin, SimEnd, SimSet};
 
 use crate::Window;
 
@@ -195,19 +195,21 @@ pub struct GatewayPlugin;
 
 impl Plugin for GatewayPlugin {
     fn build(&self, app: &mut App) {
-        app.configure_sets(
-            Update,
-            GatewaySystems
-                .in_set(SimSet::Transport)
-                .before(FileTransport),
-        )
-        .add_systems(
-            Update,
-            (systems::route, systems::forward)
-                .chain()
-                .in_set(GatewaySystems),
-        )
-        .configure_sets(SimEnd, GatewaySystems.in_set(SimSet::Dynamics))
-        .add_systems(SimEnd, systems::flush_spools.in_set(GatewaySystems));
+        app.init_resource::<ForwardedByPlugin>()
+            .configure_sets(
+                Update,
+                GatewaySystems
+                    .in_set(SimSet::Transport)
+                    .after(DirectUplink)
+                    .before(FileTransport),
+            )
+            .add_systems(
+                Update,
+                (systems::route, systems::forward)
+                    .chain()
+                    .in_set(GatewaySystems),
+            )
+            .configure_sets(SimEnd, GatewaySystems.in_set(SimSet::Dynamics))
+            .add_systems(SimEnd, systems::flush_spools.in_set(GatewaySystems));
     }
 }

@@ -2,7 +2,9 @@
 
 use bevy_ecs::prelude::*;
 use rand_distr::{Distribution, Normal};
-use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, EmissionFate, Fate, NO_SOURCE, Reading};
+use wardtwin_sim::records::{
+    DeviceEvent, DeviceEventKind, EmissionFate, Fate, Forwarded, NO_SOURCE, Reading,
+};
 use wardtwin_sim::{
     DeviceEventOccurred, EmissionFated, ReadingEmitted, ReadingForwarded, SimClock,
 };
@@ -124,9 +126,11 @@ pub(super) fn forward(
             continue;
         }
         let n = gw.spool.len().min(gw.forward_per_step);
-        out.write_batch(gw.spool.drain(..n).map(|mut r| {
-            r.forwarded_ms = now;
-            ReadingForwarded(r)
+        out.write_batch(gw.spool.drain(..n).map(|reading| {
+            ReadingForwarded(Forwarded {
+                reading,
+                forwarded_ms: now,
+            })
         }));
     }
 }

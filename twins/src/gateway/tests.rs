@@ -1,9 +1,9 @@
 use wardtwin_scenarios::{Point, Radio};
-use wardtwin_sim::records::{DeviceKind, Fate};
-use wardtwin_sim::records::{EmissionFate, PositionRecord, Reading};
+use wardtwin_sim::records::{DeviceKind, Fate, Forwarded};
+use wardtwin_sim::records::{EmissionFate, PositionRecord};
 
 use super::mean_rssi;
-use crate::testkit::{run_to_memory, small};
+use crate::testkit::{run_to_memory, run_to_memory_with, small};
 
 #[test]
 fn rssi_falls_with_distance_and_walls_as_configured() {
@@ -54,7 +54,7 @@ fn a_tags_reported_rssi_has_the_models_mean_and_shadowing() {
         .unwrap();
     let mut v = Vec::new();
     for r in rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .filter(|r| r.device.0 as usize == tag)
     {
@@ -152,7 +152,7 @@ fn a_full_spool_drops_what_the_policy_says() {
         let dropped_keys: std::collections::BTreeSet<_> =
             dropped.iter().map(|f| (f.device, f.seq)).collect();
         assert!(
-            rec.get::<Reading>()
+            rec.get::<Forwarded>()
                 .iter()
                 .all(|r| !dropped_keys.contains(&(r.device, r.seq)))
         );
@@ -222,4 +222,32 @@ fn erf(x: f64) -> f64 {
             * t
             * (-x * x).exp();
     if x >= 0.0 { y } else { -y }
+}
+
+/// Without the gateway plugin the engine forwards every reading as it is emitted: telemetry is
+/// still recorded (nothing used to be), each reading delivered at its own time.
+#[test]
+fn without_the_gateway_plugin_every_reading_is_forwarded_and_delivered_at_once() {
+    use bevy_app::PluginGroup;
+    let s = small(2, "30m", "");
+    let (with, _) = run_to_memory(&s);
+    let (without, _) = run_to_memory_with(
+        &s,
+        crate::TwinPlugins.build().disable::<super::GatewayPlugin>(),
+    );
+    let readings = without.get::<Forwarded>();
+    assert!(
+        !readings.is_empty(),
+        "telemetry is recorded without gateways"
+    );
+    assert!(readings.iter().all(|r| r.forwarded_ms == r.sim_ms));
+    let fates = without.get::<EmissionFate>();
+    assert_eq!(fates.len(), readings.len());
+    assert!(fates.iter().all(|f| f.fate == Fate::Delivered));
+    // Nothing is lost on the way with a healthy gateway either: the same readings.
+    let key = |r: &Forwarded| (r.device, r.seq, r.sim_ms);
+    assert_eq!(
+        with.get::<Forwarded>().iter().map(key).collect::<Vec<_>>(),
+        readings.iter().map(key).collect::<Vec<_>>()
+    );
 }

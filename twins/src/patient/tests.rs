@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use wardtwin_sim::conditions::ConditionRecord;
-use wardtwin_sim::records::{EpisodeRecord, Reading};
+use wardtwin_sim::records::{EpisodeRecord, Forwarded};
 
 use bevy_app::PluginGroup;
 use wardtwin_sim::news2::Spo2Scale;
@@ -257,7 +257,7 @@ fn patient_plugin_alone_samples_truth_on_its_cadence() {
         sim.step();
     }
     let rec = sink.take();
-    assert!(rec.get::<Reading>().is_empty(), "devices are off");
+    assert!(rec.get::<Forwarded>().is_empty(), "devices are off");
     // Ticks 0, 60 and 120 (one a minute), two patients each.
     let times: Vec<i64> = rec
         .get::<TruthVitals>()

@@ -1,6 +1,6 @@
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::conditions::{ConditionClass, Subject};
-use wardtwin_sim::records::{DeviceEvent, EmissionFate, PositionRecord, Reading};
+use wardtwin_sim::records::{DeviceEvent, EmissionFate, Forwarded, PositionRecord};
 use wardtwin_sim::records::{DeviceEventKind, DeviceIx, DeviceKind, Fate, Metric};
 
 use crate::testkit::{run_to_memory, small};
@@ -58,7 +58,7 @@ fn an_asset_taken_to_another_ward_breaches_its_zone_and_the_receivers_follow_it(
         .unwrap();
     assert_eq!(dir.spaces[last.space as usize].id, "W2-EQP");
     let heard_by: Vec<&str> = rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .rev()
         .filter(|r| r.device == tag)
@@ -118,7 +118,7 @@ fn a_duress_call_is_reported_at_once_and_lasts_until_a_colleague_arrives() {
     let badge = ix(&dir, "badge-W1-N01");
     let at = s.epoch_ms + 2 * 3_600_000 + 7_000;
     let pressed = rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .find(|r| r.device == badge && r.sim_ms == at)
         .expect("reported the moment it was pressed");
@@ -203,7 +203,7 @@ fn uwb_tags_report_positions_within_their_error() {
     let mut sq = 0.0;
     let mut n = 0.0;
     for r in rec
-        .get::<Reading>()
+        .get::<Forwarded>()
         .iter()
         .filter(|r| tags.contains(&r.device.0))
     {
