@@ -20,33 +20,34 @@ pub struct DevicePlugin;
 impl Plugin for DevicePlugin {
     fn build(&self, app: &mut App) {
         // After the patients: both record conditions (the recorder sorts them either way).
-        app.configure_sets(
-            Update,
-            DeviceSystems::Battery
-                .in_set(SimSet::Dynamics)
-                .after(crate::rtls::RtlsSystems),
-        )
-        .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
-        .add_systems(
-            Update,
-            (drain_batteries, run_infusions)
-                .chain()
-                .in_set(DeviceSystems::Battery),
-        )
-        .add_systems(Update, plan_devices.in_set(SimSet::Plan))
-        .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
-        // Every event of the tick has been written (gateways write theirs in Transport).
-        .add_systems(
-            Update,
-            stamp_device_events
-                .in_set(SimSet::Transport)
-                .after(crate::gateway::GatewaySystems),
-        )
-        .add_systems(
-            SimEnd,
-            flush_open_conditions
-                .in_set(SimSet::Dynamics)
-                .after(crate::rtls::RtlsSystems),
-        );
+        app.init_resource::<super::systems::DueQueue>()
+            .configure_sets(
+                Update,
+                DeviceSystems::Battery
+                    .in_set(SimSet::Dynamics)
+                    .after(crate::rtls::RtlsSystems),
+            )
+            .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
+            .add_systems(
+                Update,
+                (drain_batteries, run_infusions)
+                    .chain()
+                    .in_set(DeviceSystems::Battery),
+            )
+            .add_systems(Update, plan_devices.in_set(SimSet::Plan))
+            .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
+            // Every event of the tick has been written (gateways write theirs in Transport).
+            .add_systems(
+                Update,
+                stamp_device_events
+                    .in_set(SimSet::Transport)
+                    .after(crate::gateway::GatewaySystems),
+            )
+            .add_systems(
+                SimEnd,
+                flush_open_conditions
+                    .in_set(SimSet::Dynamics)
+                    .after(crate::rtls::RtlsSystems),
+            );
     }
 }
