@@ -14,7 +14,6 @@ macro_rules! outln {
     };
 }
 
-mod bench;
 mod run;
 mod score;
 mod signals;
@@ -53,8 +52,6 @@ enum Command {
     Score(score::ScoreArgs),
     /// A reference system under test: reads the twin's MQTT telemetry, publishes alerts.
     ReferenceStack(score::ReferenceArgs),
-    /// Benchmark: MQTT delivery of `run --speed max` vs a raw rumqttc publisher (mosquitto).
-    BenchMqtt(bench::BenchMqttArgs),
 }
 
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -103,7 +100,6 @@ fn main() -> ExitCode {
         Command::Score(args) => gate(score::score(&args)),
         Command::ReferenceStack(args) => ok(score::reference_stack(&args)),
         Command::Validate { files } => ok(validate(&files)),
-        Command::BenchMqtt(args) => ok(bench::bench_mqtt(&args)),
         Command::Scenarios => {
             scenarios();
             Ok(run::Outcome::Done)

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wardtwin_exporters::live::BrokerUrl;
-use wardtwin_exporters::reference::{PolicyKind, ReferenceConfig, ReferenceStack};
+use wardtwin_exporters::mqtt::BrokerUrl;
+use wardtwin_exporters::report::{self as render, Plots};
 use wardtwin_exporters::runfolder::{self, ALERTS_LOG};
-use wardtwin_exporters::scorecard::{self as render, Plots};
+use wardtwin_reference::{PolicyKind, ReferenceConfig, ReferenceStack};
 use wardtwin_scoring::Scorecard;
 use wardtwin_scoring::matcher::{AlertOutcome, match_alerts};
 

@@ -1,25 +1,27 @@
 //! # wardtwin-exporters: the only crate that knows output formats
 //!
-//! - [`parquet`]: the run sink that streams telemetry and ground truth to Parquet files in
-//!   bounded memory (schemas: [`tables`], documented in `docs/outputs.md`).
-//! - [`manifest`]: `manifest.json`, what a run folder holds and how it was made.
-//! - [`wire`] and [`live`]: MQTT topics and payloads (v1), and the live publisher.
-//! - [`alerts`]: alert intake schema v1 and the run folder's logs of what a system under test
-//!   sent; [`runfolder`] reads a run folder back for scoring; [`scorecard`] renders a
-//!   [`wardtwin_scoring::Scorecard`] as JSON, Markdown, HTML and JUnit XML.
-//! - [`reference`]: the reference stack, a system under test that sees only the wire.
+//! Four rooms, one concern each:
 //!
-//! Nothing else in the workspace knows a column name or a file layout.
+//! - [`runfolder`]: the run folder. [`ParquetSink`] streams every record table to Parquet in
+//!   bounded memory ([`runfolder::tables`]: which record fills which table, and its columns,
+//!   documented in `docs/outputs.md`); [`runfolder::manifest`] writes `manifest.json`; the
+//!   module itself reads a run folder back for scoring.
+//! - [`wire`]: wire format v1: telemetry and status payloads, topics, the site map,
+//!   [`wire::alerts`] (alert intake schema and the logs of what a system under test sent),
+//!   and the JSON Schemas (`schema-check` feature).
+//! - [`mqtt`]: the live transport: client options, the publisher (pacer, ledger,
+//!   connections), the live sink, the collector, subscriptions, the embedded broker; with the
+//!   `test-support` feature, a mosquitto harness for tests and benchmarks.
+//! - [`report`]: a [`wardtwin_scoring::Scorecard`] as JSON, Markdown, HTML and JUnit XML.
+//!
+//! Nothing else in the workspace knows a column name, a topic or a file layout. The reference
+//! alerting stack is a system under test and lives in its own crate (`wardtwin-reference`),
+//! which sees only the wire.
 
-pub mod alerts;
-pub mod live;
-pub mod manifest;
-pub mod parquet;
-pub mod reference;
+pub mod mqtt;
+pub mod report;
 pub mod runfolder;
-pub mod scorecard;
-pub mod tables;
 pub mod wire;
 
-pub use manifest::Manifest;
-pub use parquet::{DEFAULT_CHUNK_ROWS, ExportError, ParquetSink, table_names};
+pub use runfolder::manifest::Manifest;
+pub use runfolder::parquet::{DEFAULT_CHUNK_ROWS, ExportError, ParquetSink, table_names};

@@ -9,9 +9,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use wardtwin_exporters::live::mosquitto::{Mosquitto, MosquittoConfig, TestPki};
-use wardtwin_exporters::live::publisher::tls_config;
-use wardtwin_exporters::live::{EmbeddedBroker, TlsFiles};
+use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig, TestPki};
+use wardtwin_exporters::mqtt::publisher::tls_config;
+use wardtwin_exporters::mqtt::{EmbeddedBroker, TlsFiles};
 use wardtwin_exporters::wire::schemas::WireSchemas;
 
 use super::support::{read_manifest, read_parquet, run_scenario, temp_dir, time_values};

@@ -331,7 +331,7 @@ fn the_reference_stack_through_the_embedded_broker_passes_and_fails_gates_and_re
 #[test]
 fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
     use std::io::BufRead;
-    use wardtwin_exporters::live::mosquitto::{Mosquitto, MosquittoConfig};
+    use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
     let tmp = temp_dir("external");
     let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
     let mut stack = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))

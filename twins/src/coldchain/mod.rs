@@ -30,6 +30,7 @@
 //! The logger is an ordinary [`Device`](crate::device::Device) (kind `fridge_logger`) whose
 //! subject is the fridge: cadence, ±0.5 °C accuracy, clock, battery.
 
+pub(crate) mod spawn;
 mod systems;
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@
 pub mod infusion;
 pub mod params;
 mod plugin;
+pub(crate) mod spawn;
 mod systems;
 #[cfg(test)]
 mod tests;

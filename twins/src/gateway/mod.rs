@@ -20,6 +20,31 @@
 //! through its own spool.
 
 mod systems;
+
+/// Spawns ward `w`'s gateway, whose own status device is `device`, with its uplink outages.
+pub(crate) fn spawn_gateway(
+    world: &mut bevy_ecs::world::World,
+    s: &wardtwin_scenarios::Scenario,
+    w: usize,
+    device: DeviceIx,
+    outages: Vec<Window>,
+) -> bevy_ecs::entity::Entity {
+    let g = &s.gateways;
+    world
+        .spawn(Gateway {
+            ward: w,
+            device,
+            spool: std::collections::VecDeque::new(),
+            spool_limit: g.spool_limit,
+            policy: g.drop_policy,
+            forward_per_step: ((g.forward_rate_per_s * s.step_ms as f64 / 1000.0).ceil() as usize)
+                .max(1),
+            outages: Window::merged(outages),
+            uplink_up: true,
+            dropped: 0,
+        })
+        .id()
+}
 #[cfg(test)]
 mod tests;
 

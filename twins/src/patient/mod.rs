@@ -21,6 +21,7 @@ pub mod glucose;
 pub mod mobility;
 pub mod params;
 mod plugin;
+pub(crate) mod spawn;
 mod systems;
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,7 @@
 //! [`ASSET_MISSING_TIER`] (out of every receiver's range for 30 min) and [`DURESS_TIER`] (from
 //! the press until a colleague arrives).
 
+pub(crate) mod spawn;
 mod systems;
 #[cfg(test)]
 mod tests;

@@ -8,32 +8,27 @@ use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::*;
 use rand::RngExt;
-use rand_distr::{Distribution, Normal, StandardNormal};
-use wardtwin_scenarios::{
-    Acuity, Condition, EventKind, FridgeFault, Only, Scenario, SpaceKind, Target,
-};
-use wardtwin_sim::news2::{Acvpu, Spo2Scale};
-use wardtwin_sim::records::{
-    ArtifactKind, ArtifactRecord, BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx,
-};
+use rand_distr::StandardNormal;
+use wardtwin_scenarios::{Acuity, Condition, EventKind, FridgeFault, Only, Scenario, Target};
+use wardtwin_sim::news2::Spo2Scale;
+use wardtwin_sim::records::{BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx};
 use wardtwin_sim::rng::{SimRng, stream};
-use wardtwin_sim::time::{MINUTE_MS, SimMillis};
+use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{
     ArtifactRecorded, BedInfo, DeviceInfo, Directory, PatientInfo, ReceiverInfo, SpaceInfo,
 };
 
 use crate::Window;
-use crate::coldchain::{Faults, Fridge};
-use crate::device::infusion::Infusion;
-use crate::device::{ArtifactWindow, Battery, Device, params as dparams};
-use crate::gateway::{Gateway, Link, Links, Site};
-use crate::patient::glucose::{Glycaemia, Hypo};
-use crate::patient::mobility::BedPresence;
-use crate::patient::params::*;
-use crate::patient::{
-    ClinicalConditions, Episode, Episodes, Patient, Physiology, PhysiologyStep, TrueVitals, compose,
-};
-use crate::rtls::{Arrival, Mover, Role, RtlsParams, Spells, Trip};
+use crate::coldchain::Faults;
+use crate::coldchain::spawn::spawn_fridge;
+use crate::device::ArtifactWindow;
+use crate::device::spawn::{DeviceSpec, spawn_device};
+use crate::gateway::{Link, Links, Site, spawn_gateway};
+use crate::patient::glucose::Hypo;
+use crate::patient::spawn::{PatientPlan, spawn_patient};
+use crate::patient::{Episode, PhysiologyStep};
+use crate::rtls::RtlsParams;
+use crate::rtls::spawn::{asset_mover, asset_trips, duress_presses, staff_mover};
 use crate::schedule;
 
 /// A patient as admitted: who they are, drawn from the population or pinned by the scenario.
@@ -132,63 +127,6 @@ pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
         });
     }
     out
-}
-
-/// Draws a stable patient's baseline, redrawing while its NEWS2 would exceed
-/// [`MAX_BASELINE_NEWS2_AIR`] (or `_OXYGEN`): stable ward patients sit in the low band.
-fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
-    let acuity_shift: [f64; 6] = match a.acuity {
-        Acuity::Low => [0.0; 6],
-        Acuity::Medium => [4.0, 0.7, -0.4, 0.05, -2.0, -1.0],
-        Acuity::High => [8.0, 1.4, -0.8, 0.1, -4.0, -2.0],
-    };
-    let mut cond_shift = [0.0; 6];
-    for c in &a.conditions {
-        let d: [f64; 6] = match c {
-            Condition::HeartFailure => [5.0, 1.5, -1.0, 0.0, -4.0, -2.0],
-            Condition::Hypertension => [0.0, 0.0, 0.0, 0.0, 15.0, 8.0],
-            Condition::Copd => [4.0, 2.0, 0.0, 0.0, 0.0, 0.0],
-            Condition::Diabetes => [2.0, 0.0, 0.0, 0.0, 3.0, 1.0],
-        };
-        for i in 0..6 {
-            cond_shift[i] += d[i];
-        }
-    }
-    let age_sbp = 0.25 * (a.age - 60.0);
-    let patient = Patient {
-        ix: PatientIx(0),
-        scale: a.scale,
-        on_oxygen: a.on_oxygen,
-    };
-    let mut best = [0.0; 6];
-    for attempt in 0..50 {
-        let mut b = [0.0; 6];
-        for i in 0..6 {
-            let (mean, sd, lo, hi) = if i == SPO2 && a.scale == Spo2Scale::Scale2 {
-                BASELINE_SPO2_SCALE_2
-            } else {
-                BASELINE[i]
-            };
-            let z: f64 = rng.sample(StandardNormal);
-            let shifted = mean
-                + sd * z
-                + acuity_shift[i]
-                + cond_shift[i]
-                + if i == SBP { age_sbp } else { 0.0 };
-            b[i] = shifted.clamp(lo, hi);
-        }
-        best = b;
-        let tv = compose(&b, &[0.0; N_STATE], &[0.0; 6], &[0.0; 6], Acvpu::Alert);
-        let max = if a.on_oxygen {
-            MAX_BASELINE_NEWS2_OXYGEN
-        } else {
-            MAX_BASELINE_NEWS2_AIR
-        };
-        if tv.news2(&patient).total <= max || attempt == 49 {
-            break;
-        }
-    }
-    best
 }
 
 /// What a device belongs to.
@@ -514,170 +452,39 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
     }
     let mut patient_entity = BTreeMap::new();
     for a in &admissions {
-        let ix = patient_ix[&a.bed];
-        let mut rng = stream(seed, &a.id, "baseline");
-        let baseline = draw_baseline(a, &mut rng);
-        let mut ou = [0.0; N_STATE];
-        for o in &mut ou {
-            // Start each process in its stationary distribution.
-            *o = rng.sample(StandardNormal);
-        }
-        let patient = Patient {
-            ix,
-            scale: a.scale,
-            on_oxygen: a.on_oxygen,
+        let plan = PatientPlan {
+            episodes: episodes.remove(&a.bed),
+            hypos: hypos.remove(&a.bed).unwrap_or_default(),
+            exits: exits.remove(&a.bed).unwrap_or_default(),
+            cgm: device_ix(a.bed, DeviceKind::Cgm).is_some(),
+            bed_exit_sensor: device_ix(a.bed, DeviceKind::BedExitSensor),
         };
-        let ph = Physiology {
-            rng: stream(seed, &a.id, "physiology"),
-            baseline,
-            ou,
-        };
-        let tv: TrueVitals = compose(&ph.baseline, &ph.ou, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
-        let mut e = world.spawn((patient, ph, tv, ClinicalConditions::default()));
-        if let Some(eps) = episodes.remove(&a.bed) {
-            e.insert(Episodes(eps));
-        }
-        let diabetic = a.conditions.contains(&Condition::Diabetes);
-        let scheduled_hypos = hypos.remove(&a.bed).unwrap_or_default();
-        let cgm = device_ix(a.bed, DeviceKind::Cgm).is_some();
-        if diabetic || cgm || !scheduled_hypos.is_empty() {
-            let mut all = scheduled_hypos;
-            // Random hypos for monitored diabetics only: an unmonitored patient's would be
-            // invisible to any system under test (schedule one to have it anyway).
-            let random = diabetic && cgm;
-            if random {
-                all.extend(
-                    schedule::first_days(s).flat_map(|d| schedule::hypos(s, seed, &a.id, d)),
-                );
-            }
-            all.sort_by_key(|h| h.onset_ms);
-            let rng = stream(seed, &a.id, "glucose");
-            let mut g = Glycaemia::new(ix, diabetic, rng, all);
-            g.random_hypos = random;
-            e.insert(g);
-        }
-        let scheduled_exits = exits.remove(&a.bed).unwrap_or_default();
-        if a.fall_risk || !scheduled_exits.is_empty() {
-            let mut all = scheduled_exits;
-            if a.fall_risk {
-                all.extend(
-                    schedule::first_days(s).flat_map(|d| schedule::bed_exits(s, seed, &a.id, d)),
-                );
-            }
-            let sensor = device_ix(a.bed, DeviceKind::BedExitSensor);
-            let mut b = BedPresence::new(ix, sensor, all);
-            b.random_exits = a.fall_risk;
-            e.insert(b);
-        }
-        patient_entity.insert(a.bed, e.id());
+        let e = spawn_patient(world, s, seed, a, patient_ix[&a.bed], plan);
+        patient_entity.insert(a.bed, e);
     }
-    // Devices.
+    // Devices, each with its subject (a patient, or the fridge, gateway or mover it is on).
     let mut artifact_records = Vec::new();
     for (i, d) in drafts.iter().enumerate() {
         let ix = DeviceIx(i as u32);
-        let mut rng = stream(seed, &d.id, "device");
-        let interval_steps = d.interval_ms / s.step_ms;
-        let phase_ms = rng.random_range(0..interval_steps.max(1)) * s.step_ms;
-        let spec = dparams::battery(d.kind);
-        let pct =
-            spec.initial_pct.0 + (spec.initial_pct.1 - spec.initial_pct.0) * rng.random::<f64>();
-        let clock_offset_ms = dparams::CLOCK_OFFSET_SD_MS * rng.sample::<f64, _>(StandardNormal);
-        let drift_ppm = dparams::CLOCK_DRIFT_SD_PPM * rng.sample::<f64, _>(StandardNormal);
-        let mut bias = [0.0; 3];
-        for (slot, m) in d.kind.metrics().iter().enumerate() {
-            let sd = dparams::measurement(*m).bias_sd;
-            bias[slot] = Normal::new(0.0, sd.max(1e-12))
-                .map(|n| n.sample(&mut rng))
-                .unwrap_or(0.0);
-        }
-        let random: Vec<ArtifactWindow> = match d.owner {
-            Owner::Bed(_) => schedule::first_days(s)
-                .flat_map(|day| schedule::artifacts(s, seed, &d.id, d.kind, day))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let scheduled = d
-            .bed()
-            .and_then(|b| scheduled_artifacts.get(&(b, d.kind)))
-            .map_or(&[][..], Vec::as_slice);
-        let tagged = random
-            .iter()
-            .map(|w| (w, Origin::Random))
-            .chain(scheduled.iter().map(|w| (w, Origin::Scheduled)));
-        artifact_records.extend(tagged.map(|(w, origin)| ArtifactRecord {
-            device: ix,
-            kind: w.kind,
-            start_ms: w.start_ms,
-            end_ms: w.end_ms,
-            origin,
-        }));
-        let mut artifacts = random;
-        artifacts.extend_from_slice(scheduled);
-        artifacts.sort_by_key(|w| (w.start_ms, w.end_ms));
         let subject = match d.owner {
             Owner::Bed(b) => patient_entity[&b],
-            Owner::Fridge(f) => {
-                let spec = &s.fridges[f];
-                let mut faults = std::mem::take(&mut fridge_faults[f]);
-                let random_doors: Vec<Window> = schedule::first_days(s)
-                    .flat_map(|day| schedule::door_openings(s, seed, spec, day))
-                    .collect();
-                for (w, origin) in random_doors
-                    .iter()
-                    .map(|w| (w, Origin::Random))
-                    .chain(scheduled_doors[f].iter().map(|w| (w, Origin::Scheduled)))
-                {
-                    artifact_records.push(ArtifactRecord {
-                        device: ix,
-                        kind: ArtifactKind::DoorOpen,
-                        start_ms: w.start_ms,
-                        end_ms: w.end_ms,
-                        origin,
-                    });
-                }
-                faults.doors = random_doors;
-                faults.doors.extend_from_slice(&scheduled_doors[f]);
-                for list in [
-                    &mut faults.doors,
-                    &mut faults.compressor,
-                    &mut faults.power,
-                    &mut faults.probe,
-                ] {
-                    list.sort();
-                }
-                world
-                    .spawn((
-                        Fridge::new(
-                            spec.kind,
-                            ix,
-                            spec.room_c,
-                            spec.ballast,
-                            spec.defrost_every_ms,
-                            faults,
-                        ),
-                        schedule::SpecIx(f),
-                    ))
-                    .id()
-            }
-            Owner::Gateway(w) => {
-                let g = &s.gateways;
-                let outages = uplink_outages.remove(&w).unwrap_or_default();
-                world
-                    .spawn(Gateway {
-                        ward: w,
-                        device: ix,
-                        spool: std::collections::VecDeque::new(),
-                        spool_limit: g.spool_limit,
-                        policy: g.drop_policy,
-                        forward_per_step:
-                            ((g.forward_rate_per_s * s.step_ms as f64 / 1000.0).ceil() as usize)
-                                .max(1),
-                        outages: Window::merged(outages),
-                        uplink_up: true,
-                        dropped: 0,
-                    })
-                    .id()
-            }
+            Owner::Fridge(f) => spawn_fridge(
+                world,
+                s,
+                seed,
+                f,
+                ix,
+                std::mem::take(&mut fridge_faults[f]),
+                &scheduled_doors[f],
+                &mut artifact_records,
+            ),
+            Owner::Gateway(w) => spawn_gateway(
+                world,
+                s,
+                w,
+                ix,
+                uplink_outages.remove(&w).unwrap_or_default(),
+            ),
             Owner::Asset(a) => {
                 let trips = asset_trips(s, seed, a, scheduled_wanders.remove(&a));
                 world
@@ -691,37 +498,31 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
                     .id()
             }
         };
-        let mut entity = world.spawn_empty();
-        if d.kind == DeviceKind::InfusionPump {
-            let bed = d.bed().expect("a pump is on a patient");
-            let mut all = occlusions.remove(&bed).unwrap_or_default();
-            all.extend(
-                schedule::first_days(s).flat_map(|day| schedule::occlusions(s, seed, &d.id, day)),
-            );
-            entity.insert(Infusion::new(ix, stream(seed, &d.id, "infusion"), all));
-        }
-        entity.insert((
-            Device {
-                ix,
-                kind: d.kind,
-                subject,
-                interval_ms: d.interval_ms,
-                next_due_ms: s.epoch_ms + phase_ms,
-                seq: 0,
-                clock_offset_ms,
-                drift_ppm,
-                bias,
-                rng: stream(seed, &d.id, "noise"),
-                artifacts,
-                last_value_ms: s.epoch_ms,
-            },
-            Battery {
-                pct,
-                drain_per_ms: 100.0 / (spec.capacity_h * 3_600_000.0),
-                low_since_ms: None,
-                depleted: false,
-            },
-        ));
+        let bed = d.bed();
+        let draft = DeviceSpec {
+            ix,
+            id: &d.id,
+            kind: d.kind,
+            interval_ms: d.interval_ms,
+            worn: bed.is_some(),
+        };
+        let scheduled = bed
+            .and_then(|b| scheduled_artifacts.get(&(b, d.kind)))
+            .map_or(&[][..], Vec::as_slice);
+        let occluded = match (d.kind, bed) {
+            (DeviceKind::InfusionPump, Some(b)) => Some(occlusions.remove(&b).unwrap_or_default()),
+            _ => None,
+        };
+        spawn_device(
+            world,
+            s,
+            seed,
+            &draft,
+            subject,
+            scheduled,
+            occluded,
+            &mut artifact_records,
+        );
     }
     world.write_message_batch(artifact_records.into_iter().map(ArtifactRecorded));
     world.insert_resource(site);
@@ -737,135 +538,4 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
         seed,
     });
     dir
-}
-
-/// An asset's trips of the first days (the rest are drawn a day ahead, [`crate::schedule`]) and
-/// the scenario's `asset_wander`s (for good).
-fn asset_trips(
-    s: &Scenario,
-    seed: u64,
-    a: usize,
-    scheduled: Option<Vec<(SimMillis, Option<usize>)>>,
-) -> Vec<Trip> {
-    let exit = s.layout.space_index("EXIT").expect("every layout has EXIT");
-    let mut trips: Vec<Trip> = schedule::first_days(s)
-        .flat_map(|day| schedule::trips(s, seed, a, day))
-        .collect();
-    for (at, to) in scheduled.unwrap_or_default() {
-        let to = to.map_or(exit, |w| schedule::base_of(s, w));
-        trips.push(Trip {
-            depart_ms: at,
-            to,
-            dwell_ms: None,
-        });
-    }
-    trips.sort();
-    trips
-}
-
-/// A staff member's duress presses: random (`duress_per_staff_day`, the first days) and
-/// scheduled.
-fn duress_presses(
-    s: &Scenario,
-    seed: u64,
-    k: usize,
-    scheduled: Option<Vec<SimMillis>>,
-) -> Vec<SimMillis> {
-    let mut v: Vec<SimMillis> = schedule::first_days(s)
-        .flat_map(|day| schedule::presses(s, seed, k, day))
-        .collect();
-    v.extend(scheduled.unwrap_or_default());
-    v.sort();
-    v
-}
-
-fn mover(
-    s: &Scenario,
-    role: Role,
-    tag: DeviceIx,
-    ward: usize,
-    base: usize,
-    mut rng: SimRng,
-    speed_m_s: f64,
-) -> Mover {
-    let r = s.layout.spaces[base].rect;
-    let pos = r.at(rng.random_range(0.2..0.8), rng.random_range(0.2..0.8));
-    Mover {
-        role,
-        tag,
-        ward,
-        base,
-        space: base,
-        pos,
-        speed_m_s,
-        route: std::collections::VecDeque::new(),
-        target: pos,
-        on_arrival: Arrival::Wait(0),
-        busy_until: s.epoch_ms,
-        stays: false,
-        trips: std::collections::VecDeque::new(),
-        itinerary: std::collections::VecDeque::new(),
-        next_round_ms: s.epoch_ms,
-        duress: false,
-        duress_changed_ms: SimMillis::MIN,
-        presses: std::collections::VecDeque::new(),
-        answering: None,
-        security_at: None,
-        out_of_zone: false,
-        uncovered_since: None,
-        rng,
-        spells: Spells::new(tag),
-    }
-}
-
-fn asset_mover(s: &Scenario, seed: u64, a: usize, tag: DeviceIx, trips: Vec<Trip>) -> Mover {
-    let spec = &s.assets[a];
-    let role = Role::Asset {
-        permitted: spec.permitted_zones.clone(),
-    };
-    let rng = stream(seed, &spec.id, "moves");
-    let mut m = mover(
-        s,
-        role,
-        tag,
-        spec.ward,
-        schedule::base_of(s, spec.ward),
-        rng,
-        crate::rtls::ASSET_SPEED_M_S,
-    );
-    m.trips = trips.into();
-    m
-}
-
-fn staff_mover(s: &Scenario, seed: u64, k: usize, tag: DeviceIx, presses: Vec<SimMillis>) -> Mover {
-    let spec = &s.staff[k];
-    let l = &s.layout;
-    let mates: Vec<usize> = (0..s.staff.len())
-        .filter(|j| s.staff[*j].ward == spec.ward)
-        .collect();
-    let me = mates.iter().position(|j| *j == k).unwrap_or(0);
-    let rooms: Vec<usize> = l
-        .of_kind(spec.ward, SpaceKind::Room)
-        .enumerate()
-        .filter(|(i, _)| i % mates.len().max(1) == me)
-        .map(|(_, r)| r)
-        .collect();
-    let base = l
-        .of_kind(spec.ward, SpaceKind::Station)
-        .next()
-        .unwrap_or(l.gateways[spec.ward].0);
-    let mut rng = stream(seed, &spec.id, "moves");
-    let first_round = s.epoch_ms + rng.random_range(0..=60 * MINUTE_MS);
-    let mut m = mover(
-        s,
-        Role::Staff { rooms },
-        tag,
-        spec.ward,
-        base,
-        rng,
-        crate::rtls::STAFF_SPEED_M_S,
-    );
-    m.next_round_ms = first_round;
-    m.presses = presses.into();
-    m
 }

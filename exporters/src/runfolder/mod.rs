@@ -1,5 +1,10 @@
-//! Reading a run folder back for scoring: the ground truth tables, the manifest, and what the
-//! system under test sent (`alerts.jsonl`, `ingested.jsonl`), into [`wardtwin_scoring`] inputs.
+//! The run folder: what a run writes ([`parquet`], [`tables`], [`manifest`]) and reading it
+//! back for scoring: the ground truth tables, the manifest, and what the system under test
+//! sent (`alerts.jsonl`, `ingested.jsonl`), into [`wardtwin_scoring`] inputs.
+
+pub mod manifest;
+pub mod parquet;
+pub mod tables;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -299,7 +304,7 @@ pub fn load_inputs(
     let header = read_header(dir)?;
     let alerts_path = alerts.map_or_else(|| dir.join(ALERTS_LOG), Path::to_path_buf);
     let received = if alerts.is_some() || alerts_path.is_file() {
-        crate::alerts::read_alert_log(&alerts_path).map_err(|source| RunFolderError::Io {
+        crate::wire::alerts::read_alert_log(&alerts_path).map_err(|source| RunFolderError::Io {
             path: alerts_path.clone(),
             source,
         })?
@@ -309,9 +314,11 @@ pub fn load_inputs(
     let echo_path = dir.join(ECHO_LOG);
     let echo = if echo_path.is_file() {
         Some(
-            crate::alerts::read_echo_log(&echo_path).map_err(|source| RunFolderError::Io {
-                path: echo_path.clone(),
-                source,
+            crate::wire::alerts::read_echo_log(&echo_path).map_err(|source| {
+                RunFolderError::Io {
+                    path: echo_path.clone(),
+                    source,
+                }
             })?,
         )
     } else {

@@ -17,7 +17,7 @@ use polars_core::prelude::*;
 use polars_io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter};
 use wardtwin_sim::{Batch, Directory, RecordSink, SinkError, SinkReport};
 
-use crate::tables;
+use crate::runfolder::tables;
 
 /// Rows per chunk (and so per row group) of the large tables.
 pub const DEFAULT_CHUNK_ROWS: usize = 256 * 1024;

@@ -10,7 +10,8 @@
 //! - [`collector`]: logs what a system under test publishes (alerts, ingestion echo), stamped
 //!   in simulation time.
 //! - [`embedded`]: an in-process broker (rumqttd) on loopback for `--live`.
-//! - [`mosquitto`]: starts a real mosquitto on a free loopback port (tests, benchmarks).
+//! - `mosquitto` (feature `test-support`): starts a real mosquitto on a free loopback port, for
+//!   tests and benchmarks; not API for users.
 //! - [`stats`]: lateness histogram.
 //! - [`subscription`]: the subscribing side shared by the collector and the reference stack.
 //!
@@ -19,6 +20,7 @@
 
 pub mod collector;
 pub mod embedded;
+#[cfg(feature = "test-support")]
 pub mod mosquitto;
 pub mod options;
 pub mod publisher;

@@ -1,7 +1,7 @@
 //! The alert collector: subscribes to the system under test's alerts topic (and, optionally, its
 //! ingestion echo topic) and logs every message as it arrives, stamped in simulation time by the
 //! run's clock (the newest telemetry written to the broker: what the system could have seen).
-//! Logs: `alerts.jsonl` and `ingested.jsonl` in the run folder ([`crate::alerts::MessageLog`]).
+//! Logs: `alerts.jsonl` and `ingested.jsonl` in the run folder ([`crate::wire::alerts::MessageLog`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use wardtwin_sim::time::SimMillis;
 use super::options::LiveOptions;
 use super::publisher::{LiveError, client_options};
 use super::subscription::{Subscription, await_ready};
-use crate::alerts::MessageLog;
 use crate::runfolder::{ALERTS_LOG, ECHO_LOG};
+use crate::wire::alerts::MessageLog;
 
 /// The largest MQTT packet there is (remaining length 268,435,455 plus the fixed header).
 pub const MQTT_MAX_PACKET: usize = 268_435_455 + 5;

@@ -44,7 +44,7 @@ pub struct LiveManifest {
     pub speed: String,
     pub topic_prefix: String,
     #[serde(flatten)]
-    pub report: crate::live::LiveReport,
+    pub report: crate::mqtt::LiveReport,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

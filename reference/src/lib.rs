@@ -1,4 +1,6 @@
-//! The reference stack: a small system under test that sees only the MQTT telemetry (never the
+//! # wardtwin-reference: the reference alerting stack
+//!
+//! A small system under test that sees only the MQTT telemetry (never the
 //! ground truth), decides alerts with a [`policy`], and publishes them in alert schema v1. It
 //! shows what the scorecard says about a naive and a sensible alerting policy, and is the
 //! system the end-to-end tests score.
@@ -6,6 +8,10 @@
 //! It subscribes to `<prefix>/+/+/+/telemetry` and `<prefix>/+/+/+/status`; de-duplicates on
 //! (device, seq) (QoS 1 is at least once); optionally echoes what it ingested; and, when asked,
 //! stops once every gateway it saw has said `shutdown` and its alerts are acknowledged.
+//!
+//! It is its own crate so that the boundary is proved, not promised: it depends on the wire
+//! and MQTT rooms of `wardtwin-exporters` and on the scorer's alert model, never on the twins
+//! or the ground truth.
 
 pub mod policy;
 
@@ -20,11 +26,11 @@ use serde::Deserialize;
 use wardtwin_scoring::model::Alert;
 use wardtwin_sim::time::parse_iso_ms;
 
-use crate::alerts::{encode_alert, encode_echo};
-use crate::live::LiveOptions;
-use crate::live::publisher::{LiveError, client_options};
-use crate::live::subscription::{Subscription, await_ready};
 pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn, SiteMap};
+use wardtwin_exporters::mqtt::LiveOptions;
+use wardtwin_exporters::mqtt::publisher::{LiveError, client_options};
+use wardtwin_exporters::mqtt::subscription::{Subscription, await_ready};
+use wardtwin_exporters::wire::alerts::{encode_alert, encode_echo};
 
 /// Echoes are sent in batches of this many readings.
 const ECHO_BATCH: usize = 256;

@@ -20,7 +20,7 @@ use wardtwin_sim::Directory;
 use wardtwin_sim::records::{DeviceEventKind, ObsStatus, Reading};
 use wardtwin_sim::time::{SimMillis, write_iso_ms};
 
-use crate::tables::displayed;
+use crate::runfolder::tables::displayed;
 
 /// The payload version every message carries as `"v"`.
 pub const WIRE_VERSION: u32 = 1;
@@ -491,6 +491,8 @@ impl GatewayReason {
     }
 }
 
+pub mod alerts;
+
 #[cfg(test)]
 mod tests;
 
@@ -501,23 +503,23 @@ pub mod schemas {
     pub const SOURCES: [(&str, &str); 5] = [
         (
             "telemetry",
-            include_str!("../../docs/schemas/telemetry.v1.schema.json"),
+            include_str!("../../../docs/schemas/telemetry.v1.schema.json"),
         ),
         (
             "device_status",
-            include_str!("../../docs/schemas/device-status.v1.schema.json"),
+            include_str!("../../../docs/schemas/device-status.v1.schema.json"),
         ),
         (
             "gateway_status",
-            include_str!("../../docs/schemas/gateway-status.v1.schema.json"),
+            include_str!("../../../docs/schemas/gateway-status.v1.schema.json"),
         ),
         (
             "alert",
-            include_str!("../../docs/schemas/alert.v1.schema.json"),
+            include_str!("../../../docs/schemas/alert.v1.schema.json"),
         ),
         (
             "site_map",
-            include_str!("../../docs/schemas/site-map.v1.schema.json"),
+            include_str!("../../../docs/schemas/site-map.v1.schema.json"),
         ),
     ];
 

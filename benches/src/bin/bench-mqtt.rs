@@ -1,4 +1,4 @@
-//! `wardtwin bench-mqtt`: what `wardtwin run … --speed max` delivers to a real mosquitto, side
+//! `cargo run --release -p wardtwin-benches --bin bench-mqtt`: what `wardtwin run … --speed max` delivers to a real mosquitto, side
 //! by side with a minimal raw rumqttc publisher sending the same payloads to the same broker
 //! (the practical limit of the machine), at QoS 0 and QoS 1.
 //!
@@ -7,6 +7,9 @@
 //! from the first to the last one received. The wardtwin phases run the real program (a child
 //! process: simulation, Parquet files, wire encoding, MQTT); the first one's payloads are
 //! captured and replayed by the raw publisher.
+//!
+//! The program it runs is `wardtwin` next to this binary (build it first: `cargo build
+//! --release`), or `--wardtwin PATH`.
 
 // A benchmark measures wall time by definition; the simulation never sees it.
 #![allow(clippy::disallowed_methods)]
@@ -19,10 +22,25 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rumqttc::{AsyncClient, Client, Event, MqttOptions, Packet, QoS};
-use wardtwin_exporters::live::mosquitto::{Mosquitto, MosquittoConfig};
+use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
 
-#[derive(clap::Args, Debug)]
+/// Prints a line; a closed stdout (`| head`) ends the output quietly.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "bench-mqtt",
+    about = "MQTT delivery of `wardtwin run --speed max` vs a raw rumqttc publisher (mosquitto)"
+)]
 pub struct BenchMqttArgs {
+    /// The wardtwin program to benchmark [default: `wardtwin` next to this binary].
+    #[arg(long)]
+    pub wardtwin: Option<PathBuf>,
     /// Scenario to publish.
     #[arg(default_value = "hospital-1000-24h")]
     pub scenario: String,
@@ -150,7 +168,15 @@ fn wardtwin_phase(
     counter: &Counter,
     keep: bool,
 ) -> Result<(usize, f64, Captured)> {
-    let exe = std::env::current_exe()?;
+    let exe = match &args.wardtwin {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("wardtwin"),
+    };
+    anyhow::ensure!(
+        exe.is_file(),
+        "{} not found: build it first (cargo build --release) or pass --wardtwin PATH",
+        exe.display()
+    );
     let mut child = Command::new(exe)
         .args(["run", &args.scenario, "--quiet", "--speed", "max"])
         .args(["--duration", &args.duration, "--broker", url])
@@ -247,7 +273,12 @@ fn raw_phase(
     Ok((seen.n, rate(seen.n, seen.first, seen.last)))
 }
 
-pub fn bench_mqtt(args: &BenchMqttArgs) -> Result<()> {
+fn main() -> Result<()> {
+    use clap::Parser as _;
+    bench_mqtt(&BenchMqttArgs::parse())
+}
+
+fn bench_mqtt(args: &BenchMqttArgs) -> Result<()> {
     let tmp;
     let dir = match &args.dir {
         Some(d) => {

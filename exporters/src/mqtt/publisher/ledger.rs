@@ -1,0 +1,99 @@
+//! The shared ledger: totals, fates decided so far, and the live figures read while the run goes on.
+
+use super::*;
+
+#[derive(Default)]
+pub(super) struct Totals {
+    pub(super) fates: Vec<EmissionFate>,
+    pub(super) lateness: Histogram,
+    pub(super) acknowledged: u64,
+    pub(super) sent: u64,
+    pub(super) unacknowledged: u64,
+    pub(super) unsent: u64,
+    pub(super) dropped: u64,
+    pub(super) status_messages: u64,
+    pub(super) resent: u64,
+    pub(super) reconnects: u64,
+    pub(super) outstanding: u64,
+    pub(super) max_depth: u64,
+    pub(super) spool_full_waits: u64,
+    pub(super) last_error: Option<String>,
+}
+
+pub(super) struct Shared {
+    pub(super) totals: Mutex<Totals>,
+    /// Signalled when `outstanding` falls to `wake_at` or below (hysteresis: waking the
+    /// dispatcher on every acknowledgement would cost more than the message).
+    pub(super) progress: Notify,
+    pub(super) wake_at: AtomicU64,
+    pub(super) sim_now_ms: AtomicI64,
+    /// Simulation time of the newest telemetry written to a broker connection: the run's clock
+    /// as a system under test can see it (alert arrivals are stamped with it).
+    pub(super) wire_ms: AtomicI64,
+    /// The run is ending: stop applying backpressure, so the end is reached and the drain
+    /// timeout decides (a broker that accepts connections but never acknowledges cannot
+    /// hang the run).
+    pub(super) finishing: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    pub(super) fn totals(&self) -> MutexGuard<'_, Totals> {
+        self.totals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the final fate of a message.
+    pub(super) fn finalize(&self, m: Msg, fate: Fate) {
+        let mut t = self.totals();
+        t.outstanding -= 1;
+        if let Some((device, seq, sim_ms, forwarded_ms)) = m.out.ledger {
+            match fate {
+                Fate::Acknowledged => t.acknowledged += 1,
+                Fate::Sent => t.sent += 1,
+                Fate::Unacknowledged => t.unacknowledged += 1,
+                Fate::Dropped => t.dropped += 1,
+                _ => t.unsent += 1,
+            }
+            t.fates.push(EmissionFate {
+                device,
+                seq,
+                sim_ms,
+                fate,
+                sink: "mqtt",
+                forwarded_ms: Some(forwarded_ms),
+                attempts: m.attempts,
+                lateness_us: m.lateness_us,
+            });
+        } else if m.attempts > 0 {
+            t.status_messages += 1;
+        }
+        let wake = t.outstanding <= self.wake_at.load(Ordering::Relaxed);
+        drop(t);
+        if wake {
+            self.progress.notify_one();
+        }
+    }
+}
+
+/// Live figures of a running publisher.
+#[derive(Clone)]
+pub struct LiveStats(pub(super) Arc<Shared>);
+
+impl LiveStats {
+    /// Messages handed over and not yet final (spooled, in flight).
+    pub fn queued(&self) -> u64 {
+        self.0.totals().outstanding
+    }
+    pub fn reconnects(&self) -> u64 {
+        self.0.totals().reconnects
+    }
+    /// Telemetry messages with a final fate so far.
+    pub fn done(&self) -> u64 {
+        let t = self.0.totals();
+        t.acknowledged + t.sent + t.unacknowledged + t.unsent + t.dropped
+    }
+    /// Simulation time of the newest telemetry written to the broker (`None` before the first).
+    pub fn wire_ms(&self) -> Option<SimMillis> {
+        let t = self.0.wire_ms.load(Ordering::Relaxed);
+        (t != i64::MIN).then_some(t)
+    }
+}

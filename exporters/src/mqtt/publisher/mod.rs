@@ -1,0 +1,408 @@
+//! The MQTT thread: connections, spools, acknowledgements and the fate of every emission.
+//!
+//! The simulation thread hands one batch of encoded messages per tick through a bounded
+//! channel ([`Publisher::send`]; if the channel is full the simulation waits). On the MQTT
+//! thread a dispatcher puts each message on its connection's spool. Each connection feeds
+//! rumqttc at most `window` messages at a time and mirrors what rumqttc holds:
+//!
+//! - `submitted`: handed to rumqttc, not yet written (rumqttc writes in order);
+//! - `inflight`: written at QoS 1, by packet id, waiting for PUBACK.
+//!
+//! When a connection drops, rumqttc would keep unacknowledged messages only if the broker
+//! still had the session, and otherwise clears them (DOMAIN.md section 7). So the connection
+//! takes everything back from rumqttc (`EventLoop::clean`, then clearing its pending queue)
+//! and puts it, oldest first, at the front of its own spool; after the reconnect it resends in
+//! order. A message written before the drop and resent after may reach a subscriber twice
+//! (at-least-once): consumers dedupe on (device, seq), and the ledger counts the attempts.
+//!
+//! Every telemetry message ends with a fate in the ledger: `acknowledged` (QoS 1 PUBACK),
+//! `sent` (QoS 0, written to the socket), and at the end of the run `unacknowledged` (written,
+//! no PUBACK before the drain timeout) or `unsent` (still spooled).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+    TlsConfiguration, Transport,
+};
+use tokio::sync::{Notify, mpsc};
+use tokio_rustls::rustls;
+use wardtwin_sim::records::{DeviceIx, EmissionFate, Fate};
+use wardtwin_sim::time::SimMillis;
+
+use super::options::{ConnectionMode, LiveOptions, OptionsError, Speed, TlsFiles};
+use super::stats::Histogram;
+use crate::wire::{GatewayReason, WireDirectory};
+
+mod client;
+mod connection;
+mod event_loop;
+mod ledger;
+mod pacer;
+#[cfg(test)]
+mod tests;
+
+use client::*;
+pub use client::{client_options, tls_config};
+use connection::*;
+use event_loop::*;
+pub use ledger::LiveStats;
+use ledger::*;
+pub use pacer::Pacer;
+
+/// Messages rumqttc may hold per connection (channel + written-unacknowledged).
+const WINDOW: usize = 1024;
+/// rumqttc's own in-flight limit: twice the window, so packet ids never collide while the
+/// broker acknowledges in order.
+const RUMQTTC_INFLIGHT: u16 = 2048;
+/// Batches (ticks) that may wait between the simulation and the MQTT thread.
+const CHANNEL_BATCHES: usize = 16;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Why the live transport failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    #[error("cannot connect to {url}: {why}")]
+    Connect { url: String, why: String },
+    #[error("the MQTT thread stopped unexpectedly")]
+    ThreadGone,
+    #[error("cannot start the MQTT thread: {0}")]
+    Spawn(std::io::Error),
+    #[error(
+        "{connections} connections need as many sockets, but this process may open only {limit} files: raise it (ulimit -n) or use --connection per-gateway"
+    )]
+    TooManyConnections { connections: usize, limit: u64 },
+}
+
+/// One message for the broker, as the simulation thread encodes it.
+#[derive(Debug, Clone)]
+pub struct OutMsg {
+    /// Connection index (gateway, or device in per-device mode).
+    pub conn: u32,
+    pub topic: Arc<str>,
+    /// Shared with rumqttc without a copy (and kept for a resend).
+    pub payload: bytes::Bytes,
+    pub retain: bool,
+    /// A telemetry emission: its ledger key. Status messages have none.
+    /// `(device, seq, measured, forwarded by its gateway)`.
+    pub ledger: Option<(DeviceIx, u32, SimMillis, SimMillis)>,
+    /// Simulation time since the epoch (for lateness).
+    pub offset_ms: i64,
+}
+
+struct Msg {
+    id: u64,
+    out: OutMsg,
+    attempts: u8,
+    lateness_us: Option<i64>,
+}
+
+/// What the MQTT side reports at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LiveReport {
+    pub connections: usize,
+    /// Telemetry emissions by fate.
+    pub acknowledged: u64,
+    pub sent: u64,
+    pub unacknowledged: u64,
+    pub unsent: u64,
+    /// Never written, dropped from a full spool while the broker was unreachable.
+    pub dropped: u64,
+    /// Status messages (device and gateway) published.
+    pub status_messages: u64,
+    /// Writes beyond the first (resends after reconnects).
+    pub resent: u64,
+    pub reconnects: u64,
+    /// Most messages waiting in the spools at once.
+    pub max_queue_depth: u64,
+    /// Times the simulation waited because the spools were full.
+    pub spool_full_waits: u64,
+    /// Lateness of first writes, milliseconds (paced runs).
+    pub lateness_p50_ms: Option<f64>,
+    pub lateness_p99_ms: Option<f64>,
+    pub lateness_max_ms: Option<f64>,
+    /// Last connection error seen, if any.
+    pub last_error: Option<String>,
+}
+
+impl LiveReport {
+    /// Telemetry the broker never confirmed: unacknowledged, unsent or dropped.
+    pub fn lost(&self) -> u64 {
+        self.unacknowledged + self.unsent + self.dropped
+    }
+
+    /// The `delivered` gate's figure (scoring::gates): delivered / handed to the transport.
+    pub fn delivered_ratio(&self) -> Option<f64> {
+        wardtwin_scoring::gates::delivered_ratio(|f| match f {
+            "acknowledged" => self.acknowledged,
+            "sent" => self.sent,
+            "unacknowledged" => self.unacknowledged,
+            "unsent" => self.unsent,
+            "dropped" => self.dropped,
+            _ => 0,
+        })
+    }
+}
+
+/// The live publisher: owns the MQTT thread.
+pub struct Publisher {
+    tx: Option<mpsc::Sender<Cmd>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    connections: usize,
+}
+
+enum Cmd {
+    Batch(Vec<OutMsg>),
+    Finish(Duration),
+}
+
+impl Publisher {
+    /// Connects every connection (failing fast if the broker cannot be reached) and starts
+    /// the MQTT thread.
+    pub fn start(
+        opts: &LiveOptions,
+        wire: Arc<WireDirectory>,
+        pacer: Pacer,
+    ) -> Result<Self, LiveError> {
+        let tls = if opts.broker.tls {
+            Some(tls_config(&opts.tls)?)
+        } else {
+            if opts.tls != TlsFiles::default() {
+                return Err(OptionsError::Tls(
+                    "--ca/--cert/--key need an mqtts:// broker URL".to_string(),
+                )
+                .into());
+            }
+            None
+        };
+        let qos = if opts.qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let n = match opts.connection {
+            ConnectionMode::PerGateway => wire.gateways.len(),
+            ConnectionMode::PerDevice => wire.devices.len(),
+        };
+        if let Some(limit) = open_files_limit()
+            && n as u64 + 64 > limit
+        {
+            return Err(LiveError::TooManyConnections {
+                connections: n,
+                limit,
+            });
+        }
+        let shared = Arc::new(Shared {
+            totals: Mutex::new(Totals::default()),
+            progress: Notify::new(),
+            wake_at: AtomicU64::new(0),
+            sim_now_ms: AtomicI64::new(0),
+            wire_ms: AtomicI64::new(i64::MIN),
+            finishing: std::sync::atomic::AtomicBool::new(false),
+        });
+        let mut loops = Vec::with_capacity(n);
+        let mut conns = Vec::with_capacity(n);
+        for i in 0..n {
+            let (letter, will) = match opts.connection {
+                ConnectionMode::PerGateway => (
+                    'g',
+                    LastWill::new(
+                        wire.gateways[i].status_topic.to_string(),
+                        wire.gateway_status(i, false, GatewayReason::ConnectionLost, None),
+                        QoS::AtLeastOnce,
+                        true,
+                    ),
+                ),
+                ConnectionMode::PerDevice => (
+                    'd',
+                    LastWill::new(
+                        wire.devices[i].status_topic.to_string(),
+                        wire.device_will(i as u32),
+                        QoS::AtLeastOnce,
+                        true,
+                    ),
+                ),
+            };
+            let mut mo = MqttOptions::new(
+                format!("{}{letter}{i}", opts.client_id_prefix),
+                opts.broker.host.clone(),
+                opts.broker.port,
+            );
+            mo.set_keep_alive(opts.keep_alive)
+                .set_clean_session(true)
+                .set_inflight(RUMQTTC_INFLIGHT)
+                .set_request_channel_capacity(WINDOW + 8)
+                .set_max_packet_size(1 << 20, 1 << 20)
+                .set_last_will(will);
+            if let Some(c) = &opts.credentials {
+                mo.set_credentials(c.username.clone(), c.password.clone());
+            }
+            if let Some(cfg) = &tls {
+                mo.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                    Arc::clone(cfg),
+                )));
+            }
+            let (client, mut el) = AsyncClient::new(mo, WINDOW + 8);
+            el.network_options
+                .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+            loops.push(el);
+            conns.push(Arc::new(Mutex::new(Conn {
+                client,
+                qos,
+                backlog: VecDeque::new(),
+                submitted: VecDeque::new(),
+                inflight: (0..=RUMQTTC_INFLIGHT).map(|_| None).collect(),
+                inflight_count: 0,
+                collided: None,
+                connected: false,
+                closing: false,
+            })));
+        }
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let ctx = Ctx {
+            shared: Arc::clone(&shared),
+            pacer,
+            wire,
+            mode: opts.connection,
+            max_spool: opts.max_spool.max(WINDOW) as u64,
+            connected_limit: (n * WINDOW).max(4096) as u64,
+        };
+        let thread = std::thread::Builder::new()
+            .name("mqtt".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("cannot start the MQTT runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(run(ctx, conns, loops, rx, ready_tx));
+            })
+            .map_err(LiveError::Spawn)?;
+        let mut publisher = Self {
+            tx: Some(tx),
+            shared,
+            thread: Some(thread),
+            connections: n,
+        };
+        for _ in 0..n {
+            match ready_rx.recv_timeout(CONNECT_TIMEOUT + Duration::from_secs(2)) {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    publisher.abort();
+                    return Err(LiveError::Connect {
+                        url: opts.broker.to_string(),
+                        why,
+                    });
+                }
+                Err(_) => {
+                    publisher.abort();
+                    return Err(LiveError::Connect {
+                        url: opts.broker.to_string(),
+                        why: "timed out".into(),
+                    });
+                }
+            }
+        }
+        Ok(publisher)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// A handle for watching the publisher while the run goes on (progress display).
+    pub fn stats(&self) -> LiveStats {
+        LiveStats(Arc::clone(&self.shared))
+    }
+
+    /// Stops the MQTT thread without draining.
+    fn abort(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// The current simulation time, for status messages the MQTT side makes (gateway online).
+    pub fn set_sim_now(&self, ms: SimMillis) {
+        self.shared.sim_now_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Hands one batch to the MQTT thread; waits while its channel is full.
+    pub fn send(&self, batch: Vec<OutMsg>) -> Result<(), LiveError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().ok_or(LiveError::ThreadGone)?;
+        tx.blocking_send(Cmd::Batch(batch))
+            .map_err(|_| LiveError::ThreadGone)
+    }
+
+    /// Fates decided since the last call (completion order).
+    pub fn take_fates(&self, into: &mut Vec<EmissionFate>) {
+        let mut t = self.shared.totals();
+        into.append(&mut t.fates);
+    }
+
+    /// Messages handed over and not yet final.
+    pub fn outstanding(&self) -> u64 {
+        self.shared.totals().outstanding
+    }
+
+    /// Waits (up to `drain`) for every outstanding message, closes the connections cleanly
+    /// (gateways announce `offline`), and gives every message still open its fate.
+    pub fn finish(&mut self, drain: Duration) -> Result<LiveReport, LiveError> {
+        let tx = self.tx.take().ok_or(LiveError::ThreadGone)?;
+        self.shared.finishing.store(true, Ordering::Relaxed);
+        self.shared.progress.notify_one();
+        tx.blocking_send(Cmd::Finish(drain))
+            .map_err(|_| LiveError::ThreadGone)?;
+        drop(tx);
+        self.thread
+            .take()
+            .ok_or(LiveError::ThreadGone)?
+            .join()
+            .map_err(|_| LiveError::ThreadGone)?;
+        let t = self.shared.totals();
+        let ms = |us: Option<u64>| us.map(|v| v as f64 / 1000.0);
+        Ok(LiveReport {
+            connections: self.connections,
+            acknowledged: t.acknowledged,
+            sent: t.sent,
+            unacknowledged: t.unacknowledged,
+            unsent: t.unsent,
+            dropped: t.dropped,
+            status_messages: t.status_messages,
+            resent: t.resent,
+            reconnects: t.reconnects,
+            max_queue_depth: t.max_depth,
+            spool_full_waits: t.spool_full_waits,
+            lateness_p50_ms: ms(t.lateness.quantile(0.5)),
+            lateness_p99_ms: ms(t.lateness.quantile(0.99)),
+            lateness_max_ms: ms(t.lateness.max()),
+            last_error: t.last_error.clone(),
+        })
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}

@@ -1,0 +1,251 @@
+//! The policies' tests: what each alerts on, and what it must not.
+use super::*;
+
+fn reading(device: &str, ts: i64, obs: &[(&str, Option<f64>)]) -> ReadingIn {
+    ReadingIn {
+        device: device.into(),
+        patient: Some("P1".into()),
+        ts_ms: ts,
+        battery_pct: 80.0,
+        receiver: None,
+        obs: obs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    *v,
+                    if v.is_some() { "ok" } else { "probe_off" }.to_string(),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn naive_alarms_on_every_crossing_news2_only_on_a_persistent_band() {
+    let mut naive = Policy::new(PolicyKind::Naive);
+    let mut news2 = Policy::new(PolicyKind::News2);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    // Two motion spikes of SpO2 (one reading each), then a real desaturation for 2 min.
+    let spo2 = [
+        97., 84., 97., 97., 83., 97., 97., 88., 87., 88., 87., 88., 88., 87., 88., 87.,
+    ];
+    for (i, v) in spo2.iter().enumerate() {
+        let ts = i as i64 * 15 * S;
+        for p in [&mut naive, &mut news2] {
+            let out = if p.kind() == PolicyKind::Naive {
+                &mut a
+            } else {
+                &mut b
+            };
+            p.on_reading(
+                &reading(
+                    "ecg",
+                    ts,
+                    &[("heart_rate", Some(80.0)), ("resp_rate", Some(16.0))],
+                ),
+                out,
+            );
+            p.on_reading(
+                &reading(
+                    "spo2",
+                    ts,
+                    &[("spo2", Some(*v)), ("pulse_rate", Some(80.0))],
+                ),
+                out,
+            );
+        }
+    }
+    let desats = |v: &[AlertOut]| v.iter().filter(|a| a.class == "desaturation").count();
+    assert_eq!(desats(&a), 3, "naive: each crossing alarms");
+    assert_eq!(desats(&b), 1, "news2: spikes filtered, the real one once");
+    let d = b.iter().find(|a| a.class == "desaturation").unwrap();
+    // The median of the last 5 first falls under 90 at the 9th reading (83 97 97 88 87).
+    assert_eq!(d.began_ms, 8 * 15 * S);
+}
+
+#[test]
+fn a_silent_device_raises_monitoring_lost_once() {
+    let mut p = Policy::new(PolicyKind::News2);
+    let mut out = Vec::new();
+    for i in 0..4 {
+        p.on_reading(
+            &reading("spo2", i * 15 * S, &[("spo2", Some(97.0))]),
+            &mut out,
+        );
+    }
+    for i in 4..20 {
+        p.on_reading(
+            &reading("ecg", i * 15 * S, &[("heart_rate", Some(80.0))]),
+            &mut out,
+        );
+        p.tick(&mut out);
+    }
+    let lost: Vec<_> = out
+        .iter()
+        .filter(|a| a.class == "monitoring_lost")
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].device.as_deref(), Some("spo2"));
+    assert_eq!(lost[0].began_ms, 3 * 15 * S + 2 * 15 * S + MIN);
+}
+
+fn logger(ts: i64, air: f64, product: f64) -> ReadingIn {
+    ReadingIn {
+        device: "fridge-VAC".into(),
+        patient: None,
+        ts_ms: ts,
+        battery_pct: 80.0,
+        receiver: None,
+        obs: vec![
+            ("air_temp".into(), Some(air), "ok".into()),
+            ("product_temp".into(), Some(product), "ok".into()),
+        ],
+    }
+}
+
+#[test]
+fn a_door_opening_fools_naive_but_not_news2_which_waits_for_the_product() {
+    let mut naive = Policy::new(PolicyKind::Naive);
+    let mut news2 = Policy::new(PolicyKind::News2);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    // Door spike at 10 min (air only); the product leaves the range at 60 min.
+    let series = [
+        (4.5, 4.6),
+        (4.4, 4.6),
+        (12.0, 4.8),
+        (5.0, 4.9),
+        (5.5, 5.0),
+        (9.0, 6.0),
+        (10.0, 7.5),
+        (11.0, 8.3),
+        (11.5, 8.9),
+        (12.0, 9.4),
+        (12.5, 9.8),
+    ];
+    for (i, (air, product)) in series.iter().enumerate() {
+        let r = logger(i as i64 * 5 * MIN, *air, *product);
+        naive.on_reading(&r, &mut a);
+        news2.on_reading(&r, &mut b);
+    }
+    let cc = |v: &[AlertOut]| -> Vec<i64> {
+        v.iter()
+            .filter(|x| x.class == "cold_chain_excursion")
+            .map(|x| x.began_ms)
+            .collect()
+    };
+    assert_eq!(
+        cc(&a),
+        vec![10 * MIN, 25 * MIN, 35 * MIN],
+        "naive: the door, the air, then the product"
+    );
+    assert_eq!(
+        cc(&b),
+        vec![35 * MIN],
+        "news2: the product, once it stayed out 10 min"
+    );
+    assert!(b.iter().all(|x| x.subject == "fridge-VAC"));
+}
+
+#[test]
+fn pump_occlusions_and_bed_exits_alert_once_at_their_onset() {
+    let mut p = Policy::new(PolicyKind::News2);
+    let mut out = Vec::new();
+    let pump = |ts, status: &str| ReadingIn {
+        device: "pump-W1-01".into(),
+        patient: Some("P1".into()),
+        ts_ms: ts,
+        battery_pct: 99.0,
+        receiver: None,
+        obs: vec![
+            ("infusion_rate".into(), Some(100.0), status.into()),
+            ("volume_remaining".into(), Some(500.0), "ok".into()),
+        ],
+    };
+    for (i, st) in ["ok", "occlusion", "occlusion", "ok", "occlusion"]
+        .iter()
+        .enumerate()
+    {
+        p.on_reading(&pump(i as i64 * MIN, st), &mut out);
+    }
+    let bed = |ts, v| reading("bedx-W1-01", ts, &[("bed_occupied", Some(v))]);
+    for (i, v) in [1.0, 0.0, 0.0, 1.0].iter().enumerate() {
+        p.on_reading(&bed(10 * MIN + i as i64 * S, *v), &mut out);
+    }
+    let got: Vec<_> = out.iter().map(|a| (a.class, a.began_ms)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("pump_occlusion", MIN),
+            ("pump_occlusion", 4 * MIN),
+            ("bed_exit", 10 * MIN + S)
+        ]
+    );
+}
+
+#[test]
+fn a_tag_heard_in_another_zone_breaches_and_one_never_heard_goes_missing() {
+    let map = SiteMap {
+        receiver_zone: [
+            ("rx-W1-EQP".to_string(), "W1".to_string()),
+            ("rx-W2-EQP".to_string(), "W2".to_string()),
+        ]
+        .into(),
+        assets: [
+            ("tag-W1-IVP01".to_string(), vec!["W1".to_string()]),
+            ("tag-W1-IVP02".to_string(), vec!["W1".to_string()]),
+        ]
+        .into(),
+    };
+    let tag = |id: &str, ts: i64, rx: &str| ReadingIn {
+        device: id.into(),
+        patient: None,
+        ts_ms: ts,
+        battery_pct: 90.0,
+        obs: vec![("rssi".into(), Some(-70.0), "ok".into())],
+        receiver: Some(rx.into()),
+    };
+    let mut results = Vec::new();
+    for kind in [PolicyKind::Naive, PolicyKind::News2] {
+        let mut p = Policy::new(kind);
+        p.set_site_map(map.clone());
+        let mut out = Vec::new();
+        p.on_reading(&tag("tag-W1-IVP02", 0, "rx-W1-EQP"), &mut out);
+        for i in 0..80 {
+            let rx = if i < 10 { "rx-W1-EQP" } else { "rx-W2-EQP" };
+            p.on_reading(&tag("tag-W1-IVP01", i * 30 * S, rx), &mut out);
+            p.tick(&mut out);
+        }
+        results.push(out);
+    }
+    let of = |v: &[AlertOut], class: &str| -> Vec<i64> {
+        v.iter()
+            .filter(|a| a.class == class)
+            .map(|a| a.began_ms)
+            .collect()
+    };
+    assert_eq!(
+        of(&results[0], "asset_zone_breach"),
+        vec![300 * S],
+        "naive: at once"
+    );
+    assert_eq!(
+        of(&results[1], "asset_zone_breach"),
+        vec![300 * S],
+        "news2: after 2 min"
+    );
+    assert!(results[1].iter().all(|a| a.subject.starts_with("tag-")));
+    // IVP02 was heard once at 0 and never again.
+    assert_eq!(
+        of(&results[0], "asset_missing"),
+        vec![5 * MIN],
+        "naive: 5 min"
+    );
+    assert_eq!(
+        of(&results[1], "asset_missing"),
+        vec![30 * MIN],
+        "news2: 30 min"
+    );
+    // A tag is never "monitoring lost".
+    assert!(results[1].iter().all(|a| a.class != "monitoring_lost"));
+}

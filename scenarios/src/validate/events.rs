@@ -1,0 +1,366 @@
+//! `[[event]]`: what each event kind targets and which fields apply.
+
+use super::*;
+
+/// One `[[event]]`: its kind decides what it targets (a bed or a fridge) and which fields apply.
+pub(super) fn event(
+    ctx: &Ctx,
+    scenario: &Scenario,
+    ev: &RawEvent,
+    at_ms: i64,
+) -> Result<Event, ScenarioError> {
+    let kind_str = ev.kind.get_ref().as_str();
+    let forbid = |field: Option<Range<usize>>, name: &str| -> Result<(), ScenarioError> {
+        match field {
+            Some(span) => Err(ctx.err(
+                span,
+                format!("`{name}` does not apply to a `{kind_str}` event"),
+            )),
+            None => Ok(()),
+        }
+    };
+    let span = |f: &Option<Spanned<String>>| f.as_ref().map(|d| d.span());
+    let severity = |default: f64| -> Result<f64, ScenarioError> {
+        match &ev.severity {
+            Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 2.0) => Err(ctx.err(
+                v.span(),
+                "severity must be more than 0 and at most 2 (1 = textbook)",
+            )),
+            Some(v) => Ok(*v.get_ref()),
+            None => Ok(default),
+        }
+    };
+    let needs_duration = || -> Result<i64, ScenarioError> {
+        let Some(duration) = &ev.duration else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!("a `{kind_str}` event needs `duration = \"...\"`, e.g. \"2m\""),
+            ));
+        };
+        ctx.positive_duration(duration, "duration")
+    };
+
+    let other_targets = |allowed: &str| -> Result<(), ScenarioError> {
+        for (name, f) in [
+            ("bed", &ev.bed),
+            ("fridge", &ev.fridge),
+            ("ward", &ev.ward),
+            ("asset", &ev.asset),
+            ("staff", &ev.staff),
+        ] {
+            if name != allowed {
+                forbid(span(f), name)?;
+            }
+        }
+        for (name, f) in [
+            ("develop", &ev.develop),
+            ("resolve_after", &ev.resolve_after),
+        ] {
+            forbid(span(f), name)?;
+        }
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.device.as_ref().map(|v| v.span()), "device")
+    };
+    let needs =
+        |f: &Option<Spanned<String>>, what: &str| -> Result<Spanned<String>, ScenarioError> {
+            f.clone().ok_or_else(|| {
+                ctx.err(
+                    ev.kind.span(),
+                    format!("a `{kind_str}` event needs `{what} = \"...\"`"),
+                )
+            })
+        };
+    match kind_str {
+        "uplink_outage" => {
+            other_targets("ward")?;
+            forbid(span(&ev.to), "to")?;
+            let w = needs(&ev.ward, "ward")?;
+            let ward = scenario
+                .wards
+                .iter()
+                .position(|x| &x.id == w.get_ref())
+                .ok_or_else(|| ctx.err(w.span(), format!("no ward `{}`", w.get_ref())))?;
+            return Ok(Event {
+                at_ms,
+                target: Target::Ward(ward),
+                kind: EventKind::UplinkOutage {
+                    duration_ms: needs_duration()?,
+                },
+            });
+        }
+        "asset_wander" => {
+            other_targets("asset")?;
+            forbid(span(&ev.duration), "duration")?;
+            let a = needs(&ev.asset, "asset")?;
+            let asset = scenario
+                .assets
+                .iter()
+                .position(|x| &x.id == a.get_ref())
+                .ok_or_else(|| {
+                    let some: Vec<&str> = scenario
+                        .assets
+                        .iter()
+                        .take(5)
+                        .map(|x| x.id.as_str())
+                        .collect();
+                    ctx.err(
+                        a.span(),
+                        format!(
+                            "no asset `{}` (assets come from [rtls] assets_per_bed; e.g. {})",
+                            a.get_ref(),
+                            if some.is_empty() {
+                                "none in this scenario".to_string()
+                            } else {
+                                some.join(", ")
+                            }
+                        ),
+                    )
+                })?;
+            let to = needs(&ev.to, "to")?;
+            let to_ward = if to.get_ref() == "EXIT" {
+                None
+            } else {
+                Some(
+                    scenario
+                        .wards
+                        .iter()
+                        .position(|x| &x.id == to.get_ref())
+                        .ok_or_else(|| {
+                            ctx.err(
+                                to.span(),
+                                format!("`to` is a ward id or EXIT, found `{}`", to.get_ref()),
+                            )
+                        })?,
+                )
+            };
+            return Ok(Event {
+                at_ms,
+                target: Target::Asset(asset),
+                kind: EventKind::AssetWander { to: to_ward },
+            });
+        }
+        "duress" => {
+            other_targets("staff")?;
+            forbid(span(&ev.to), "to")?;
+            forbid(span(&ev.duration), "duration")?;
+            let st = needs(&ev.staff, "staff")?;
+            let staff = scenario
+                .staff
+                .iter()
+                .position(|x| &x.id == st.get_ref())
+                .ok_or_else(|| {
+                    ctx.err(
+                        st.span(),
+                        format!(
+                            "no staff `{}` (staff come from [rtls] staff_per_bed)",
+                            st.get_ref()
+                        ),
+                    )
+                })?;
+            return Ok(Event {
+                at_ms,
+                target: Target::Staff(staff),
+                kind: EventKind::Duress,
+            });
+        }
+        _ => {}
+    }
+    forbid(span(&ev.ward), "ward")?;
+    forbid(span(&ev.asset), "asset")?;
+    forbid(span(&ev.staff), "staff")?;
+    forbid(span(&ev.to), "to")?;
+
+    if let Some(fault) = FridgeFault::ALL.into_iter().find(|f| f.name() == kind_str) {
+        forbid(span(&ev.bed), "bed")?;
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.device.as_ref().map(|v| v.span()), "device")?;
+        let ids = || {
+            scenario
+                .fridges
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(f) = &ev.fridge else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!(
+                    "a `{kind_str}` event needs `fridge = \"...\"` (one of: {})",
+                    ids()
+                ),
+            ));
+        };
+        let fridge = scenario
+            .fridges
+            .iter()
+            .position(|x| &x.id == f.get_ref())
+            .ok_or_else(|| {
+                ctx.err(
+                    f.span(),
+                    format!("no fridge `{}`: expected one of: {}", f.get_ref(), ids()),
+                )
+            })?;
+        let duration_ms = if fault.needs_duration() {
+            Some(needs_duration()?)
+        } else {
+            ev.duration
+                .as_ref()
+                .map(|d| ctx.positive_duration(d, "duration"))
+                .transpose()?
+        };
+        return Ok(Event {
+            at_ms,
+            target: Target::Fridge(fridge),
+            kind: EventKind::Fridge { fault, duration_ms },
+        });
+    }
+
+    forbid(span(&ev.fridge), "fridge")?;
+    let Some(bed_s) = &ev.bed else {
+        return Err(ctx.err(
+            ev.kind.span(),
+            format!("a `{kind_str}` event needs `bed = \"...\"`"),
+        ));
+    };
+    let bed = bed_of(ctx, &scenario.beds, &scenario.wards, bed_s)?;
+    let kit = scenario.kit_of_bed(bed);
+    let wears = |device: &Spanned<DeviceKind>| -> Result<(), ScenarioError> {
+        if kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
+            return Ok(());
+        }
+        Err(ctx.err(
+            device.span(),
+            format!(
+                "the patient in bed `{}` wears no {}: their kit has {}",
+                bed_s.get_ref(),
+                device.get_ref().name(),
+                kit.devices
+                    .iter()
+                    .map(|d| d.kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    };
+    let kind = if let Some(condition) = Deterioration::from_name(kind_str) {
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        forbid(span(&ev.duration), "duration")?;
+        let develop_ms = match &ev.develop {
+            Some(s) => ctx.positive_duration(s, "develop")?,
+            None => default_develop_ms(condition),
+        };
+        let resolve_after_ms = ev
+            .resolve_after
+            .as_ref()
+            .map(|s| ctx.positive_duration(s, "resolve_after"))
+            .transpose()?;
+        EventKind::Deterioration {
+            condition,
+            develop_ms,
+            resolve_after_ms,
+            severity: severity(1.0)?,
+        }
+    } else if kind_str == "hypoglycaemia" {
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        forbid(span(&ev.duration), "duration")?;
+        let develop_ms = match &ev.develop {
+            Some(s) => ctx.positive_duration(s, "develop")?,
+            None => 45 * MINUTE_MS,
+        };
+        let resolve_after_ms = match &ev.resolve_after {
+            Some(s) => ctx.positive_duration(s, "resolve_after")?,
+            None => develop_ms + 45 * MINUTE_MS,
+        };
+        EventKind::Hypoglycaemia {
+            develop_ms,
+            resolve_after_ms,
+            severity: severity(1.0)?,
+        }
+    } else if kind_str == "pump_occlusion" || kind_str == "bed_exit" {
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        let duration_ms = needs_duration()?;
+        if kind_str == "pump_occlusion" {
+            if !kit
+                .devices
+                .iter()
+                .any(|d| d.kind == DeviceKind::InfusionPump)
+            {
+                return Err(ctx.err(
+                    bed_s.span(),
+                    format!(
+                        "the patient in bed `{}` has no infusion_pump in their kit",
+                        bed_s.get_ref()
+                    ),
+                ));
+            }
+            EventKind::PumpOcclusion { duration_ms }
+        } else {
+            EventKind::BedExit { duration_ms }
+        }
+    } else if let Some(kind) = [
+        ArtifactKind::Motion,
+        ArtifactKind::ProbeOff,
+        ArtifactKind::CompressionLow,
+    ]
+    .into_iter()
+    .find(|k| format!("{}_artifact", k.name()) == kind_str || k.name() == kind_str)
+    {
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|d| d.span()), "severity")?;
+        let Some(device) = &ev.device else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!(
+                    "a `{kind_str}` event needs `device = \"...\"` (one of {})",
+                    DeviceKind::ALL
+                        .into_iter()
+                        .filter(|k| k.on_patient())
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        if kind == ArtifactKind::CompressionLow && *device.get_ref() != DeviceKind::Cgm {
+            return Err(ctx.err(device.span(), "a compression low happens to a cgm only"));
+        }
+        let duration_ms = needs_duration()?;
+        wears(device)?;
+        EventKind::Artifact {
+            kind,
+            device: *device.get_ref(),
+            duration_ms,
+        }
+    } else {
+        let mut expected: Vec<&str> = Deterioration::ALL.iter().map(|d| d.name()).collect();
+        expected.extend([
+            "hypoglycaemia",
+            "pump_occlusion",
+            "bed_exit",
+            "motion_artifact",
+            "probe_off",
+            "compression_low",
+        ]);
+        expected.extend(FridgeFault::ALL.map(|f| f.name()));
+        expected.extend(["uplink_outage", "asset_wander", "duress"]);
+        return Err(ctx.err(
+            ev.kind.span(),
+            format!(
+                "unknown event kind `{kind_str}`: expected one of {}",
+                expected.join(", ")
+            ),
+        ));
+    };
+    Ok(Event {
+        at_ms,
+        target: Target::Bed(bed),
+        kind,
+    })
+}

@@ -1,0 +1,172 @@
+//! `wardtwin run`'s command line: the run, the live transport, broker security.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use wardtwin_exporters::mqtt::{
+    BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles,
+};
+use wardtwin_sim::time::parse_duration;
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A built-in scenario name (see `wardtwin scenarios`) or a path to a scenario file.
+    pub scenario: String,
+    /// Overrides the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Runs only this much of the scenario (e.g. 1h); events after it do not happen.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Run folder [default: runs/<scenario>-<seed>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Simulation worker threads (default: one per core but one, left to the output writer).
+    /// Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Live publishing to an MQTT broker.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Live (MQTT)")]
+pub struct LiveArgs {
+    /// Publish live. Without --broker, starts an embedded broker on loopback and prints its URL.
+    #[arg(long)]
+    pub live: bool,
+    /// Publish to this broker: mqtt://host[:port] or mqtts://host[:port] (implies --live).
+    /// Credentials come from WARDTWIN_MQTT_USERNAME / WARDTWIN_MQTT_PASSWORD or --credentials.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Where the embedded broker listens [default: 127.0.0.1 on a free port].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub security: BrokerSecurity,
+    /// MQTT QoS for telemetry: 0 or 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// One MQTT connection per ward gateway, or one per device.
+    #[arg(long, value_enum, default_value_t = Connection::PerGateway)]
+    pub connection: Connection,
+    /// Simulated seconds per wall second: 1 (real time), N, or max.
+    #[arg(long, default_value = "1")]
+    pub speed: String,
+    /// Topic prefix, at most 3 lowercase levels.
+    #[arg(long, default_value = wardtwin_exporters::wire::DEFAULT_PREFIX)]
+    pub topic_prefix: String,
+    /// How long the end of a run waits for outstanding acknowledgements (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s")]
+    pub drain_timeout: String,
+    /// Simulation time between periodic device status messages (they are also sent on every
+    /// signal change and battery event).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub status_interval: String,
+    /// Collect alerts a system under test publishes on this topic, and score them at the end
+    /// (scorecard.json/md/html, junit.xml; exit code 1 if a gate fails).
+    #[arg(long, value_name = "TOPIC")]
+    pub alerts_topic: Option<String>,
+    /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub echo_topic: Option<String>,
+    /// Run the reference stack (naive or news2) in process as the system under test; alerts
+    /// are collected on --alerts-topic (default sut/alerts).
+    #[arg(long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "news2")]
+    pub with_reference_stack: Option<crate::score::Policy>,
+    /// After the run, how long to keep collecting alerts once none arrives (e.g. 2s). With
+    /// --with-reference-stack the run waits for every alert it published instead.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub alerts_grace: String,
+    /// Messages the publisher's spools may hold while connections are down; past it the oldest
+    /// of disconnected connections are dropped (recorded). While all are up, the simulation
+    /// waits much earlier (1,024 per connection).
+    #[arg(long, default_value_t = 200_000)]
+    pub spool_limit: usize,
+    /// Exit 0 even if telemetry was lost on its way to the broker (unacknowledged, unsent or
+    /// dropped). Without it such a run exits 3, unless a scenario gate on `delivered` decides.
+    #[arg(long)]
+    pub allow_loss: bool,
+}
+
+/// TLS files and credentials for a broker connection (never a password on the command line).
+#[derive(clap::Args, Debug)]
+pub struct BrokerSecurity {
+    /// CA certificate (PEM) for mqtts:// [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mqtts://, with --key.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM), with --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// File with the username on line 1 and the password on line 2.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+}
+
+impl BrokerSecurity {
+    /// Live options for `broker` with these TLS files, and credentials from --credentials or
+    /// the environment.
+    pub fn options(&self, broker: BrokerUrl) -> Result<LiveOptions> {
+        let mut o = LiveOptions::new(broker);
+        o.tls = TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        };
+        o.credentials = match &self.credentials {
+            Some(f) => Some(Credentials::from_file(f)?),
+            None => Credentials::from_env(|k| std::env::var(k).ok())?,
+        };
+        Ok(o)
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    PerGateway,
+    PerDevice,
+}
+
+impl LiveArgs {
+    pub(super) fn enabled(&self) -> bool {
+        self.live || self.broker.is_some()
+    }
+
+    /// The topic alerts are collected from, if this run collects alerts.
+    pub(super) fn alerts_topic(&self) -> Option<String> {
+        match (&self.alerts_topic, self.with_reference_stack) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(_)) => Some(crate::score::DEFAULT_ALERTS_TOPIC.to_string()),
+            (None, None) => None,
+        }
+    }
+
+    /// Live options for a run; credentials from the environment or --credentials.
+    pub(super) fn options(&self, broker: BrokerUrl, client_ids: String) -> Result<LiveOptions> {
+        let mut o = self.security.options(broker)?;
+        o.qos = self.qos;
+        o.connection = match self.connection {
+            Connection::PerGateway => ConnectionMode::PerGateway,
+            Connection::PerDevice => ConnectionMode::PerDevice,
+        };
+        o.speed = Speed::parse(&self.speed)?;
+        wardtwin_exporters::wire::check_prefix(&self.topic_prefix)?;
+        o.prefix = self.topic_prefix.clone();
+        o.client_id_prefix = client_ids;
+        let drain = parse_duration(&self.drain_timeout)
+            .map_err(|e| anyhow::anyhow!("--drain-timeout {:?}: {e}", self.drain_timeout))?;
+        o.drain_timeout = Duration::from_millis(drain.max(0) as u64);
+        o.max_spool = self.spool_limit;
+        o.status_interval_ms = parse_duration(&self.status_interval)
+            .map_err(|e| anyhow::anyhow!("--status-interval {:?}: {e}", self.status_interval))?;
+        Ok(o)
+    }
+}

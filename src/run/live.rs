@@ -1,0 +1,157 @@
+//! The live side of a run: the broker (embedded or given), the system under test's side
+//! (reference stack, alert collector) subscribed before the first telemetry leaves, and the
+//! sinks that write the run folder and publish.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Result;
+use wardtwin_exporters::ParquetSink;
+use wardtwin_exporters::mqtt::options::client_id_prefix;
+use wardtwin_exporters::mqtt::{
+    BrokerUrl, Collector, EmbeddedBroker, LiveOptions, LiveReport, LiveSink, LiveStats, Pacer,
+    Publisher,
+};
+use wardtwin_exporters::wire::WireDirectory;
+use wardtwin_reference::{ReferenceConfig, ReferenceStack};
+use wardtwin_scenarios::Scenario;
+use wardtwin_sim::{Directory, RecordSink};
+
+use super::args::LiveArgs;
+
+/// The broker a live run publishes to: its options, and the embedded broker if there is one.
+pub(super) type Broker = (LiveOptions, Option<EmbeddedBroker>);
+
+/// Connects to `--broker`, or starts the embedded broker (`--live`); `None` for a file run.
+pub(super) fn broker(args: &LiveArgs, scenario: &Scenario, seed: u64) -> Result<Option<Broker>> {
+    if !args.enabled() {
+        return Ok(None);
+    }
+    let (url, embedded) = match &args.broker {
+        Some(u) => (BrokerUrl::parse(u)?, None),
+        None => {
+            let b = EmbeddedBroker::start(args.listen)?;
+            (BrokerUrl::parse(&b.url())?, Some(b))
+        }
+    };
+    let ids = client_id_prefix(&scenario.name, seed, std::process::id());
+    Ok(Some((args.options(url, ids)?, embedded)))
+}
+
+/// The system under test's side of a run.
+pub(super) struct SutSide {
+    /// The live figures, once the publisher exists (the collector stamps alerts with them).
+    pub wire_clock: Arc<OnceLock<LiveStats>>,
+    pub reference: Option<ReferenceStack>,
+    pub collector: Option<Collector>,
+}
+
+/// Starts the reference stack (if asked) and the alert collector (if alerts are collected).
+pub(super) fn sut_side(
+    args: &LiveArgs,
+    live: &Option<Broker>,
+    alerts_topic: &Option<String>,
+    scenario: &Scenario,
+    out: &Path,
+) -> Result<SutSide> {
+    let wire_clock: Arc<OnceLock<LiveStats>> = Arc::new(OnceLock::new());
+    let mut reference = None;
+    let mut collector = None;
+    if let (Some((o, _)), Some(topic)) = (live, alerts_topic) {
+        if let Some(policy) = args.with_reference_stack {
+            let cfg = ReferenceConfig {
+                policy: policy.kind(),
+                prefix: o.prefix.clone(),
+                alerts_topic: topic.clone(),
+                echo_topic: args.echo_topic.clone(),
+                until_shutdown: true,
+            };
+            reference = Some(ReferenceStack::start(
+                o,
+                format!("{}r", o.client_id_prefix),
+                cfg,
+            )?);
+            outln!(
+                "reference stack: {} policy, alerts on {topic}",
+                policy.kind().name()
+            );
+        }
+        let clock = Arc::clone(&wire_clock);
+        let epoch = scenario.epoch_ms;
+        collector = Some(Collector::start(
+            o,
+            format!("{}c", o.client_id_prefix),
+            topic,
+            args.echo_topic.as_deref(),
+            out,
+            move || clock.get().and_then(LiveStats::wire_ms).unwrap_or(epoch),
+        )?);
+        outln!("collecting alerts from {topic}");
+    }
+
+    Ok(SutSide {
+        wire_clock,
+        reference,
+        collector,
+    })
+}
+
+/// The sinks of a run and what the runner needs from them.
+pub(super) struct Wired {
+    pub sinks: Vec<Box<dyn RecordSink>>,
+    pub pacer: Option<Pacer>,
+    pub live_report: Option<Arc<std::sync::Mutex<Option<LiveReport>>>>,
+    pub live_stats: Option<LiveStats>,
+}
+
+/// The file sink alone, or wrapped in the live sink that publishes.
+pub(super) fn sinks(
+    sink: ParquetSink,
+    live: &Option<Broker>,
+    dir: &Directory,
+    scenario: &Scenario,
+    wire_clock: &OnceLock<LiveStats>,
+) -> Result<Wired> {
+    let mut pacer = None;
+    let mut live_report = None;
+    let mut live_stats = None;
+    let sinks = match live {
+        None => Vec::<Box<dyn RecordSink>>::from([Box::new(sink) as Box<dyn RecordSink>]),
+        Some((o, embedded)) => {
+            let wire = Arc::new(WireDirectory::new(dir, &o.prefix, &scenario.site.name)?);
+            let p = Pacer::new(o.speed);
+            let publisher = Publisher::start(o, Arc::clone(&wire), p.clone())?;
+            match embedded {
+                Some(_) => outln!(
+                    "broker: {} (embedded; watch with: mosquitto_sub -h {} -p {} -t '{}/#' -v)",
+                    o.broker,
+                    o.broker.host,
+                    o.broker.port,
+                    o.prefix
+                ),
+                None => outln!("broker: {}", o.broker),
+            }
+            outln!(
+                "publishing: {} connection(s) {}, QoS {}, speed {}, topics {}/{}/...",
+                publisher.connections(),
+                o.connection.name(),
+                o.qos,
+                o.speed.name(),
+                o.prefix,
+                wire.site
+            );
+            let sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms);
+            live_report = Some(sink.report_handle());
+            live_stats = Some(sink.stats());
+            let _ = wire_clock.set(sink.stats());
+            pacer = Some(p);
+            vec![Box::new(sink) as Box<dyn RecordSink>]
+        }
+    };
+    Ok(Wired {
+        sinks,
+        pacer,
+        live_report,
+        live_stats,
+    })
+}

@@ -1,0 +1,185 @@
+//! `wardtwin run`: simulate a scenario into a run folder.
+//!
+//! [`run`] is the outline: load and check the scenario, start the live side ([`live`]), build
+//! the world and its sinks, step it ([`stepping`]), write the manifest and the summary
+//! ([`summary`]), then judge delivery and collect and score what the system under test sent
+//! ([`delivery`]).
+
+mod args;
+mod delivery;
+mod live;
+mod stepping;
+mod summary;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use wardtwin_exporters::runfolder;
+use wardtwin_exporters::{DEFAULT_CHUNK_ROWS, ParquetSink};
+use wardtwin_scenarios::Scenario;
+use wardtwin_sim::time::{format_duration, format_iso_ms, parse_duration};
+use wardtwin_sim::{Sim, Sinks};
+use wardtwin_twins::{BuildOptions, build_app};
+
+pub use args::{BrokerSecurity, RunArgs};
+use delivery::{Delivery, delivery_verdict};
+
+fn prepare_out(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create run folder {}", out.display()))?;
+    // A previous run of the same scenario and seed is replaced, file by file.
+    for t in wardtwin_exporters::table_names() {
+        let _ = std::fs::remove_file(out.join(format!("{t}.parquet")));
+    }
+    let _ = std::fs::remove_file(out.join("manifest.json"));
+    for f in [runfolder::ALERTS_LOG, runfolder::ECHO_LOG]
+        .into_iter()
+        .chain(wardtwin_exporters::report::FILES)
+    {
+        let _ = std::fs::remove_file(out.join(f));
+    }
+    Ok(())
+}
+
+/// How a run ended (main turns it into the exit code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; every gate passed.
+    Done,
+    /// A gate failed.
+    GateFailed,
+    /// A live run lost telemetry that neither `--allow-loss` nor a `delivered` gate accepts.
+    DeliveryShort,
+    /// SIGINT/SIGTERM: stopped early, what was simulated is kept (`"complete": false`).
+    Interrupted,
+}
+
+/// The scenario with `--duration` applied.
+fn load_scenario(args: &RunArgs) -> Result<Scenario> {
+    let mut scenario =
+        wardtwin_scenarios::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(d) = &args.duration {
+        let ms = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration {d:?}: {e}"))?;
+        anyhow::ensure!(
+            ms >= scenario.step_ms,
+            "--duration {d:?}: at least one step ({})",
+            format_duration(scenario.step_ms)
+        );
+        wardtwin_scenarios::limits::check_run(scenario.epoch_ms, ms)
+            .map_err(|e| anyhow::anyhow!("--duration {d:?}: {e}"))?;
+        scenario.duration_ms = ms;
+    }
+    Ok(scenario)
+}
+
+/// Runs a scenario.
+pub fn run(args: &RunArgs) -> Result<Outcome> {
+    let stop = crate::signals::StopFlag::install()?;
+    let mut scenario = load_scenario(args)?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{seed}", scenario.name)));
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+    }
+    let alerts_topic = args.live.alerts_topic();
+    anyhow::ensure!(
+        args.live.enabled() || (alerts_topic.is_none() && args.live.echo_topic.is_none()),
+        "--alerts-topic, --echo-topic and --with-reference-stack need a live run (--live or --broker URL)"
+    );
+    let grace = parse_duration(&args.live.alerts_grace)
+        .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;
+    let grace = Duration::from_millis(grace.max(0) as u64);
+    let live = live::broker(&args.live, &scenario, seed)?;
+    prepare_out(&out)?;
+
+    // The system under test's side: subscribed before the first telemetry leaves.
+    let sut = live::sut_side(&args.live, &live, &alerts_topic, &scenario, &out)?;
+
+    // Wall time is reported, never fed to the model.
+    #[allow(clippy::disallowed_methods)]
+    let started = Instant::now();
+    let opts = BuildOptions {
+        seed: Some(seed),
+        threads: args.threads,
+        live_transport: live.is_some(),
+    };
+    let (mut app, dir) = build_app(&scenario, &opts);
+    let dir = Arc::new(dir);
+    let sink = ParquetSink::create(&out, Arc::clone(&dir), DEFAULT_CHUNK_ROWS)
+        .with_context(|| format!("cannot write into {}", out.display()))?;
+    let wired = live::sinks(sink, &live, &dir, &scenario, &sut.wire_clock)?;
+    app.insert_resource(Sinks::new(wired.sinks));
+    let mut sim = Sim::new(app);
+
+    stepping::step_all(
+        &mut sim,
+        &scenario,
+        args.quiet,
+        &wired.pacer,
+        &wired.live_stats,
+        &stop,
+    );
+    let interrupted = stop.raised();
+    if interrupted {
+        sim.truncate();
+        eprintln!(
+            "interrupted at {} (simulated {} of {}): finishing the files with what was simulated; \
+             press Ctrl-C again to quit at once",
+            format_iso_ms(sim.clock().end_ms()),
+            format_duration(sim.clock().duration_ms()),
+            format_duration(scenario.duration_ms)
+        );
+        scenario.duration_ms = sim.clock().duration_ms();
+    }
+    let episodes = wardtwin_twins::episode_lines(sim.app.world_mut());
+    let reports = sim
+        .finish()
+        .map_err(|e| anyhow::anyhow!("writing {} failed: {e}", out.display()))?;
+    let wall = started.elapsed();
+
+    let manifest = summary::manifest(
+        &out,
+        &reports,
+        &scenario,
+        seed,
+        interrupted,
+        &dir,
+        &live,
+        &wired.live_report,
+    )?;
+    summary::print(
+        &manifest,
+        &out,
+        &scenario,
+        &dir,
+        &episodes,
+        wall,
+        interrupted,
+    );
+    let delivery = manifest.live.as_ref().map_or(Delivery::Complete, |l| {
+        delivery_verdict(&l.report, &scenario.gates, args.live.allow_loss)
+    });
+    let Some(collector) = sut.collector else {
+        return Ok(match delivery {
+            _ if interrupted => Outcome::Interrupted,
+            Delivery::Short => Outcome::DeliveryShort,
+            Delivery::GateFailed => Outcome::GateFailed,
+            Delivery::Complete | Delivery::Accepted => Outcome::Done,
+        });
+    };
+    // The run is over and the gateways have said goodbye; collect what is still coming.
+    delivery::collect_and_score(
+        collector,
+        sut.reference,
+        grace,
+        &out,
+        args.quiet,
+        delivery,
+        interrupted,
+    )
+}

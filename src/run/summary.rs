@@ -1,0 +1,200 @@
+//! The end of a run: `manifest.json`, and the summary on the terminal.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use wardtwin_exporters::mqtt::LiveReport;
+use wardtwin_exporters::runfolder::manifest::{
+    FileEntry, LiveManifest, Manifest, Program, RUN_FORMAT, ScenarioRef,
+};
+use wardtwin_scenarios::Scenario;
+use wardtwin_sim::time::{format_duration, format_iso_ms};
+use wardtwin_sim::{Directory, SinkReport};
+
+use super::live::Broker;
+
+/// Peak resident memory of this process, from /proc (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// What the run wrote, as `manifest.json` says it (written into `out`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn manifest(
+    out: &Path,
+    reports: &[SinkReport],
+    scenario: &Scenario,
+    seed: u64,
+    interrupted: bool,
+    dir: &Directory,
+    live: &Option<Broker>,
+    live_report: &Option<Arc<Mutex<Option<LiveReport>>>>,
+) -> Result<Manifest> {
+    let mut files = Vec::new();
+    for r in reports {
+        for (table, rows) in &r.tables {
+            files.push(FileEntry {
+                table: table.clone(),
+                path: format!("{table}.parquet"),
+                rows: *rows,
+            });
+        }
+    }
+    let manifest = Manifest {
+        format: RUN_FORMAT,
+        program: Program {
+            name: "wardtwin",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        scenario: ScenarioRef {
+            name: scenario.name.clone(),
+            origin: scenario.origin.clone(),
+            sha256: scenario.sha256.clone(),
+        },
+        seed,
+        complete: !interrupted,
+        epoch: format_iso_ms(scenario.epoch_ms),
+        end: format_iso_ms(scenario.epoch_ms + scenario.duration_ms),
+        duration_ms: scenario.duration_ms,
+        step_ms: scenario.step_ms,
+        truth_interval_ms: scenario.truth_interval_ms,
+        beds: dir.beds.len(),
+        patients: dir.patients.len(),
+        devices: dir.devices.len(),
+        files,
+        gates: scenario.gates.clone(),
+        live: live.as_ref().map(|(o, embedded)| LiveManifest {
+            broker: o.broker.to_string(),
+            embedded: embedded.is_some(),
+            qos: o.qos,
+            connection: o.connection.name(),
+            speed: o.speed.name(),
+            topic_prefix: o.prefix.clone(),
+            report: live_report
+                .as_ref()
+                .and_then(|r| r.lock().ok().and_then(|g| g.clone()))
+                .unwrap_or_default(),
+        }),
+    };
+    manifest
+        .write(&out.join("manifest.json"))
+        .with_context(|| format!("cannot write {}/manifest.json", out.display()))?;
+    Ok(manifest)
+}
+
+/// The run's summary: what was simulated, how fast, and what became of the live stream.
+pub(super) fn print(
+    manifest: &Manifest,
+    out: &Path,
+    scenario: &Scenario,
+    dir: &Directory,
+    episodes: &[String],
+    wall: std::time::Duration,
+    interrupted: bool,
+) {
+    let seed = manifest.seed;
+    let rows_of = |t: &str| {
+        manifest
+            .files
+            .iter()
+            .find(|f| f.table == t)
+            .map_or(0, |f| f.rows)
+    };
+
+    let emissions = rows_of("emissions");
+    let secs = wall.as_secs_f64();
+    let speed = scenario.duration_ms as f64 / 1000.0 / secs;
+    outln!(
+        "wardtwin run {} (seed {seed}) -> {}",
+        scenario.name,
+        out.display()
+    );
+    outln!(
+        "  simulated     {} from {}",
+        format_duration(scenario.duration_ms),
+        manifest.epoch
+    );
+    outln!(
+        "  patients      {} in {} beds, {} devices",
+        dir.patients.len(),
+        dir.beds.len(),
+        dir.devices.len()
+    );
+    outln!(
+        "  readings      {emissions} ({} observations)",
+        rows_of("telemetry")
+    );
+    outln!(
+        "  ground truth  {} vitals rows, {} episodes, {} artifacts, {} device events",
+        rows_of("truth_vitals"),
+        rows_of("episodes"),
+        rows_of("artifacts"),
+        rows_of("device_events")
+    );
+    const SHOWN: usize = 8;
+    for line in episodes.iter().take(SHOWN) {
+        outln!("  episode       {line}");
+    }
+    if episodes.len() > SHOWN {
+        outln!(
+            "  episode       ... and {} more (episodes.parquet)",
+            episodes.len() - SHOWN
+        );
+    }
+    outln!("  wall time     {secs:.2} s ({speed:.0}x real time)");
+    outln!(
+        "  throughput    {:.0} readings/s, {:.0} observations/s",
+        emissions as f64 / secs,
+        rows_of("telemetry") as f64 / secs
+    );
+    if let Some(l) = &manifest.live {
+        let r = &l.report;
+        outln!(
+            "  live          {} via {} ({} connection(s) {}, QoS {}, speed {})",
+            r.acknowledged + r.sent + r.unacknowledged + r.unsent + r.dropped,
+            l.broker,
+            r.connections,
+            l.connection,
+            l.qos,
+            l.speed
+        );
+        outln!(
+            "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent, {} dropped; {} status messages",
+            r.acknowledged,
+            r.sent,
+            r.unacknowledged,
+            r.unsent,
+            r.dropped,
+            r.status_messages
+        );
+        outln!(
+            "  delivery      {:.0} msg/s; {} reconnects, {} resent, max queue depth {}, spool-full waits {}",
+            (r.acknowledged + r.sent + r.status_messages) as f64 / secs,
+            r.reconnects,
+            r.resent,
+            r.max_queue_depth,
+            r.spool_full_waits
+        );
+        if let (Some(p50), Some(p99), Some(max)) =
+            (r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms)
+        {
+            outln!("  lateness      p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+        }
+        if let Some(e) = &r.last_error {
+            outln!("  last error    {e}");
+        }
+    }
+    if let Some(peak) = peak_rss_bytes() {
+        outln!("  peak memory   {:.0} MiB", peak as f64 / (1024.0 * 1024.0));
+    }
+    if interrupted {
+        outln!(
+            "  interrupted   kept {} of simulated time; manifest.json says \"complete\": false",
+            format_duration(scenario.duration_ms)
+        );
+    }
+}
