@@ -8,6 +8,7 @@
 //! sensitivity with no conditions to detect) fails: a gate that cannot be checked does not pass.
 
 use serde::Serialize;
+use wardtwin_sim::records::Fate;
 use wardtwin_sim::time::{format_duration, parse_duration};
 
 use crate::scorecard::{ClassScore, Scorecard, TierScore};
@@ -104,20 +105,12 @@ const METRICS: &[(&str, Kind, bool, bool, &str)] = &[
     ),
 ];
 
-/// Fates of telemetry handed to the live transport, and those of them that count as delivered.
-const LIVE_FATES: [&str; 5] = [
-    "acknowledged",
-    "sent",
-    "unacknowledged",
-    "unsent",
-    "dropped",
-];
-const DELIVERED_FATES: [&str; 2] = ["acknowledged", "sent"];
-
-/// The `delivered` figure from counts by fate name: `None` when nothing went to a live transport.
-pub fn delivered_ratio(count: impl Fn(&str) -> u64) -> Option<f64> {
-    let total: u64 = LIVE_FATES.iter().map(|f| count(f)).sum();
-    let ok: u64 = DELIVERED_FATES.iter().map(|f| count(f)).sum();
+/// The `delivered` figure from counts by fate: telemetry a live transport took / telemetry
+/// handed to it; `None` when nothing went to a live transport.
+pub fn delivered_ratio(count: impl Fn(Fate) -> u64) -> Option<f64> {
+    let live = Fate::ALL.into_iter().filter(|f| f.live());
+    let total: u64 = live.clone().map(&count).sum();
+    let ok: u64 = live.filter(|f| f.delivered_live()).map(&count).sum();
     (total > 0).then(|| ok as f64 / total as f64)
 }
 
@@ -334,7 +327,7 @@ pub fn figure(card: &Scorecard, g: &Gate) -> Option<f64> {
         }
         "completeness" => return card.ingestion.as_ref().and_then(|i| i.completeness),
         "delivered" => {
-            return delivered_ratio(|f| card.delivery.get(f).copied().unwrap_or(0));
+            return delivered_ratio(|f| card.delivery.get(f.name()).copied().unwrap_or(0));
         }
         _ => {}
     }

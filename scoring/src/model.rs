@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use wardtwin_sim::conditions::Severity;
+use wardtwin_sim::records::Fate;
 use wardtwin_sim::time::SimMillis;
 
 /// The run being scored.
@@ -148,7 +149,7 @@ pub struct Emission {
     pub device: String,
     pub seq: u32,
     pub sim_ms: SimMillis,
-    pub fate: String,
+    pub fate: Fate,
 }
 
 /// Malformed echo lines, counted.
@@ -167,7 +168,7 @@ pub struct Inputs {
     pub artifacts: Vec<Artifact>,
     pub alerts: Vec<Received>,
     /// Emission counts by fate, from the ledger.
-    pub fates: Vec<(String, u64)>,
+    pub fates: Vec<(Fate, u64)>,
     /// Ingestion echo, if the system sent one; with the ledger's emissions to compare to.
     pub echo: Option<(EchoStream, Vec<Emission>)>,
 }

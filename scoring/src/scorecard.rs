@@ -473,7 +473,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
 
     let mut delivery: BTreeMap<String, u64> = BTreeMap::new();
     for (fate, n) in &inputs.fates {
-        *delivery.entry(fate.clone()).or_default() += n;
+        *delivery.entry(fate.name().to_string()).or_default() += n;
     }
     Scorecard {
         format: FORMAT,
@@ -494,12 +494,12 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
 
 fn ingestion(echo: &crate::model::EchoStream, emissions: &[crate::model::Emission]) -> Ingestion {
     // What left the twin towards the system: not lost on the radio, in a gateway or a spool.
-    let left = |f: &str| !matches!(f, "unsent" | "dropped" | "radio_lost" | "spool_dropped");
+
     let sent: HashMap<(&str, u32), i64> = emissions
         .iter()
         .map(|e| ((e.device.as_str(), e.seq), e.sim_ms))
         .collect();
-    let expected = emissions.iter().filter(|e| left(&e.fate)).count() as u64;
+    let expected = emissions.iter().filter(|e| e.fate.left_the_twin()).count() as u64;
     let mut seen = HashSet::new();
     let mut delays = Vec::new();
     let mut out = Ingestion {

@@ -94,7 +94,7 @@ fn inputs(alerts: Vec<(i64, Result<Alert, String>)>) -> Inputs {
                 excerpt: String::new(),
             })
             .collect(),
-        fates: vec![("delivered".into(), 10)],
+        fates: vec![(wardtwin_sim::records::Fate::Delivered, 10)],
         echo: None,
     }
 }

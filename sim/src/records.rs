@@ -154,7 +154,8 @@ impl DeviceKind {
     }
 }
 
-/// A measured quantity, with its interoperability codes (DOMAIN.md section 6).
+/// A measured quantity. Its interoperability codes (LOINC, MDC, UCUM) are the wire's business:
+/// `exporters::wire::codes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -243,61 +244,6 @@ impl Metric {
             Metric::SpoolDepth => "spool_depth",
             Metric::SpoolDropped => "spool_dropped",
             Metric::Uplink => "uplink",
-        }
-    }
-
-    /// LOINC code, where one exists. Pulse rate from an oximeter shares heart rate's LOINC
-    /// (8867-4); the MDC code tells them apart. Glucose uses the moles/volume code (14743-9,
-    /// mmol/L; DOMAIN.md section 6). Pump, bed and fridge quantities have no LOINC observation
-    /// code we know of: `None` (the wire says `null`).
-    pub fn loinc(self) -> Option<&'static str> {
-        Some(match self {
-            Metric::HeartRate | Metric::PulseRate => "8867-4",
-            Metric::RespRate => "9279-1",
-            Metric::Spo2 => "59408-5",
-            Metric::BodyTemp => "8310-5",
-            Metric::Systolic => "8480-6",
-            Metric::Diastolic => "8462-4",
-            Metric::MeanArterial => "8478-0",
-            Metric::Glucose => "14743-9",
-            _ => return None,
-        })
-    }
-
-    /// IEEE 11073 MDC code (system `urn:iso:std:iso:11073:10101`), where one exists
-    /// (`MDC_FLOW_FLUID_PUMP` for the infusion rate; `None` for quantities with no code).
-    pub fn mdc(self) -> Option<u32> {
-        Some(match self {
-            Metric::HeartRate => 147_842,
-            Metric::PulseRate => 149_530,
-            Metric::RespRate => 151_562,
-            Metric::Spo2 => 150_456,
-            Metric::BodyTemp => 150_364,
-            Metric::Systolic => 150_021,
-            Metric::Diastolic => 150_022,
-            Metric::MeanArterial => 150_023,
-            Metric::Glucose => 160_184,
-            Metric::InfusionRate => 157_784,
-            _ => return None,
-        })
-    }
-
-    /// UCUM unit.
-    pub fn ucum(self) -> &'static str {
-        match self {
-            Metric::HeartRate | Metric::PulseRate | Metric::RespRate => "/min",
-            Metric::Spo2 => "%",
-            Metric::BodyTemp => "Cel",
-            Metric::Systolic | Metric::Diastolic | Metric::MeanArterial => "mm[Hg]",
-            Metric::Glucose => "mmol/L",
-            Metric::InfusionRate => "mL/h",
-            Metric::VolumeRemaining => "mL",
-            Metric::BedOccupied => "1",
-            Metric::AirTemp | Metric::ProductTemp => "Cel",
-            Metric::Rssi => "dB[mW]",
-            Metric::PositionX | Metric::PositionY => "m",
-            Metric::DuressButton | Metric::Uplink => "1",
-            Metric::SpoolDepth | Metric::SpoolDropped => "{message}",
         }
     }
 }
@@ -404,7 +350,9 @@ impl std::ops::Deref for Forwarded {
     }
 }
 
-/// What happened to an emission on its way out.
+/// What happened to an emission on its way out. The transport names are the ledger's
+/// vocabulary: a file sink delivers; a live transport's receiver acknowledges (or the message
+/// was only written, with no acknowledgement to wait for); the radio and the gateways lose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fate {
@@ -417,13 +365,16 @@ pub enum Fate {
     RadioLost,
     /// Its gateway's spool was full and the drop policy chose it.
     SpoolDropped,
-    /// MQTT QoS 1: the broker acknowledged it (PUBACK).
+    /// A live transport with acknowledgements: its receiver acknowledged it (MQTT QoS 1:
+    /// the broker's PUBACK).
     Acknowledged,
-    /// MQTT QoS 0: written to the broker connection; whether it arrived is not observable.
+    /// A live transport without acknowledgements: written to the connection; whether it
+    /// arrived is not observable (MQTT QoS 0).
     Sent,
-    /// Written to the broker at least once, but no acknowledgement came before the run ended.
+    /// Written to the live transport at least once, but no acknowledgement came before the run
+    /// ended.
     Unacknowledged,
-    /// Still spooled when the run ended (in the MQTT publisher, or in its gateway): never
+    /// Still spooled when the run ended (in the live transport, or in its gateway): never
     /// written upstream.
     Unsent,
     /// Lost on the way (radio, full spool).
@@ -455,6 +406,33 @@ impl Fate {
             Fate::Unsent => "unsent",
             Fate::Dropped => "dropped",
         }
+    }
+
+    pub fn from_name(s: &str) -> Option<Fate> {
+        Fate::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// A fate a live transport decides: the emission was handed to it.
+    pub fn live(self) -> bool {
+        matches!(
+            self,
+            Fate::Acknowledged | Fate::Sent | Fate::Unacknowledged | Fate::Unsent | Fate::Dropped
+        )
+    }
+
+    /// Handed to a live transport and taken by it (acknowledged, or written where there is no
+    /// acknowledgement to wait for): what the `delivered` figure counts.
+    pub fn delivered_live(self) -> bool {
+        matches!(self, Fate::Acknowledged | Fate::Sent)
+    }
+
+    /// It left the twin towards the system under test (not lost on the radio, in a gateway,
+    /// or still in a spool).
+    pub fn left_the_twin(self) -> bool {
+        !matches!(
+            self,
+            Fate::Unsent | Fate::Dropped | Fate::RadioLost | Fate::SpoolDropped
+        )
     }
 }
 

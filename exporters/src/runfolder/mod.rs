@@ -14,6 +14,7 @@ use polars_io::SerReader;
 use polars_io::parquet::read::ParquetReader;
 use wardtwin_scoring::model::{Artifact, Condition, Emission, Entity, EntityKind, Inputs, RunInfo};
 use wardtwin_sim::conditions::Severity;
+use wardtwin_sim::records::Fate;
 use wardtwin_sim::time::parse_iso_ms;
 
 /// File names in a run folder.
@@ -263,7 +264,7 @@ fn artifacts(dir: &Path) -> Result<Vec<Artifact>, RunFolderError> {
 }
 
 /// Emission counts by fate, and (when asked) the emissions themselves.
-type Ledger = (Vec<(String, u64)>, Vec<Emission>);
+type Ledger = (Vec<(Fate, u64)>, Vec<Emission>);
 
 /// The ledger's emissions (for ingestion figures); `with_rows` false: only counts by fate.
 fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
@@ -274,10 +275,20 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     };
     let df = read_table(dir, "emissions", cols)?;
     let c = Cols::new(&df, dir, "emissions");
-    let fate = c.str("fate")?;
-    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    let fate = c
+        .str("fate")?
+        .into_iter()
+        .map(|f| {
+            f.map(|name| {
+                Fate::from_name(&name)
+                    .ok_or_else(|| invalid(&c.path, format!("unknown fate `{name}`")))
+            })
+            .transpose()
+        })
+        .collect::<Result<Vec<Option<Fate>>, _>>()?;
+    let mut counts: std::collections::BTreeMap<Fate, u64> = Default::default();
     for f in fate.iter().flatten() {
-        *counts.entry(f.clone()).or_default() += 1;
+        *counts.entry(*f).or_default() += 1;
     }
     let mut rows = Vec::new();
     if with_rows {
@@ -288,7 +299,7 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
                 device: c.required("device_id", device[i].clone())?,
                 seq: c.required("seq", seq[i])?,
                 sim_ms: c.required("sim_time", t[i])?,
-                fate: c.required("fate", fate[i].clone())?,
+                fate: c.required("fate", fate[i])?,
             });
         }
     }

@@ -15,6 +15,8 @@ use wardtwin_sim::records::{
 };
 use wardtwin_sim::{Batch, Directory, Record};
 
+use crate::wire::codes;
+
 /// The directory table: not a record kind (it is known before the first tick).
 pub const DIRECTORY: &str = "directory";
 
@@ -255,12 +257,12 @@ pub fn telemetry_frame(rows: &[ObsRow], dir: &Directory) -> PolarsResult<DataFra
     cols.extend([
         u32s("seq", rows.iter().map(|r| r.seq)),
         strings("metric", rows.iter().map(|r| r.metric.name())),
-        opt_strings("loinc", rows.iter().map(|r| r.metric.loinc())),
-        UInt32Chunked::from_iter_options(s("mdc_code"), rows.iter().map(|r| r.metric.mdc()))
+        opt_strings("loinc", rows.iter().map(|r| codes::loinc(r.metric))),
+        UInt32Chunked::from_iter_options(s("mdc_code"), rows.iter().map(|r| codes::mdc(r.metric)))
             .into_column(),
         Float64Chunked::from_iter_options(s("value"), rows.iter().map(|r| r.value.map(displayed)))
             .into_column(),
-        strings("unit", rows.iter().map(|r| r.metric.ucum())),
+        strings("unit", rows.iter().map(|r| codes::ucum(r.metric))),
         strings("status", rows.iter().map(|r| r.status.name())),
         opt_strings(
             "receiver_id",

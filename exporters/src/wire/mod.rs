@@ -234,14 +234,14 @@ impl WireDirectory {
             }
             let m = o.metric;
             let _ = write!(out, "{{\"name\":\"{}\",\"loinc\":", m.name());
-            match m.loinc() {
+            match codes::loinc(m) {
                 Some(code) => {
                     let _ = write!(out, "\"{code}\"");
                 }
                 None => out.push_str("null"),
             }
             out.push_str(",\"mdc\":");
-            match m.mdc() {
+            match codes::mdc(m) {
                 Some(code) => {
                     let _ = write!(out, "{code}");
                 }
@@ -264,7 +264,7 @@ impl WireDirectory {
             let _ = write!(
                 out,
                 ",\"unit\":\"{}\",\"status\":\"{}\"",
-                m.ucum(),
+                codes::ucum(m),
                 status.name()
             );
             if let Some(rx) = self.receivers.get(usize::from(o.source)) {
@@ -492,6 +492,7 @@ impl GatewayReason {
 }
 
 pub mod alerts;
+pub mod codes;
 
 #[cfg(test)]
 mod tests;

@@ -143,11 +143,11 @@ impl LiveReport {
     /// The `delivered` gate's figure (scoring::gates): delivered / handed to the transport.
     pub fn delivered_ratio(&self) -> Option<f64> {
         wardtwin_scoring::gates::delivered_ratio(|f| match f {
-            "acknowledged" => self.acknowledged,
-            "sent" => self.sent,
-            "unacknowledged" => self.unacknowledged,
-            "unsent" => self.unsent,
-            "dropped" => self.dropped,
+            Fate::Acknowledged => self.acknowledged,
+            Fate::Sent => self.sent,
+            Fate::Unacknowledged => self.unacknowledged,
+            Fate::Unsent => self.unsent,
+            Fate::Dropped => self.dropped,
             _ => 0,
         })
     }
