@@ -98,6 +98,9 @@ pub fn print_summary(card: &Scorecard, dir: &Path, quiet: bool) {
         dir.display(),
         render::FILES.join(",")
     );
+    for w in &card.warnings {
+        eprintln!("warning: {w}");
+    }
     if !card.passed {
         let failed = card.gates.iter().filter(|g| !g.passed).count();
         outln!(

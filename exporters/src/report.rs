@@ -155,6 +155,9 @@ pub fn markdown(card: &Scorecard) -> String {
         card.bed_days,
         if card.passed { "pass" } else { "FAIL" }
     );
+    for w in &card.warnings {
+        let _ = writeln!(s, "**Warning:** {w}.\n");
+    }
     if !card.gates.is_empty() {
         s.push_str("## Gates\n\n| gate | result | figure |\n|---|---|---|\n");
         for g in &card.gates {

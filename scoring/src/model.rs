@@ -171,4 +171,6 @@ pub struct Inputs {
     pub fates: Vec<(Fate, u64)>,
     /// Ingestion echo, if the system sent one; with the ledger's emissions to compare to.
     pub echo: Option<(EchoStream, Vec<Emission>)>,
+    /// Alert collection stopped at its limit while alerts were still arriving.
+    pub collection_cut_off: bool,
 }

@@ -111,7 +111,8 @@ pub struct ConditionRow {
     pub patient: Option<String>,
     pub onset_ms: i64,
     pub end_ms: Option<i64>,
-    /// `detected`, `missed`, `unknown`.
+    /// `detected`, `missed`, `unknown`, or `dont_care` (a transient condition: real, shorter
+    /// than its rule's minimum, not expected to be alerted on).
     pub outcome: &'static str,
     /// The detecting alert's line in the alerts stream.
     pub alert_line: Option<usize>,
@@ -178,7 +179,13 @@ pub struct Scorecard {
     pub gates: Vec<GateResult>,
     /// Every gate passed (true when there are none).
     pub passed: bool,
+    /// What the reader must know before trusting the figures.
+    pub warnings: Vec<String>,
 }
+
+/// The warning when alert collection was cut off.
+pub const CUT_OFF_WARNING: &str = "alert collection ended at its time limit while alerts were still arriving: \
+     the system under test may have sent alerts that were not scored (raise --alerts-grace)";
 
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
@@ -335,7 +342,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
             }
         }
         let (name, line, latency) = match outcome {
-            ConditionOutcome::Transient => continue,
+            ConditionOutcome::Transient => ("dont_care", None, None),
             ConditionOutcome::Missed => ("missed", None, None),
             ConditionOutcome::Unknown => ("unknown", None, None),
             ConditionOutcome::Detected(d) => (
@@ -489,6 +496,11 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
         tolerances: taxonomy::CLASSES.to_vec(),
         gates: Vec::new(),
         passed: true,
+        warnings: if inputs.collection_cut_off {
+            vec![CUT_OFF_WARNING.to_string()]
+        } else {
+            Vec::new()
+        },
     }
 }
 

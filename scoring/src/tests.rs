@@ -96,6 +96,7 @@ fn inputs(alerts: Vec<(i64, Result<Alert, String>)>) -> Inputs {
             .collect(),
         fates: vec![(wardtwin_sim::records::Fate::Delivered, 10)],
         echo: None,
+        collection_cut_off: false,
     }
 }
 
@@ -436,4 +437,24 @@ fn hardening_priority_is_judged_an_alert_detects_only_tiers_its_priority_reaches
     let card = score(&i);
     assert_eq!(card.overall.under_prioritised, 1);
     assert_eq!(card.overall.false_alerts, 0);
+}
+
+/// Groundwork issue: `scorecard.json` listed every condition but the transient ones. They are
+/// listed too, as `dont_care`, and still counted apart from `conditions`.
+#[test]
+fn transient_conditions_are_listed_as_dont_care() {
+    let mut i = inputs(vec![]);
+    let card = score(&i);
+    assert_eq!(card.conditions.len(), i.conditions.len());
+    let transient: Vec<_> = card
+        .conditions
+        .iter()
+        .filter(|r| r.outcome == "dont_care")
+        .collect();
+    assert_eq!(transient.len(), 1);
+    assert_eq!(transient[0].onset_ms, 300 * MIN);
+    assert_eq!(card.overall.transient, 1);
+    assert!(card.warnings.is_empty());
+    i.collection_cut_off = true;
+    assert_eq!(score(&i).warnings.len(), 1);
 }

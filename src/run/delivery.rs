@@ -45,6 +45,13 @@ pub(super) fn collect_and_score(
             collected.alerts
         );
     }
+    if collected.cut_off {
+        eprintln!(
+            "warning: alerts were still arriving when collection ended (after {}); some may not \
+             be scored: raise --alerts-grace",
+            wardtwin_sim::time::format_duration(grace.as_millis() as i64 * 5)
+        );
+    }
     let card = crate::score::score_run(out, out, None, &[])?;
     outln!(
         "  collected     {} alerts, {} echoes",

@@ -34,9 +34,13 @@ fn prepare_out(out: &Path) -> Result<()> {
         let _ = std::fs::remove_file(out.join(format!("{t}.parquet")));
     }
     let _ = std::fs::remove_file(out.join("manifest.json"));
-    for f in [runfolder::ALERTS_LOG, runfolder::ECHO_LOG]
-        .into_iter()
-        .chain(wardtwin_exporters::report::FILES)
+    for f in [
+        runfolder::ALERTS_LOG,
+        runfolder::ECHO_LOG,
+        runfolder::COLLECTION_LOG,
+    ]
+    .into_iter()
+    .chain(wardtwin_exporters::report::FILES)
     {
         let _ = std::fs::remove_file(out.join(f));
     }

@@ -399,6 +399,87 @@ fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
         "naive alarms falsely"
     );
     assert_eq!(card["passed"], json!(true));
+    assert_eq!(card["warnings"], json!([]), "collection ended quietly");
+}
+
+/// Groundwork issue: collection used to end silently at its limit. A system still sending
+/// alerts when the grace runs out gets a warning on the terminal, in `collection.json` and in
+/// the scorecard (which `wardtwin score` reproduces from the run folder).
+#[test]
+fn alerts_still_arriving_when_collection_ends_are_warned_about() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
+    let tmp = temp_dir("cut-off");
+    let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
+    // A system that never stops alerting: one alert every 20 ms until the test is over.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut o = rumqttc::MqttOptions::new("flood", "127.0.0.1", broker.port());
+    o.set_keep_alive(std::time::Duration::from_secs(30));
+    let (client, mut conn) = rumqttc::Client::new(o, 64);
+    let net = std::thread::spawn(move || {
+        for ev in conn.iter() {
+            if ev.is_err() {
+                break;
+            }
+        }
+    });
+    let flood = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let alert = json!({"v": 1, "type": "alert", "alert_id": format!("f-{n}"),
+                    "subject": "P-W1-01", "class": "deterioration", "priority": "high",
+                    "began": "2026-03-02T00:00:00.000Z"});
+                let _ = client.publish(
+                    "acme/alerts",
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    alert.to_string(),
+                );
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = client.disconnect();
+        })
+    };
+    let scenario = gated_scenario(tmp.path(), &[]);
+    let out = tmp.path().join("run");
+    let o = wardtwin(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--alerts-topic",
+        "acme/alerts",
+        "--speed",
+        "max",
+        "--alerts-grace",
+        "200ms",
+    ]);
+    stop.store(true, Ordering::Relaxed);
+    flood.join().unwrap();
+    net.join().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("still arriving"), "{stderr}");
+    let collection: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("collection.json")).unwrap())
+            .unwrap();
+    assert_eq!(collection["cut_off"], json!(true), "{collection}");
+    let card = scorecard(&out);
+    let warnings = card["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{card}");
+    assert!(warnings[0].as_str().unwrap().contains("--alerts-grace"));
+    assert!(
+        std::fs::read_to_string(out.join("scorecard.md"))
+            .unwrap()
+            .contains("**Warning:**")
+    );
 }
 
 /// Every class beyond vital signs flows from the twin through the broker to the reference

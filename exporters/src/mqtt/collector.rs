@@ -15,7 +15,7 @@ use wardtwin_sim::time::SimMillis;
 use super::options::LiveOptions;
 use super::publisher::{LiveError, client_options};
 use super::subscription::{Subscription, await_ready};
-use crate::runfolder::{ALERTS_LOG, ECHO_LOG};
+use crate::runfolder::{ALERTS_LOG, COLLECTION_LOG, ECHO_LOG};
 use crate::wire::alerts::MessageLog;
 
 /// The largest MQTT packet there is (remaining length 268,435,455 plus the fixed header).
@@ -26,6 +26,9 @@ pub const MQTT_MAX_PACKET: usize = 268_435_455 + 5;
 pub struct CollectorReport {
     pub alerts: u64,
     pub echoes: u64,
+    /// Collection stopped at its time limit while messages were still arriving: the system
+    /// under test may have sent more than was scored.
+    pub cut_off: bool,
 }
 
 /// A running collector.
@@ -36,6 +39,8 @@ pub struct Collector {
     thread: Option<JoinHandle<std::io::Result<CollectorReport>>>,
     alerts: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
+    /// The run folder.
+    dir: std::path::PathBuf,
 }
 
 impl Collector {
@@ -105,7 +110,11 @@ impl Collector {
                     Some(l) => l.finish()?,
                     None => 0,
                 };
-                Ok(CollectorReport { alerts, echoes })
+                Ok(CollectorReport {
+                    alerts,
+                    echoes,
+                    cut_off: false,
+                })
             })
             .map_err(|e| connect(e.to_string()))?;
         let mut c = Self {
@@ -114,6 +123,7 @@ impl Collector {
             thread: Some(thread),
             alerts,
             received,
+            dir: dir.to_path_buf(),
         };
         await_ready(&ready, &opts.broker.to_string(), || c.abort())?;
         Ok(c)
@@ -130,7 +140,8 @@ impl Collector {
     }
 
     /// Stops collecting once `enough(alerts so far)` holds, or nothing has arrived for `quiet`,
-    /// or after `limit`; then flushes the logs.
+    /// or after `limit`; then flushes the logs, and records in `collection.json` how it
+    /// ended ([`COLLECTION_LOG`]: whether it was cut off while messages were still arriving).
     pub fn finish(
         mut self,
         enough: impl Fn(u64) -> bool,
@@ -142,15 +153,18 @@ impl Collector {
         let now = std::time::Instant::now;
         let start = now();
         let mut last = (self.received.load(Ordering::Relaxed), now());
+        let mut went_quiet = false;
         while !enough(self.alerts()) && start.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(10));
             let n = self.received.load(Ordering::Relaxed);
             if n != last.0 {
                 last = (n, now());
             } else if last.1.elapsed() >= quiet {
+                went_quiet = true;
                 break;
             }
         }
+        let cut_off = !went_quiet && !enough(self.alerts());
         let _ = self.client.disconnect();
         let report = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
@@ -159,7 +173,17 @@ impl Collector {
         if let Some(o) = self.session.take() {
             end_session(o);
         }
-        report
+        let mut report = report?;
+        report.cut_off = cut_off;
+        let record = serde_json::json!({
+            "alerts": report.alerts,
+            "echoes": report.echoes,
+            "cut_off": cut_off,
+            "quiet_ms": quiet.as_millis() as u64,
+            "limit_ms": limit.as_millis() as u64,
+        });
+        std::fs::write(self.dir.join(COLLECTION_LOG), format!("{record}\n"))?;
+        Ok(report)
     }
 }
 

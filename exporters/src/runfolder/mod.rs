@@ -20,6 +20,8 @@ use wardtwin_sim::time::parse_iso_ms;
 /// File names in a run folder.
 pub const ALERTS_LOG: &str = "alerts.jsonl";
 pub const ECHO_LOG: &str = "ingested.jsonl";
+/// How alert collection ended (live runs that collect alerts): `{"cut_off": bool, …}`.
+pub const COLLECTION_LOG: &str = "collection.json";
 
 /// Why a run folder cannot be scored.
 #[derive(Debug, thiserror::Error)]
@@ -336,6 +338,13 @@ pub fn load_inputs(
         None
     };
     let (fates, rows) = emissions(dir, echo.is_some())?;
+    // Collection cut off while alerts were still arriving (only the run's own alerts log).
+    let collection_cut_off = alerts.is_none()
+        && std::fs::read_to_string(dir.join(COLLECTION_LOG))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("cut_off").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
     let inputs = Inputs {
         run: header.run.clone(),
         directory: directory(dir)?,
@@ -344,6 +353,7 @@ pub fn load_inputs(
         alerts: received,
         fates,
         echo: echo.map(|e| (e, rows)),
+        collection_cut_off,
     };
     Ok((header, inputs))
 }
