@@ -19,8 +19,8 @@ use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 
 use crate::conditions::ConditionRecord;
 use crate::records::{
-    ArtifactRecord, DeviceEvent, EmissionFate, EpisodeRecord, ExcursionRecord, Fate, Forwarded,
-    PositionRecord, Reading, TruthVitals,
+    ArtifactRecord, DeviceEvent, EmissionFate, EmissionKind, EpisodeRecord, ExcursionRecord, Fate,
+    Forwarded, PositionRecord, Reading, StatusReport, TruthVitals,
 };
 use crate::sink::{Batch, Record, RecordSink, SinkError, SinkReport};
 use crate::time::SimMillis;
@@ -136,6 +136,10 @@ pub struct DirectUplink;
 /// sink. Gateways run before it, in [`SimSet::Transport`].
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileTransport;
+/// A device sent a status message (it went upstream with the reading or event that prompted
+/// it).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct StatusEmitted(pub StatusReport);
 /// A transport decided an emission's fate.
 #[derive(Message, Debug, Clone, Copy)]
 pub struct EmissionFated(pub EmissionFate);
@@ -307,11 +311,26 @@ fn forward_directly(
 /// waited in the gateway's spool.
 fn deliver_to_file(
     mut forwarded: MessageReader<ReadingForwarded>,
+    mut statuses: MessageReader<StatusEmitted>,
     mut fated: MessageWriter<EmissionFated>,
 ) {
+    fated.write_batch(statuses.read().map(|StatusEmitted(s)| {
+        EmissionFated(EmissionFate {
+            device: s.device,
+            kind: EmissionKind::Status,
+            seq: s.seq,
+            sim_ms: s.sim_ms,
+            fate: Fate::Delivered,
+            sink: "file",
+            forwarded_ms: Some(s.forwarded_ms),
+            attempts: 0,
+            lateness_us: None,
+        })
+    }));
     fated.write_batch(forwarded.read().map(|ReadingForwarded(r)| {
         EmissionFated(EmissionFate {
             device: r.device,
+            kind: EmissionKind::Telemetry,
             seq: r.seq,
             sim_ms: r.sim_ms,
             fate: if r.forwarded_ms > r.sim_ms {
@@ -346,6 +365,7 @@ macro_rules! carries {
 
 carries! {
     ReadingForwarded => Forwarded,
+    StatusEmitted => StatusReport,
     EmissionFated => EmissionFate,
     TruthSampled => TruthVitals,
     EpisodeClosed => EpisodeRecord,
@@ -361,6 +381,7 @@ carries! {
 /// [`RecordApp::add_record`] (after these).
 fn record_kinds(app: &mut App) {
     app.add_record::<ReadingForwarded>()
+        .add_record::<StatusEmitted>()
         .add_record::<EmissionFated>()
         .add_record::<TruthSampled>()
         .add_record::<EpisodeClosed>()

@@ -38,5 +38,5 @@ pub use engine::{
     ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, DirectUplink, EmissionFated,
     EpisodeClosed, ExcursionRecorded, FileTransport, ForwardedByPlugin, PositionSampled,
     ReadingEmitted, ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet,
-    Sinks, TruthSampled,
+    Sinks, StatusEmitted, TruthSampled,
 };

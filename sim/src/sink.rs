@@ -16,7 +16,8 @@ use crate::conditions::ConditionRecord;
 use crate::conditions::{ConditionClass, Severity, Subject};
 use crate::records::{
     ArtifactKind, ArtifactRecord, DeviceEvent, DeviceEventKind, DeviceIx, EmissionFate,
-    EpisodeRecord, ExcursionRecord, Forwarded, Measure, PatientIx, PositionRecord, TruthVitals,
+    EmissionKind, EpisodeRecord, ExcursionRecord, Forwarded, Measure, PatientIx, PositionRecord,
+    StatusReport, TruthVitals,
 };
 
 /// Error from a sink: the sink says what failed and why.
@@ -46,6 +47,13 @@ impl Record for Forwarded {
 }
 impl Record for EmissionFate {
     const TABLE: &'static str = "emissions";
+    type Key = (DeviceIx, EmissionKind, u32);
+    fn key(&self) -> Self::Key {
+        (self.device, self.kind, self.seq)
+    }
+}
+impl Record for StatusReport {
+    const TABLE: &'static str = "device_status";
     type Key = (DeviceIx, u32);
     fn key(&self) -> Self::Key {
         (self.device, self.seq)

@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Simulation time between a device's periodic status messages (devices also send one when
+    /// they first report, on every signal change and at every event they can know).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub status_interval: String,
     #[command(flatten)]
     pub live: LiveArgs,
 }
@@ -64,10 +68,6 @@ pub struct LiveArgs {
     /// How long the end of a run waits for outstanding acknowledgements (e.g. 30s, 2m).
     #[arg(long, default_value = "30s")]
     pub drain_timeout: String,
-    /// Simulation time between periodic device status messages (they are also sent on every
-    /// signal change and battery event).
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub status_interval: String,
     /// Collect alerts a system under test publishes on this topic, and score them at the end
     /// (scorecard.json/md/html, junit.xml; exit code 1 if a gate fails).
     #[arg(long, value_name = "TOPIC")]
@@ -165,8 +165,6 @@ impl LiveArgs {
             .map_err(|e| anyhow::anyhow!("--drain-timeout {:?}: {e}", self.drain_timeout))?;
         o.drain_timeout = Duration::from_millis(drain.max(0) as u64);
         o.max_spool = self.spool_limit;
-        o.status_interval_ms = parse_duration(&self.status_interval)
-            .map_err(|e| anyhow::anyhow!("--status-interval {:?}: {e}", self.status_interval))?;
         Ok(o)
     }
 }

@@ -98,6 +98,13 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let grace = parse_duration(&args.live.alerts_grace)
         .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;
     let grace = Duration::from_millis(grace.max(0) as u64);
+    let status_interval_ms = parse_duration(&args.status_interval)
+        .map_err(|e| anyhow::anyhow!("--status-interval {:?}: {e}", args.status_interval))?;
+    anyhow::ensure!(
+        status_interval_ms > 0,
+        "--status-interval {:?}: must be positive",
+        args.status_interval
+    );
     let live = live::broker(&args.live, &scenario, seed)?;
     prepare_out(&out)?;
 
@@ -111,6 +118,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         seed: Some(seed),
         threads: args.threads,
         live_transport: live.is_some(),
+        status_interval_ms: Some(status_interval_ms),
     };
     let (mut app, dir) = build_app(&scenario, &opts);
     let dir = Arc::new(dir);

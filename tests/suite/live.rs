@@ -240,15 +240,24 @@ fn telemetry_by_device(got: &[Received]) -> BTreeMap<String, Vec<u32>> {
     by_device
 }
 
-/// The run's ledger: (device, seq) → fate.
+/// The run's telemetry ledger: (device, seq) → fate.
 fn ledger(run: &Path) -> BTreeMap<(String, u32), String> {
+    ledger_of(run, "telemetry")
+}
+
+/// The ledger of one kind of emission (`telemetry`, `status`): (device, seq) → fate.
+fn ledger_of(run: &Path, kind: &str) -> BTreeMap<(String, u32), String> {
     let df = read_parquet(run.join("emissions.parquet"));
     let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let kinds = df.column("kind").unwrap().str().unwrap().clone();
     let seq = df.column("seq").unwrap().u32().unwrap().clone();
     let fate = df.column("fate").unwrap().str().unwrap().clone();
     let sink = df.column("sink").unwrap().str().unwrap().clone();
     let mut out = BTreeMap::new();
     for i in 0..df.height() {
+        if kinds.get(i) != Some(kind) {
+            continue;
+        }
         assert_eq!(sink.get(i), Some("mqtt"));
         let key = (dev.get(i).unwrap().to_string(), seq.get(i).unwrap());
         assert!(
@@ -290,6 +299,27 @@ fn assert_complete_in_order(run: &Path, sub: &mut Subscriber, fate: &str) {
         received.extend(seqs.iter().map(|s| (device.clone(), *s)));
     }
     assert_eq!(received, emitted);
+    // Device status messages are emissions too: each recorded one has its ledger row with
+    // the same fate, and reached the subscriber.
+    let statuses = read_parquet(run.join("device_status.parquet"));
+    let status_book = ledger_of(run, "status");
+    assert!(statuses.height() > 0, "devices send status messages");
+    assert_eq!(
+        status_book.len(),
+        statuses.height(),
+        "a ledger row per status"
+    );
+    assert!(status_book.values().all(|f| f == fate), "{status_book:?}");
+    let is_device_status = |m: &Received| m.topic.ends_with("/status") && !m.topic.contains("/gw-");
+    let n = statuses.height();
+    sub.until(Duration::from_secs(30), |got| {
+        got.all.iter().filter(|m| is_device_status(m)).count() >= n
+    });
+    assert_eq!(
+        sub.got.all.iter().filter(|m| is_device_status(m)).count(),
+        n,
+        "every status message arrived once"
+    );
 }
 
 #[test]
@@ -769,12 +799,14 @@ fn an_uplink_outage_delays_a_wards_data_and_loses_none_of_it() {
     assert_complete_in_order(&out, &mut sub, "acknowledged");
     let df = read_parquet(out.join("emissions.parquet"));
     let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let kind = df.column("kind").unwrap().str().unwrap().clone();
     let sim = time_values(&df, "sim_time");
     let fwd = time_values(&df, "forwarded_time");
     let epoch = wardtwin_sim::time::parse_iso_ms("2026-03-02T00:00:00.000Z").unwrap();
     let (start, end) = (epoch + 20 * 60_000, epoch + 30 * 60_000);
     let mut held = 0;
-    for i in 0..df.height() {
+    // Telemetry (a status about an event goes out at the event: the gateway spools readings).
+    for i in (0..df.height()).filter(|i| kind.get(*i) == Some("telemetry")) {
         let (d, t, f) = (dev.get(i).unwrap(), sim[i].unwrap(), fwd[i].unwrap());
         let w1 = d.contains("W1");
         if w1 && (start..end).contains(&t) {

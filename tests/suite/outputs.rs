@@ -2,7 +2,7 @@
 
 use polars_core::prelude::*;
 
-use super::support::{quickstart_run, read_parquet, time_values};
+use super::support::{quickstart_run, read_parquet, str_values, time_values};
 
 fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
     df.column(col)
@@ -33,7 +33,7 @@ fn the_manifest_describes_every_file_with_its_row_count() {
         "96 bedside devices and the ward gateway's status device"
     );
     let files = m["files"].as_array().unwrap();
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 11);
     for f in files {
         let df = read_parquet(run.join(f["path"].as_str().unwrap()));
         assert_eq!(
@@ -170,5 +170,60 @@ fn ground_truth_shows_the_deterioration_and_the_artifacts() {
         strs(&fates, "fate")
             .iter()
             .all(|f| f.as_deref() == Some("delivered"))
+    );
+}
+
+/// Groundwork issue: status messages were invented by the live sink, with no fate and no row.
+/// They are emissions of the devices: a `device_status` row each, numbered per device from 0,
+/// and a ledger row (kind `status`) like every reading, in file runs too.
+#[test]
+fn status_messages_are_emissions_with_rows_and_fates() {
+    let run = quickstart_run();
+    let st = read_parquet(run.join("device_status.parquet"));
+    assert!(st.height() > 0);
+    let dev = str_values(&st, "device_id");
+    let seq = st.column("seq").unwrap().u32().unwrap().clone();
+    let reason = str_values(&st, "reason");
+    let mut per_device: std::collections::BTreeMap<&str, Vec<(u32, &str)>> = Default::default();
+    for i in 0..st.height() {
+        per_device
+            .entry(dev[i].as_str())
+            .or_default()
+            .push((seq.get(i).unwrap(), reason[i].as_str()));
+    }
+    for (d, rows) in &per_device {
+        let seqs: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(seqs, (0..rows.len() as u32).collect::<Vec<_>>(), "{d}");
+        assert_eq!(rows[0].1, "online", "{d}: first status");
+    }
+    assert!(reason.iter().any(|r| r == "periodic"));
+    let em = read_parquet(run.join("emissions.parquet"));
+    let kind = str_values(&em, "kind");
+    let fate = str_values(&em, "fate");
+    let status_rows = kind.iter().filter(|k| *k == "status").count();
+    assert_eq!(status_rows, st.height(), "a ledger row per status message");
+    assert!(
+        kind.iter()
+            .zip(&fate)
+            .filter(|(k, _)| *k == "status")
+            .all(|(_, f)| f == "delivered")
+    );
+    let telemetry = read_parquet(run.join("telemetry.parquet"));
+    let readings: std::collections::BTreeSet<(String, u32)> = str_values(&telemetry, "device_id")
+        .into_iter()
+        .zip(
+            telemetry
+                .column("seq")
+                .unwrap()
+                .u32()
+                .unwrap()
+                .iter()
+                .map(|s| s.unwrap()),
+        )
+        .collect();
+    assert_eq!(
+        kind.iter().filter(|k| *k == "telemetry").count(),
+        readings.len(),
+        "the telemetry ledger is unchanged: a row per reading"
     );
 }

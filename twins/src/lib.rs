@@ -112,6 +112,8 @@ pub struct BuildOptions {
     pub threads: Option<usize>,
     /// A live transport records emission fates itself (see `SimPlugin::file_transport`).
     pub live_transport: bool,
+    /// Simulation time between a device's periodic status messages (`None`: 5 min).
+    pub status_interval_ms: Option<i64>,
 }
 
 /// Builds the app for `scenario`: engine, every twin plugin, and the spawned ward.
@@ -136,6 +138,9 @@ pub fn build_app_with(
         file_transport: !opts.live_transport,
     })
     .add_plugins(twins);
+    if let Some(ms) = opts.status_interval_ms {
+        app.insert_resource(device::status::StatusInterval(ms));
+    }
     let dir = ward::spawn(app.world_mut(), scenario, seed);
     (app, dir)
 }

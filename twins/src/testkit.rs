@@ -34,3 +34,12 @@ pub fn small(beds: u32, duration: &str, extra: &str) -> Scenario {
 pub fn library(name: &str) -> Scenario {
     wardtwin_scenarios::load(name).expect("library scenario")
 }
+
+/// The ledger rows of readings (status messages have their own).
+pub fn telemetry_fates(rec: &Recorded) -> Vec<wardtwin_sim::records::EmissionFate> {
+    rec.get::<wardtwin_sim::records::EmissionFate>()
+        .iter()
+        .filter(|f| f.kind == wardtwin_sim::records::EmissionKind::Telemetry)
+        .copied()
+        .collect()
+}

@@ -223,8 +223,6 @@ pub struct LiveOptions {
     pub prefix: String,
     /// Client ids are this plus `g<n>` / `d<n>`: at most 23 alphanumerics in all.
     pub client_id_prefix: String,
-    /// Simulation-time interval of periodic device status messages.
-    pub status_interval_ms: i64,
     /// How long the end of a run waits for outstanding acknowledgements.
     pub drain_timeout: Duration,
     /// Messages waiting in the spools (all connections) before the simulation is made to wait.
@@ -244,7 +242,6 @@ impl LiveOptions {
             speed: Speed::Paced(1.0),
             prefix: crate::wire::DEFAULT_PREFIX.to_string(),
             client_id_prefix: "wt".to_string(),
-            status_interval_ms: 300_000,
             drain_timeout: Duration::from_secs(30),
             max_spool: 200_000,
             keep_alive: Duration::from_secs(30),

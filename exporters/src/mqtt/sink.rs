@@ -1,29 +1,21 @@
 //! [`LiveSink`]: the run folder plus the live stream.
 //!
-//! Every table still goes to Parquet; readings are also encoded as wire payloads and handed to
-//! the [`Publisher`], and the emission ledger is filled with the fates the publisher decides
-//! (in the order they become known).
+//! Every table still goes to Parquet; readings and device status messages (the twin's
+//! emissions) are also encoded as wire payloads and handed to the [`Publisher`], and the
+//! emission ledger is filled with the fates the publisher decides (in the order they become
+//! known).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, EmissionFate, Forwarded, ObsStatus};
+use wardtwin_sim::records::{EmissionFate, EmissionKind, Forwarded, StatusReport};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{Batch, RecordSink, SinkError, SinkReport};
 
 use super::options::{ConnectionMode, LiveOptions};
-use super::publisher::{LiveReport, OutMsg, Publisher};
+use super::publisher::{LedgerKey, LiveReport, OutMsg, Publisher};
 use crate::ParquetSink;
-use crate::wire::{BatteryState, DeviceStatus, StatusReason, WireDirectory, signal_of};
-
-#[derive(Debug, Clone, Copy)]
-struct DevState {
-    last_status_ms: Option<SimMillis>,
-    signal: ObsStatus,
-    battery: BatteryState,
-    battery_pct: f32,
-    device_ms: SimMillis,
-}
+use crate::wire::WireDirectory;
 
 /// Writes the run folder and publishes the stream.
 pub struct LiveSink {
@@ -32,9 +24,7 @@ pub struct LiveSink {
     wire: Arc<WireDirectory>,
     mode: ConnectionMode,
     epoch_ms: SimMillis,
-    status_interval_ms: i64,
     drain: Duration,
-    devices: Vec<DevState>,
     buf: String,
     /// Payloads of one batch share one allocation (split off as `Bytes`), so neither thread
     /// allocates or frees per message.
@@ -55,25 +45,13 @@ impl LiveSink {
         opts: &LiveOptions,
         epoch_ms: SimMillis,
     ) -> Self {
-        let n = wire.devices.len();
         Self {
             parquet,
             publisher,
             wire,
             mode: opts.connection,
             epoch_ms,
-            status_interval_ms: opts.status_interval_ms.max(1),
             drain: opts.drain_timeout,
-            devices: vec![
-                DevState {
-                    last_status_ms: None,
-                    signal: ObsStatus::Ok,
-                    battery: BatteryState::Ok,
-                    battery_pct: 100.0,
-                    device_ms: epoch_ms,
-                };
-                n
-            ],
             buf: String::with_capacity(512),
             arena: bytes::BytesMut::new(),
             fates: Vec::new(),
@@ -96,29 +74,6 @@ impl LiveSink {
         match self.mode {
             ConnectionMode::PerGateway => self.wire.devices[device as usize].gateway as u32,
             ConnectionMode::PerDevice => device,
-        }
-    }
-
-    fn status_msg(&mut self, device: u32, sim_ms: SimMillis, reason: StatusReason) -> OutMsg {
-        let d = self.devices[device as usize];
-        self.wire.device_status(
-            &DeviceStatus {
-                device,
-                device_ms: d.device_ms,
-                battery_pct: d.battery_pct,
-                battery: d.battery,
-                signal: d.signal,
-                reason,
-            },
-            &mut self.buf,
-        );
-        OutMsg {
-            conn: self.conn_of(device),
-            topic: Arc::clone(&self.wire.devices[device as usize].status_topic),
-            payload: self.take_payload(),
-            retain: true,
-            ledger: None,
-            offset_ms: sim_ms - self.epoch_ms,
         }
     }
 
@@ -159,40 +114,23 @@ impl LiveSink {
         }
         for r in rows {
             let dev = r.device.0;
-            let signal = signal_of(r);
-            let reason = {
-                let st = &mut self.devices[dev as usize];
-                st.battery_pct = r.battery_pct;
-                st.device_ms = r.device_ms;
-                let reason = match st.last_status_ms {
-                    None => Some(StatusReason::Online),
-                    Some(_) if signal != st.signal => Some(StatusReason::SignalChange),
-                    Some(t) if r.sim_ms - t >= self.status_interval_ms => {
-                        Some(StatusReason::Periodic)
-                    }
-                    Some(_) => None,
-                };
-                st.signal = signal;
-                if reason.is_some() {
-                    st.last_status_ms = Some(r.sim_ms);
-                }
-                reason
-            };
             self.wire.telemetry(r, &mut self.buf);
             batch.push(OutMsg {
                 conn: self.conn_of(dev),
                 topic: Arc::clone(&self.wire.devices[dev as usize].telemetry_topic),
                 payload: self.take_payload(),
                 retain: false,
-                ledger: Some((r.device, r.seq, r.sim_ms, r.forwarded_ms)),
+                ledger: Some(LedgerKey {
+                    device: r.device,
+                    kind: EmissionKind::Telemetry,
+                    seq: r.seq,
+                    sim_ms: r.sim_ms,
+                    forwarded_ms: r.forwarded_ms,
+                }),
                 // Paced by when its gateway forwarded it (later than its measurement if it
                 // waited in the gateway's spool).
                 offset_ms: r.forwarded_ms - self.epoch_ms,
             });
-            if let Some(reason) = reason {
-                let m = self.status_msg(dev, r.sim_ms, reason);
-                batch.push(m);
-            }
         }
         if let Some(t) = rows.iter().map(|r| r.forwarded_ms).max() {
             self.publisher.set_sim_now(t);
@@ -201,44 +139,43 @@ impl LiveSink {
         self.drain_fates()
     }
 
-    /// Publishes the status messages of a tick's device events (those the device can know).
-    fn device_events(&mut self, rows: &[DeviceEvent]) -> Result<(), SinkError> {
+    /// Publishes a tick's device status messages (retained: the last one is what a newcomer
+    /// sees), each with its ledger entry.
+    fn statuses(&mut self, rows: &[StatusReport]) -> Result<(), SinkError> {
         let mut batch = Vec::with_capacity(rows.len());
-        for e in rows.iter().filter(|e| e.kind.device_knows()) {
-            let st = &mut self.devices[e.device.0 as usize];
-            st.battery = match e.kind {
-                DeviceEventKind::BatteryLow => BatteryState::Low,
-                DeviceEventKind::BatteryDepleted => BatteryState::Depleted,
-                _ => st.battery,
-            };
-            // The event's own time and battery, not the last reading's (which can be up to an
-            // interval older: a BP cuff reads hourly).
-            st.device_ms = e.device_ms;
-            if let Some(pct) = e.battery_pct {
-                st.battery_pct = pct;
-            }
-            if e.kind == DeviceEventKind::BatteryDepleted {
-                st.battery_pct = 0.0;
-            }
-            st.last_status_ms = Some(e.sim_ms);
-            let m = self.status_msg(e.device.0, e.sim_ms, StatusReason::Event(e.kind));
-            batch.push(m);
+        for s in rows {
+            self.wire.device_status(s, &mut self.buf);
+            let dev = s.device.0;
+            batch.push(OutMsg {
+                conn: self.conn_of(dev),
+                topic: Arc::clone(&self.wire.devices[dev as usize].status_topic),
+                payload: self.take_payload(),
+                retain: true,
+                ledger: Some(LedgerKey {
+                    device: s.device,
+                    kind: EmissionKind::Status,
+                    seq: s.seq,
+                    sim_ms: s.sim_ms,
+                    forwarded_ms: s.forwarded_ms,
+                }),
+                offset_ms: s.sim_ms - self.epoch_ms,
+            });
         }
         self.publisher.send(batch)?;
-        Ok(())
+        self.drain_fates()
     }
 }
 
 impl RecordSink for LiveSink {
-    /// Every kind goes to the run folder; readings and device events are published too. A
+    /// Every kind goes to the run folder; readings and status messages are published too. A
     /// live run records fates itself: fates that reach here (a gateway's radio and spool
     /// losses) pass through to the ledger.
     fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
         self.parquet.write(batch)?;
         if let Some(rows) = batch.get::<Forwarded>() {
             self.readings(rows)
-        } else if let Some(rows) = batch.get::<DeviceEvent>() {
-            self.device_events(rows)
+        } else if let Some(rows) = batch.get::<StatusReport>() {
+            self.statuses(rows)
         } else {
             Ok(())
         }

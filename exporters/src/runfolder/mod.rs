@@ -14,7 +14,7 @@ use polars_io::SerReader;
 use polars_io::parquet::read::ParquetReader;
 use wardtwin_scoring::model::{Artifact, Condition, Emission, Entity, EntityKind, Inputs, RunInfo};
 use wardtwin_sim::conditions::Severity;
-use wardtwin_sim::records::Fate;
+use wardtwin_sim::records::{EmissionKind, Fate};
 use wardtwin_sim::time::parse_iso_ms;
 
 /// File names in a run folder.
@@ -271,9 +271,9 @@ type Ledger = (Vec<(Fate, u64)>, Vec<Emission>);
 /// The ledger's emissions (for ingestion figures); `with_rows` false: only counts by fate.
 fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     let cols: &[&str] = if with_rows {
-        &["device_id", "seq", "sim_time", "fate"]
+        &["device_id", "kind", "seq", "sim_time", "fate"]
     } else {
-        &["fate"]
+        &["kind", "fate"]
     };
     let df = read_table(dir, "emissions", cols)?;
     let c = Cols::new(&df, dir, "emissions");
@@ -288,15 +288,28 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
             .transpose()
         })
         .collect::<Result<Vec<Option<Fate>>, _>>()?;
+    // The telemetry's ledger (status messages have fates too, but scoring judges telemetry).
+    let telemetry = c
+        .str("kind")?
+        .into_iter()
+        .map(|k| {
+            let k = k.ok_or_else(|| invalid(&c.path, "column `kind` has a null"))?;
+            EmissionKind::from_name(&k)
+                .map(|k| k == EmissionKind::Telemetry)
+                .ok_or_else(|| invalid(&c.path, format!("unknown emission kind `{k}`")))
+        })
+        .collect::<Result<Vec<bool>, _>>()?;
     let mut counts: std::collections::BTreeMap<Fate, u64> = Default::default();
-    for f in fate.iter().flatten() {
-        *counts.entry(*f).or_default() += 1;
+    for (f, _) in fate.iter().zip(&telemetry).filter(|(_, t)| **t) {
+        if let Some(f) = f {
+            *counts.entry(*f).or_default() += 1;
+        }
     }
     let mut rows = Vec::new();
     if with_rows {
         let (device, seq, t) = (c.str("device_id")?, c.u32("seq")?, c.time("sim_time")?);
         rows.reserve(df.height());
-        for i in 0..df.height() {
+        for i in (0..df.height()).filter(|i| telemetry[*i]) {
             rows.push(Emission {
                 device: c.required("device_id", device[i].clone())?,
                 seq: c.required("seq", seq[i])?,

@@ -11,7 +11,7 @@ use polars_core::prelude::*;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Forwarded,
-    Metric, NO_SOURCE, ObsStatus, PositionRecord, TruthVitals,
+    Metric, NO_SOURCE, ObsStatus, PositionRecord, StatusReport, TruthVitals,
 };
 use wardtwin_sim::{Batch, Directory, Record};
 
@@ -42,6 +42,7 @@ pub trait Table: Record {
 pub fn all() -> Vec<Box<dyn Buffer>> {
     vec![
         buffer::<Forwarded>(),
+        buffer::<StatusReport>(),
         buffer::<EmissionFate>(),
         buffer::<TruthVitals>(),
         buffer::<EpisodeRecord>(),
@@ -143,6 +144,7 @@ impl Table for Forwarded {
     }
 }
 table!(EmissionFate, emissions_frame);
+table!(StatusReport, device_status_frame);
 table!(TruthVitals, truth_frame);
 // Episodes are few (one per scheduled deterioration): written at the end, in id order.
 table!(EpisodeRecord, episodes_frame, held: |e: &EpisodeRecord| e.id);
@@ -284,6 +286,7 @@ pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<D
         vec![
             times("sim_time", rows.iter().map(|r| r.sim_ms)),
             device_ids(dir, rows.iter().map(|r| r.device)),
+            strings("kind", rows.iter().map(|r| r.kind.name())),
             u32s("seq", rows.iter().map(|r| r.seq)),
             strings("fate", rows.iter().map(|r| r.fate.name())),
             strings("sink", rows.iter().map(|r| r.sink)),
@@ -295,6 +298,34 @@ pub fn emissions_frame(rows: &[EmissionFate], dir: &Directory) -> PolarsResult<D
                     .map(|r| r.lateness_us.map(|us| us as f64 / 1000.0)),
             )
             .into_column(),
+        ],
+    )
+}
+
+/// Device status messages, as the devices sent them.
+pub fn device_status_frame(rows: &[StatusReport], dir: &Directory) -> PolarsResult<DataFrame> {
+    frame(
+        rows.len(),
+        vec![
+            times("sim_time", rows.iter().map(|r| r.sim_ms)),
+            times("device_time", rows.iter().map(|r| r.device_ms)),
+            device_ids(dir, rows.iter().map(|r| r.device)),
+            u32s("seq", rows.iter().map(|r| r.seq)),
+            strings("reason", rows.iter().map(|r| r.reason.name())),
+            strings("signal", rows.iter().map(|r| r.signal.name())),
+            strings("battery", rows.iter().map(|r| r.battery.name())),
+            Float32Chunked::from_iter_values(
+                s("battery_pct"),
+                rows.iter().map(|r| {
+                    if r.battery_pct.is_finite() {
+                        (r.battery_pct * 10.0).round() / 10.0
+                    } else {
+                        f32::NAN
+                    }
+                }),
+            )
+            .into_column(),
+            times("forwarded_time", rows.iter().map(|r| r.forwarded_ms)),
         ],
     )
 }

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use wardtwin_sim::Directory;
-use wardtwin_sim::records::{DeviceEventKind, ObsStatus, Reading};
+use wardtwin_sim::records::{ObsStatus, Reading, StatusReport};
 use wardtwin_sim::time::{SimMillis, write_iso_ms};
 
 use crate::runfolder::tables::displayed;
@@ -226,7 +226,7 @@ impl WireDirectory {
             out,
             "\",\"battery_pct\":{},\"status\":\"{}\",\"obs\":[",
             battery(r.battery_pct),
-            signal_of(r).name()
+            r.signal().name()
         );
         for (i, o) in r.observations().iter().enumerate() {
             if i > 0 {
@@ -277,9 +277,9 @@ impl WireDirectory {
     }
 
     /// A device status payload (`state` online), into `out`.
-    pub fn device_status(&self, s: &DeviceStatus, out: &mut String) {
+    pub fn device_status(&self, s: &StatusReport, out: &mut String) {
         out.clear();
-        let d = &self.devices[s.device as usize];
+        let d = &self.devices[s.device.0 as usize];
         let _ = write!(out, "{{\"v\":{WIRE_VERSION},\"type\":\"device_status\",");
         out.push_str(&d.ids_json);
         out.push_str(",\"state\":\"online\",\"ts\":\"");
@@ -406,68 +406,6 @@ impl std::fmt::Display for Finite {
             f.write_str("null")
         }
     }
-}
-
-/// The device-level signal state of a reading: the first observation status that is not ok.
-pub fn signal_of(r: &Reading) -> ObsStatus {
-    r.observations()
-        .iter()
-        .map(|o| o.status)
-        .find(|s| *s != ObsStatus::Ok)
-        .unwrap_or(ObsStatus::Ok)
-}
-
-/// Battery state in a device status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatteryState {
-    Ok,
-    Low,
-    Depleted,
-}
-
-impl BatteryState {
-    pub fn name(self) -> &'static str {
-        match self {
-            BatteryState::Ok => "ok",
-            BatteryState::Low => "low",
-            BatteryState::Depleted => "depleted",
-        }
-    }
-}
-
-/// Why a device status was published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusReason {
-    /// The device's first report of the run.
-    Online,
-    /// Every status interval (default 5 min of simulation time).
-    Periodic,
-    /// The signal state changed (probe off, back on).
-    SignalChange,
-    /// A device event.
-    Event(DeviceEventKind),
-}
-
-impl StatusReason {
-    pub fn name(self) -> &'static str {
-        match self {
-            StatusReason::Online => "online",
-            StatusReason::Periodic => "periodic",
-            StatusReason::SignalChange => "signal_change",
-            StatusReason::Event(k) => k.name(),
-        }
-    }
-}
-
-/// What a device status says.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DeviceStatus {
-    pub device: u32,
-    pub device_ms: SimMillis,
-    pub battery_pct: f32,
-    pub battery: BatteryState,
-    pub signal: ObsStatus,
-    pub reason: StatusReason,
 }
 
 /// Why a gateway status was published.

@@ -1,5 +1,6 @@
 use wardtwin_sim::records::{
-    BedIx, DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation, PatientIx,
+    BatteryLevel, BedIx, DeviceEventKind, DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE,
+    ObsStatus, Observation, PatientIx, StatusReason, StatusReport,
 };
 use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
 
@@ -191,17 +192,7 @@ fn every_payload_kind_validates_and_odd_ids_are_escaped() {
         StatusReason::Event(DeviceEventKind::BatteryLow),
         StatusReason::Event(DeviceEventKind::BatteryDepleted),
     ] {
-        w.device_status(
-            &DeviceStatus {
-                device: 1,
-                device_ms: 1_772_438_400_000,
-                battery_pct: 9.96,
-                battery: BatteryState::Low,
-                signal: ObsStatus::ProbeOff,
-                reason,
-            },
-            &mut buf,
-        );
+        w.device_status(&status(9.96, ObsStatus::ProbeOff, reason), &mut buf);
         schemas.check(buf.as_bytes()).unwrap();
     }
     schemas.check(w.device_will(1).as_bytes()).unwrap();
@@ -343,17 +334,24 @@ fn hardening_non_finite_numbers_never_reach_the_wire() {
         assert_eq!(v["obs"][0]["status"], "sensor_fault", "{buf}");
         assert_eq!(v["obs"][1]["status"], "probe_off", "{buf}");
         w.device_status(
-            &DeviceStatus {
-                device: 1,
-                device_ms: 1_772_438_400_000,
-                battery_pct: bad,
-                battery: BatteryState::Low,
-                signal: ObsStatus::Ok,
-                reason: StatusReason::Periodic,
-            },
+            &status(bad, ObsStatus::Ok, StatusReason::Periodic),
             &mut buf,
         );
         serde_json::from_str::<serde_json::Value>(&buf).unwrap_or_else(|e| panic!("{buf}: {e}"));
         schemas.check(buf.as_bytes()).unwrap();
+    }
+}
+
+fn status(battery_pct: f32, signal: ObsStatus, reason: StatusReason) -> StatusReport {
+    StatusReport {
+        device: DeviceIx(1),
+        seq: 0,
+        sim_ms: 1_772_438_400_000,
+        device_ms: 1_772_438_400_000,
+        forwarded_ms: 1_772_438_400_000,
+        battery_pct,
+        battery: BatteryLevel::Low,
+        signal,
+        reason,
     }
 }

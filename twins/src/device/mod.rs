@@ -20,6 +20,7 @@ pub mod infusion;
 pub mod params;
 mod plugin;
 pub(crate) mod spawn;
+pub mod status;
 mod systems;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
-use wardtwin_sim::{SimEnd, SimSet};
+use wardtwin_sim::{DirectUplink, FileTransport, SimEnd, SimSet};
 
 pub(crate) use super::systems::plan_devices;
 use super::systems::{
@@ -21,6 +21,8 @@ impl Plugin for DevicePlugin {
     fn build(&self, app: &mut App) {
         // After the patients: both record conditions (the recorder sorts them either way).
         app.init_resource::<super::systems::DueQueue>()
+            .init_resource::<super::status::StatusInterval>()
+            .init_resource::<super::status::StatusBook>()
             .configure_sets(
                 Update,
                 DeviceSystems::Battery
@@ -42,6 +44,16 @@ impl Plugin for DevicePlugin {
                 stamp_device_events
                     .in_set(SimSet::Transport)
                     .after(crate::gateway::GatewaySystems),
+            )
+            // Every reading is forwarded and every event stamped: the status messages they
+            // prompt, before the file transport gives them their fates.
+            .add_systems(
+                Update,
+                super::status::report_status
+                    .in_set(SimSet::Transport)
+                    .after(stamp_device_events)
+                    .after(DirectUplink)
+                    .before(FileTransport),
             )
             .add_systems(
                 SimEnd,

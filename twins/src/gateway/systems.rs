@@ -3,7 +3,7 @@
 use bevy_ecs::prelude::*;
 use rand_distr::{Distribution, Normal};
 use wardtwin_sim::records::{
-    DeviceEvent, DeviceEventKind, EmissionFate, Fate, Forwarded, NO_SOURCE, Reading,
+    DeviceEvent, DeviceEventKind, EmissionFate, EmissionKind, Fate, Forwarded, NO_SOURCE, Reading,
 };
 use wardtwin_sim::{
     DeviceEventOccurred, EmissionFated, ReadingEmitted, ReadingForwarded, SimClock,
@@ -14,6 +14,7 @@ use super::{Gateway, Link, Links, Site};
 fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
     EmissionFated(EmissionFate {
         device: r.device,
+        kind: EmissionKind::Telemetry,
         seq: r.seq,
         sim_ms: r.sim_ms,
         fate,

@@ -1,6 +1,6 @@
 use wardtwin_scenarios::{Point, Radio};
+use wardtwin_sim::records::PositionRecord;
 use wardtwin_sim::records::{DeviceKind, Fate, Forwarded};
-use wardtwin_sim::records::{EmissionFate, PositionRecord};
 
 use super::mean_rssi;
 use crate::testkit::{run_to_memory, run_to_memory_with, small};
@@ -110,9 +110,8 @@ fn a_full_spool_drops_what_the_policy_says() {
         let (rec, _) = run_to_memory(&s);
         let start = s.epoch_ms + 30 * 60_000;
         let end = start + 20 * 60_000;
-        let during: Vec<_> = rec
-            .get::<EmissionFate>()
-            .iter()
+        let during: Vec<_> = crate::testkit::telemetry_fates(&rec)
+            .into_iter()
             .filter(|f| f.sim_ms >= start && f.sim_ms < end)
             .collect();
         let dropped: Vec<_> = during
@@ -143,7 +142,7 @@ fn a_full_spool_drops_what_the_policy_says() {
         }
         // Nothing before or after the outage waited.
         assert!(
-            rec.get::<EmissionFate>()
+            crate::testkit::telemetry_fates(&rec)
                 .iter()
                 .filter(|f| f.sim_ms < start - 1_000 || f.sim_ms > end + 10_000)
                 .all(|f| f.fate == Fate::Delivered)
@@ -178,9 +177,8 @@ fn radio_loss_follows_distance_as_the_model_says() {
         .iter()
         .position(|d| d.kind == DeviceKind::PulseOximeter)
         .unwrap() as u32;
-    let fates: Vec<_> = rec
-        .get::<EmissionFate>()
-        .iter()
+    let fates: Vec<_> = crate::testkit::telemetry_fates(&rec)
+        .into_iter()
         .filter(|f| f.device.0 == ox)
         .collect();
     let lost = fates.iter().filter(|f| f.fate == Fate::RadioLost).count() as f64;
@@ -241,7 +239,7 @@ fn without_the_gateway_plugin_every_reading_is_forwarded_and_delivered_at_once()
         "telemetry is recorded without gateways"
     );
     assert!(readings.iter().all(|r| r.forwarded_ms == r.sim_ms));
-    let fates = without.get::<EmissionFate>();
+    let fates = crate::testkit::telemetry_fates(&without);
     assert_eq!(fates.len(), readings.len());
     assert!(fates.iter().all(|f| f.fate == Fate::Delivered));
     // Nothing is lost on the way with a healthy gateway either: the same readings.

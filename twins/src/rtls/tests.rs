@@ -1,6 +1,6 @@
 use wardtwin_sim::conditions::ConditionRecord;
 use wardtwin_sim::conditions::{ConditionClass, Subject};
-use wardtwin_sim::records::{DeviceEvent, EmissionFate, Forwarded, PositionRecord};
+use wardtwin_sim::records::{DeviceEvent, Forwarded, PositionRecord};
 use wardtwin_sim::records::{DeviceEventKind, DeviceIx, DeviceKind, Fate, Metric};
 
 use crate::testkit::{run_to_memory, small};
@@ -85,8 +85,7 @@ fn an_asset_taken_outside_goes_unheard_and_is_missing_after_30_min() {
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].subject, Subject::Device(tag));
     // Out of range from some point after leaving; missing exactly 30 min later.
-    let last_heard = rec
-        .get::<EmissionFate>()
+    let last_heard = crate::testkit::telemetry_fates(&rec)
         .iter()
         .filter(|f| f.device == tag && f.fate != Fate::RadioLost)
         .map(|f| f.sim_ms)
@@ -97,8 +96,7 @@ fn an_asset_taken_outside_goes_unheard_and_is_missing_after_30_min() {
         (30 * 60_000..31 * 60_000 + 30_000).contains(&lag),
         "missing {lag} ms after it was last heard"
     );
-    let lost = rec
-        .get::<EmissionFate>()
+    let lost = crate::testkit::telemetry_fates(&rec)
         .iter()
         .filter(|f| f.device == tag && f.fate == Fate::RadioLost)
         .count();

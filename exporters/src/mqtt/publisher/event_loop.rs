@@ -268,13 +268,14 @@ pub(super) async fn connection(
                 };
                 let Some(mut m) = m else { continue };
                 if m.attempts == 0 {
-                    if let Some((_, _, _, forwarded_ms)) = m.out.ledger {
+                    let telemetry = m.out.ledger.filter(LedgerKey::telemetry);
+                    if let Some(k) = telemetry {
                         ctx.shared
                             .wire_ms
-                            .fetch_max(forwarded_ms, Ordering::Relaxed);
+                            .fetch_max(k.forwarded_ms, Ordering::Relaxed);
                     }
                     m.lateness_us = ctx.pacer.lateness_us(m.out.offset_ms);
-                    if let (Some(l), Some(_)) = (m.lateness_us, m.out.ledger) {
+                    if let (Some(l), Some(_)) = (m.lateness_us, telemetry) {
                         ctx.shared.totals().lateness.record(l.max(0) as u64);
                     }
                 } else {

@@ -45,21 +45,26 @@ impl Shared {
     pub(super) fn finalize(&self, m: Msg, fate: Fate) {
         let mut t = self.totals();
         t.outstanding -= 1;
-        if let Some((device, seq, sim_ms, forwarded_ms)) = m.out.ledger {
-            match fate {
-                Fate::Acknowledged => t.acknowledged += 1,
-                Fate::Sent => t.sent += 1,
-                Fate::Unacknowledged => t.unacknowledged += 1,
-                Fate::Dropped => t.dropped += 1,
-                _ => t.unsent += 1,
+        if let Some(k) = m.out.ledger {
+            if k.telemetry() {
+                match fate {
+                    Fate::Acknowledged => t.acknowledged += 1,
+                    Fate::Sent => t.sent += 1,
+                    Fate::Unacknowledged => t.unacknowledged += 1,
+                    Fate::Dropped => t.dropped += 1,
+                    _ => t.unsent += 1,
+                }
+            } else if m.attempts > 0 {
+                t.status_messages += 1;
             }
             t.fates.push(EmissionFate {
-                device,
-                seq,
-                sim_ms,
+                device: k.device,
+                kind: k.kind,
+                seq: k.seq,
+                sim_ms: k.sim_ms,
                 fate,
                 sink: "mqtt",
-                forwarded_ms: Some(forwarded_ms),
+                forwarded_ms: Some(k.forwarded_ms),
                 attempts: m.attempts,
                 lateness_us: m.lateness_us,
             });

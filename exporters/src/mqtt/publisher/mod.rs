@@ -32,7 +32,7 @@ use rumqttc::{
 };
 use tokio::sync::{Notify, mpsc};
 use tokio_rustls::rustls;
-use wardtwin_sim::records::{DeviceIx, EmissionFate, Fate};
+use wardtwin_sim::records::{DeviceIx, EmissionFate, EmissionKind, Fate};
 use wardtwin_sim::time::SimMillis;
 
 use super::options::{ConnectionMode, LiveOptions, OptionsError, Speed, TlsFiles};
@@ -92,11 +92,29 @@ pub struct OutMsg {
     /// Shared with rumqttc without a copy (and kept for a resend).
     pub payload: bytes::Bytes,
     pub retain: bool,
-    /// A telemetry emission: its ledger key. Status messages have none.
-    /// `(device, seq, measured, forwarded by its gateway)`.
-    pub ledger: Option<(DeviceIx, u32, SimMillis, SimMillis)>,
+    /// An emission of the twin (a reading or a device's status): its ledger entry. The
+    /// transport's own messages (gateway status, the site map) have none.
+    pub ledger: Option<LedgerKey>,
     /// Simulation time since the epoch (for lateness).
     pub offset_ms: i64,
+}
+
+/// Which emission a message carries, for its ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerKey {
+    pub device: DeviceIx,
+    pub kind: EmissionKind,
+    pub seq: u32,
+    /// When it was measured (or said).
+    pub sim_ms: SimMillis,
+    /// When its gateway forwarded it.
+    pub forwarded_ms: SimMillis,
+}
+
+impl LedgerKey {
+    fn telemetry(&self) -> bool {
+        self.kind == EmissionKind::Telemetry
+    }
 }
 
 struct Msg {
