@@ -105,7 +105,9 @@ pub(super) fn print(
             .map_or(0, |f| f.rows)
     };
 
-    let emissions = rows_of("emissions");
+    // The ledger has a row per emission: every reading and every status message.
+    let statuses = rows_of("device_status");
+    let emissions = rows_of("emissions").saturating_sub(statuses);
     let secs = wall.as_secs_f64();
     let speed = scenario.duration_ms as f64 / 1000.0 / secs;
     outln!(
@@ -125,7 +127,7 @@ pub(super) fn print(
         dir.devices.len()
     );
     outln!(
-        "  readings      {emissions} ({} observations)",
+        "  readings      {emissions} ({} observations), {statuses} status messages",
         rows_of("telemetry")
     );
     outln!(

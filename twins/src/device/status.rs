@@ -35,8 +35,7 @@ struct Said {
 #[derive(Resource, Default)]
 pub(super) struct StatusBook {
     devices: Vec<Said>,
-    /// This tick's forwarded readings and known events, sorted (reused).
-    readings: Vec<wardtwin_sim::records::Forwarded>,
+    /// This tick's known events, sorted (reused).
     events: Vec<wardtwin_sim::records::DeviceEvent>,
 }
 
@@ -74,11 +73,9 @@ pub(super) fn report_status(
     {
         book.said(dir.devices.len().saturating_sub(1));
     }
-    let mut readings = std::mem::take(&mut book.readings);
-    readings.clear();
-    readings.extend(forwarded.read().map(|m| m.0));
-    readings.sort_unstable_by_key(|r| (r.device, r.seq));
-    for r in &readings {
+    // In message order: the gateways forward in a deterministic order, and a device's readings
+    // in sequence order (the recorder sorts the statuses for the outputs).
+    for ReadingForwarded(r) in forwarded.read() {
         let signal = r.signal();
         let every = interval.0.max(1);
         let said = book.said(r.device.0 as usize);
@@ -106,7 +103,6 @@ pub(super) fn report_status(
             reason,
         }));
     }
-    book.readings = readings;
     let mut known = std::mem::take(&mut book.events);
     known.clear();
     known.extend(events.read().map(|m| m.0).filter(|e| e.kind.device_knows()));
