@@ -647,3 +647,50 @@ gates = [
         .and_then(|i| zone.get(i));
     assert_eq!(last_zone, Some("OUTSIDE"));
 }
+
+/// Groundwork issue: the ledger gained a `kind` column when status messages became emissions.
+/// A run folder written before that (every ledger row a reading) still scores, with the same
+/// delivery figures as its telemetry ledger.
+#[test]
+fn a_run_folder_from_before_status_emissions_still_scores() {
+    use polars_core::prelude::*;
+    use polars_io::parquet::write::ParquetWriter;
+    let tmp = temp_dir("old-ledger");
+    let run = tmp.path().join("run");
+    for entry in std::fs::read_dir(quickstart_run()).unwrap() {
+        let e = entry.unwrap();
+        std::fs::copy(e.path(), run_file(&run, &e.file_name())).unwrap();
+    }
+    // A silent system: the scenario's gates may fail (exit 1), but scoring works (not 2).
+    let fresh = score(&run, &tmp.path().join("fresh"), &[]);
+    assert_ne!(
+        fresh.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
+    // The older ledger: readings only, no `kind`.
+    let df = read_parquet(run.join("emissions.parquet"));
+    let keep = df.column("kind").unwrap().str().unwrap().equal("telemetry");
+    let mut old = df.filter(&keep).unwrap().drop("kind").unwrap();
+    let file = std::fs::File::create(run.join("emissions.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut old).unwrap();
+    let aged = score(&run, &tmp.path().join("aged"), &[]);
+    assert_eq!(
+        aged.status.code(),
+        fresh.status.code(),
+        "{}",
+        String::from_utf8_lossy(&aged.stderr)
+    );
+    let (a, b) = (
+        scorecard(&tmp.path().join("fresh")),
+        scorecard(&tmp.path().join("aged")),
+    );
+    assert_eq!(a["delivery"], b["delivery"]);
+    assert_eq!(a["overall"], b["overall"]);
+}
+
+fn run_file(run: &Path, name: &std::ffi::OsStr) -> std::path::PathBuf {
+    std::fs::create_dir_all(run).unwrap();
+    run.join(name)
+}

@@ -275,7 +275,15 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     } else {
         &["kind", "fate"]
     };
-    let df = read_table(dir, "emissions", cols)?;
+    // A run folder written before status messages were emissions has no `kind`: every row of
+    // its ledger is a reading.
+    let (df, has_kind) = match read_table(dir, "emissions", cols) {
+        Ok(df) => (df, true),
+        Err(e) => {
+            let older: Vec<&str> = cols.iter().copied().filter(|c| *c != "kind").collect();
+            (read_table(dir, "emissions", &older).map_err(|_| e)?, false)
+        }
+    };
     let c = Cols::new(&df, dir, "emissions");
     let fate = c
         .str("fate")?
@@ -289,8 +297,12 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
         })
         .collect::<Result<Vec<Option<Fate>>, _>>()?;
     // The telemetry's ledger (status messages have fates too, but scoring judges telemetry).
-    let telemetry = c
-        .str("kind")?
+    let kinds = if has_kind {
+        c.str("kind")?
+    } else {
+        vec![Some(EmissionKind::Telemetry.name().to_string()); df.height()]
+    };
+    let telemetry = kinds
         .into_iter()
         .map(|k| {
             let k = k.ok_or_else(|| invalid(&c.path, "column `kind` has a null"))?;
