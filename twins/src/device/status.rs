@@ -7,7 +7,9 @@
 //! `status`). It goes upstream with the reading that prompted it, or at its event.
 
 use bevy_ecs::prelude::*;
-use wardtwin_sim::records::{BatteryLevel, DeviceEventKind, ObsStatus, StatusReason, StatusReport};
+use wardtwin_sim::records::{
+    BatteryLevel, DeviceEventKind, DeviceIx, ObsStatus, StatusReason, StatusReport,
+};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{DeviceEventOccurred, Directory, ReadingForwarded, StatusEmitted};
 
@@ -37,6 +39,33 @@ pub(super) struct StatusBook {
     devices: Vec<Said>,
     /// This tick's known events, sorted (reused).
     events: Vec<wardtwin_sim::records::DeviceEvent>,
+}
+
+impl Said {
+    /// The next status message, said now: numbered, and remembered as the last.
+    fn report(
+        &mut self,
+        device: DeviceIx,
+        sim_ms: SimMillis,
+        device_ms: SimMillis,
+        forwarded_ms: SimMillis,
+        reason: StatusReason,
+    ) -> StatusEmitted {
+        self.last_ms = Some(sim_ms);
+        let seq = self.seq;
+        self.seq += 1;
+        StatusEmitted(StatusReport {
+            device,
+            seq,
+            sim_ms,
+            device_ms,
+            forwarded_ms,
+            battery_pct: self.battery_pct,
+            battery: self.battery,
+            signal: self.signal,
+            reason,
+        })
+    }
 }
 
 impl StatusBook {
@@ -87,21 +116,9 @@ pub(super) fn report_status(
             Some(_) => None,
         };
         said.signal = signal;
-        let Some(reason) = reason else { continue };
-        said.last_ms = Some(r.sim_ms);
-        let seq = said.seq;
-        said.seq += 1;
-        out.write(StatusEmitted(StatusReport {
-            device: r.device,
-            seq,
-            sim_ms: r.sim_ms,
-            device_ms: r.device_ms,
-            forwarded_ms: r.forwarded_ms,
-            battery_pct: said.battery_pct,
-            battery: said.battery,
-            signal,
-            reason,
-        }));
+        if let Some(reason) = reason {
+            out.write(said.report(r.device, r.sim_ms, r.device_ms, r.forwarded_ms, reason));
+        }
     }
     let mut known = std::mem::take(&mut book.events);
     known.clear();
@@ -122,20 +139,8 @@ pub(super) fn report_status(
         if e.kind == DeviceEventKind::BatteryDepleted {
             said.battery_pct = 0.0;
         }
-        said.last_ms = Some(e.sim_ms);
-        let seq = said.seq;
-        said.seq += 1;
-        out.write(StatusEmitted(StatusReport {
-            device: e.device,
-            seq,
-            sim_ms: e.sim_ms,
-            device_ms: e.device_ms,
-            forwarded_ms: e.sim_ms,
-            battery_pct: said.battery_pct,
-            battery: said.battery,
-            signal: said.signal,
-            reason: StatusReason::Event(e.kind),
-        }));
+        let reason = StatusReason::Event(e.kind);
+        out.write(said.report(e.device, e.sim_ms, e.device_ms, e.sim_ms, reason));
     }
     book.events = known;
 }
