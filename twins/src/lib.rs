@@ -141,7 +141,8 @@ pub fn build_app_with(
     if let Some(ms) = opts.status_interval_ms {
         app.insert_resource(device::status::StatusInterval(ms));
     }
-    let dir = ward::spawn(app.world_mut(), scenario, seed);
+    let kinds = ward::Kinds::of(&app);
+    let dir = ward::spawn(app.world_mut(), scenario, seed, kinds);
     (app, dir)
 }
 
@@ -239,4 +240,73 @@ mod tests {
         );
     }
     const GOLDEN: u64 = 0xf994_047f_18b4_780d;
+
+    /// Turning a twin plugin off removes its kind: not spawned, not in the directory, nothing
+    /// recorded about it; the other kinds are unchanged.
+    #[test]
+    fn turning_a_twin_plugin_off_removes_its_kind() {
+        use wardtwin_sim::records::{DeviceKind, ExcursionRecord, Forwarded, PositionRecord};
+        let s = testkit::small(
+            3,
+            "10m",
+            "[[fridge]]\nid = \"VAC\"\nward = \"W1\"\n[rtls]\nassets_per_bed = 1\nstaff_per_bed = 0.5\n",
+        );
+        let kinds = |dir: &Directory| -> std::collections::BTreeSet<DeviceKind> {
+            dir.devices.iter().map(|d| d.kind).collect()
+        };
+        let read_by = |rec: &wardtwin_sim::Recorded, dir: &Directory| {
+            rec.get::<Forwarded>()
+                .iter()
+                .map(|r| dir.devices[r.device.0 as usize].kind)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let (all, all_dir) = testkit::run_to_memory(&s);
+        let everything = kinds(&all_dir);
+        for k in [
+            DeviceKind::FridgeLogger,
+            DeviceKind::AssetTag,
+            DeviceKind::StaffBadge,
+        ] {
+            assert!(everything.contains(&k), "{k:?}");
+        }
+        assert!(!all.get::<PositionRecord>().is_empty());
+        let without = |plugins: PluginGroupBuilder| testkit::run_to_memory_with(&s, plugins);
+
+        let (rec, dir) = without(TwinPlugins.build().disable::<ColdChainPlugin>());
+        let mut expected = everything.clone();
+        expected.remove(&DeviceKind::FridgeLogger);
+        assert_eq!(kinds(&dir), expected, "no fridge logger");
+        let mut heard = read_by(&all, &all_dir);
+        heard.remove(&DeviceKind::FridgeLogger);
+        assert_eq!(read_by(&rec, &dir), heard);
+        assert!(rec.get::<ExcursionRecord>().is_empty());
+        assert_eq!(dir.patients, all_dir.patients);
+
+        let (rec, dir) = without(TwinPlugins.build().disable::<RtlsPlugin>());
+        let mut expected = everything.clone();
+        expected.remove(&DeviceKind::AssetTag);
+        expected.remove(&DeviceKind::StaffBadge);
+        assert_eq!(kinds(&dir), expected, "no tags or badges");
+        let mut heard = read_by(&all, &all_dir);
+        heard.remove(&DeviceKind::AssetTag);
+        heard.remove(&DeviceKind::StaffBadge);
+        assert_eq!(read_by(&rec, &dir), heard);
+        assert!(rec.get::<PositionRecord>().is_empty());
+
+        // Devices off: the patients' ground truth only.
+        let (rec, dir) = without(TwinPlugins.build().disable::<DevicePlugin>());
+        assert!(dir.devices.is_empty());
+        assert!(rec.get::<Forwarded>().is_empty());
+        assert_eq!(
+            rec.get::<wardtwin_sim::records::TruthVitals>().len(),
+            all.get::<wardtwin_sim::records::TruthVitals>().len()
+        );
+
+        // Patients off: no patients and nothing worn; fridges and tags still report.
+        let (rec, dir) = without(TwinPlugins.build().disable::<PatientPlugin>());
+        assert!(dir.patients.is_empty());
+        assert!(dir.devices.iter().all(|d| d.bed.is_none()));
+        assert!(rec.get::<wardtwin_sim::records::TruthVitals>().is_empty());
+        assert!(read_by(&rec, &dir).contains(&DeviceKind::FridgeLogger));
+    }
 }

@@ -16,6 +16,7 @@
 //! ([`wardtwin_sim::conditions`]): **monitoring lost** when a device has produced no value for
 //! longer than its cadence allows, and **low battery** from the threshold until it is empty.
 
+mod due;
 pub mod infusion;
 pub mod params;
 mod plugin;

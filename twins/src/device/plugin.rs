@@ -20,7 +20,7 @@ pub struct DevicePlugin;
 impl Plugin for DevicePlugin {
     fn build(&self, app: &mut App) {
         // After the patients: both record conditions (the recorder sorts them either way).
-        app.init_resource::<super::systems::DueQueue>()
+        app.init_resource::<super::due::DueQueue>()
             .init_resource::<super::status::StatusInterval>()
             .init_resource::<super::status::StatusBook>()
             .configure_sets(

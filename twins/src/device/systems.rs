@@ -19,6 +19,7 @@ use wardtwin_sim::{
 
 use crate::schedule::{self, Plan};
 
+use super::due::{self, DueQueue};
 use super::infusion::{Infusion, PumpState};
 use super::params::{self, LOW_BATTERY_PCT};
 use super::{Battery, Device};
@@ -346,61 +347,6 @@ type PatientTruth<'a> = (
     Option<&'a BedPresence>,
 );
 
-/// When each device is next due, as a timing wheel of ticks, so that a step visits only the
-/// devices due in it instead of checking every device (at 8,000 beds, ~48,000 checks a step for
-/// a few hundred emissions). Slot `k % len` holds the devices due at tick `k`; the wheel is
-/// longer than the longest interval, so a device is never more than one turn ahead (a longer
-/// wait goes to `later`, sorted, and enters the wheel when its turn comes). Bed-exit sensors
-/// and duress badges also report a change the moment it happens: they are few, and checked
-/// every step instead.
-#[derive(Resource, Default)]
-pub struct DueQueue {
-    wheel: Vec<Vec<(DeviceIx, Entity)>>,
-    /// Devices due more than a turn ahead: (tick, device, entity), soonest last.
-    later: Vec<(u64, DeviceIx, Entity)>,
-    /// Devices that report changes, in device order.
-    watched: Vec<Entity>,
-    built: bool,
-    /// This step's due devices (reused).
-    due: Vec<(DeviceIx, Entity)>,
-}
-
-/// Longest wheel: a day of 1 s ticks; longer waits go to `later`.
-const MAX_WHEEL: u64 = 86_400;
-
-impl DueQueue {
-    /// The first tick at or after which `due_ms` has come (never before `after`).
-    fn tick_of(clock: &SimClock, due_ms: SimMillis, after: u64) -> u64 {
-        let since = (due_ms - clock.epoch_ms()).max(0) as u64;
-        since.div_ceil(clock.step_ms() as u64).max(after)
-    }
-
-    fn insert(&mut self, now_tick: u64, tick: u64, ix: DeviceIx, e: Entity) {
-        let len = self.wheel.len() as u64;
-        if tick - now_tick < len {
-            self.wheel[(tick % len) as usize].push((ix, e));
-        } else {
-            let at = self.later.partition_point(|l| (l.0, l.1) > (tick, ix));
-            self.later.insert(at, (tick, ix, e));
-        }
-    }
-
-    /// Takes the devices due at tick `k` into `self.due`.
-    fn take_due(&mut self, k: u64) {
-        let len = self.wheel.len() as u64;
-        while let Some(&(t, ix, e)) = self.later.last() {
-            if t - k >= len {
-                break;
-            }
-            self.later.pop();
-            self.wheel[(t % len) as usize].push((ix, e));
-        }
-        let slot = &mut self.wheel[(k % len) as usize];
-        self.due.clear();
-        self.due.append(slot);
-    }
-}
-
 /// What every device reads from, for one step.
 struct Step<'a, 'w, 's> {
     now: SimMillis,
@@ -427,35 +373,20 @@ pub(super) fn sample_and_emit(
     fridges: Query<&'static Fridge>,
     gateways: Query<&'static Gateway>,
     movers: Query<&'static Mover>,
+    mut events: MessageReader<DeviceEventOccurred>,
     mut out: MessageWriter<ReadingEmitted>,
     mut conditions: MessageWriter<ConditionRecorded>,
     mut heard: Local<Vec<(f64, u16, bool)>>,
 ) {
     let now = clock.now_ms();
-    let q = &mut *queue;
     let k = clock.tick();
-    if !q.built {
-        // Devices are spawned before the first tick: queued once, in device order.
-        q.built = true;
-        let mut all: Vec<(DeviceIx, Entity, SimMillis, i64, bool)> = devices
+    if !queue.is_built() {
+        // Devices are spawned before the first tick.
+        let all = devices
             .iter()
-            .map(|(e, d, _, _)| {
-                let watched = matches!(d.kind, DeviceKind::BedExitSensor | DeviceKind::StaffBadge);
-                (d.ix, e, d.next_due_ms, d.interval_ms, watched)
-            })
+            .map(|(e, d, _, _)| (d.ix, e, d.next_due_ms, d.interval_ms, d.kind))
             .collect();
-        all.sort_unstable_by_key(|d| d.0);
-        let longest = all.iter().map(|d| d.3).max().unwrap_or(0).max(0) as u64;
-        let turn = (longest.div_ceil(clock.step_ms() as u64) + 2).min(MAX_WHEEL);
-        q.wheel = vec![Vec::new(); turn as usize];
-        for (ix, e, due, _, watched) in all {
-            if watched {
-                q.watched.push(e);
-            } else {
-                let t = DueQueue::tick_of(&clock, due, k);
-                q.insert(k, t, ix, e);
-            }
-        }
+        queue.build(&clock, all);
     }
     let w = Step {
         now,
@@ -467,8 +398,7 @@ pub(super) fn sample_and_emit(
         gateways: &gateways,
         movers: &movers,
     };
-    q.take_due(k);
-    let due = std::mem::take(&mut q.due);
+    let due = queue.take_due(k);
     for &(ix, e) in &due {
         let Ok((_, mut device, battery, infusion)) = devices.get_mut(e) else {
             continue;
@@ -483,40 +413,35 @@ pub(super) fn sample_and_emit(
             &mut conditions,
             &mut heard,
         );
-        let next = DueQueue::tick_of(&clock, device.next_due_ms, k + 1);
-        q.insert(k, next, ix, e);
+        queue.requeue(k, due::tick_of(&clock, device.next_due_ms, k + 1), ix, e);
     }
-    q.due = due;
-    for &e in &q.watched {
+    // A bed-exit sensor and a duress badge also report a change at once: the change's event
+    // (written in this step's dynamics) wakes them.
+    let changes = events
+        .read()
+        .filter(|DeviceEventOccurred(e)| e.sim_ms == now)
+        .map(|DeviceEventOccurred(e)| (e.device, e.kind));
+    let woken = queue.take_watching(k, changes);
+    for &(ix, e) in &woken {
         let Ok((_, mut device, battery, infusion)) = devices.get_mut(e) else {
             continue;
         };
         let due = device.next_due_ms <= now;
-        // A bed-exit sensor and a duress button also report a change at once.
-        let changed = match device.kind {
-            DeviceKind::BedExitSensor => patients
-                .get(device.subject)
-                .ok()
-                .and_then(|p| p.2)
-                .is_some_and(|b| b.changed_ms == now),
-            DeviceKind::StaffBadge => movers
-                .get(device.subject)
-                .is_ok_and(|m| m.duress_changed_ms == now),
-            _ => false,
-        };
-        if due || changed {
-            sample_one(
-                &w,
-                &mut device,
-                battery,
-                infusion,
-                due,
-                &mut out,
-                &mut conditions,
-                &mut heard,
-            );
+        sample_one(
+            &w,
+            &mut device,
+            battery,
+            infusion,
+            due,
+            &mut out,
+            &mut conditions,
+            &mut heard,
+        );
+        if due {
+            queue.requeue(k, due::tick_of(&clock, device.next_due_ms, k + 1), ix, e);
         }
     }
+    queue.done(due, woken);
 }
 
 /// One device reads its subject and emits (`due`: on its cadence, which it then advances).

@@ -4,6 +4,7 @@ use wardtwin_sim::records::{DeviceKind, Fate, Forwarded};
 
 use super::mean_rssi;
 use crate::testkit::{run_to_memory, run_to_memory_with, small};
+use wardtwin_sim::{Directory, Recorded};
 
 #[test]
 fn rssi_falls_with_distance_and_walls_as_configured() {
@@ -228,8 +229,8 @@ fn erf(x: f64) -> f64 {
 fn without_the_gateway_plugin_every_reading_is_forwarded_and_delivered_at_once() {
     use bevy_app::PluginGroup;
     let s = small(2, "30m", "");
-    let (with, _) = run_to_memory(&s);
-    let (without, _) = run_to_memory_with(
+    let (with, with_dir) = run_to_memory(&s);
+    let (without, without_dir) = run_to_memory_with(
         &s,
         crate::TwinPlugins.build().disable::<super::GatewayPlugin>(),
     );
@@ -242,10 +243,24 @@ fn without_the_gateway_plugin_every_reading_is_forwarded_and_delivered_at_once()
     let fates = crate::testkit::telemetry_fates(&without);
     assert_eq!(fates.len(), readings.len());
     assert!(fates.iter().all(|f| f.fate == Fate::Delivered));
-    // Nothing is lost on the way with a healthy gateway either: the same readings.
-    let key = |r: &Forwarded| (r.device, r.seq, r.sim_ms);
-    assert_eq!(
-        with.get::<Forwarded>().iter().map(key).collect::<Vec<_>>(),
-        readings.iter().map(key).collect::<Vec<_>>()
+    // Nothing is lost on the way with a healthy gateway either: the same readings, but for
+    // the gateways' own, which went with them.
+    let keys = |rec: &Recorded, dir: &Directory| {
+        let mut k: Vec<_> = rec
+            .get::<Forwarded>()
+            .iter()
+            .map(|r| (dir.devices[r.device.0 as usize].clone(), r.seq, r.sim_ms))
+            .filter(|(d, _, _)| d.kind != DeviceKind::EdgeGateway)
+            .map(|(d, seq, t)| (d.id, seq, t))
+            .collect();
+        k.sort();
+        k
+    };
+    assert!(
+        without_dir
+            .devices
+            .iter()
+            .all(|d| d.kind != DeviceKind::EdgeGateway)
     );
+    assert_eq!(keys(&with, &with_dir), keys(&without, &without_dir));
 }

@@ -249,7 +249,8 @@ fn patient_plugin_alone_samples_truth_on_its_cadence() {
         file_transport: true,
     })
     .add_plugins(TwinPlugins.build().disable::<DevicePlugin>());
-    crate::ward::spawn(app.world_mut(), &s, 1);
+    let kinds = crate::ward::Kinds::of(&app);
+    crate::ward::spawn(app.world_mut(), &s, 1, kinds);
     let sink = MemorySink::default();
     app.insert_resource(Sinks::new(vec![Box::new(sink.clone())]));
     let mut sim = Sim::new(app);

@@ -238,8 +238,58 @@ fn device_drafts(s: &Scenario, seed: u64, admissions: &[Admission]) -> Vec<Devic
     drafts
 }
 
-pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
-    let admissions = admissions(s, seed);
+/// Which twin kinds a run has: a kind whose plugin is off is not spawned, and is not in the
+/// directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kinds {
+    /// Patients, and the devices they wear.
+    pub patients: bool,
+    /// Every device. Fridges, gateways and RTLS movers are known through their devices
+    /// (loggers, gateway self-reports, tags) and go with them.
+    pub devices: bool,
+    pub fridges: bool,
+    pub gateways: bool,
+    pub rtls: bool,
+}
+
+impl Kinds {
+    pub const ALL: Kinds = Kinds {
+        patients: true,
+        devices: true,
+        fridges: true,
+        gateways: true,
+        rtls: true,
+    };
+
+    /// The kinds whose plugins `app` has.
+    pub fn of(app: &bevy_app::App) -> Kinds {
+        Kinds {
+            patients: app.is_plugin_added::<crate::PatientPlugin>(),
+            devices: app.is_plugin_added::<crate::DevicePlugin>(),
+            fridges: app.is_plugin_added::<crate::ColdChainPlugin>(),
+            gateways: app.is_plugin_added::<crate::GatewayPlugin>(),
+            rtls: app.is_plugin_added::<crate::RtlsPlugin>(),
+        }
+    }
+
+    /// Whether a device on `owner` is spawned.
+    fn spawns(&self, owner: Owner) -> bool {
+        self.devices
+            && match owner {
+                Owner::Bed(_) => self.patients,
+                Owner::Fridge(_) => self.fridges,
+                Owner::Gateway(_) => self.gateways,
+                Owner::Asset(_) | Owner::Staff(_) => self.rtls,
+            }
+    }
+}
+
+pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Directory {
+    let admissions = if kinds.patients {
+        admissions(s, seed)
+    } else {
+        Vec::new()
+    };
     // Directory order: sorted by stable id.
     let mut bed_order: Vec<usize> = (0..s.beds.len()).collect();
     bed_order.sort_by(|a, b| s.beds[*a].id.cmp(&s.beds[*b].id));
@@ -264,7 +314,8 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             bed: bed_ix[a.bed],
         });
     }
-    let drafts = device_drafts(s, seed, &admissions);
+    let mut drafts = device_drafts(s, seed, &admissions);
+    drafts.retain(|d| kinds.spawns(d.owner));
     for d in &drafts {
         let bed = d.bed().map(|b| bed_ix[b]);
         dir.devices.push(DeviceInfo {
@@ -296,12 +347,12 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64) -> Directory {
             y_m: r.at.y_m as f32,
         })
         .collect();
-    let device_ix = |bed: usize, kind: DeviceKind| {
-        drafts
-            .iter()
-            .position(|d| d.bed() == Some(bed) && d.kind == kind)
-            .map(|i| DeviceIx(i as u32))
-    };
+    let by_bed: BTreeMap<(usize, DeviceKind), DeviceIx> = drafts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some(((d.bed()?, d.kind), DeviceIx(i as u32))))
+        .collect();
+    let device_ix = |bed: usize, kind: DeviceKind| by_bed.get(&(bed, kind)).copied();
     let mut site = Site::new(layout.clone(), s.radio);
     site.device_space = drafts
         .iter()
