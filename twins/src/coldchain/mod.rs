@@ -292,5 +292,6 @@ impl Plugin for ColdChainPlugin {
                 .after(crate::patient::PatientSystems),
         )
         .add_systems(SimEnd, systems::flush_fridges.in_set(ColdChainSystems));
+        crate::device::sampling::sensing(app, systems::sense_loggers);
     }
 }

@@ -7,6 +7,11 @@ use wardtwin_sim::{
     ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, ExcursionRecorded, SimClock,
 };
 
+use wardtwin_sim::records::{DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation};
+
+use crate::device::Device;
+use crate::device::sampling::{Sampler, Sensed, ok};
+use crate::device::sense::read;
 use crate::schedule::{self, Plan};
 
 use super::{Fridge, Window, excursion, params};
@@ -149,5 +154,40 @@ pub(super) fn plan_fridges(
             })
         }));
         Window::extend_sorted(&mut f.faults.doors, now, new);
+    }
+}
+
+/// Every due fridge logger reads its fridge.
+pub(super) fn sense_loggers(mut sampler: Sampler, fridges: Query<&Fridge>) {
+    sampler.sample(&[DeviceKind::FridgeLogger], |_, device, _, obs| {
+        fridges
+            .get(device.subject)
+            .ok()
+            .map_or(Sensed::Nothing, |f| {
+                sense_fridge(device, f, obs);
+                Sensed::Reading
+            })
+    });
+}
+
+/// A fridge's logger: air and product; a failed probe reports a fault and no values.
+fn sense_fridge(device: &mut Device, f: &Fridge, obs: &mut [Observation; MAX_OBS]) {
+    for (slot, (metric, truth)) in [
+        (Metric::AirTemp, f.air_c),
+        (Metric::ProductTemp, f.product_c),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        obs[slot] = if f.probe_failed {
+            Observation {
+                metric,
+                value: None,
+                status: ObsStatus::SensorFault,
+                source: NO_SOURCE,
+            }
+        } else {
+            ok(metric, read(device, slot, metric, truth))
+        };
     }
 }

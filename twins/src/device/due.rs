@@ -65,12 +65,12 @@ pub struct DueQueue {
     cadence: Wheel,
     /// Devices that also report a change at once (bed-exit sensors, duress badges).
     watching: Wheel,
-    /// The watching devices by device index (`None` for the others).
-    watcher: Vec<Option<Entity>>,
-    /// This step's due devices (reused).
-    due: Vec<(DeviceIx, Entity)>,
-    /// This step's watching devices, due or woken (reused).
-    woken: Vec<(DeviceIx, Entity)>,
+    /// Each device's kind, and its entity if it is a watching one, by device index.
+    kind_of: Vec<(DeviceKind, Option<Entity>)>,
+    /// This step's devices, by kind (`DeviceKind as usize`), for the sensing systems.
+    by_kind: Vec<Vec<(DeviceIx, Entity)>>,
+    /// Scratch for one wheel's due devices (reused).
+    scratch: Vec<(DeviceIx, Entity)>,
 }
 
 /// Whether a device of `kind` reports a change in its subject the moment it happens.
@@ -100,7 +100,7 @@ impl DueQueue {
         self.built
     }
 
-    /// Queues every device, once: `(device, entity, next due, interval)` in any order.
+    /// Queues every device, once: `(device, entity, next due, interval, kind)` in any order.
     pub(super) fn build(
         &mut self,
         clock: &SimClock,
@@ -113,11 +113,14 @@ impl DueQueue {
         let turn = (longest.div_ceil(clock.step_ms() as u64) + 2).min(MAX_WHEEL);
         self.cadence = Wheel::new(turn);
         self.watching = Wheel::new(turn);
-        self.watcher = vec![None; all.last().map_or(0, |d| d.0.0 as usize + 1)];
+        let len = all.last().map_or(0, |d| d.0.0 as usize + 1);
+        self.kind_of = vec![(DeviceKind::EcgPatch, None); len];
+        self.by_kind = vec![Vec::new(); DeviceKind::ALL.len()];
         for (ix, e, due, _, kind) in all {
             let t = tick_of(clock, due, k);
-            if watches(kind) {
-                self.watcher[ix.0 as usize] = Some(e);
+            let watching = watches(kind);
+            self.kind_of[ix.0 as usize] = (kind, watching.then_some(e));
+            if watching {
                 self.watching.insert(k, t, ix, e);
             } else {
                 self.cadence.insert(k, t, ix, e);
@@ -125,49 +128,70 @@ impl DueQueue {
         }
     }
 
-    /// The devices due at tick `k` that report on their cadence only. Put them back with
-    /// [`DueQueue::requeue`] and return the list with [`DueQueue::done`].
-    pub(super) fn take_due(&mut self, k: u64) -> Vec<(DeviceIx, Entity)> {
-        let mut due = std::mem::take(&mut self.due);
-        due.clear();
-        self.cadence.take_due(k, &mut due);
-        due
-    }
-
-    /// The watching devices due at tick `k` or woken by one of `events`, in device order,
-    /// each once.
-    pub(super) fn take_watching(
+    /// Sorts the devices of tick `k` by kind: those due on their cadence (in the order they
+    /// were queued), then the watching ones due or woken by one of `events` (in device order,
+    /// each once).
+    pub(super) fn collect(
         &mut self,
         k: u64,
         events: impl Iterator<Item = (DeviceIx, DeviceEventKind)>,
-    ) -> Vec<(DeviceIx, Entity)> {
-        let mut woken = std::mem::take(&mut self.woken);
-        woken.clear();
-        self.watching.take_due(k, &mut woken);
+    ) {
+        for list in &mut self.by_kind {
+            debug_assert!(list.is_empty(), "a kind's devices were not sampled");
+            list.clear();
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        self.cadence.take_due(k, &mut scratch);
+        self.file(&scratch);
+        scratch.clear();
+        self.watching.take_due(k, &mut scratch);
         for (ix, kind) in events {
             if wakes(kind)
-                && let Some(Some(e)) = self.watcher.get(ix.0 as usize)
+                && let Some(&(_, Some(e))) = self.kind_of.get(ix.0 as usize)
             {
-                woken.push((ix, *e));
+                scratch.push((ix, e));
             }
         }
-        woken.sort_unstable_by_key(|w| w.0);
-        woken.dedup_by_key(|w| w.0);
-        woken
+        scratch.sort_unstable_by_key(|w| w.0);
+        scratch.dedup_by_key(|w| w.0);
+        self.file(&scratch);
+        self.scratch = scratch;
+    }
+
+    fn file(&mut self, devices: &[(DeviceIx, Entity)]) {
+        for &(ix, e) in devices {
+            let kind = self.kind_of[ix.0 as usize].0;
+            self.by_kind[kind as usize].push((ix, e));
+        }
+    }
+
+    /// This step's devices of `kind`; give the list back with [`DueQueue::give_back`].
+    pub(super) fn take_kind(&mut self, kind: DeviceKind) -> Vec<(DeviceIx, Entity)> {
+        self.by_kind
+            .get_mut(kind as usize)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Returns a list taken with [`DueQueue::take_kind`], sampled (its capacity is reused).
+    pub(super) fn give_back(&mut self, kind: DeviceKind, mut list: Vec<(DeviceIx, Entity)>) {
+        list.clear();
+        if let Some(slot) = self.by_kind.get_mut(kind as usize) {
+            *slot = list;
+        }
     }
 
     /// Queues a device again for tick `tick` (its next due time).
     pub(super) fn requeue(&mut self, k: u64, tick: u64, ix: DeviceIx, e: Entity) {
-        if self.watcher.get(ix.0 as usize).is_some_and(Option::is_some) {
+        if self
+            .kind_of
+            .get(ix.0 as usize)
+            .is_some_and(|k| k.1.is_some())
+        {
             self.watching.insert(k, tick, ix, e);
         } else {
             self.cadence.insert(k, tick, ix, e);
         }
-    }
-
-    /// Gives back the lists taken this step (their capacity is reused).
-    pub(super) fn done(&mut self, due: Vec<(DeviceIx, Entity)>, woken: Vec<(DeviceIx, Entity)>) {
-        self.due = due;
-        self.woken = woken;
     }
 }

@@ -20,6 +20,8 @@ mod due;
 pub mod infusion;
 pub mod params;
 mod plugin;
+pub mod sampling;
+pub(crate) mod sense;
 pub(crate) mod spawn;
 pub mod status;
 mod systems;

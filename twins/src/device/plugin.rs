@@ -3,15 +3,15 @@ use bevy_ecs::prelude::*;
 use wardtwin_sim::{DirectUplink, FileTransport, SimEnd, SimSet};
 
 pub(crate) use super::systems::plan_devices;
-use super::systems::{
-    drain_batteries, flush_open_conditions, run_infusions, sample_and_emit, stamp_device_events,
-};
+use super::systems::{drain_batteries, flush_open_conditions, run_infusions, stamp_device_events};
 
-/// Device systems: battery drain (dynamics) and sampling + emission.
+/// Device systems: battery drain (dynamics); this step's due devices, then each kind's
+/// sensing (registered with [`super::sampling::sensing`] by the plugin that owns the kind).
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceSystems {
     Battery,
-    Sample,
+    Due,
+    Sense,
 }
 
 /// Wearables and monitors: sampling, noise, clocks, batteries, artifacts.
@@ -29,7 +29,12 @@ impl Plugin for DevicePlugin {
                     .in_set(SimSet::Dynamics)
                     .after(crate::rtls::RtlsSystems),
             )
-            .configure_sets(Update, DeviceSystems::Sample.in_set(SimSet::Emission))
+            .configure_sets(
+                Update,
+                (DeviceSystems::Due, DeviceSystems::Sense)
+                    .chain()
+                    .in_set(SimSet::Emission),
+            )
             .add_systems(
                 Update,
                 (drain_batteries, run_infusions)
@@ -37,7 +42,10 @@ impl Plugin for DevicePlugin {
                     .in_set(DeviceSystems::Battery),
             )
             .add_systems(Update, plan_devices.in_set(SimSet::Plan))
-            .add_systems(Update, sample_and_emit.in_set(DeviceSystems::Sample))
+            .add_systems(
+                Update,
+                super::sampling::collect_due.in_set(DeviceSystems::Due),
+            )
             // Every event of the tick has been written (gateways write theirs in Transport).
             .add_systems(
                 Update,
@@ -61,5 +69,6 @@ impl Plugin for DevicePlugin {
                     .in_set(SimSet::Dynamics)
                     .after(crate::rtls::RtlsSystems),
             );
+        super::sampling::sensing(app, super::sense::sense_patients);
     }
 }

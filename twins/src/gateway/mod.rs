@@ -236,5 +236,6 @@ impl Plugin for GatewayPlugin {
             )
             .configure_sets(SimEnd, GatewaySystems.in_set(SimSet::Dynamics))
             .add_systems(SimEnd, systems::flush_spools.in_set(GatewaySystems));
+        crate::device::sampling::sensing(app, systems::sense_self);
     }
 }

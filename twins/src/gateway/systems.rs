@@ -9,7 +9,10 @@ use wardtwin_sim::{
     DeviceEventOccurred, EmissionFated, ReadingEmitted, ReadingForwarded, SimClock,
 };
 
+use wardtwin_sim::records::{DeviceKind, Metric};
+
 use super::{Gateway, Link, Links, Site};
+use crate::device::sampling::{Sampler, Sensed, ok};
 
 fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
     EmissionFated(EmissionFate {
@@ -148,4 +151,17 @@ pub(super) fn flush_spools(
                 .map(|r| lost(&r, Fate::Unsent, "gateway")),
         );
     }
+}
+
+/// Every due gateway reports its own state: spool depth, readings dropped, uplink.
+pub(super) fn sense_self(mut sampler: Sampler, gateways: Query<&Gateway>) {
+    sampler.sample(&[DeviceKind::EdgeGateway], |_, device, _, obs| {
+        let Ok(g) = gateways.get(device.subject) else {
+            return Sensed::Nothing;
+        };
+        obs[0] = ok(Metric::SpoolDepth, g.spool.len() as f64);
+        obs[1] = ok(Metric::SpoolDropped, g.dropped as f64);
+        obs[2] = ok(Metric::Uplink, if g.uplink_up { 1.0 } else { 0.0 });
+        Sensed::Reading
+    });
 }

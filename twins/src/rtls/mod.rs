@@ -256,5 +256,6 @@ impl Plugin for RtlsPlugin {
                 .after(crate::coldchain::ColdChainSystems),
         )
         .add_systems(SimEnd, systems::flush_rtls.in_set(RtlsSystems));
+        crate::device::sampling::sensing(app, systems::sense_tags);
     }
 }

@@ -11,7 +11,9 @@ use wardtwin_sim::time::{MINUTE_MS, SimMillis};
 use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, PositionSampled, SimClock};
 
 use super::{Arrival, Mover, Role, RtlsParams, SECURITY_RESPONSE_MS};
+use crate::device::sampling::{Sampler, Sensed};
 use crate::gateway::Site;
+use wardtwin_sim::records::DeviceKind;
 
 /// Sends `m` to `to`, stopping at `target` in it.
 fn go(site: &Site, m: &mut Mover, to: usize, target: Point, on_arrival: Arrival) {
@@ -367,4 +369,31 @@ pub(super) fn plan_movers(
             m.busy_until = m.trips.front().map_or(SimMillis::MAX, |t| t.depart_ms);
         }
     }
+}
+
+/// Every due tag and badge beacons (a badge also the moment its duress button changes): the
+/// receivers that heard it, or its position.
+pub(super) fn sense_tags(
+    mut sampler: Sampler,
+    site: Res<Site>,
+    params: Res<RtlsParams>,
+    movers: Query<&Mover>,
+    mut heard: Local<Vec<(f64, u16, bool)>>,
+) {
+    sampler.sample(
+        &[DeviceKind::AssetTag, DeviceKind::StaffBadge],
+        |_, device, _, obs| {
+            let Ok(m) = movers.get(device.subject) else {
+                return Sensed::Nothing;
+            };
+            Sensed::Beacon(super::sense_tag(
+                device,
+                m,
+                &site,
+                params.mode,
+                obs,
+                &mut heard,
+            ))
+        },
+    );
 }
