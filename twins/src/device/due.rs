@@ -143,6 +143,9 @@ impl DueQueue {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         self.cadence.take_due(k, &mut scratch);
+        // In device order: devices were spawned in that order, so the step walks their
+        // storage forwards instead of jumping about.
+        scratch.sort_unstable_by_key(|d| d.0);
         self.file(&scratch);
         scratch.clear();
         self.watching.take_due(k, &mut scratch);

@@ -114,7 +114,7 @@ pub struct Mover {
     pub duress: bool,
     pub duress_changed_ms: SimMillis,
     /// Duress presses still to come.
-    pub presses: VecDeque<SimMillis>,
+    pub presses: Presses,
     /// Answering a colleague's duress call (the caller's badge).
     pub answering: Option<DeviceIx>,
     /// A duress call nobody could answer: security arrives then.
@@ -125,6 +125,51 @@ pub struct Mover {
     pub uncovered_since: Option<SimMillis>,
     pub rng: SimRng,
     pub spells: Spells,
+}
+
+/// A badge's duress presses still to come, sorted. The next one is kept beside the queue: every
+/// mover is looked at every step, and reading the queue's heap storage for each would be a
+/// cache miss per mover per step in a large hospital.
+#[derive(Debug, Clone, Default)]
+pub struct Presses {
+    queue: VecDeque<SimMillis>,
+    next: Option<SimMillis>,
+}
+
+impl Presses {
+    pub fn new(mut presses: Vec<SimMillis>) -> Self {
+        presses.sort_unstable();
+        let queue = VecDeque::from(presses);
+        Self {
+            next: queue.front().copied(),
+            queue,
+        }
+    }
+
+    /// Takes the next press if it has come by `now`.
+    pub fn take_due(&mut self, now: SimMillis) -> bool {
+        if self.next.is_none_or(|t| t > now) {
+            return false;
+        }
+        self.queue.pop_front();
+        self.next = self.queue.front().copied();
+        true
+    }
+
+    /// Adds presses (another day's).
+    pub fn extend(&mut self, more: impl IntoIterator<Item = SimMillis>) {
+        self.queue.extend(more);
+        self.queue.make_contiguous().sort_unstable();
+        self.next = self.queue.front().copied();
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
 }
 
 /// The conditions a mover can be in.

@@ -79,7 +79,7 @@ fn mover(
         next_round_ms: s.epoch_ms,
         duress: false,
         duress_changed_ms: SimMillis::MIN,
-        presses: std::collections::VecDeque::new(),
+        presses: super::Presses::default(),
         answering: None,
         security_at: None,
         out_of_zone: false,
@@ -149,6 +149,6 @@ pub(crate) fn staff_mover(
         crate::rtls::STAFF_SPEED_M_S,
     );
     m.next_round_ms = first_round;
-    m.presses = presses.into();
+    m.presses = super::Presses::new(presses);
     m
 }

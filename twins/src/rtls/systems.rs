@@ -126,16 +126,14 @@ pub(super) fn move_people_and_things(
             decide(&site, m, now);
         }
         // Duress presses.
-        if m.presses.front().is_some_and(|t| *t <= now) {
-            m.presses.pop_front();
-            if !m.duress {
-                m.duress = true;
-                m.duress_changed_ms = now;
-                m.route.clear();
-                m.itinerary.clear();
-                events.write(event(m.tag, DeviceEventKind::DuressPressed));
-                effects.push(Effect::Pressed(m.tag));
-            }
+        // (A press while the button is already pressed is used up all the same.)
+        if m.presses.take_due(now) && !m.duress {
+            m.duress = true;
+            m.duress_changed_ms = now;
+            m.route.clear();
+            m.itinerary.clear();
+            events.write(event(m.tag, DeviceEventKind::DuressPressed));
+            effects.push(Effect::Pressed(m.tag));
         }
         if m.duress && m.security_at.is_some_and(|t| now >= t) {
             m.security_at = None;
@@ -356,7 +354,6 @@ pub(super) fn plan_movers(
     for (mut m, &schedule::SpecIx(ix)) in &mut q {
         if matches!(m.role, Role::Staff { .. }) {
             m.presses.extend(schedule::presses(s, seed, ix, day));
-            m.presses.make_contiguous().sort();
             continue;
         }
         // An asset idle at its base waits for its next trip: keep it waiting for the earliest

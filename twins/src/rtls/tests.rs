@@ -217,3 +217,19 @@ fn uwb_tags_report_positions_within_their_error() {
         "x error {rms} m over {n} reports"
     );
 }
+
+/// Presses come out in time order, once each, including those added for a later day.
+#[test]
+fn duress_presses_are_taken_in_order_once() {
+    let mut p = super::Presses::new(vec![30, 10]);
+    assert!(!p.take_due(9));
+    assert!(p.take_due(10));
+    assert!(!p.take_due(10), "each press once");
+    p.extend([20, 50]);
+    assert_eq!(p.len(), 3);
+    assert!(p.take_due(25), "the added 20 comes before 30");
+    assert!(p.take_due(30));
+    assert!(!p.take_due(49));
+    assert!(p.take_due(1_000));
+    assert!(p.is_empty() && !p.take_due(i64::MAX));
+}
