@@ -15,6 +15,11 @@
 //! Devices also record their technical conditions
 //! ([`wardtwin_sim::conditions`]): **monitoring lost** when a device has produced no value for
 //! longer than its cadence allows, and **low battery** from the threshold until it is empty.
+//!
+//! When each device is next due is kept in `due`; what every device does the same way when it
+//! samples is [`sampling`]; what a device reads of its subject is sensed by the twin that owns
+//! the kind (`sense` for the worn and bedside devices here, and `coldchain`, `gateway`,
+//! `rtls` for theirs).
 
 mod due;
 pub mod infusion;

@@ -7,8 +7,8 @@
 //! rest: the cadence, a flat battery, artifacts, the low-battery flag, the monitoring-lost
 //! condition after a silence, the sequence number, the device's clock, and the reading.
 //!
-//! [`collect_due`] runs first in the step's emission: it takes the devices due on their cadence
-//! and those woken by a change from the [`DueQueue`] and sorts them by kind. Sensing systems
+//! `collect_due` runs first in the step's emission: it takes the devices due on their cadence
+//! and those woken by a change from the `DueQueue` and sorts them by kind. Sensing systems
 //! are registered with [`sensing`]; they touch disjoint devices, and what they emit is sorted
 //! before it is routed or recorded, so their order does not matter.
 
@@ -186,7 +186,7 @@ pub(super) fn collect_due(
     queue.collect(clock.tick(), changes);
 }
 
-/// Registers a sensing system: it runs after [`collect_due`], in any order with the others.
+/// Registers a sensing system: it runs after `collect_due`, in any order with the others.
 pub fn sensing<M>(app: &mut App, system: impl IntoScheduleConfigs<ScheduleSystem, M>) {
     let system: ScheduleConfigs<ScheduleSystem> = system
         .into_configs()
