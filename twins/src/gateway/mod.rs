@@ -138,14 +138,18 @@ impl Site {
     }
 
     /// The (up to three) best receivers from `at` in `space`, by mean RSSI, best first.
-    pub fn best_receivers(&self, at: &Point, space: usize) -> Vec<(u16, f32)> {
+    pub fn best_receivers(&self, at: &Point, space: usize) -> Receivers {
         let mut c: Vec<(u16, f32)> = self
             .reachable_rssi(at, space)
             .map(|(r, rssi)| (r, rssi as f32))
             .collect();
         c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        c.truncate(3);
-        c
+        let mut best = Receivers::default();
+        for (slot, r) in best.best.iter_mut().zip(c) {
+            *slot = r;
+            best.n += 1;
+        }
+        best
     }
 
     /// Whether a transmitter at `at` in `space` is in range of any receiver (mean RSSI at or
@@ -156,22 +160,42 @@ impl Site {
     }
 }
 
+/// A device's best receivers (up to three), with their mean RSSI in dBm, best first. Kept
+/// inline: every reading looks at them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Receivers {
+    best: [(u16, f32); 3],
+    n: u8,
+}
+
+impl Receivers {
+    pub fn as_slice(&self) -> &[(u16, f32)] {
+        &self.best[..usize::from(self.n)]
+    }
+}
+
 /// How a device reaches its gateway.
 #[derive(Debug, Clone)]
 pub enum Link {
     /// The gateway itself (its own status): straight into its spool.
     Wired { gateway: usize },
     /// A device with a connection: its best receivers, with their mean RSSI.
-    Radio { receivers: Vec<(u16, f32)> },
+    Radio { receivers: Receivers },
     /// A tag: the receivers that heard its advert are in the reading.
     Tag,
+}
+
+/// A device's link and its radio stream, side by side (both are read for every reading).
+#[derive(Debug, Clone)]
+pub struct DeviceLink {
+    pub link: Link,
+    pub rng: SimRng,
 }
 
 /// Every device's link and radio stream, by dense device index.
 #[derive(Resource, Debug, Default)]
 pub struct Links {
-    pub links: Vec<Link>,
-    pub rngs: Vec<SimRng>,
+    pub devices: Vec<DeviceLink>,
 }
 
 /// A ward's edge gateway.

@@ -11,7 +11,7 @@ use wardtwin_sim::{
 
 use wardtwin_sim::records::{DeviceKind, Metric};
 
-use super::{Gateway, Link, Links, Site};
+use super::{DeviceLink, Gateway, Link, Links, Site};
 use crate::device::sampling::{Sampler, Sensed, ok};
 
 fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
@@ -30,8 +30,8 @@ fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
 
 /// Which gateway hears `r` (its ward index), or `None` if no receiver did.
 fn hear(site: &Site, links: &mut Links, r: &Reading) -> Option<usize> {
-    let ix = r.device.0 as usize;
-    match &links.links[ix] {
+    let DeviceLink { link, rng } = &mut links.devices[r.device.0 as usize];
+    match link {
         Link::Wired { gateway } => Some(*gateway),
         Link::Tag => r
             .observations()
@@ -40,10 +40,9 @@ fn hear(site: &Site, links: &mut Links, r: &Reading) -> Option<usize> {
             .map(|o| site.receiver_gateway[usize::from(o.source)]),
         Link::Radio { receivers } => {
             let radio = &site.radio;
-            let rng = &mut links.rngs[ix];
             let noise = Normal::new(0.0, radio.shadowing_sd_db.max(1e-9)).expect("sd > 0");
             for _ in 0..=radio.retries {
-                for &(rx, mean) in receivers {
+                for &(rx, mean) in receivers.as_slice() {
                     let mean = f64::from(mean);
                     let heard = if mean - 8.0 * radio.shadowing_sd_db >= radio.sensitivity_dbm {
                         true

@@ -23,7 +23,7 @@ use crate::coldchain::Faults;
 use crate::coldchain::spawn::spawn_fridge;
 use crate::device::ArtifactWindow;
 use crate::device::spawn::{DeviceSpec, spawn_device};
-use crate::gateway::{Link, Links, Site, spawn_gateway};
+use crate::gateway::{DeviceLink, Link, Links, Site, spawn_gateway};
 use crate::patient::glucose::Hypo;
 use crate::patient::spawn::{PatientPlan, spawn_patient};
 use crate::patient::{Episode, PhysiologyStep};
@@ -376,8 +376,10 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
             Owner::Gateway(w) => Link::Wired { gateway: w },
             Owner::Asset(_) | Owner::Staff(_) => Link::Tag,
         };
-        links.links.push(link);
-        links.rngs.push(stream(seed, &d.id, "radio"));
+        links.devices.push(DeviceLink {
+            link,
+            rng: stream(seed, &d.id, "radio"),
+        });
     }
 
     let mut step = PhysiologyStep::new(s.step_ms, s.site.utc_offset_hours, s.truth_interval_ms);
