@@ -36,7 +36,7 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use wardtwin_scenarios::{Point, RtlsMode};
 use wardtwin_sim::conditions::{
-    ASSET_MISSING_TIER, DURESS_TIER, Subject, TierSpell, ZONE_BREACH_TIER,
+    ASSET_MISSING_AFTER_MS, ASSET_MISSING_TIER, DURESS_TIER, Subject, TierSpell, ZONE_BREACH_TIER,
 };
 use wardtwin_sim::records::{DeviceIx, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation};
 use wardtwin_sim::rng::SimRng;
@@ -86,6 +86,7 @@ pub enum Role {
 
 /// Something (equipment) or someone (staff) that moves, with a tag.
 #[derive(Component, Debug)]
+#[require(Quiet)]
 pub struct Mover {
     pub role: Role,
     pub tag: DeviceIx,
@@ -127,6 +128,47 @@ pub struct Mover {
     pub spells: Spells,
 }
 
+/// Until when a mover standing still has nothing to do: no decision, no press, no condition that
+/// can change (`SimMillis::MIN`: look at it every step). Every mover is visited every step; a
+/// quiet one costs a look at this instead of at its whole [`Mover`], which at thousands of
+/// movers no longer fits in cache. Recomputed whenever the mover is looked at; anything else
+/// that changes a mover marks it changed (Bevy change detection) or resets this.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Quiet {
+    pub until_ms: SimMillis,
+}
+
+impl Default for Quiet {
+    fn default() -> Self {
+        Self {
+            until_ms: SimMillis::MIN,
+        }
+    }
+}
+
+impl Quiet {
+    /// Until when `m`, as it is now, has nothing to do.
+    pub fn of(m: &Mover) -> Self {
+        let every_step = Self::default();
+        if m.moving() || m.duress || m.spells.duress.is_open() {
+            return every_step;
+        }
+        let mut until = m.presses.next().unwrap_or(SimMillis::MAX);
+        if !m.stays {
+            until = until.min(m.busy_until);
+        }
+        if let Role::Asset { .. } = m.role {
+            if m.out_of_zone || m.spells.zone.is_open() || m.spells.missing.is_open() {
+                return every_step;
+            }
+            if let Some(t) = m.uncovered_since {
+                until = until.min(t.saturating_add(ASSET_MISSING_AFTER_MS));
+            }
+        }
+        Self { until_ms: until }
+    }
+}
+
 /// A badge's duress presses still to come, sorted. The next one is kept beside the queue: every
 /// mover is looked at every step, and reading the queue's heap storage for each would be a
 /// cache miss per mover per step in a large hospital.
@@ -161,6 +203,11 @@ impl Presses {
         self.queue.extend(more);
         self.queue.make_contiguous().sort_unstable();
         self.next = self.queue.front().copied();
+    }
+
+    /// When the next press comes.
+    pub fn next(&self) -> Option<SimMillis> {
+        self.next
     }
 
     pub fn len(&self) -> usize {

@@ -10,7 +10,7 @@ use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, DeviceIx, PositionReco
 use wardtwin_sim::time::{MINUTE_MS, SimMillis};
 use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, PositionSampled, SimClock};
 
-use super::{Arrival, Mover, Role, RtlsParams, SECURITY_RESPONSE_MS};
+use super::{Arrival, Mover, Quiet, Role, RtlsParams, SECURITY_RESPONSE_MS};
 use crate::device::sampling::{Sampler, Sensed};
 use crate::gateway::Site;
 use wardtwin_sim::records::DeviceKind;
@@ -89,7 +89,7 @@ pub(super) fn move_people_and_things(
     clock: Res<SimClock>,
     site: Res<Site>,
     params: Res<RtlsParams>,
-    mut movers: Query<&mut Mover>,
+    mut movers: Query<(&mut Mover, &mut Quiet)>,
     mut events: MessageWriter<DeviceEventOccurred>,
     mut conditions: MessageWriter<ConditionRecorded>,
     mut positions: MessageWriter<PositionSampled>,
@@ -108,7 +108,24 @@ pub(super) fn move_people_and_things(
             kind,
         })
     };
-    for mut m in &mut movers {
+    let position = |m: &Mover| {
+        PositionSampled(PositionRecord {
+            device: m.tag,
+            sim_ms: now,
+            x_m: m.pos.x_m as f32,
+            y_m: m.pos.y_m as f32,
+            space: m.space as u32,
+        })
+    };
+    for (mut m, mut quiet) in &mut movers {
+        // Nothing to do for a mover standing still until its next decision, press or change
+        // of condition, unless another system changed it.
+        if !m.is_changed() && now < quiet.until_ms {
+            if sample {
+                positions.write(position(&m));
+            }
+            continue;
+        }
         let m = &mut *m;
         let was_space = m.space;
         let moved = m.moving();
@@ -177,19 +194,14 @@ pub(super) fn move_people_and_things(
             }
         }
         if sample {
-            positions.write(PositionSampled(PositionRecord {
-                device: m.tag,
-                sim_ms: now,
-                x_m: m.pos.x_m as f32,
-                y_m: m.pos.y_m as f32,
-                space: m.space as u32,
-            }));
+            positions.write(position(m));
         }
+        *quiet = Quiet::of(m);
     }
     // Duress calls reach the nearest colleague; an answer ends the call.
     if !effects.is_empty() {
         let mut by_tag: BTreeMap<DeviceIx, (usize, usize, bool)> = BTreeMap::new();
-        for m in &movers {
+        for (m, _) in &movers {
             by_tag.insert(m.tag, (m.ward, m.space, m.is_staff() && !m.duress));
         }
         for e in effects.drain(..) {
@@ -203,7 +215,9 @@ pub(super) fn move_people_and_things(
                         .min();
                     match best {
                         Some((_, responder)) => {
-                            let mut r = movers.iter_mut().find(|m| m.tag == responder).unwrap();
+                            let (mut r, mut quiet) =
+                                movers.iter_mut().find(|(m, _)| m.tag == responder).unwrap();
+                            *quiet = Quiet::default();
                             r.itinerary.clear();
                             r.answering = Some(caller);
                             let target = site.layout.spaces[space].rect.center();
@@ -211,21 +225,28 @@ pub(super) fn move_people_and_things(
                             by_tag.get_mut(&responder).expect("known").2 = false;
                         }
                         None => {
-                            let mut c = movers.iter_mut().find(|m| m.tag == caller).unwrap();
+                            let (mut c, mut quiet) =
+                                movers.iter_mut().find(|(m, _)| m.tag == caller).unwrap();
+                            *quiet = Quiet::default();
                             c.security_at = Some(now + SECURITY_RESPONSE_MS);
                         }
                     }
                 }
                 Effect::Arrived { answering, space } => {
-                    let mut c = movers.iter_mut().find(|m| m.tag == answering).unwrap();
+                    let (mut c, mut quiet) =
+                        movers.iter_mut().find(|(m, _)| m.tag == answering).unwrap();
+                    *quiet = Quiet::default();
                     if c.duress && c.space == space {
                         answer(&mut c, now, &mut events);
                         if let Some(x) = c.spells.duress.update(now, false) {
                             ended.push(x);
                         }
                     }
-                    if let Some(mut r) = movers.iter_mut().find(|m| m.answering == Some(answering))
+                    if let Some((mut r, mut quiet)) = movers
+                        .iter_mut()
+                        .find(|(m, _)| m.answering == Some(answering))
                     {
+                        *quiet = Quiet::default();
                         r.answering = None;
                     }
                 }
