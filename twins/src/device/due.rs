@@ -74,7 +74,7 @@ pub struct DueQueue {
 }
 
 /// Whether a device of `kind` reports a change in its subject the moment it happens.
-pub(super) fn watches(kind: DeviceKind) -> bool {
+fn watches(kind: DeviceKind) -> bool {
     matches!(kind, DeviceKind::BedExitSensor | DeviceKind::StaffBadge)
 }
 
@@ -143,9 +143,6 @@ impl DueQueue {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         self.cadence.take_due(k, &mut scratch);
-        // In device order: devices were spawned in that order, so the step walks their
-        // storage forwards instead of jumping about.
-        scratch.sort_unstable_by_key(|d| d.0);
         self.file(&scratch);
         scratch.clear();
         self.watching.take_due(k, &mut scratch);
