@@ -138,6 +138,15 @@ impl Layout {
         self.spaces.iter().position(|s| s.id == id)
     }
 
+    /// The way out of the building (`EXIT`; every layout has it, among the last spaces, so
+    /// this is found from the end: it is looked up per RTLS asset per day).
+    pub fn exit(&self) -> usize {
+        self.spaces
+            .iter()
+            .rposition(|s| s.id == "EXIT")
+            .expect("every layout has EXIT")
+    }
+
     /// The shortest path of spaces from `from` to `to` (both included), breadth first over
     /// neighbours in index order (deterministic).
     pub fn path(&self, from: usize, to: usize) -> Vec<usize> {

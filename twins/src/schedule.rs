@@ -238,7 +238,7 @@ pub fn trips(s: &Scenario, seed: u64, a: usize, day: i64) -> Vec<Trip> {
         .of_kind(spec.ward, wardtwin_scenarios::SpaceKind::Room)
         .collect();
     let other_wards: Vec<usize> = (0..s.wards.len()).filter(|w| *w != spec.ward).collect();
-    let exit = l.space_index("EXIT").expect("every layout has EXIT");
+    let exit = l.exit();
     let r = &s.rtls;
     let mut out = Vec::new();
     for at in poisson_in_day(s, &mut rng, r.moves_per_asset_day, (0.0, 24.0), day) {

@@ -18,7 +18,7 @@ pub(crate) fn asset_trips(
     a: usize,
     scheduled: Option<Vec<(SimMillis, Option<usize>)>>,
 ) -> Vec<Trip> {
-    let exit = s.layout.space_index("EXIT").expect("every layout has EXIT");
+    let exit = s.layout.exit();
     let mut trips: Vec<Trip> = schedule::first_days(s)
         .flat_map(|day| schedule::trips(s, seed, a, day))
         .collect();
