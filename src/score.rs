@@ -151,6 +151,11 @@ pub struct ReferenceArgs {
     /// Exit once every gateway has shut down (the end of the twin's run).
     #[arg(long)]
     pub until_shutdown: bool,
+    /// Follow the twin's clock in lockstep (`wardtwin run ... --sync lockstep`): hold telemetry
+    /// until the clock message that covers it, process it in a fixed order, then acknowledge
+    /// (docs/wire-v1.md, "Simulation clock").
+    #[arg(long)]
+    pub lockstep: bool,
     #[command(flatten)]
     pub security: crate::run::BrokerSecurity,
 }
@@ -178,6 +183,7 @@ pub fn reference_stack(args: &ReferenceArgs) -> Result<()> {
         alerts_topic: args.alerts_topic.clone(),
         echo_topic: args.echo_topic.clone(),
         until_shutdown: args.until_shutdown,
+        lockstep: args.lockstep,
     };
     let id = format!(
         "wtref{}{:x}",

@@ -30,6 +30,7 @@ pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn, SiteMap};
 use wardtwin_exporters::mqtt::LiveOptions;
 use wardtwin_exporters::mqtt::publisher::{LiveError, client_options};
 use wardtwin_exporters::mqtt::subscription::{Subscription, await_ready};
+use wardtwin_exporters::mqtt::sync::{ClockMsg, encode_ack};
 use wardtwin_exporters::wire::alerts::{encode_alert, encode_echo};
 
 /// Echoes are sent in batches of this many readings.
@@ -47,6 +48,13 @@ pub struct ReferenceConfig {
     pub echo_topic: Option<String>,
     /// Stop once every gateway seen has shut down.
     pub until_shutdown: bool,
+    /// Lock-stepped to the twin's clock ([`wardtwin_exporters::mqtt::sync`]): telemetry is
+    /// held until the clock message that covers it, then processed in a fixed order
+    /// (device time, device, sequence), the policy's silence check runs, alerts and echoes
+    /// go out, and the clock is acknowledged with the number of alerts published. Its
+    /// alerts then do not depend on how the broker interleaves the gateways' connections,
+    /// nor on the speed of the run.
+    pub lockstep: bool,
 }
 
 /// What the reference stack did.
@@ -167,6 +175,11 @@ struct Stack {
     gateways_seen: bool,
     /// Every publish (alerts and echoes), to know when all are acknowledged.
     outgoing: u64,
+    /// Lockstep: telemetry received since the last clock processed, and how much in all.
+    held: Vec<(ReadingIn, u32)>,
+    telemetry_received: u64,
+    /// Lockstep: a clock whose telemetry has not all arrived yet (its topic, message).
+    waiting: Option<(String, ClockMsg)>,
 }
 
 impl Stack {
@@ -207,10 +220,70 @@ impl Stack {
     }
 
     fn telemetry(&mut self, payload: &[u8]) {
+        self.telemetry_received += 1;
         let Some((r, seq)) = decode(payload) else {
             self.report.malformed += 1;
             return;
         };
+        if self.cfg.lockstep {
+            self.held.push((r, seq));
+            self.try_clock();
+            return;
+        }
+        self.reading(r, seq);
+    }
+
+    /// Lockstep: a clock message from the twin (ignored when retained: an old run's).
+    fn clock(&mut self, topic: &str, payload: &[u8], retained: bool) {
+        if retained {
+            return;
+        }
+        match ClockMsg::decode(payload) {
+            Some(c) => {
+                self.waiting = Some((topic.to_string(), c));
+                self.try_clock();
+            }
+            None => self.report.malformed += 1,
+        }
+    }
+
+    /// Lockstep: once everything the waiting clock covers has arrived, processes it and
+    /// acknowledges the clock.
+    fn try_clock(&mut self) {
+        let Some((topic, c)) = self
+            .waiting
+            .take_if(|(_, c)| self.telemetry_received >= c.telemetry)
+        else {
+            return;
+        };
+        self.process_held();
+        let mut out = Vec::new();
+        self.policy.tick(&mut out);
+        self.publish(out);
+        self.flush_echo();
+        let ack = topic
+            .strip_suffix("/clock")
+            .map_or_else(|| format!("{topic}/ack"), |base| format!("{base}/ack"));
+        let _ = self.client.publish(
+            ack,
+            QoS::AtLeastOnce,
+            false,
+            encode_ack(c.tick, Some(self.report.alerts)),
+        );
+        self.outgoing += 1;
+    }
+
+    /// Lockstep: the telemetry held so far, in a fixed order.
+    fn process_held(&mut self) {
+        let mut held = std::mem::take(&mut self.held);
+        held.sort_by(|a, b| (a.0.ts_ms, &a.0.device, a.1).cmp(&(b.0.ts_ms, &b.0.device, b.1)));
+        for (r, seq) in held.drain(..) {
+            self.reading(r, seq);
+        }
+        self.held = held;
+    }
+
+    fn reading(&mut self, r: ReadingIn, seq: u32) {
         if self.last_seq.get(&r.device).is_some_and(|&s| seq <= s) {
             self.report.duplicates += 1;
             return;
@@ -225,7 +298,7 @@ impl Stack {
         }
         let mut out = Vec::new();
         self.policy.on_reading(&r, &mut out);
-        if r.ts_ms.saturating_sub(self.last_tick) >= TICK_MS {
+        if !self.cfg.lockstep && r.ts_ms.saturating_sub(self.last_tick) >= TICK_MS {
             self.last_tick = r.ts_ms;
             self.policy.tick(&mut out);
         }
@@ -272,11 +345,16 @@ impl ReferenceStack {
         };
         let mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
         let (client, mut conn) = Client::new(mo, 1024);
-        let topics = vec![
+        // A lock-stepped twin waits for its acknowledgements: no Nagle delay.
+        conn.eventloop.network_options.set_tcp_nodelay(true);
+        let mut topics = vec![
             format!("{}/+/+/+/telemetry", cfg.prefix),
             format!("{}/+/+/+/status", cfg.prefix),
             format!("{}/+/site/map", cfg.prefix),
         ];
+        if cfg.lockstep {
+            topics.push(format!("{}/+/sim/clock", cfg.prefix));
+        }
         let published = Arc::new(AtomicU64::new(0));
         let (mut sub, ready) = Subscription::new(client.clone(), topics);
         let mut stack = Stack {
@@ -291,6 +369,9 @@ impl ReferenceStack {
             gateways_online: BTreeSet::new(),
             gateways_seen: false,
             outgoing: 0,
+            held: Vec::new(),
+            telemetry_received: 0,
+            waiting: None,
         };
         let thread = std::thread::Builder::new()
             .name("reference-stack".into())
@@ -303,6 +384,8 @@ impl ReferenceStack {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if p.topic.ends_with("/telemetry") {
                                 stack.telemetry(&p.payload);
+                            } else if p.topic.ends_with("/sim/clock") {
+                                stack.clock(&p.topic, &p.payload, p.retain);
                             } else if p.topic.ends_with("/site/map") {
                                 match decode_site_map(&p.payload) {
                                     Some(map) => stack.policy.set_site_map(map),
@@ -310,6 +393,8 @@ impl ReferenceStack {
                                 }
                             } else if stack.status(&p.payload, p.retain) && stack.cfg.until_shutdown
                             {
+                                // What came after the last clock (the end of the run).
+                                stack.process_held();
                                 let mut out = Vec::new();
                                 stack.policy.tick(&mut out);
                                 stack.publish(out);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use wardtwin_exporters::mqtt::{
-    BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles,
+    BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, SyncMode, TlsFiles,
 };
 use wardtwin_sim::time::parse_duration;
 
@@ -88,6 +88,23 @@ pub struct LiveArgs {
     /// waits much earlier (1,024 per connection).
     #[arg(long, default_value_t = 200_000)]
     pub spool_limit: usize,
+    /// How the system under test's time is coupled to the twin's: `free` (its own wall
+    /// clock), `clock` (the twin publishes its simulation time on <prefix>/<site>/sim/clock),
+    /// `lockstep` (and waits for the system's acknowledgement on <prefix>/<site>/sim/ack
+    /// before it simulates further). Default: lockstep with --with-reference-stack, clock with
+    /// --clock-topic, free otherwise. See docs/scoring.md, "Time between twin and system".
+    #[arg(long, value_enum)]
+    pub sync: Option<Sync>,
+    /// Publish the simulation clock (same as --sync clock, unless --sync says more).
+    #[arg(long)]
+    pub clock_topic: bool,
+    /// Simulation time between clock messages (sync points), at least one step.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub sync_interval: String,
+    /// Lockstep: how long to wait for the system's acknowledgement before the sync point is
+    /// recorded as a stall and the run goes on.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub sync_timeout: String,
     /// Exit 0 even if telemetry was lost on its way to the broker (unacknowledged, unsent or
     /// dropped). Without it such a run exits 3, unless a scenario gate on `delivered` decides.
     #[arg(long)]
@@ -129,6 +146,20 @@ impl BrokerSecurity {
     }
 }
 
+/// A duration flag's value in ms, at least `min` ms: an error names the flag and the value.
+pub(super) fn duration_flag(flag: &str, value: &str, min: i64) -> Result<i64> {
+    let ms = parse_duration(value).map_err(|e| anyhow::anyhow!("{flag} {value:?}: {e}"))?;
+    anyhow::ensure!(ms >= min, "{flag} {value:?}: at least {min} ms");
+    Ok(ms)
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sync {
+    Free,
+    Clock,
+    Lockstep,
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Connection {
     PerGateway,
@@ -138,6 +169,24 @@ pub enum Connection {
 impl LiveArgs {
     pub(super) fn enabled(&self) -> bool {
         self.live || self.broker.is_some()
+    }
+
+    /// How the system under test's time is coupled to the twin's.
+    pub(super) fn sync_mode(&self) -> SyncMode {
+        match (self.sync, self.clock_topic, self.with_reference_stack) {
+            (Some(Sync::Free), _, _) => SyncMode::Free,
+            (Some(Sync::Clock), _, _) => SyncMode::Clock,
+            (Some(Sync::Lockstep), _, _) | (None, _, Some(_)) => SyncMode::Lockstep,
+            (None, true, None) => SyncMode::Clock,
+            (None, false, None) => SyncMode::Free,
+        }
+    }
+
+    /// The sync interval and timeout.
+    pub(super) fn sync_timing(&self, step_ms: i64) -> Result<(i64, Duration)> {
+        let interval = duration_flag("--sync-interval", &self.sync_interval, step_ms)?;
+        let timeout = duration_flag("--sync-timeout", &self.sync_timeout, 1)?;
+        Ok((interval, Duration::from_millis(timeout as u64)))
     }
 
     /// The topic alerts are collected from, if this run collects alerts.

@@ -3,16 +3,18 @@
 //! sinks that write the run folder and publish.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use wardtwin_exporters::ParquetSink;
 use wardtwin_exporters::mqtt::options::client_id_prefix;
+use wardtwin_exporters::mqtt::sync::{ack_topic, clock_topic};
 use wardtwin_exporters::mqtt::{
-    BrokerUrl, Collector, EmbeddedBroker, LiveOptions, LiveReport, LiveSink, LiveStats, Pacer,
-    Publisher,
+    BrokerUrl, ClockSender, Collector, EmbeddedBroker, LiveOptions, LiveReport, LiveSink,
+    LiveStats, Pacer, Publisher, SimClockOut, SyncMode, SyncPoint,
 };
-use wardtwin_exporters::wire::WireDirectory;
+use wardtwin_exporters::wire::{WireDirectory, slug};
 use wardtwin_reference::{ReferenceConfig, ReferenceStack};
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::{Directory, RecordSink};
@@ -44,6 +46,8 @@ pub(super) struct SutSide {
     pub wire_clock: Arc<OnceLock<LiveStats>>,
     pub reference: Option<ReferenceStack>,
     pub collector: Option<Collector>,
+    /// The simulation clock shared with the system (`--sync clock|lockstep`).
+    pub clock: Option<SimClockOut>,
 }
 
 /// Starts the reference stack (if asked) and the alert collector (if alerts are collected).
@@ -57,6 +61,40 @@ pub(super) fn sut_side(
     let wire_clock: Arc<OnceLock<LiveStats>> = Arc::new(OnceLock::new());
     let mut reference = None;
     let mut collector = None;
+    let mode = args.sync_mode();
+    let mut clock = None;
+    let point = SyncPoint::default();
+    if let Some((o, _)) = live
+        && mode != SyncMode::Free
+    {
+        anyhow::ensure!(
+            mode != SyncMode::Lockstep || alerts_topic.is_some(),
+            "--sync lockstep needs a system under test: --alerts-topic TOPIC (its \
+             acknowledgements are collected with its alerts) or --with-reference-stack"
+        );
+        let (interval, timeout) = args.sync_timing(scenario.step_ms)?;
+        let site = slug(&scenario.site.name);
+        clock = Some(SimClockOut::new(
+            mode,
+            clock_topic(&o.prefix, &site),
+            scenario.epoch_ms,
+            scenario.step_ms,
+            interval,
+            timeout,
+            point.clone(),
+        ));
+        outln!(
+            "sync: {} (clock on {} every {}{})",
+            mode.name(),
+            clock_topic(&o.prefix, &site),
+            wardtwin_sim::time::format_duration(interval),
+            if mode == SyncMode::Lockstep {
+                format!(", acknowledgements on {}", ack_topic(&o.prefix, &site))
+            } else {
+                String::new()
+            }
+        );
+    }
     if let (Some((o, _)), Some(topic)) = (live, alerts_topic) {
         if let Some(policy) = args.with_reference_stack {
             let cfg = ReferenceConfig {
@@ -65,6 +103,7 @@ pub(super) fn sut_side(
                 alerts_topic: topic.clone(),
                 echo_topic: args.echo_topic.clone(),
                 until_shutdown: true,
+                lockstep: mode == SyncMode::Lockstep,
             };
             reference = Some(ReferenceStack::start(
                 o,
@@ -76,15 +115,28 @@ pub(super) fn sut_side(
                 policy.kind().name()
             );
         }
-        let clock = Arc::clone(&wire_clock);
+        let wire = Arc::clone(&wire_clock);
         let epoch = scenario.epoch_ms;
+        // In lockstep an arrival is stamped with the clock it answers; otherwise with the
+        // newest telemetry on the wire.
+        let synced = clock
+            .as_ref()
+            .filter(|c| c.mode() == SyncMode::Lockstep)
+            .map(SimClockOut::now_handle);
+        let ack = synced
+            .as_ref()
+            .map(|_| (ack_topic(&o.prefix, &slug(&scenario.site.name)), point));
         collector = Some(Collector::start(
             o,
             format!("{}c", o.client_id_prefix),
             topic,
             args.echo_topic.as_deref(),
+            ack,
             out,
-            move || clock.get().and_then(LiveStats::wire_ms).unwrap_or(epoch),
+            move || match &synced {
+                Some(now) => now.load(Ordering::Acquire),
+                None => wire.get().and_then(LiveStats::wire_ms).unwrap_or(epoch),
+            },
         )?);
         outln!("collecting alerts from {topic}");
     }
@@ -93,6 +145,7 @@ pub(super) fn sut_side(
         wire_clock,
         reference,
         collector,
+        clock,
     })
 }
 
@@ -102,6 +155,8 @@ pub(super) struct Wired {
     pub pacer: Option<Pacer>,
     pub live_report: Option<Arc<std::sync::Mutex<Option<LiveReport>>>>,
     pub live_stats: Option<LiveStats>,
+    /// Sends clock messages behind the telemetry.
+    pub clock_sender: Option<ClockSender>,
 }
 
 /// The file sink alone, or wrapped in the live sink that publishes.
@@ -115,12 +170,14 @@ pub(super) fn sinks(
     let mut pacer = None;
     let mut live_report = None;
     let mut live_stats = None;
+    let mut clock_sender = None;
     let sinks = match live {
         None => Vec::<Box<dyn RecordSink>>::from([Box::new(sink) as Box<dyn RecordSink>]),
         Some((o, embedded)) => {
             let wire = Arc::new(WireDirectory::new(dir, &o.prefix, &scenario.site.name)?);
             let p = Pacer::new(o.speed);
             let publisher = Publisher::start(o, Arc::clone(&wire), p.clone())?;
+            clock_sender = ClockSender::new(&publisher);
             match embedded {
                 Some(_) => outln!(
                     "broker: {} (embedded; watch with: mosquitto_sub -h {} -p {} -t '{}/#' -v)",
@@ -153,5 +210,6 @@ pub(super) fn sinks(
         pacer,
         live_report,
         live_stats,
+        clock_sender,
     })
 }

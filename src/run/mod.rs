@@ -98,18 +98,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let grace = parse_duration(&args.live.alerts_grace)
         .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;
     let grace = Duration::from_millis(grace.max(0) as u64);
-    let status_interval_ms = parse_duration(&args.status_interval)
-        .map_err(|e| anyhow::anyhow!("--status-interval {:?}: {e}", args.status_interval))?;
-    anyhow::ensure!(
-        status_interval_ms > 0,
-        "--status-interval {:?}: must be positive",
-        args.status_interval
-    );
+    let status_interval_ms = args::duration_flag("--status-interval", &args.status_interval, 1)?;
     let live = live::broker(&args.live, &scenario, seed)?;
     prepare_out(&out)?;
 
     // The system under test's side: subscribed before the first telemetry leaves.
-    let sut = live::sut_side(&args.live, &live, &alerts_topic, &scenario, &out)?;
+    let mut sut = live::sut_side(&args.live, &live, &alerts_topic, &scenario, &out)?;
 
     // Wall time is reported, never fed to the model.
     #[allow(clippy::disallowed_methods)]
@@ -134,8 +128,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         args.quiet,
         &wired.pacer,
         &wired.live_stats,
+        sut.clock.as_mut().zip(wired.clock_sender.as_ref()),
         &stop,
     );
+    // The clock's queue handle goes before the publisher finishes.
+    drop(wired.clock_sender);
     let interrupted = stop.raised();
     if interrupted {
         sim.truncate();

@@ -4,20 +4,25 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use wardtwin_exporters::mqtt::{LiveStats, Pacer, Speed};
+use wardtwin_exporters::mqtt::{ClockSender, LiveStats, Pacer, SimClockOut, Speed};
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::Sim;
 use wardtwin_sim::time::format_iso_ms;
 
 use crate::signals::StopFlag;
 
-/// Runs every tick (or until `stop` is raised), paced by `pacer` if there is one.
+/// The simulation clock shared with the system under test, and how to send it.
+pub(super) type SharedClock<'a> = Option<(&'a mut SimClockOut, &'a ClockSender)>;
+
+/// Runs every tick (or until `stop` is raised), paced by `pacer` if there is one, publishing
+/// the simulation clock at its sync points (and in lockstep waiting for the system there).
 pub(super) fn step_all(
     sim: &mut Sim,
     scenario: &Scenario,
     quiet: bool,
     pacer: &Option<Pacer>,
     live_stats: &Option<LiveStats>,
+    mut clock: SharedClock<'_>,
     stop: &StopFlag,
 ) {
     let total = sim.clock().total_ticks();
@@ -41,10 +46,19 @@ pub(super) fn step_all(
         Some(p) if p.speed() != Speed::Max => 1,
         _ => (600_000 / step).max(1) as u64,
     };
+    let sync = |k: u64, clock: &mut SharedClock<'_>| {
+        if let Some((c, tx)) = clock
+            && let Err(e) = c.before_tick(tx, k, k == total)
+        {
+            eprintln!("warning: the simulation clock could not be published: {e}");
+            *clock = None;
+        }
+    };
     let pace = |k: u64| {
         if stop.raised() {
             return false;
         }
+        sync(k, &mut clock);
         if let Some(p) = pacer {
             p.wait(k as i64 * step);
         }
@@ -66,5 +80,9 @@ pub(super) fn step_all(
             &format_iso_ms(epoch + done as i64 * step)[..16]
         ));
     });
+    if !stop.raised() && sim.ticks_done() == total {
+        // The end of the run is a sync point: the system has everything before it finishes.
+        sync(total, &mut clock);
+    }
     bar.finish_and_clear();
 }

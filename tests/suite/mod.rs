@@ -4,3 +4,4 @@ mod live;
 mod outputs;
 mod scoring;
 pub mod support;
+mod sync;

@@ -330,28 +330,10 @@ fn the_reference_stack_through_the_embedded_broker_passes_and_fails_gates_and_re
 /// twin's gateways say goodbye.
 #[test]
 fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
-    use std::io::BufRead;
     use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
     let tmp = temp_dir("external");
     let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
-    let mut stack = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))
-        .args([
-            "reference-stack",
-            "--broker",
-            &broker.url(),
-            "--policy",
-            "naive",
-            "--alerts-topic",
-            "acme/alerts",
-            "--until-shutdown",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("reference stack starts");
-    // It prints its banner once subscribed.
-    let mut lines = std::io::BufReader::new(stack.stdout.take().unwrap()).lines();
-    let banner = lines.next().unwrap().unwrap();
-    assert!(banner.starts_with("reference stack (naive)"), "{banner}");
+    let (mut stack, lines) = external_reference_stack(&broker.url(), "naive", "acme/alerts", &[]);
 
     let scenario = gated_scenario(tmp.path(), &["sensitivity.deterioration >= 0.5"]);
     let out = tmp.path().join("run");

@@ -91,3 +91,40 @@ pub fn quickstart_run() -> &'static PathBuf {
     })
     .1
 }
+
+/// A `wardtwin reference-stack` of its own process on `broker` (`--until-shutdown`, plus
+/// `extra`), once it has printed its banner (it is subscribed then); and the rest of its
+/// standard output.
+pub fn external_reference_stack(
+    broker: &str,
+    policy: &str,
+    alerts_topic: &str,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut stack = Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args([
+            "reference-stack",
+            "--broker",
+            broker,
+            "--policy",
+            policy,
+            "--alerts-topic",
+            alerts_topic,
+            "--until-shutdown",
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("reference stack starts");
+    let mut lines = std::io::BufReader::new(stack.stdout.take().expect("piped")).lines();
+    let banner = lines.next().expect("a banner").expect("utf-8");
+    assert!(
+        banner.starts_with(&format!("reference stack ({policy})")),
+        "{banner}"
+    );
+    (stack, lines)
+}

@@ -15,6 +15,7 @@ use wardtwin_sim::time::SimMillis;
 use super::options::LiveOptions;
 use super::publisher::{LiveError, client_options};
 use super::subscription::{Subscription, await_ready};
+use super::sync::SyncPoint;
 use crate::runfolder::{ALERTS_LOG, COLLECTION_LOG, ECHO_LOG};
 use crate::wire::alerts::MessageLog;
 
@@ -46,11 +47,14 @@ pub struct Collector {
 impl Collector {
     /// Connects, subscribes (waiting for the broker's confirmation, so no alert is missed) and
     /// starts logging into `dir`. `clock` gives the simulation time to stamp arrivals with.
+    /// With `sync` (the acknowledgement topic and the run's sync point), it also takes the
+    /// system's clock acknowledgements and reports them and every alert to the sync point.
     pub fn start(
         opts: &LiveOptions,
         client_id: String,
         alerts_topic: &str,
         echo_topic: Option<&str>,
+        sync: Option<(String, SyncPoint)>,
         dir: &Path,
         clock: impl Fn() -> SimMillis + Send + 'static,
     ) -> Result<Self, LiveError> {
@@ -77,8 +81,15 @@ impl Collector {
         let mut cleanup = mo.clone();
         cleanup.set_clean_session(true);
         let (client, mut conn) = Client::new(mo, 64);
+        // Acknowledgements are waited for: no Nagle delay.
+        conn.eventloop.network_options.set_tcp_nodelay(true);
+        let (ack_topic, point) = match sync {
+            Some((t, p)) => (Some(t), Some(p)),
+            None => (None, None),
+        };
         let topics: Vec<String> = std::iter::once(alerts_topic.to_string())
             .chain(echo_topic.map(str::to_string))
+            .chain(ack_topic.clone())
             .collect();
         let alerts_topic = alerts_topic.to_string();
         let (mut sub, ready) = Subscription::new(client.clone(), topics);
@@ -96,6 +107,16 @@ impl Collector {
                             if p.topic == alerts_topic {
                                 alerts_log.append(t, &p.topic, &p.payload)?;
                                 a.fetch_add(1, Ordering::Relaxed);
+                                if let Some(sp) = &point {
+                                    sp.on_alert();
+                                }
+                            } else if ack_topic.as_deref() == Some(&*p.topic) {
+                                if let Some(sp) = &point
+                                    && !p.retain
+                                {
+                                    sp.on_ack(&p.payload);
+                                }
+                                continue;
                             } else if let Some(log) = echo_log.as_mut() {
                                 log.append(t, &p.topic, &p.payload)?;
                             }

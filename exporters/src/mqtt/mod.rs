@@ -14,6 +14,7 @@
 //!   tests and benchmarks; not API for users.
 //! - [`stats`]: lateness histogram.
 //! - [`subscription`]: the subscribing side shared by the collector and the reference stack.
+//! - [`sync`]: virtual time shared with the system under test: the clock topic, lockstep.
 //!
 //! Wall-clock time is used here, at the edge, to pace and to measure lateness; the
 //! simulation never sees it.
@@ -27,9 +28,11 @@ pub mod publisher;
 pub mod sink;
 pub mod stats;
 pub mod subscription;
+pub mod sync;
 
 pub use collector::{Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
 pub use publisher::{LiveReport, LiveStats, Pacer, Publisher};
 pub use sink::LiveSink;
+pub use sync::{ClockSender, SimClockOut, SyncMode, SyncPoint};

@@ -439,7 +439,7 @@ mod tests;
 #[cfg(any(test, feature = "schema-check"))]
 pub mod schemas {
     /// Schema texts by payload `type`.
-    pub const SOURCES: [(&str, &str); 5] = [
+    pub const SOURCES: [(&str, &str); 7] = [
         (
             "telemetry",
             include_str!("../../../docs/schemas/telemetry.v1.schema.json"),
@@ -459,6 +459,14 @@ pub mod schemas {
         (
             "site_map",
             include_str!("../../../docs/schemas/site-map.v1.schema.json"),
+        ),
+        (
+            "clock",
+            include_str!("../../../docs/schemas/clock.v1.schema.json"),
+        ),
+        (
+            "clock_ack",
+            include_str!("../../../docs/schemas/clock-ack.v1.schema.json"),
         ),
     ];
 

@@ -177,6 +177,21 @@ pub struct Publisher {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     connections: usize,
+    /// Telemetry messages handed over so far (the clock message says how many went before it).
+    telemetry: Arc<AtomicU64>,
+}
+
+/// Hands batches to the publisher's queue from elsewhere (the clock of [`super::sync`]),
+/// behind what was handed over before.
+#[derive(Clone)]
+pub struct BatchSender(mpsc::Sender<Cmd>);
+
+impl BatchSender {
+    pub fn send(&self, batch: Vec<OutMsg>) -> Result<(), LiveError> {
+        self.0
+            .blocking_send(Cmd::Batch(batch))
+            .map_err(|_| LiveError::ThreadGone)
+    }
 }
 
 enum Cmd {
@@ -273,6 +288,9 @@ impl Publisher {
             let (client, mut el) = AsyncClient::new(mo, WINDOW + 8);
             el.network_options
                 .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+            // A clock message or the last of a batch must not wait for Nagle's algorithm
+            // (40 ms per round trip against a delayed acknowledgement).
+            el.network_options.set_tcp_nodelay(true);
             loops.push(el);
             conns.push(Arc::new(Mutex::new(Conn {
                 client,
@@ -317,6 +335,7 @@ impl Publisher {
             shared,
             thread: Some(thread),
             connections: n,
+            telemetry: Arc::new(AtomicU64::new(0)),
         };
         for _ in 0..n {
             match ready_rx.recv_timeout(CONNECT_TIMEOUT + Duration::from_secs(2)) {
@@ -367,9 +386,25 @@ impl Publisher {
         if batch.is_empty() {
             return Ok(());
         }
+        let telemetry = batch
+            .iter()
+            .filter(|m| m.ledger.is_some_and(|l| l.kind == EmissionKind::Telemetry))
+            .count() as u64;
         let tx = self.tx.as_ref().ok_or(LiveError::ThreadGone)?;
         tx.blocking_send(Cmd::Batch(batch))
-            .map_err(|_| LiveError::ThreadGone)
+            .map_err(|_| LiveError::ThreadGone)?;
+        self.telemetry.fetch_add(telemetry, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// A sender into this publisher's queue (`None` once it is finishing).
+    pub fn batch_sender(&self) -> Option<BatchSender> {
+        self.tx.clone().map(BatchSender)
+    }
+
+    /// Telemetry messages handed over so far.
+    pub fn telemetry_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.telemetry)
     }
 
     /// Fates decided since the last call (completion order).

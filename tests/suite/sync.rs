@@ -1,0 +1,275 @@
+//! Time between the twin and the system under test: the clock topic, lockstep with the
+//! in-process reference stack and with an external system on mosquitto, exact scores at any
+//! speed.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use serde_json::{Value, json};
+use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
+
+use super::support::*;
+
+/// Six beds for 1 h 30 min, a sepsis that develops over 15 min from 00:02: alerts early.
+fn scenario(dir: &Path) -> PathBuf {
+    let text = r#"[scenario]
+name = "synced"
+epoch = 2026-03-02T00:00:00Z
+duration = "1h30m"
+seed = 11
+
+[[ward]]
+id = "W1"
+beds = 6
+
+[[event]]
+at = "00:02"
+bed = "W1-02"
+kind = "sepsis"
+develop = "15m"
+"#;
+    let path = dir.join("synced.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn read(run: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(run.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", run.display()))
+}
+
+/// `wardtwin run SCENARIO --quiet --out OUT` with `extra`, which must exit 0; its stdout.
+fn run_ok(scenario: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = wardtwin(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "wardtwin {}\n{stdout}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
+/// The in-process reference stack is lock-stepped by default: at `--speed max` it gets the
+/// same alerts, stamped the same, as at a paced speed, and on a rerun; nothing it was sent is
+/// missing from its echo.
+#[test]
+fn the_in_process_stack_scores_byte_identically_at_speed_max_paced_and_on_a_rerun() {
+    let tmp = temp_dir("sync-inproc");
+    let scenario = scenario(tmp.path());
+    let run = |name: &str, speed: &str| {
+        let out = tmp.path().join(name);
+        let stdout = run_ok(
+            &scenario,
+            &out,
+            &[
+                "--live",
+                "--with-reference-stack",
+                "news2",
+                "--echo-topic",
+                "sut/ingested",
+                "--speed",
+                speed,
+            ],
+        );
+        assert!(stdout.contains("sync: lockstep"), "{stdout}");
+        out
+    };
+    let max = run("max", "max");
+    let paced = run("paced", "3600");
+    let again = run("again", "max");
+    let card: Value = serde_json::from_slice(&read(&max, "scorecard.json")).unwrap();
+    assert!(
+        card["intake"]["received"].as_u64().unwrap() >= 2,
+        "the stack alerted: {card}"
+    );
+    assert_eq!(card["ingestion"]["completeness"], json!(1.0));
+    for other in [&paced, &again] {
+        for f in ["alerts.jsonl", "ingested.jsonl", "scorecard.json"] {
+            assert!(
+                read(&max, f) == read(other, f),
+                "{f} differs between {} and {}",
+                max.display(),
+                other.display()
+            );
+        }
+    }
+    // Arrivals are stamped on sync points: every 5 s of simulation time, the last second of
+    // each (ticks 4, 9, 14, ...).
+    for line in String::from_utf8(read(&max, "alerts.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let arrival = v["arrival"].as_str().unwrap();
+        let second: u32 = arrival[17..19].parse().unwrap();
+        assert_eq!(second % 5, 4, "{arrival}");
+        assert!(arrival.ends_with(".000Z"), "{arrival}");
+    }
+}
+
+/// What a subscriber saw of the clock topic: every clock message (not the retained one) and
+/// the number of telemetry messages before each.
+fn watch_clock(port: u16) -> (Client, std::sync::mpsc::Receiver<(Value, u64)>) {
+    let mut o = MqttOptions::new("wtclockwatch", "127.0.0.1", port);
+    o.set_keep_alive(Duration::from_secs(30))
+        .set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut conn) = Client::new(o, 100);
+    let (tx, rx) = channel();
+    let (ready_tx, ready_rx) = channel();
+    let sub = client.clone();
+    std::thread::spawn(move || {
+        let mut telemetry = 0u64;
+        for ev in conn.iter() {
+            match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = sub.try_subscribe("dt/wardtwin/#", QoS::AtLeastOnce);
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = ready_tx.send(());
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if p.topic.ends_with("/telemetry") {
+                        telemetry += 1;
+                    } else if p.topic.ends_with("/sim/clock") && !p.retain {
+                        let v: Value = serde_json::from_slice(&p.payload).expect("json");
+                        if tx.send((v, telemetry)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("subscribed");
+    (client, rx)
+}
+
+/// `--clock-topic`: the clock never goes backwards, names the simulation time of its tick,
+/// comes every sync interval, and counts the telemetry published before it (the last one:
+/// every reading of the run). It is a valid wire v1 payload.
+#[test]
+fn the_clock_topic_never_goes_backwards_and_counts_the_telemetry_before_it() {
+    let tmp = temp_dir("sync-clock");
+    let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
+    let (_client, clocks) = watch_clock(broker.port());
+    let scenario = scenario(tmp.path());
+    let out = tmp.path().join("run");
+    let stdout = run_ok(
+        &scenario,
+        &out,
+        &[
+            "--broker",
+            &broker.url(),
+            "--clock-topic",
+            "--sync-interval",
+            "1m",
+            "--duration",
+            "30m",
+            "--speed",
+            "max",
+        ],
+    );
+    assert!(stdout.contains("sync: clock"), "{stdout}");
+    // One row per observation: count the readings, (device, seq).
+    let df = read_parquet(out.join("telemetry.parquet"));
+    let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let seq = df.column("seq").unwrap().u32().unwrap().clone();
+    let readings = (0..df.height())
+        .map(|i| (dev.get(i).unwrap().to_string(), seq.get(i).unwrap()))
+        .collect::<std::collections::HashSet<_>>()
+        .len() as u64;
+    let schemas = wardtwin_exporters::wire::schemas::WireSchemas::load();
+    let epoch = wardtwin_sim::time::parse_iso_ms("2026-03-02T00:00:00.000Z").unwrap();
+    let mut got: Vec<(Value, u64)> = Vec::new();
+    while got.last().is_none_or(|(c, _)| c["tick"] != json!(1799)) {
+        match clocks.recv_timeout(Duration::from_secs(20)) {
+            Ok(c) => got.push(c),
+            Err(RecvTimeoutError::Timeout) => panic!("no clock for 20 s; got {got:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("watcher ended; got {got:?}"),
+        }
+    }
+    // Every minute (ticks 59, 119, ..., 1799) and nothing else.
+    let ticks: Vec<u64> = got
+        .iter()
+        .map(|(c, _)| c["tick"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ticks, (1..=30).map(|m| m * 60 - 1).collect::<Vec<_>>());
+    let mut last_count = 0;
+    for (c, seen_before) in &got {
+        schemas
+            .check(c.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{c}: {e}"));
+        let tick = c["tick"].as_i64().unwrap();
+        let t = wardtwin_sim::time::parse_iso_ms(c["sim_time"].as_str().unwrap()).unwrap();
+        assert_eq!(t, epoch + tick * 1000, "{c}");
+        assert_eq!(c["sync"], json!("clock"));
+        let count = c["telemetry"].as_u64().unwrap();
+        assert!(count >= last_count, "the count went backwards: {c}");
+        // One publishing connection (one ward): nothing overtakes the clock.
+        assert_eq!(count, *seen_before, "{c}");
+        last_count = count;
+    }
+    assert_eq!(last_count, readings, "the last clock counts every reading");
+}
+
+/// The vendor's path in lockstep: a separate system (the reference stack with `--lockstep`,
+/// its own process) on mosquitto acknowledges each clock; its scorecard is byte-identical at
+/// `--speed max` and `--speed 60`.
+#[test]
+fn an_external_lockstep_system_on_mosquitto_scores_identically_at_max_and_60x() {
+    let tmp = temp_dir("sync-external");
+    let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
+    let scenario = scenario(tmp.path());
+    let run = |name: &str, speed: &str| {
+        let (mut stack, _) =
+            external_reference_stack(&broker.url(), "news2", "acme/alerts", &["--lockstep"]);
+        let out = tmp.path().join(name);
+        let stdout = run_ok(
+            &scenario,
+            &out,
+            &[
+                "--broker",
+                &broker.url(),
+                "--alerts-topic",
+                "acme/alerts",
+                "--sync",
+                "lockstep",
+                "--sync-interval",
+                "10s",
+                "--duration",
+                "20m",
+                "--speed",
+                speed,
+            ],
+        );
+        assert!(stdout.contains("sync: lockstep"), "{stdout}");
+        assert!(stack.wait().unwrap().success());
+        out
+    };
+    let max = run("max", "max");
+    let slow = run("slow", "60");
+    let card: Value = serde_json::from_slice(&read(&max, "scorecard.json")).unwrap();
+    assert!(
+        card["intake"]["received"].as_u64().unwrap() >= 1,
+        "the system alerted: {card}"
+    );
+    for f in ["alerts.jsonl", "scorecard.json"] {
+        assert!(read(&max, f) == read(&slow, f), "{f} differs");
+    }
+}
