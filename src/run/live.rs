@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use wardtwin_exporters::ParquetSink;
 use wardtwin_exporters::mqtt::options::client_id_prefix;
 use wardtwin_exporters::mqtt::sync::{ack_topic, clock_topic};
@@ -212,4 +212,27 @@ pub(super) fn sinks(
         live_stats,
         clock_sender,
     })
+}
+
+/// Writes `sync.json` into the run folder, and warns when the system stalled in lockstep (its
+/// alerts after a stall are no longer stamped with the clock they answered).
+pub(super) fn report_sync(clock: &SimClockOut, out: &Path) -> Result<()> {
+    let path = out.join(wardtwin_exporters::runfolder::SYNC_LOG);
+    std::fs::write(&path, format!("{:#}\n", clock.record()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(first) = clock.stalls().first() {
+        eprintln!(
+            "\nWARNING: the system under test stalled at {} of {} sync points (first at {}, \
+             acknowledged up to tick {}, {} alert(s) it announced missing); see {}",
+            clock.stalls().len(),
+            clock.published(),
+            first.sim_time,
+            first
+                .acknowledged
+                .map_or_else(|| "none".to_string(), |t| t.to_string()),
+            first.alerts_missing,
+            path.display()
+        );
+    }
+    Ok(())
 }

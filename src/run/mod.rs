@@ -38,6 +38,7 @@ fn prepare_out(out: &Path) -> Result<()> {
         runfolder::ALERTS_LOG,
         runfolder::ECHO_LOG,
         runfolder::COLLECTION_LOG,
+        runfolder::SYNC_LOG,
     ]
     .into_iter()
     .chain(wardtwin_exporters::report::FILES)
@@ -133,6 +134,9 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     );
     // The clock's queue handle goes before the publisher finishes.
     drop(wired.clock_sender);
+    if let Some(c) = &sut.clock {
+        live::report_sync(c, &out)?;
+    }
     let interrupted = stop.raised();
     if interrupted {
         sim.truncate();

@@ -273,3 +273,44 @@ fn an_external_lockstep_system_on_mosquitto_scores_identically_at_max_and_60x() 
         assert!(read(&max, f) == read(&slow, f), "{f} differs");
     }
 }
+
+/// A system that never acknowledges: every sync point waits `--sync-timeout`, is recorded as a
+/// stall in `sync.json`, and the run warns and goes on to the end.
+#[test]
+fn a_system_that_never_acknowledges_is_recorded_as_stalled_at_every_sync_point() {
+    let tmp = temp_dir("sync-stall");
+    let scenario = scenario(tmp.path());
+    let out = tmp.path().join("run");
+    let o = wardtwin(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--live",
+        "--alerts-topic",
+        "acme/alerts",
+        "--sync",
+        "lockstep",
+        "--sync-interval",
+        "10m",
+        "--sync-timeout",
+        "50ms",
+        "--duration",
+        "30m",
+        "--speed",
+        "max",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("stalled at 3 of 3 sync points"), "{stderr}");
+    let record: Value = serde_json::from_slice(&read(&out, "sync.json")).unwrap();
+    assert_eq!(record["sync"], json!("lockstep"));
+    assert_eq!(record["clocks"], json!(3));
+    let stalls = record["stalls"].as_array().unwrap();
+    let ticks: Vec<u64> = stalls.iter().map(|s| s["tick"].as_u64().unwrap()).collect();
+    assert_eq!(ticks, [599, 1199, 1799]);
+    assert_eq!(stalls[0]["sim_time"], json!("2026-03-02T00:09:59.000Z"));
+    assert_eq!(stalls[0]["acknowledged"], Value::Null);
+    // The run itself is complete.
+    assert_eq!(read_manifest(&out)["complete"], json!(true));
+}

@@ -300,6 +300,19 @@ impl SimClockOut {
     pub fn stalls(&self) -> &[Stall] {
         &self.stalls
     }
+
+    /// What `sync.json` in the run folder says: the mode, the interval, the clocks published,
+    /// unusable acknowledgements and every stall.
+    pub fn record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sync": self.mode,
+            "interval_ms": self.every as i64 * self.step_ms,
+            "timeout_ms": self.timeout.as_millis() as u64,
+            "clocks": self.published,
+            "unusable_acks": self.point.malformed(),
+            "stalls": self.stalls,
+        })
+    }
 }
 
 /// Sends clock messages through the publisher's queue (after the telemetry handed to it

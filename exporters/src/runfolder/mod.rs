@@ -22,6 +22,9 @@ pub const ALERTS_LOG: &str = "alerts.jsonl";
 pub const ECHO_LOG: &str = "ingested.jsonl";
 /// How alert collection ended (live runs that collect alerts): `{"cut_off": bool, …}`.
 pub const COLLECTION_LOG: &str = "collection.json";
+/// How the system under test's time was coupled to the twin's, and its stalls
+/// ([`crate::mqtt::sync`]); written by live runs that publish the clock.
+pub const SYNC_LOG: &str = "sync.json";
 
 /// Why a run folder cannot be scored.
 #[derive(Debug, thiserror::Error)]
