@@ -76,28 +76,21 @@ pub fn stdout_closed() -> bool {
 }
 
 /// Exit codes: 0 done (every gate passed), 1 a gate failed, 2 an error (or a usage error,
-/// from clap), 3 a live run lost telemetry that neither `--allow-loss` nor a `delivered` gate
-/// accepts, 130 interrupted (SIGINT/SIGTERM; the run folder holds what was simulated).
+/// from clap), 3 an invalid run: the system under test was not fed (a live run lost telemetry
+/// that neither `--allow-loss` nor a `delivered` gate accepts, the system's echo is short, or
+/// it stalled in lockstep), 130 interrupted (SIGINT/SIGTERM; the run folder holds what was
+/// simulated).
 const GATE_FAILED: u8 = 1;
 const ERROR: u8 = 2;
-const DELIVERY_SHORT: u8 = 3;
+const INVALID_RUN: u8 = 3;
 const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ok = |r: anyhow::Result<()>| r.map(|()| run::Outcome::Done);
-    let gate = |r: anyhow::Result<bool>| {
-        r.map(|passed| {
-            if passed {
-                run::Outcome::Done
-            } else {
-                run::Outcome::GateFailed
-            }
-        })
-    };
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
-        Command::Score(args) => gate(score::score(&args)),
+        Command::Score(args) => score::score(&args),
         Command::ReferenceStack(args) => ok(score::reference_stack(&args)),
         Command::Validate { files } => ok(validate(&files)),
         Command::Scenarios => {
@@ -108,7 +101,7 @@ fn main() -> ExitCode {
     match result {
         Ok(run::Outcome::Done) => ExitCode::SUCCESS,
         Ok(run::Outcome::GateFailed) => ExitCode::from(GATE_FAILED),
-        Ok(run::Outcome::DeliveryShort) => ExitCode::from(DELIVERY_SHORT),
+        Ok(run::Outcome::DeliveryShort | run::Outcome::Invalid) => ExitCode::from(INVALID_RUN),
         Ok(run::Outcome::Interrupted) => ExitCode::from(INTERRUPTED),
         Err(e) => {
             eprintln!("error: {e:#}");

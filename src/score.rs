@@ -14,6 +14,8 @@ use wardtwin_scoring::matcher::{AlertOutcome, match_alerts};
 
 /// Default topic a system under test publishes alerts on.
 pub const DEFAULT_ALERTS_TOPIC: &str = "sut/alerts";
+/// Where the in-process reference stack echoes what it ingested.
+pub const DEFAULT_ECHO_TOPIC: &str = "sut/ingested";
 
 #[derive(clap::Args, Debug)]
 pub struct ScoreArgs {
@@ -101,7 +103,15 @@ pub fn print_summary(card: &Scorecard, dir: &Path, quiet: bool) {
     for w in &card.warnings {
         eprintln!("warning: {w}");
     }
-    if !card.passed {
+    if !card.validity.valid {
+        for c in &card.validity.causes {
+            eprintln!("invalid run: {c}");
+        }
+        outln!(
+            "  verdict     INVALID RUN: the system under test was not fed everything, in time; \
+             the figures above do not grade it (exit code 3)"
+        );
+    } else if !card.passed {
         let failed = card.gates.iter().filter(|g| !g.passed).count();
         outln!(
             "  verdict     FAILED: {failed} of {} gate(s)",
@@ -110,7 +120,7 @@ pub fn print_summary(card: &Scorecard, dir: &Path, quiet: bool) {
     }
 }
 
-pub fn score(args: &ScoreArgs) -> Result<bool> {
+pub fn score(args: &ScoreArgs) -> Result<crate::run::Outcome> {
     anyhow::ensure!(
         args.run.join("manifest.json").is_file(),
         "{} is not a run folder (no manifest.json)",
@@ -126,7 +136,13 @@ pub fn score(args: &ScoreArgs) -> Result<bool> {
     let card = score_run(&args.run, out, args.alerts.as_deref(), &args.gates)?;
     outln!("wardtwin score {}", args.run.display());
     print_summary(&card, out, args.quiet);
-    Ok(card.passed)
+    Ok(if !card.validity.valid {
+        crate::run::Outcome::Invalid
+    } else if card.passed {
+        crate::run::Outcome::Done
+    } else {
+        crate::run::Outcome::GateFailed
+    })
 }
 
 #[derive(clap::Args, Debug)]

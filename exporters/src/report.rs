@@ -476,11 +476,21 @@ pub fn html(card: &Scorecard, plots: &Plots) -> String {
 /// `junit.xml`: one test case per gate (a run with no gates has one passing case).
 pub fn junit(card: &Scorecard) -> String {
     let failures = card.gates.iter().filter(|g| !g.passed).count();
-    let tests = card.gates.len().max(1);
+    let errors = usize::from(!card.validity.valid);
+    let tests = card.gates.len().max(1) + errors;
     let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wardtwin\" tests=\"{tests}\" failures=\"{failures}\">\n<testsuite name=\"scorecard {}\" tests=\"{tests}\" failures=\"{failures}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wardtwin\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n<testsuite name=\"scorecard {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n",
         esc(&card.run.scenario)
     );
+    // An invalid run is an error of the testbench's setup, not a failure of the system.
+    if !card.validity.valid {
+        let causes = card.validity.causes.join("; ");
+        let _ = writeln!(
+            s,
+            "<testcase classname=\"wardtwin.validity\" name=\"the system under test was fed\"><error message=\"invalid run\">{}</error></testcase>",
+            esc(&causes)
+        );
+    }
     if card.gates.is_empty() {
         s.push_str("<testcase classname=\"wardtwin.gates\" name=\"no gates\"/>\n");
     }

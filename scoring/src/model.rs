@@ -149,6 +149,9 @@ pub struct Emission {
     pub device: String,
     pub seq: u32,
     pub sim_ms: SimMillis,
+    /// When it left the twin (its gateway forwarded it; later than `sim_ms` if it waited in a
+    /// spool during a scheduled outage); `None` if it never did.
+    pub forwarded_ms: Option<SimMillis>,
     pub fate: Fate,
 }
 
@@ -173,4 +176,20 @@ pub struct Inputs {
     pub echo: Option<(EchoStream, Vec<Emission>)>,
     /// Alert collection stopped at its limit while alerts were still arriving.
     pub collection_cut_off: bool,
+    /// How the system's time was coupled to the twin's (`sync.json`), if the run published
+    /// its clock.
+    pub sync: Option<SyncSummary>,
+}
+
+/// What a run's `sync.json` says about lockstep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    /// `clock` or `lockstep`.
+    pub mode: String,
+    /// Clock messages published (sync points).
+    pub clocks: u64,
+    /// Sync points at which the system did not acknowledge in time.
+    pub stalls: u64,
+    /// Simulation time of the first stall.
+    pub first_stall: Option<String>,
 }

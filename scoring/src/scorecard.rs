@@ -161,6 +161,26 @@ pub struct Ingestion {
     pub ingest_delay_max_ms: Option<i64>,
 }
 
+/// Whether a run can grade its system under test (docs/scoring.md, "Invalid runs"): loss or
+/// lag between the twin and the system that the scenario did not schedule makes it invalid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Validity {
+    pub valid: bool,
+    /// `free`, `clock` or `lockstep`.
+    pub sync: String,
+    /// Telemetry that left the twin and that the system says it ingested (its echo); `None`
+    /// without an echo: unknown.
+    pub completeness: Option<f64>,
+    /// Ingestion lag (echo arrival − measurement, simulation time).
+    pub lag_p50_ms: Option<i64>,
+    pub lag_p99_ms: Option<i64>,
+    pub lag_max_ms: Option<i64>,
+    /// Lockstep sync points at which the system did not acknowledge in time.
+    pub stalls: u64,
+    /// Why the run is invalid (empty when valid).
+    pub causes: Vec<String>,
+}
+
 /// The scorecard (docs/scoring.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scorecard {
@@ -175,6 +195,9 @@ pub struct Scorecard {
     /// Emissions by fate (the twin's ledger): what the transport delivered and lost.
     pub delivery: BTreeMap<String, u64>,
     pub ingestion: Option<Ingestion>,
+    /// Whether the system was fed what the scenario meant it to get: the figures above grade
+    /// the system only when `validity.valid` holds.
+    pub validity: Validity,
     pub tolerances: Vec<ClassSpec>,
     pub gates: Vec<GateResult>,
     /// Every gate passed (true when there are none).
@@ -478,6 +501,10 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
         })
         .collect();
 
+    let ingested = inputs
+        .echo
+        .as_ref()
+        .map(|(e, em)| ingestion_with_lags(e, em));
     let mut delivery: BTreeMap<String, u64> = BTreeMap::new();
     for (fate, n) in &inputs.fates {
         *delivery.entry(fate.name().to_string()).or_default() += n;
@@ -492,7 +519,8 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
         conditions: rows,
         intake,
         delivery,
-        ingestion: inputs.echo.as_ref().map(|(e, em)| ingestion(e, em)),
+        validity: validity(inputs, ingested.as_ref()),
+        ingestion: ingested.map(|(i, _)| i),
         tolerances: taxonomy::CLASSES.to_vec(),
         gates: Vec::new(),
         passed: true,
@@ -504,16 +532,81 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
     }
 }
 
-fn ingestion(echo: &crate::model::EchoStream, emissions: &[crate::model::Emission]) -> Ingestion {
+/// The largest ingestion lag (p99, simulation time) a graded run may have: past it, the
+/// system's detection latencies are the harness's backlog, not its own. A lock-stepped system
+/// lags at most one sync interval.
+pub const MAX_LAG_MS: i64 = 60_000;
+
+/// Whether the system was fed: its echo covers everything that left the twin, promptly, and it
+/// kept up with lockstep.
+fn validity(inputs: &Inputs, ingested: Option<&(Ingestion, Vec<i64>)>) -> Validity {
+    let mut v = Validity {
+        sync: inputs
+            .sync
+            .as_ref()
+            .map_or_else(|| "free".to_string(), |s| s.mode.clone()),
+        ..Validity::default()
+    };
+    if let Some((ing, lags)) = ingested {
+        v.completeness = ing.completeness;
+        v.lag_p50_ms = percentile(lags, 50.0);
+        v.lag_p99_ms = percentile(lags, 99.0);
+        v.lag_max_ms = lags.last().copied();
+        if ing.echoed_unique < ing.expected {
+            v.causes.push(format!(
+                "the system ingested {} of the {} telemetry messages that left the twin \
+                 (completeness {}): the rest was lost between the twin and the system (a broker \
+                 discarding for a slow subscriber, or the system dropping), which no scenario \
+                 fault scheduled; couple it with --sync lockstep, or run slower",
+                ing.echoed_unique,
+                ing.expected,
+                ing.completeness
+                    .map_or("-".to_string(), |c| format!("{c:.4}"))
+            ));
+        }
+    }
+    if let Some(p99) = v.lag_p99_ms.filter(|l| *l > MAX_LAG_MS) {
+        v.causes.push(format!(
+            "the system ingested telemetry up to {} behind the twin (p99 of the lag after it \
+             left the twin; at most {} is graded): at this speed its latencies would be the \
+             harness's backlog, not its own; couple it with --sync lockstep, or run slower",
+            wardtwin_sim::time::format_duration(p99),
+            wardtwin_sim::time::format_duration(MAX_LAG_MS)
+        ));
+    }
+    if let Some(s) = inputs.sync.as_ref().filter(|s| s.stalls > 0) {
+        v.stalls = s.stalls;
+        v.causes.push(format!(
+            "the system stalled at {} of {} lockstep sync points (first at {}): its alerts \
+             after a stall are not stamped with the clock they answered (sync.json)",
+            s.stalls,
+            s.clocks,
+            s.first_stall.as_deref().unwrap_or("?")
+        ));
+    }
+    v.valid = v.causes.is_empty();
+    v
+}
+
+/// Ingestion figures, and every unique echo's lag behind the moment its telemetry left the
+/// twin (sorted): a scheduled outage's spool time is the twin's, not the lag's.
+fn ingestion_with_lags(
+    echo: &crate::model::EchoStream,
+    emissions: &[crate::model::Emission],
+) -> (Ingestion, Vec<i64>) {
     // What left the twin towards the system: not lost on the radio, in a gateway or a spool.
 
-    let sent: HashMap<(&str, u32), i64> = emissions
+    let sent: HashMap<(&str, u32), (i64, i64)> = emissions
         .iter()
-        .map(|e| ((e.device.as_str(), e.seq), e.sim_ms))
+        .map(|e| {
+            let left = e.forwarded_ms.unwrap_or(e.sim_ms);
+            ((e.device.as_str(), e.seq), (e.sim_ms, left))
+        })
         .collect();
     let expected = emissions.iter().filter(|e| e.fate.left_the_twin()).count() as u64;
     let mut seen = HashSet::new();
     let mut delays = Vec::new();
+    let mut lags = Vec::new();
     let mut out = Ingestion {
         expected,
         malformed: echo.malformed,
@@ -523,10 +616,11 @@ fn ingestion(echo: &crate::model::EchoStream, emissions: &[crate::model::Emissio
         let key = (e.device.as_str(), e.seq);
         match sent.get(&key) {
             None => out.unknown += 1,
-            Some(t) => {
+            Some((t, left)) => {
                 if seen.insert(key) {
                     out.echoed_unique += 1;
                     delays.push(e.arrival_ms - t);
+                    lags.push(e.arrival_ms - left);
                 } else {
                     out.duplicates += 1;
                 }
@@ -538,5 +632,6 @@ fn ingestion(echo: &crate::model::EchoStream, emissions: &[crate::model::Emissio
     out.ingest_delay_p50_ms = percentile(&delays, 50.0);
     out.ingest_delay_p90_ms = percentile(&delays, 90.0);
     out.ingest_delay_max_ms = delays.last().copied();
-    out
+    lags.sort_unstable();
+    (out, lags)
 }

@@ -97,6 +97,7 @@ fn inputs(alerts: Vec<(i64, Result<Alert, String>)>) -> Inputs {
         fates: vec![(wardtwin_sim::records::Fate::Delivered, 10)],
         echo: None,
         collection_cut_off: false,
+        sync: None,
     }
 }
 
@@ -457,4 +458,80 @@ fn transient_conditions_are_listed_as_dont_care() {
     assert!(card.warnings.is_empty());
     i.collection_cut_off = true;
     assert_eq!(score(&i).warnings.len(), 1);
+}
+
+/// Time-and-delivery issue: a run whose system was not fed everything, in time, is invalid;
+/// the lag is counted from when the telemetry left the twin (a spooled reading's wait in a
+/// scheduled outage is the twin's), and lockstep stalls make it invalid too.
+#[test]
+fn a_short_or_late_echo_or_a_stall_makes_the_run_invalid() {
+    use wardtwin_sim::records::Fate;
+    let emission = |seq: u32, sim_ms: i64, forwarded_ms: i64| Emission {
+        device: "spo2-B1".into(),
+        seq,
+        sim_ms,
+        forwarded_ms: Some(forwarded_ms),
+        fate: Fate::Delivered,
+    };
+    let echo = |seq: u32, arrival_ms: i64| Echo {
+        device: "spo2-B1".into(),
+        seq,
+        arrival_ms,
+    };
+    let with = |echoes: Vec<Echo>, sync: Option<SyncSummary>| {
+        let mut i = inputs(Vec::new());
+        // Seq 2 waited 20 min in a spool (a scheduled outage) and was forwarded at 30 min.
+        let emissions = vec![
+            emission(1, 0, 0),
+            emission(2, 10 * MIN, 30 * MIN),
+            emission(3, 40 * MIN, 40 * MIN),
+        ];
+        i.echo = Some((
+            EchoStream {
+                echoes,
+                malformed: 0,
+            },
+            emissions,
+        ));
+        i.sync = sync;
+        score(&i).validity
+    };
+    // Everything, each within seconds of leaving the twin: valid, although seq 2 is 20 min
+    // after its measurement.
+    let v = with(
+        vec![echo(1, 5_000), echo(2, 30 * MIN + 5_000), echo(3, 40 * MIN)],
+        None,
+    );
+    assert!(v.valid, "{v:?}");
+    assert_eq!((v.completeness, v.lag_max_ms), (Some(1.0), Some(5_000)));
+    assert_eq!(v.sync, "free");
+    // One never ingested.
+    let v = with(vec![echo(1, 5_000), echo(3, 40 * MIN)], None);
+    assert!(
+        !v.valid && v.causes[0].contains("ingested 2 of the 3"),
+        "{v:?}"
+    );
+    // Ingested 2 min after it left the twin.
+    let v = with(
+        vec![echo(1, 5_000), echo(2, 32 * MIN), echo(3, 40 * MIN)],
+        None,
+    );
+    assert!(!v.valid && v.causes[0].contains("2m behind"), "{v:?}");
+    // A stall.
+    let stalled = SyncSummary {
+        mode: "lockstep".into(),
+        clocks: 10,
+        stalls: 1,
+        first_stall: Some("2026-03-02T00:04:59.000Z".into()),
+    };
+    let v = with(
+        vec![echo(1, 5_000), echo(2, 30 * MIN), echo(3, 40 * MIN)],
+        Some(stalled),
+    );
+    assert!(!v.valid && v.stalls == 1, "{v:?}");
+    assert!(v.causes[0].contains("stalled at 1 of 10"), "{v:?}");
+    assert_eq!(v.sync, "lockstep");
+    // No echo: unknown completeness, which alone cannot make a run invalid.
+    let v = score(&inputs(Vec::new())).validity;
+    assert!(v.valid && v.completeness.is_none(), "{v:?}");
 }

@@ -59,7 +59,8 @@ pub struct LiveArgs {
     /// One MQTT connection per ward gateway, or one per device.
     #[arg(long, value_enum, default_value_t = Connection::PerGateway)]
     pub connection: Connection,
-    /// Simulated seconds per wall second: 1 (real time), N, or max.
+    /// Simulated seconds per wall second: 1 (real time), N, max, or auto (as fast as the system
+    /// under test ingests, measured by its echo: needs --echo-topic or --with-reference-stack).
     #[arg(long, default_value = "1")]
     pub speed: String,
     /// Topic prefix, at most 3 lowercase levels.
@@ -72,7 +73,9 @@ pub struct LiveArgs {
     /// (scorecard.json/md/html, junit.xml; exit code 1 if a gate fails).
     #[arg(long, value_name = "TOPIC")]
     pub alerts_topic: Option<String>,
-    /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic.
+    /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic
+    /// [default with --with-reference-stack: sut/ingested, so that the run knows whether the
+    /// stack was fed everything].
     #[arg(long, value_name = "TOPIC")]
     pub echo_topic: Option<String>,
     /// Run the reference stack (naive or news2) in process as the system under test; alerts
@@ -187,6 +190,15 @@ impl LiveArgs {
         let interval = duration_flag("--sync-interval", &self.sync_interval, step_ms)?;
         let timeout = duration_flag("--sync-timeout", &self.sync_timeout, 1)?;
         Ok((interval, Duration::from_millis(timeout as u64)))
+    }
+
+    /// The ingestion echo's topic, if this run collects one.
+    pub(super) fn echo_topic(&self) -> Option<String> {
+        match (&self.echo_topic, self.with_reference_stack) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(_)) => Some(crate::score::DEFAULT_ECHO_TOPIC.to_string()),
+            (None, None) => None,
+        }
     }
 
     /// The topic alerts are collected from, if this run collects alerts.

@@ -63,6 +63,7 @@ pub(super) fn collect_and_score(
         _ if interrupted => Outcome::Interrupted,
         // A `delivered` gate is in the scorecard's verdict already.
         Delivery::Short => Outcome::DeliveryShort,
+        _ if !card.validity.valid => Outcome::Invalid,
         _ if !card.passed => Outcome::GateFailed,
         _ => Outcome::Done,
     })

@@ -101,7 +101,7 @@ pub(super) fn sut_side(
                 policy: policy.kind(),
                 prefix: o.prefix.clone(),
                 alerts_topic: topic.clone(),
-                echo_topic: args.echo_topic.clone(),
+                echo_topic: args.echo_topic(),
                 until_shutdown: true,
                 lockstep: mode == SyncMode::Lockstep,
             };
@@ -130,7 +130,7 @@ pub(super) fn sut_side(
             o,
             format!("{}c", o.client_id_prefix),
             topic,
-            args.echo_topic.as_deref(),
+            args.echo_topic().as_deref(),
             ack,
             out,
             move || match &synced {
@@ -157,6 +157,8 @@ pub(super) struct Wired {
     pub live_stats: Option<LiveStats>,
     /// Sends clock messages behind the telemetry.
     pub clock_sender: Option<ClockSender>,
+    /// Telemetry handed to the publisher so far (for `--speed auto`).
+    pub handed: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The file sink alone, or wrapped in the live sink that publishes.
@@ -171,6 +173,7 @@ pub(super) fn sinks(
     let mut live_report = None;
     let mut live_stats = None;
     let mut clock_sender = None;
+    let mut handed = None;
     let sinks = match live {
         None => Vec::<Box<dyn RecordSink>>::from([Box::new(sink) as Box<dyn RecordSink>]),
         Some((o, embedded)) => {
@@ -178,6 +181,7 @@ pub(super) fn sinks(
             let p = Pacer::new(o.speed);
             let publisher = Publisher::start(o, Arc::clone(&wire), p.clone())?;
             clock_sender = ClockSender::new(&publisher);
+            handed = Some(publisher.telemetry_counter());
             match embedded {
                 Some(_) => outln!(
                     "broker: {} (embedded; watch with: mosquitto_sub -h {} -p {} -t '{}/#' -v)",
@@ -211,6 +215,7 @@ pub(super) fn sinks(
         live_report,
         live_stats,
         clock_sender,
+        handed,
     })
 }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use wardtwin_exporters::mqtt::{AutoRate, Speed};
 use wardtwin_exporters::runfolder;
 use wardtwin_exporters::{DEFAULT_CHUNK_ROWS, ParquetSink};
 use wardtwin_scenarios::Scenario;
@@ -57,6 +58,9 @@ pub enum Outcome {
     GateFailed,
     /// A live run lost telemetry that neither `--allow-loss` nor a `delivered` gate accepts.
     DeliveryShort,
+    /// The system under test was not fed what the scenario meant it to get (its echo is
+    /// short, or it stalled in lockstep): the scorecard does not grade it.
+    Invalid,
     /// SIGINT/SIGTERM: stopped early, what was simulated is kept (`"complete": false`).
     Interrupted,
 }
@@ -100,6 +104,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;
     let grace = Duration::from_millis(grace.max(0) as u64);
     let status_interval_ms = args::duration_flag("--status-interval", &args.status_interval, 1)?;
+    anyhow::ensure!(
+        args.live.speed != "auto" || (alerts_topic.is_some() && args.live.echo_topic().is_some()),
+        "--speed auto paces the run to what the system under test ingests, measured by its \
+         ingestion echo: it needs --alerts-topic and --echo-topic (or --with-reference-stack)"
+    );
     let live = live::broker(&args.live, &scenario, seed)?;
     prepare_out(&out)?;
 
@@ -123,15 +132,31 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     app.insert_resource(Sinks::new(wired.sinks));
     let mut sim = Sim::new(app);
 
+    let mut auto = match (&wired.pacer, &wired.handed, &sut.collector) {
+        (Some(p), Some(h), Some(c)) if p.speed() == Speed::Auto => {
+            Some(AutoRate::new(p.clone(), Arc::clone(h), c.echo_counter()))
+        }
+        _ => None,
+    };
     stepping::step_all(
         &mut sim,
         &scenario,
         args.quiet,
-        &wired.pacer,
-        &wired.live_stats,
-        sut.clock.as_mut().zip(wired.clock_sender.as_ref()),
+        stepping::Pacing {
+            pacer: wired.pacer.as_ref(),
+            live_stats: wired.live_stats.as_ref(),
+            clock: sut.clock.as_mut().zip(wired.clock_sender.as_ref()),
+            auto: auto.as_mut(),
+        },
         &stop,
     );
+    if let Some(a) = &auto {
+        outln!(
+            "speed auto: {:.0}x to {:.0}x, paced to the system's ingestion echo",
+            a.range.0,
+            a.range.1
+        );
+    }
     // The clock's queue handle goes before the publisher finishes.
     drop(wired.clock_sender);
     if let Some(c) = &sut.clock {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use wardtwin_exporters::mqtt::{ClockSender, LiveStats, Pacer, SimClockOut, Speed};
+use wardtwin_exporters::mqtt::{AutoRate, ClockSender, LiveStats, Pacer, SimClockOut, Speed};
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::Sim;
 use wardtwin_sim::time::format_iso_ms;
@@ -14,17 +14,31 @@ use crate::signals::StopFlag;
 /// The simulation clock shared with the system under test, and how to send it.
 pub(super) type SharedClock<'a> = Option<(&'a mut SimClockOut, &'a ClockSender)>;
 
-/// Runs every tick (or until `stop` is raised), paced by `pacer` if there is one, publishing
+/// What paces a live run: the wall clock (`pacer`), the shared simulation clock, and
+/// `--speed auto`'s rate; and the live figures for the progress bar.
+#[derive(Default)]
+pub(super) struct Pacing<'a> {
+    pub pacer: Option<&'a Pacer>,
+    pub live_stats: Option<&'a LiveStats>,
+    pub clock: SharedClock<'a>,
+    pub auto: Option<&'a mut AutoRate>,
+}
+
+/// Runs every tick (or until `stop` is raised), paced by the pacer if there is one, publishing
 /// the simulation clock at its sync points (and in lockstep waiting for the system there).
 pub(super) fn step_all(
     sim: &mut Sim,
     scenario: &Scenario,
     quiet: bool,
-    pacer: &Option<Pacer>,
-    live_stats: &Option<LiveStats>,
-    mut clock: SharedClock<'_>,
+    pacing: Pacing<'_>,
     stop: &StopFlag,
 ) {
+    let Pacing {
+        pacer,
+        live_stats,
+        mut clock,
+        mut auto,
+    } = pacing;
     let total = sim.clock().total_ticks();
     let bar = if quiet {
         ProgressBar::hidden()
@@ -59,6 +73,9 @@ pub(super) fn step_all(
             return false;
         }
         sync(k, &mut clock);
+        if let Some(a) = auto.as_mut() {
+            a.adjust(k as i64 * step);
+        }
         if let Some(p) = pacer {
             p.wait(k as i64 * step);
         }
@@ -66,7 +83,7 @@ pub(super) fn step_all(
     };
     sim.run_with(every, pace, |done, _| {
         bar.set_position(done);
-        let live = live_stats.as_ref().map_or(String::new(), |s| {
+        let live = live_stats.map_or(String::new(), |s| {
             format!(
                 " | mqtt {} done, {} queued, {} reconnects",
                 s.done(),

@@ -314,3 +314,150 @@ fn a_system_that_never_acknowledges_is_recorded_as_stalled_at_every_sync_point()
     // The run itself is complete.
     assert_eq!(read_manifest(&out)["complete"], json!(true));
 }
+
+/// A system too slow for `--speed max` without lockstep, on a broker that (like mosquitto's
+/// defaults) queues only so much per client: the broker discards what the system cannot take,
+/// the system's echo shows it, and the run is invalid (exit code 3, validity in the scorecard
+/// and the JUnit), not graded.
+#[test]
+fn a_slow_system_without_lockstep_makes_an_invalid_run_not_a_graded_one() {
+    let tmp = temp_dir("sync-slow");
+    let (o, out) = run_against_a_slow_system(tmp.path(), "max");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("INVALID RUN"), "{stdout}");
+    assert!(
+        stderr.contains("invalid run: the system ingested"),
+        "{stderr}"
+    );
+    let card: Value = serde_json::from_slice(&read(&out, "scorecard.json")).unwrap();
+    let v = &card["validity"];
+    assert_eq!(v["valid"], json!(false), "{v}");
+    assert_eq!(v["sync"], json!("free"));
+    let completeness = v["completeness"].as_f64().unwrap();
+    assert!(completeness < 0.9, "{v}");
+    assert_eq!(card["ingestion"]["completeness"], v["completeness"]);
+    let junit = String::from_utf8(read(&out, "junit.xml")).unwrap();
+    assert!(
+        junit.contains("errors=\"1\"") && junit.contains("<error message=\"invalid run\">"),
+        "{junit}"
+    );
+    // `wardtwin score` says the same from the run folder.
+    let o = wardtwin(&["score", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(3));
+}
+
+/// One hour of the scenario at `speed`, without lockstep, against a [`SlowSystem`] on a
+/// mosquitto that queues at most 50 messages per client; the output and the run folder.
+fn run_against_a_slow_system(dir: &Path, speed: &str) -> (std::process::Output, PathBuf) {
+    let config = MosquittoConfig {
+        max_queued: Some(50),
+        ..MosquittoConfig::default()
+    };
+    let broker = Mosquitto::start(dir, config).expect("mosquitto");
+    let system = SlowSystem::start(broker.port());
+    let scenario = scenario(dir);
+    let out = dir.join("run");
+    let o = wardtwin(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--alerts-topic",
+        "acme/alerts",
+        "--echo-topic",
+        "acme/ingested",
+        "--duration",
+        "1h",
+        "--speed",
+        speed,
+    ]);
+    system.stop();
+    (o, out)
+}
+
+/// A system under test that takes 2 ms per telemetry message and echoes each one it ingested
+/// on `acme/ingested`.
+struct SlowSystem {
+    client: Client,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl SlowSystem {
+    fn start(port: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        let mut o = MqttOptions::new("wtslowsut", "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut conn) = Client::new(o, 1000);
+        let (ready_tx, ready_rx) = channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let echo = client.clone();
+        let thread = std::thread::spawn(move || {
+            for ev in conn.iter() {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                match ev {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = echo.try_subscribe("dt/wardtwin/+/+/+/telemetry", QoS::AtLeastOnce);
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        // The slowness under test, not a wait for an event.
+                        std::thread::sleep(Duration::from_millis(2));
+                        let v: Value = serde_json::from_slice(&p.payload).expect("telemetry");
+                        let item = json!({"device": v["device"], "seq": v["seq"]});
+                        let _ = echo.try_publish(
+                            "acme/ingested",
+                            QoS::AtLeastOnce,
+                            false,
+                            item.to_string(),
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("subscribed");
+        Self {
+            client,
+            stop,
+            thread,
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.client.disconnect();
+        let _ = self.thread.join();
+    }
+}
+
+/// `--speed auto` paces the run to the same slow system's echo: nothing is discarded, it lags
+/// well under what the scorer grades, and the run is valid (where `--speed max` was not).
+#[test]
+fn speed_auto_paces_a_slow_system_into_a_valid_run() {
+    let tmp = temp_dir("sync-auto");
+    let (o, out) = run_against_a_slow_system(tmp.path(), "auto");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("speed auto:"), "{stdout}");
+    let card: Value = serde_json::from_slice(&read(&out, "scorecard.json")).unwrap();
+    let v = &card["validity"];
+    assert_eq!(v["valid"], json!(true), "{v}");
+    assert_eq!(v["completeness"], json!(1.0), "{v}");
+    assert!(v["lag_p99_ms"].as_i64().unwrap() <= 60_000, "{v}");
+}

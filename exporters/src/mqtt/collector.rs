@@ -40,6 +40,8 @@ pub struct Collector {
     thread: Option<JoinHandle<std::io::Result<CollectorReport>>>,
     alerts: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
+    /// Telemetry messages the system has echoed (items of its echo messages).
+    echoed: Arc<AtomicU64>,
     /// The run folder.
     dir: std::path::PathBuf,
 }
@@ -95,7 +97,12 @@ impl Collector {
         let (mut sub, ready) = Subscription::new(client.clone(), topics);
         let alerts = Arc::new(AtomicU64::new(0));
         let received = Arc::new(AtomicU64::new(0));
-        let (a, r) = (Arc::clone(&alerts), Arc::clone(&received));
+        let echoed = Arc::new(AtomicU64::new(0));
+        let (a, r, ec) = (
+            Arc::clone(&alerts),
+            Arc::clone(&received),
+            Arc::clone(&echoed),
+        );
         let thread = std::thread::Builder::new()
             .name("alert-collector".into())
             .spawn(move || {
@@ -119,6 +126,7 @@ impl Collector {
                                 continue;
                             } else if let Some(log) = echo_log.as_mut() {
                                 log.append(t, &p.topic, &p.payload)?;
+                                ec.fetch_add(echo_items(&p.payload), Ordering::Release);
                             }
                             r.fetch_add(1, Ordering::Relaxed);
                         }
@@ -144,10 +152,16 @@ impl Collector {
             thread: Some(thread),
             alerts,
             received,
+            echoed,
             dir: dir.to_path_buf(),
         };
         await_ready(&ready, &opts.broker.to_string(), || c.abort())?;
         Ok(c)
+    }
+
+    /// Telemetry messages the system has echoed so far (for `--speed auto`).
+    pub fn echo_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.echoed)
     }
 
     /// Alerts logged so far.
@@ -205,6 +219,15 @@ impl Collector {
         });
         std::fs::write(self.dir.join(COLLECTION_LOG), format!("{record}\n"))?;
         Ok(report)
+    }
+}
+
+/// How many telemetry messages an echo message acknowledges: an array's items, or one.
+fn echo_items(payload: &[u8]) -> u64 {
+    match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(serde_json::Value::Array(items)) => items.len() as u64,
+        Ok(_) => 1,
+        Err(_) => 0,
     }
 }
 

@@ -33,6 +33,6 @@ pub mod sync;
 pub use collector::{Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
-pub use publisher::{LiveReport, LiveStats, Pacer, Publisher};
+pub use publisher::{AutoRate, LiveReport, LiveStats, Pacer, Publisher};
 pub use sink::LiveSink;
 pub use sync::{ClockSender, SimClockOut, SyncMode, SyncPoint};

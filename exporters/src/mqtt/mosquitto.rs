@@ -36,6 +36,9 @@ pub struct MosquittoConfig {
     pub tls: Option<TestPki>,
     /// No anonymous access: this one user (written with `mosquitto_passwd`).
     pub user: Option<(String, String)>,
+    /// Queue at most this many QoS 1 messages per client (mosquitto then discards for a slow
+    /// subscriber, as its defaults do); unlimited when `None`.
+    pub max_queued: Option<u32>,
 }
 
 /// A running mosquitto.
@@ -211,12 +214,19 @@ impl Mosquitto {
              log_dest stderr\n\
              log_type error\nlog_type warning\nlog_type notice\nlog_type information\n\
              connection_messages false\n\
-             max_queued_messages 0\n\
-             max_inflight_messages 0\n\
+             max_queued_messages {queued}\n\
+             max_inflight_messages {inflight}\n\
              max_queued_bytes 0\n\
              max_keepalive 600\n\
              set_tcp_nodelay true\n",
             port = self.port,
+            queued = self.config.max_queued.unwrap_or(0),
+            // Unlimited in flight would never queue (and never discard).
+            inflight = if self.config.max_queued.is_some() {
+                20
+            } else {
+                0
+            },
             // As root, mosquitto would drop to user `mosquitto`, which cannot read the
             // test's private files or write its persistence file: stay root.
             user = if running_as_root() { "user root" } else { "" }

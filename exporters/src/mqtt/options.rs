@@ -26,7 +26,7 @@ pub enum OptionsError {
     #[error("{0} is set but {1} is not: set both or neither")]
     HalfCredentials(&'static str, &'static str),
     #[error(
-        "--speed {0:?}: expected a positive number (1 = real time, 60 = an hour a minute) or max"
+        "--speed {0:?}: expected a positive number (1 = real time, 60 = an hour a minute), max or auto"
     )]
     Speed(String),
     #[error("TLS: {0}")]
@@ -189,12 +189,17 @@ pub enum Speed {
     Paced(f64),
     /// As fast as the broker accepts.
     Max,
+    /// As fast as the system under test ingests (its echo), adaptively.
+    Auto,
 }
 
 impl Speed {
     pub fn parse(s: &str) -> Result<Self, OptionsError> {
         if s == "max" {
             return Ok(Speed::Max);
+        }
+        if s == "auto" {
+            return Ok(Speed::Auto);
         }
         match s.parse::<f64>() {
             Ok(n) if n.is_finite() && n > 0.0 => Ok(Speed::Paced(n)),
@@ -205,6 +210,7 @@ impl Speed {
         match self {
             Speed::Paced(n) => format!("{n}"),
             Speed::Max => "max".into(),
+            Speed::Auto => "auto".into(),
         }
     }
 }

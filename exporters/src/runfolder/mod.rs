@@ -274,7 +274,14 @@ type Ledger = (Vec<(Fate, u64)>, Vec<Emission>);
 /// The ledger's emissions (for ingestion figures); `with_rows` false: only counts by fate.
 fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     let cols: &[&str] = if with_rows {
-        &["device_id", "kind", "seq", "sim_time", "fate"]
+        &[
+            "device_id",
+            "kind",
+            "seq",
+            "sim_time",
+            "forwarded_time",
+            "fate",
+        ]
     } else {
         &["kind", "fate"]
     };
@@ -323,12 +330,14 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     let mut rows = Vec::new();
     if with_rows {
         let (device, seq, t) = (c.str("device_id")?, c.u32("seq")?, c.time("sim_time")?);
+        let forwarded = c.time("forwarded_time")?;
         rows.reserve(df.height());
         for i in (0..df.height()).filter(|i| telemetry[*i]) {
             rows.push(Emission {
                 device: c.required("device_id", device[i].clone())?,
                 seq: c.required("seq", seq[i])?,
                 sim_ms: c.required("sim_time", t[i])?,
+                forwarded_ms: forwarded[i],
                 fate: c.required("fate", fate[i])?,
             });
         }
@@ -382,8 +391,29 @@ pub fn load_inputs(
         fates,
         echo: echo.map(|e| (e, rows)),
         collection_cut_off,
+        sync: sync_summary(dir),
     };
     Ok((header, inputs))
+}
+
+/// What `sync.json` says (absent when the run did not publish its clock).
+fn sync_summary(dir: &Path) -> Option<wardtwin_scoring::model::SyncSummary> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(SYNC_LOG)).ok()?).ok()?;
+    let stalls = v.get("stalls").and_then(serde_json::Value::as_array);
+    Some(wardtwin_scoring::model::SyncSummary {
+        mode: v.get("sync")?.as_str()?.to_string(),
+        clocks: v
+            .get("clocks")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+        stalls: stalls.map_or(0, |s| s.len() as u64),
+        first_stall: stalls
+            .and_then(|s| s.first())
+            .and_then(|s| s.get("sim_time"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+    })
 }
 
 /// True NEWS2 of the given patients over time (`truth_vitals.parquet`), for the timeline plots.
