@@ -240,6 +240,14 @@ impl Stack {
         }
         match ClockMsg::decode(payload) {
             Some(c) => {
+                // A newer clock while one still waits for telemetry that never came (lost at
+                // QoS 0, or dropped): the twin has given up waiting; answer the old one with
+                // what did arrive, rather than wait for ever.
+                if let Some(mut stale) = self.waiting.take() {
+                    stale.1.telemetry = 0;
+                    self.waiting = Some(stale);
+                    self.try_clock();
+                }
                 self.waiting = Some((topic.to_string(), c));
                 self.try_clock();
             }
@@ -301,6 +309,8 @@ impl Stack {
         if !self.cfg.lockstep && r.ts_ms.saturating_sub(self.last_tick) >= TICK_MS {
             self.last_tick = r.ts_ms;
             self.policy.tick(&mut out);
+            // The echo is judged for its lag too: never hold it longer than a tick.
+            self.flush_echo();
         }
         self.publish(out);
     }
