@@ -226,6 +226,7 @@ impl LiveArgs {
             .map_err(|e| anyhow::anyhow!("--drain-timeout {:?}: {e}", self.drain_timeout))?;
         o.drain_timeout = Duration::from_millis(drain.max(0) as u64);
         o.max_spool = self.spool_limit;
+        o.low_latency = self.sync_mode() != SyncMode::Free;
         Ok(o)
     }
 }

@@ -234,7 +234,11 @@ fn the_clock_topic_never_goes_backwards_and_counts_the_telemetry_before_it() {
 #[test]
 fn an_external_lockstep_system_on_mosquitto_scores_identically_at_max_and_60x() {
     let tmp = temp_dir("sync-external");
-    let broker = Mosquitto::start(tmp.path(), MosquittoConfig::default()).expect("mosquitto");
+    let config = MosquittoConfig {
+        nodelay: true,
+        ..MosquittoConfig::default()
+    };
+    let broker = Mosquitto::start(tmp.path(), config).expect("mosquitto");
     let scenario = scenario(tmp.path());
     let run = |name: &str, speed: &str| {
         let (mut stack, _) =

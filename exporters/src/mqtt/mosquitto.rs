@@ -5,9 +5,8 @@
 //! running; a port taken by someone else makes this mosquitto exit instead, and the harness
 //! tries another port. The generated config raises the per-client queue limits: mosquitto's
 //! defaults silently drop QoS 1 messages it has already acknowledged to the publisher when a
-//! subscriber's queue is full (DOMAIN.md section 7). It also sets `set_tcp_nodelay`: a
-//! lock-stepped run makes a round trip per sync point, which Nagle's algorithm on the broker
-//! otherwise holds for 40 ms about once in three.
+//! subscriber's queue is full (DOMAIN.md section 7). `MosquittoConfig::nodelay` sets
+//! `set_tcp_nodelay` for lock-stepped runs.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener};
@@ -36,6 +35,10 @@ pub struct MosquittoConfig {
     pub tls: Option<TestPki>,
     /// No anonymous access: this one user (written with `mosquitto_passwd`).
     pub user: Option<(String, String)>,
+    /// `set_tcp_nodelay`: for lock-stepped runs, a round trip per sync point that Nagle's
+    /// algorithm on the broker otherwise holds for 40 ms about once in three; it costs
+    /// throughput (bench-mqtt: ~40 % of the broker's fan-out), so it is off by default.
+    pub nodelay: bool,
     /// Queue at most this many QoS 1 messages per client (mosquitto then discards for a slow
     /// subscriber, as its defaults do); unlimited when `None`.
     pub max_queued: Option<u32>,
@@ -218,9 +221,10 @@ impl Mosquitto {
              max_inflight_messages {inflight}\n\
              max_queued_bytes 0\n\
              max_keepalive 600\n\
-             set_tcp_nodelay true\n",
+             set_tcp_nodelay {nodelay}\n",
             port = self.port,
             queued = self.config.max_queued.unwrap_or(0),
+            nodelay = self.config.nodelay,
             // Unlimited in flight would never queue (and never discard).
             inflight = if self.config.max_queued.is_some() {
                 20

@@ -234,6 +234,10 @@ pub struct LiveOptions {
     /// Messages waiting in the spools (all connections) before the simulation is made to wait.
     pub max_spool: usize,
     pub keep_alive: Duration,
+    /// TCP_NODELAY on the publishing connections: for runs that share their clock with the
+    /// system under test (a clock message must not wait for Nagle's algorithm); off otherwise,
+    /// where it costs throughput.
+    pub low_latency: bool,
 }
 
 impl LiveOptions {
@@ -251,6 +255,7 @@ impl LiveOptions {
             drain_timeout: Duration::from_secs(30),
             max_spool: 200_000,
             keep_alive: Duration::from_secs(30),
+            low_latency: false,
         }
     }
 }

@@ -288,9 +288,9 @@ impl Publisher {
             let (client, mut el) = AsyncClient::new(mo, WINDOW + 8);
             el.network_options
                 .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
-            // A clock message or the last of a batch must not wait for Nagle's algorithm
-            // (40 ms per round trip against a delayed acknowledgement).
-            el.network_options.set_tcp_nodelay(true);
+            // A clock message must not wait for Nagle's algorithm (40 ms against a delayed
+            // acknowledgement); without a shared clock, Nagle's batching is worth more.
+            el.network_options.set_tcp_nodelay(opts.low_latency);
             loops.push(el);
             conns.push(Arc::new(Mutex::new(Conn {
                 client,
