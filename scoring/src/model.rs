@@ -179,6 +179,9 @@ pub struct Inputs {
     /// How the system's time was coupled to the twin's (`sync.json`), if the run published
     /// its clock.
     pub sync: Option<SyncSummary>,
+    /// What the run's embedded broker discarded for subscribers that fell behind (`broker.json`):
+    /// (times, "client filter" of each subscription concerned).
+    pub broker_discards: Option<(u64, Vec<String>)>,
 }
 
 /// What a run's `sync.json` says about lockstep.

@@ -574,6 +574,13 @@ fn validity(inputs: &Inputs, ingested: Option<&(Ingestion, Vec<i64>)>) -> Validi
             wardtwin_sim::time::format_duration(MAX_LAG_MS)
         ));
     }
+    if let Some((jumps, subs)) = inputs.broker_discards.as_ref().filter(|d| d.0 > 0) {
+        v.causes.push(format!(
+            "the embedded broker discarded messages for a subscriber that fell behind ({jumps} \
+             time(s); {}): couple the system with --sync lockstep, or run slower",
+            subs.join(", ")
+        ));
+    }
     if let Some(s) = inputs.sync.as_ref().filter(|s| s.stalls > 0) {
         v.stalls = s.stalls;
         v.causes.push(format!(

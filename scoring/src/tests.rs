@@ -98,6 +98,7 @@ fn inputs(alerts: Vec<(i64, Result<Alert, String>)>) -> Inputs {
         echo: None,
         collection_cut_off: false,
         sync: None,
+        broker_discards: None,
     }
 }
 
@@ -531,6 +532,16 @@ fn a_short_or_late_echo_or_a_stall_makes_the_run_invalid() {
     assert!(!v.valid && v.stalls == 1, "{v:?}");
     assert!(v.causes[0].contains("stalled at 1 of 10"), "{v:?}");
     assert_eq!(v.sync, "lockstep");
+    // The embedded broker discarded for a subscriber that fell behind.
+    let mut i = inputs(Vec::new());
+    i.broker_discards = Some((2, vec!["wtsut sut/#".into()]));
+    let v = score(&i).validity;
+    assert!(
+        !v.valid && v.causes[0].contains("(2 time(s); wtsut sut/#)"),
+        "{v:?}"
+    );
+    i.broker_discards = Some((0, Vec::new()));
+    assert!(score(&i).validity.valid);
     // No echo: unknown completeness, which alone cannot make a run invalid.
     let v = score(&inputs(Vec::new())).validity;
     assert!(v.valid && v.completeness.is_none(), "{v:?}");

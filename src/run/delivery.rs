@@ -5,15 +5,26 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wardtwin_exporters::mqtt::Collector;
+use wardtwin_exporters::mqtt::{Collector, EmbeddedBroker};
 use wardtwin_reference::ReferenceStack;
 
 use super::Outcome;
 
+/// The system under test's side at the end of a run: the alert collector, the in-process
+/// reference stack if any, and the embedded broker if the run started one.
+pub(super) struct Receivers<'a> {
+    pub collector: Collector,
+    pub reference: Option<ReferenceStack>,
+    pub embedded: Option<&'a EmbeddedBroker>,
+}
+
 /// Collects what is still coming from the system under test, then scores the run folder.
 pub(super) fn collect_and_score(
-    collector: Collector,
-    reference: Option<ReferenceStack>,
+    Receivers {
+        collector,
+        reference,
+        embedded,
+    }: Receivers<'_>,
     grace: Duration,
     out: &Path,
     quiet: bool,
@@ -51,6 +62,20 @@ pub(super) fn collect_and_score(
              be scored: raise --alerts-grace",
             wardtwin_sim::time::format_duration(grace.as_millis() as i64 * 5)
         );
+    }
+    if let Some(b) = embedded {
+        // Alerts are pushed every second: give the last one time to arrive.
+        let d = b.wait_for_discards(Duration::from_millis(1100));
+        let path = out.join(wardtwin_exporters::runfolder::BROKER_LOG);
+        std::fs::write(
+            &path,
+            format!(
+                "{:#}\n",
+                serde_json::json!({"embedded": true, "cursor_jumps": d.cursor_jumps,
+                                   "subscriptions": d.subscriptions})
+            ),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let card = crate::score::score_run(out, out, None, &[])?;
     outln!(

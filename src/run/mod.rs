@@ -40,6 +40,7 @@ fn prepare_out(out: &Path) -> Result<()> {
         runfolder::ECHO_LOG,
         runfolder::COLLECTION_LOG,
         runfolder::SYNC_LOG,
+        runfolder::BROKER_LOG,
     ]
     .into_iter()
     .chain(wardtwin_exporters::report::FILES)
@@ -212,8 +213,11 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     };
     // The run is over and the gateways have said goodbye; collect what is still coming.
     delivery::collect_and_score(
-        collector,
-        sut.reference,
+        delivery::Receivers {
+            collector,
+            reference: sut.reference,
+            embedded: live.as_ref().and_then(|l| l.1.as_ref()),
+        },
         grace,
         &out,
         args.quiet,

@@ -95,6 +95,10 @@ fn the_in_process_stack_scores_byte_identically_at_speed_max_paced_and_on_a_reru
         "the stack alerted: {card}"
     );
     assert_eq!(card["ingestion"]["completeness"], json!(1.0));
+    assert_eq!(card["validity"]["valid"], json!(true));
+    // The embedded broker said what it discarded: nothing, lock-stepped.
+    let broker: Value = serde_json::from_slice(&read(&max, "broker.json")).unwrap();
+    assert_eq!(broker["cursor_jumps"], json!(0), "{broker}");
     for other in [&paced, &again] {
         for f in ["alerts.jsonl", "ingested.jsonl", "scorecard.json"] {
             assert!(
@@ -278,10 +282,11 @@ fn an_external_lockstep_system_on_mosquitto_scores_identically_at_max_and_60x() 
     }
 }
 
-/// A system that never acknowledges: every sync point waits `--sync-timeout`, is recorded as a
-/// stall in `sync.json`, and the run warns and goes on to the end.
+/// A system that never acknowledges: a sync point waits `--sync-timeout` and is recorded as a
+/// stall in `sync.json`; after three in a row the twin stops waiting, and the run warns, goes
+/// on to the end, and is invalid.
 #[test]
-fn a_system_that_never_acknowledges_is_recorded_as_stalled_at_every_sync_point() {
+fn a_system_that_never_acknowledges_stalls_three_sync_points_then_is_left_behind() {
     let tmp = temp_dir("sync-stall");
     let scenario = scenario(tmp.path());
     let out = tmp.path().join("run");
@@ -301,18 +306,25 @@ fn a_system_that_never_acknowledges_is_recorded_as_stalled_at_every_sync_point()
         "--sync-timeout",
         "50ms",
         "--duration",
-        "30m",
+        "50m",
         "--speed",
         "max",
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("stalled at 3 of 3 sync points"), "{stderr}");
+    assert_eq!(o.status.code(), Some(3), "an invalid run: {stderr}");
+    assert!(stderr.contains("stalled at 3 of 5 sync points"), "{stderr}");
+    assert!(
+        stderr.contains("has not acknowledged 3 sync points in a row"),
+        "{stderr}"
+    );
     let record: Value = serde_json::from_slice(&read(&out, "sync.json")).unwrap();
     assert_eq!(record["sync"], json!("lockstep"));
-    assert_eq!(record["clocks"], json!(3));
+    assert_eq!(record["clocks"], json!(5));
+    // Three in a row, then the twin stops waiting (the clock still goes out).
     let stalls = record["stalls"].as_array().unwrap();
     let ticks: Vec<u64> = stalls.iter().map(|s| s["tick"].as_u64().unwrap()).collect();
     assert_eq!(ticks, [599, 1199, 1799]);
+    assert_eq!(record["gave_up_at_tick"], json!(1799));
     assert_eq!(stalls[0]["sim_time"], json!("2026-03-02T00:09:59.000Z"));
     assert_eq!(stalls[0]["acknowledged"], Value::Null);
     // The run itself is complete.

@@ -206,7 +206,15 @@ pub struct SimClockOut {
     now: Arc<AtomicI64>,
     stalls: Vec<Stall>,
     published: u64,
+    /// Stalls in a row; at [`GIVE_UP_AFTER`] the twin stops waiting.
+    in_a_row: u32,
+    /// The tick at which the twin stopped waiting for a system that no longer answers.
+    gave_up_at: Option<u64>,
 }
+
+/// Consecutive stalls after which the twin stops waiting (a system that died would otherwise
+/// cost the timeout at every sync point of the run); the clock is still published.
+pub const GIVE_UP_AFTER: u32 = 3;
 
 impl SimClockOut {
     /// A clock on `topic` every `interval_ms` of simulation time (at least one step).
@@ -232,6 +240,8 @@ impl SimClockOut {
             now: Arc::new(AtomicI64::new(epoch_ms)),
             stalls: Vec::new(),
             published: 0,
+            in_a_row: 0,
+            gave_up_at: None,
         }
     }
 
@@ -282,11 +292,23 @@ impl SimClockOut {
             offset_ms: sim_ms - self.epoch_ms,
         })?;
         self.published += 1;
-        if self.mode == SyncMode::Lockstep
-            && let Err(mut s) = self.point.wait(tick, self.timeout)
-        {
-            s.sim_time = format_iso_ms(sim_ms);
-            self.stalls.push(s);
+        if self.mode == SyncMode::Lockstep && self.gave_up_at.is_none() {
+            match self.point.wait(tick, self.timeout) {
+                Ok(()) => self.in_a_row = 0,
+                Err(mut s) => {
+                    s.sim_time = format_iso_ms(sim_ms);
+                    self.stalls.push(s);
+                    self.in_a_row += 1;
+                    if self.in_a_row >= GIVE_UP_AFTER {
+                        self.gave_up_at = Some(tick);
+                        eprintln!(
+                            "warning: the system under test has not acknowledged {GIVE_UP_AFTER} \
+                             sync points in a row; the run goes on without waiting for it \
+                             (the scorecard will say the run is invalid)"
+                        );
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -310,6 +332,7 @@ impl SimClockOut {
             "timeout_ms": self.timeout.as_millis() as u64,
             "clocks": self.published,
             "unusable_acks": self.point.malformed(),
+            "gave_up_at_tick": self.gave_up_at,
             "stalls": self.stalls,
         })
     }

@@ -25,6 +25,9 @@ pub const COLLECTION_LOG: &str = "collection.json";
 /// How the system under test's time was coupled to the twin's, and its stalls
 /// ([`crate::mqtt::sync`]); written by live runs that publish the clock.
 pub const SYNC_LOG: &str = "sync.json";
+/// What the embedded broker discarded for subscribers that fell behind
+/// ([`crate::mqtt::embedded::Discards`]); written by live runs on it that collect alerts.
+pub const BROKER_LOG: &str = "broker.json";
 
 /// Why a run folder cannot be scored.
 #[derive(Debug, thiserror::Error)]
@@ -392,8 +395,26 @@ pub fn load_inputs(
         echo: echo.map(|e| (e, rows)),
         collection_cut_off,
         sync: sync_summary(dir),
+        broker_discards: broker_discards(dir),
     };
     Ok((header, inputs))
+}
+
+/// What `broker.json` says the embedded broker discarded: (cursor jumps, "client filter"s).
+fn broker_discards(dir: &Path) -> Option<(u64, Vec<String>)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(BROKER_LOG)).ok()?).ok()?;
+    let jumps = v.get("cursor_jumps")?.as_u64()?;
+    let subs = v
+        .get("subscriptions")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some(format!("{} {}", p.get(0)?.as_str()?, p.get(1)?.as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((jumps, subs))
 }
 
 /// What `sync.json` says (absent when the run did not publish its clock).
