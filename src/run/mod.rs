@@ -98,8 +98,13 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     }
     let alerts_topic = args.live.alerts_topic();
     anyhow::ensure!(
-        args.live.enabled() || (alerts_topic.is_none() && args.live.echo_topic.is_none()),
-        "--alerts-topic, --echo-topic and --with-reference-stack need a live run (--live or --broker URL)"
+        args.live.enabled()
+            || (alerts_topic.is_none()
+                && args.live.echo_topic.is_none()
+                && args.live.sync.is_none()
+                && !args.live.clock_topic),
+        "--alerts-topic, --echo-topic, --with-reference-stack, --sync and --clock-topic need a \
+         live run (--live or --broker URL)"
     );
     let grace = parse_duration(&args.live.alerts_grace)
         .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;

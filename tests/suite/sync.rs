@@ -477,3 +477,39 @@ fn speed_auto_paces_a_slow_system_into_a_valid_run() {
     assert_eq!(v["completeness"], json!(1.0), "{v}");
     assert!(v["lag_p99_ms"].as_i64().unwrap() <= 60_000, "{v}");
 }
+
+/// The clock and lockstep flags are refused, with a reason, where they cannot work.
+#[test]
+fn sync_flags_without_a_live_run_or_a_system_are_refused_with_the_reason() {
+    let tmp = temp_dir("sync-flags");
+    let out = tmp.path().join("run");
+    for (args, expected) in [
+        (&["--sync", "lockstep"][..], "need a live run"),
+        (&["--clock-topic"][..], "need a live run"),
+        (
+            &["--live", "--sync", "lockstep"][..],
+            "--sync lockstep needs a system under test",
+        ),
+        (
+            &["--live", "--clock-topic", "--sync-interval", "0s"][..],
+            "at least 1000 ms",
+        ),
+        (
+            &["--live", "--alerts-topic", "a/b", "--speed", "auto"][..],
+            "--speed auto paces the run",
+        ),
+    ] {
+        let mut all = vec![
+            "run",
+            "quickstart",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let o = wardtwin(&all);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
