@@ -140,7 +140,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
 
     let mut auto = match (&wired.pacer, &wired.handed, &sut.collector) {
         (Some(p), Some(h), Some(c)) if p.speed() == Speed::Auto => {
-            Some(AutoRate::new(p.clone(), Arc::clone(h), c.echo_counter()))
+            Some(AutoRate::new(Arc::clone(h), c.echo_counter()))
         }
         _ => None,
     };
@@ -158,9 +158,13 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     );
     if let Some(a) = &auto {
         outln!(
-            "speed auto: {:.0}x to {:.0}x, paced to the system's ingestion echo",
-            a.range.0,
-            a.range.1
+            "speed auto: waited {:.1} s of wall time for the system's ingestion echo{}",
+            a.waited.as_secs_f64(),
+            if a.gave_up {
+                " (then stopped waiting: it did not move)"
+            } else {
+                ""
+            }
         );
     }
     // The clock's queue handle goes before the publisher finishes.
