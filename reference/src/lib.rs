@@ -35,6 +35,9 @@ use wardtwin_exporters::wire::alerts::{encode_alert, encode_echo};
 
 /// Echoes are sent in batches of this many readings.
 const ECHO_BATCH: usize = 256;
+/// How long after the run's end the stack waits for its last alerts and echoes to be
+/// acknowledged before it disconnects anyway.
+const FINAL_ACKS_LIMIT: Duration = Duration::from_secs(10);
 /// The policy's silence check runs at most once per this much telemetry time.
 const TICK_MS: i64 = 5_000;
 
@@ -388,7 +391,25 @@ impl ReferenceStack {
             .spawn(move || {
                 let mut acked = 0u64;
                 let mut done = false;
-                for ev in conn.iter() {
+                // When the run ended (wall time, edge: how long to wait for our last acks).
+                #[allow(clippy::disallowed_methods)]
+                let now = std::time::Instant::now;
+                let mut done_at = None;
+                loop {
+                    let ev = match conn.recv_timeout(Duration::from_millis(500)) {
+                        Ok(ev) => ev,
+                        Err(rumqttc::RecvTimeoutError::Timeout) => {
+                            // A broker that restarted without its session never acknowledges
+                            // what was in flight then: do not wait for ever.
+                            if done_at.is_some_and(|t: std::time::Instant| {
+                                t.elapsed() >= FINAL_ACKS_LIMIT
+                            }) {
+                                let _ = stack.client.disconnect();
+                            }
+                            continue;
+                        }
+                        Err(rumqttc::RecvTimeoutError::Disconnected) => break,
+                    };
                     sub.handle(&ev);
                     match ev {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -410,6 +431,7 @@ impl ReferenceStack {
                                 stack.publish(out);
                                 stack.flush_echo();
                                 done = true;
+                                done_at.get_or_insert_with(now);
                             }
                         }
                         Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
@@ -417,7 +439,10 @@ impl ReferenceStack {
                         _ => {}
                     }
                     // Every alert and echo acknowledged: nothing of ours is left in flight.
-                    if done && acked >= stack.outgoing {
+                    if done
+                        && (acked >= stack.outgoing
+                            || done_at.is_some_and(|t| t.elapsed() >= FINAL_ACKS_LIMIT))
+                    {
                         let _ = stack.client.disconnect();
                     }
                 }
