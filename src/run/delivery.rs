@@ -67,15 +67,9 @@ pub(super) fn collect_and_score(
         // Alerts are pushed every second: give the last one time to arrive.
         let d = b.wait_for_discards(Duration::from_millis(1100));
         let path = out.join(wardtwin_exporters::runfolder::BROKER_LOG);
-        std::fs::write(
-            &path,
-            format!(
-                "{:#}\n",
-                serde_json::json!({"embedded": true, "cursor_jumps": d.cursor_jumps,
-                                   "subscriptions": d.subscriptions})
-            ),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        let text = serde_json::to_string_pretty(&d).expect("discards serialise");
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let card = crate::score::score_run(out, out, None, &[])?;
     outln!(

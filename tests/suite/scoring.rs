@@ -244,20 +244,19 @@ gates = [{}]
 /// Runs `scenario` live with the news2 reference stack (and its ingestion echo) into `out`,
 /// expecting exit code `code`; returns stdout, the scorecard and junit.xml.
 fn live_scored(scenario: &Path, out: &Path, code: i32) -> (String, Value, String) {
-    let o = wardtwin(&[
-        "run",
+    let o = run_unchecked(
         scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--live",
-        "--with-reference-stack",
-        "news2",
-        "--echo-topic",
-        "sut/ingested",
-        "--speed",
-        "1800",
-    ]);
+        out,
+        &[
+            "--live",
+            "--with-reference-stack",
+            "news2",
+            "--echo-topic",
+            "sut/ingested",
+            "--speed",
+            "1800",
+        ],
+    );
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "{stdout}\n{stderr}");
@@ -337,19 +336,18 @@ fn an_external_system_on_mosquitto_is_scored_from_its_alerts_topic() {
 
     let scenario = gated_scenario(tmp.path(), &["sensitivity.deterioration >= 0.5"]);
     let out = tmp.path().join("run");
-    let o = wardtwin(&[
-        "run",
+    let o = run_unchecked(
         scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--alerts-topic",
-        "acme/alerts",
-        "--speed",
-        "1800",
-    ]);
+        &out,
+        &[
+            "--broker",
+            &broker.url(),
+            "--alerts-topic",
+            "acme/alerts",
+            "--speed",
+            "1800",
+        ],
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -428,21 +426,20 @@ fn alerts_still_arriving_when_collection_ends_are_warned_about() {
     };
     let scenario = gated_scenario(tmp.path(), &[]);
     let out = tmp.path().join("run");
-    let o = wardtwin(&[
-        "run",
+    let o = run_unchecked(
         scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--alerts-topic",
-        "acme/alerts",
-        "--speed",
-        "max",
-        "--alerts-grace",
-        "200ms",
-    ]);
+        &out,
+        &[
+            "--broker",
+            &broker.url(),
+            "--alerts-topic",
+            "acme/alerts",
+            "--speed",
+            "max",
+            "--alerts-grace",
+            "200ms",
+        ],
+    );
     stop.store(true, Ordering::Relaxed);
     flood.join().unwrap();
     net.join().unwrap();

@@ -14,8 +14,8 @@ pub fn wardtwin(args: &[&str]) -> Output {
         .expect("wardtwin runs")
 }
 
-/// Runs `wardtwin run` and panics with its output if it fails.
-pub fn run_scenario(scenario: &str, out: &Path, extra: &[&str]) -> Output {
+/// `wardtwin run SCENARIO --quiet --out OUT` with `extra`, whatever its exit code.
+pub fn run_unchecked(scenario: &str, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "run",
         scenario,
@@ -24,11 +24,16 @@ pub fn run_scenario(scenario: &str, out: &Path, extra: &[&str]) -> Output {
         out.to_str().expect("utf-8 path"),
     ];
     args.extend_from_slice(extra);
-    let o = wardtwin(&args);
+    wardtwin(&args)
+}
+
+/// Runs `wardtwin run` and panics with its output if it fails.
+pub fn run_scenario(scenario: &str, out: &Path, extra: &[&str]) -> Output {
+    let o = run_unchecked(scenario, out, extra);
     assert!(
         o.status.success(),
-        "wardtwin {} failed:\n{}\n{}",
-        args.join(" "),
+        "wardtwin run {scenario} {} failed:\n{}\n{}",
+        extra.join(" "),
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );

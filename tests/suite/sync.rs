@@ -41,24 +41,8 @@ fn read(run: &Path, file: &str) -> Vec<u8> {
 
 /// `wardtwin run SCENARIO --quiet --out OUT` with `extra`, which must exit 0; its stdout.
 fn run_ok(scenario: &Path, out: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let o = wardtwin(&args);
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "wardtwin {}\n{stdout}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout
+    let o = run_scenario(scenario.to_str().unwrap(), out, extra);
+    String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 /// The in-process reference stack is lock-stepped by default: at `--speed max` it gets the
@@ -290,26 +274,25 @@ fn a_system_that_never_acknowledges_stalls_three_sync_points_then_is_left_behind
     let tmp = temp_dir("sync-stall");
     let scenario = scenario(tmp.path());
     let out = tmp.path().join("run");
-    let o = wardtwin(&[
-        "run",
+    let o = run_unchecked(
         scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--live",
-        "--alerts-topic",
-        "acme/alerts",
-        "--sync",
-        "lockstep",
-        "--sync-interval",
-        "10m",
-        "--sync-timeout",
-        "50ms",
-        "--duration",
-        "50m",
-        "--speed",
-        "max",
-    ]);
+        &out,
+        &[
+            "--live",
+            "--alerts-topic",
+            "acme/alerts",
+            "--sync",
+            "lockstep",
+            "--sync-interval",
+            "10m",
+            "--sync-timeout",
+            "50ms",
+            "--duration",
+            "50m",
+            "--speed",
+            "max",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "an invalid run: {stderr}");
     assert!(stderr.contains("stalled at 3 of 5 sync points"), "{stderr}");
@@ -375,23 +358,22 @@ fn run_against_a_slow_system(dir: &Path, speed: &str) -> (std::process::Output, 
     let system = SlowSystem::start(broker.port());
     let scenario = scenario(dir);
     let out = dir.join("run");
-    let o = wardtwin(&[
-        "run",
+    let o = run_unchecked(
         scenario.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--alerts-topic",
-        "acme/alerts",
-        "--echo-topic",
-        "acme/ingested",
-        "--duration",
-        "1h",
-        "--speed",
-        speed,
-    ]);
+        &out,
+        &[
+            "--broker",
+            &broker.url(),
+            "--alerts-topic",
+            "acme/alerts",
+            "--echo-topic",
+            "acme/ingested",
+            "--duration",
+            "1h",
+            "--speed",
+            speed,
+        ],
+    );
     system.stop();
     (o, out)
 }
@@ -499,15 +481,7 @@ fn sync_flags_without_a_live_run_or_a_system_are_refused_with_the_reason() {
             "--speed auto paces the run",
         ),
     ] {
-        let mut all = vec![
-            "run",
-            "quickstart",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        let o = wardtwin(&all);
+        let o = run_unchecked("quickstart", &out, args);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");

@@ -14,7 +14,8 @@
 //!   tests and benchmarks; not API for users.
 //! - [`stats`]: lateness histogram.
 //! - [`subscription`]: the subscribing side shared by the collector and the reference stack.
-//! - [`sync`]: virtual time shared with the system under test: the clock topic, lockstep.
+//! - [`sync`]: virtual time shared with the system under test: the clock topic, lockstep, and
+//!   `--speed auto`'s window on the system's ingestion echo.
 //!
 //! Wall-clock time is used here, at the edge, to pace and to measure lateness; the
 //! simulation never sees it.
@@ -33,6 +34,6 @@ pub mod sync;
 pub use collector::{Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
-pub use publisher::{AutoRate, LiveReport, LiveStats, Pacer, Publisher};
+pub use publisher::{LiveReport, LiveStats, Pacer, Publisher};
 pub use sink::LiveSink;
-pub use sync::{ClockSender, SimClockOut, SyncMode, SyncPoint};
+pub use sync::{AutoRate, ClockSender, SimClockOut, SyncMode, SyncPoint};

@@ -28,6 +28,7 @@
 //! system that has not acknowledged within the sync timeout is recorded as stalled (a
 //! [`Stall`]) and the run goes on.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -129,12 +130,15 @@ struct Acks {
     alerts: u64,
     /// Acknowledgements that could not be read, or of a tick not yet published.
     malformed: u64,
+    /// The latest tick whose clock was published (`None` before the first: an
+    /// acknowledgement then is not this run's).
+    published: Option<u64>,
 }
 
 /// Where the alert collector reports acknowledgements and alerts, and where the twin waits
 /// for them.
 #[derive(Debug, Clone, Default)]
-pub struct SyncPoint(Arc<(Mutex<Acks>, Condvar)>, Arc<AtomicU64>);
+pub struct SyncPoint(Arc<(Mutex<Acks>, Condvar)>);
 
 impl SyncPoint {
     fn acks(&self) -> MutexGuard<'_, Acks> {
@@ -147,13 +151,18 @@ impl SyncPoint {
         self.0.1.notify_all();
     }
 
+    /// The clock of `tick` is being published.
+    fn publishing(&self, tick: u64) {
+        let mut a = self.acks();
+        a.published = Some(a.published.map_or(tick, |p| p.max(tick)));
+    }
+
     /// An acknowledgement arrived.
     pub fn on_ack(&self, payload: &[u8]) {
-        let published = self.1.load(Ordering::Acquire);
         let mut a = self.acks();
         match serde_json::from_slice::<AckMsg>(payload) {
             // An acknowledgement of a tick not yet published is not this run's.
-            Ok(m) if published != u64::MAX && m.tick <= published => {
+            Ok(m) if a.published.is_some_and(|p| m.tick <= p) => {
                 a.tick = Some(a.tick.map_or(m.tick, |t| t.max(m.tick)));
                 if let Some(n) = m.alerts {
                     a.promised = a.promised.max(n);
@@ -227,8 +236,6 @@ impl SimClockOut {
         timeout: Duration,
         point: SyncPoint,
     ) -> Self {
-        // Until the first clock, an acknowledgement cannot be this run's.
-        point.1.store(u64::MAX, Ordering::Release);
         Self {
             mode,
             topic: topic.into(),
@@ -279,10 +286,7 @@ impl SimClockOut {
         };
         let payload = serde_json::to_string(&msg).expect("a clock message serialises");
         self.now.store(sim_ms, Ordering::Release);
-        if self.point.1.load(Ordering::Acquire) == u64::MAX {
-            self.point.1.store(0, Ordering::Release);
-        }
-        self.point.1.fetch_max(tick, Ordering::AcqRel);
+        self.point.publishing(tick);
         publisher.send(OutMsg {
             conn: 0,
             topic: Arc::clone(&self.topic),
@@ -363,6 +367,99 @@ impl ClockSender {
     }
 }
 
+/// `--speed auto`: as fast as the system under test ingests. A window, like TCP's flow control:
+/// before each tick the run waits while the system's ingestion echo is more than
+/// [`AUTO_LAG_MS`] of simulation time behind the telemetry handed to the publisher (a rate
+/// controller alone overshoots: at thousands of times real time, a tenth of a second of wall
+/// time is minutes of simulation). A system that stops echoing for [`AUTO_PATIENCE`] is left
+/// behind (the run goes on as at `--speed max`, and its echo will show it).
+pub struct AutoRate {
+    handed: Arc<AtomicU64>,
+    echoed: Arc<AtomicU64>,
+    /// (simulation offset, telemetry handed over before it), not yet all echoed.
+    pending: VecDeque<(i64, u64)>,
+    /// The offset up to which the system has echoed everything.
+    reached_ms: i64,
+    /// Wall time spent waiting for the system, and whether it was given up on.
+    pub waited: Duration,
+    pub gave_up: bool,
+}
+
+/// How far (simulation time) `--speed auto` lets the system's echo fall behind: well inside
+/// what the scorer grades (`MAX_LAG_MS`, 1 min), and above the few seconds a system may batch
+/// its echo.
+pub const AUTO_LAG_MS: i64 = 20_000;
+/// How long `--speed auto` waits for an echo that does not move before it stops waiting.
+pub const AUTO_PATIENCE: Duration = Duration::from_secs(30);
+
+impl AutoRate {
+    pub fn new(handed: Arc<AtomicU64>, echoed: Arc<AtomicU64>) -> Self {
+        Self {
+            handed,
+            echoed,
+            pending: VecDeque::new(),
+            reached_ms: 0,
+            waited: Duration::ZERO,
+            gave_up: false,
+        }
+    }
+
+    /// How far the echo is behind `offset_ms` now.
+    fn lag(&mut self, offset_ms: i64) -> i64 {
+        let echoed = self.echoed.load(Ordering::Acquire);
+        while let Some(&(t, n)) = self.pending.front() {
+            if n > echoed {
+                break;
+            }
+            self.reached_ms = t;
+            self.pending.pop_front();
+        }
+        if self.pending.is_empty() {
+            0
+        } else {
+            offset_ms - self.reached_ms
+        }
+    }
+
+    /// Before the tick at `offset_ms`: notes what was handed over by then, and waits while the
+    /// system's echo is too far behind.
+    pub fn adjust(&mut self, offset_ms: i64) {
+        let handed = self.handed.load(Ordering::Acquire);
+        if self.pending.back().is_none_or(|b| b.1 != handed) {
+            self.pending.push_back((offset_ms, handed));
+        }
+        if self.gave_up || self.lag(offset_ms) <= AUTO_LAG_MS {
+            return;
+        }
+        let start = wall_now();
+        let mut last = (self.echoed.load(Ordering::Acquire), start);
+        // The echo arrives on the collector's thread; nothing to wait on but its counter.
+        while self.lag(offset_ms) > AUTO_LAG_MS {
+            std::thread::sleep(Duration::from_micros(200));
+            let now = wall_now();
+            let e = self.echoed.load(Ordering::Acquire);
+            if e != last.0 {
+                last = (e, now);
+            } else if now.duration_since(last.1) >= AUTO_PATIENCE {
+                self.gave_up = true;
+                eprintln!(
+                    "warning: --speed auto: the system's ingestion echo has not moved for {} s; \
+                     the run goes on without waiting for it",
+                    AUTO_PATIENCE.as_secs()
+                );
+                break;
+            }
+        }
+        self.waited += start.elapsed();
+    }
+}
+
+// Waiting on the wall clock for a system outside the simulation (edge, not the model).
+#[allow(clippy::disallowed_methods)]
+fn wall_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,11 +467,10 @@ mod tests {
     #[test]
     fn an_acknowledgement_counts_only_for_a_published_tick_and_waits_for_promised_alerts() {
         let p = SyncPoint::default();
-        p.1.store(u64::MAX, Ordering::Release);
         // Before any clock: not this run's.
         p.on_ack(encode_ack(5, None).as_bytes());
         assert_eq!(p.malformed(), 1);
-        p.1.store(9, Ordering::Release);
+        p.publishing(9);
         p.on_ack(b"{not json");
         p.on_ack(encode_ack(10, None).as_bytes());
         assert_eq!(p.malformed(), 3);

@@ -53,7 +53,7 @@ use connection::*;
 use event_loop::*;
 pub use ledger::LiveStats;
 use ledger::*;
-pub use pacer::{AUTO_LAG_MS, AUTO_PATIENCE, AutoRate, Pacer};
+pub use pacer::Pacer;
 
 /// Messages rumqttc may hold per connection (channel + written-unacknowledged).
 const WINDOW: usize = 1024;
