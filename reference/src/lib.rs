@@ -30,7 +30,7 @@ pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn, SiteMap};
 use wardtwin_exporters::mqtt::LiveOptions;
 use wardtwin_exporters::mqtt::publisher::{LiveError, client_options};
 use wardtwin_exporters::mqtt::subscription::{Subscription, await_ready};
-use wardtwin_exporters::mqtt::sync::{ClockMsg, encode_ack};
+use wardtwin_exporters::mqtt::sync::{ClockMsg, ack_topic_of, encode_ack};
 use wardtwin_exporters::wire::alerts::{encode_alert, encode_echo};
 
 /// Echoes are sent in batches of this many readings.
@@ -246,10 +246,8 @@ impl Stack {
                 // A newer clock while one still waits for telemetry that never came (lost at
                 // QoS 0, or dropped): the twin has given up waiting; answer the old one with
                 // what did arrive, rather than wait for ever.
-                if let Some(mut stale) = self.waiting.take() {
-                    stale.1.telemetry = 0;
-                    self.waiting = Some(stale);
-                    self.try_clock();
+                if let Some((stale_topic, stale)) = self.waiting.take() {
+                    self.answer(&stale_topic, stale.tick);
                 }
                 self.waiting = Some((topic.to_string(), c));
                 self.try_clock();
@@ -258,30 +256,33 @@ impl Stack {
         }
     }
 
-    /// Lockstep: once everything the waiting clock covers has arrived, processes it and
-    /// acknowledges the clock.
+    /// Lockstep: once everything the waiting clock covers has arrived, answers it.
     fn try_clock(&mut self) {
-        let Some((topic, c)) = self
+        if let Some((topic, c)) = self
             .waiting
             .take_if(|(_, c)| self.telemetry_received >= c.telemetry)
-        else {
-            return;
-        };
+        {
+            self.answer(&topic, c.tick);
+        }
+    }
+
+    /// Lockstep: processes what is held, runs the silence checks, publishes alerts and echo,
+    /// then acknowledges the clock of `tick` (received on `clock_topic`).
+    fn answer(&mut self, clock_topic: &str, tick: u64) {
         self.process_held();
         let mut out = Vec::new();
         self.policy.tick(&mut out);
         self.publish(out);
         self.flush_echo();
-        let ack = topic
-            .strip_suffix("/clock")
-            .map_or_else(|| format!("{topic}/ack"), |base| format!("{base}/ack"));
-        let _ = self.client.publish(
-            ack,
-            QoS::AtLeastOnce,
-            false,
-            encode_ack(c.tick, Some(self.report.alerts)),
-        );
-        self.outgoing += 1;
+        if let Some(ack) = ack_topic_of(clock_topic) {
+            let _ = self.client.publish(
+                ack,
+                QoS::AtLeastOnce,
+                false,
+                encode_ack(tick, Some(self.report.alerts)),
+            );
+            self.outgoing += 1;
+        }
     }
 
     /// Lockstep: the telemetry held so far, in a fixed order.

@@ -70,6 +70,13 @@ pub fn ack_topic(prefix: &str, site: &str) -> String {
     format!("{prefix}/{site}/sim/ack")
 }
 
+/// The acknowledgement topic that goes with a clock topic (`None` if it is not one).
+pub fn ack_topic_of(clock_topic: &str) -> Option<String> {
+    clock_topic
+        .strip_suffix("/sim/clock")
+        .map(|base| format!("{base}/sim/ack"))
+}
+
 /// A clock message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockMsg {
@@ -512,6 +519,11 @@ mod tests {
             .expect("a valid acknowledgement without alerts");
         assert_eq!(ClockMsg::decode(s.as_bytes()), Some(m));
         assert_eq!(ClockMsg::decode(b"{\"type\":\"alert\"}"), None);
+        assert_eq!(
+            ack_topic_of(&clock_topic("dt/wardtwin", "site")),
+            Some(ack_topic("dt/wardtwin", "site"))
+        );
+        assert_eq!(ack_topic_of("dt/wardtwin/site/map"), None);
         let a: AckMsg = serde_json::from_str(&encode_ack(3, Some(4))).expect("an ack");
         assert_eq!(
             a,
