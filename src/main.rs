@@ -47,6 +47,8 @@ enum Command {
     },
     /// List the built-in scenario library.
     Scenarios,
+    /// List the drill library: each drill, what it rehearses, its faults and its gates.
+    Drills,
     /// Score a run folder against its ground truth (alerts from its alerts.jsonl or --alerts);
     /// writes scorecard.{json,md,html} and junit.xml into it. Exit code 1 if a gate fails.
     Score(score::ScoreArgs),
@@ -97,6 +99,10 @@ fn main() -> ExitCode {
             scenarios();
             Ok(run::Outcome::Done)
         }
+        Command::Drills => {
+            drills();
+            Ok(run::Outcome::Done)
+        }
     };
     match result {
         Ok(run::Outcome::Done) => ExitCode::SUCCESS,
@@ -132,6 +138,84 @@ fn validate(files: &[String]) -> anyhow::Result<()> {
         anyhow::bail!("{failed} of {} scenario(s) invalid", files.len());
     }
     Ok(())
+}
+
+/// The built-in drills (scenarios with faults), with their faults and gates.
+fn drills() {
+    use wardtwin_sim::time::{format_duration, format_iso_ms};
+    outln!(
+        "Drills (wardtwin run NAME --live --with-reference-stack news2; docs/scenarios.md#drills):"
+    );
+    for s in wardtwin_scenarios::library() {
+        let faults: Vec<_> = s.events.iter().filter(|e| e.kind.is_fault()).collect();
+        if faults.is_empty() || stdout_closed() {
+            continue;
+        }
+        outln!(
+            "  {:<22} {} beds, {}: {}",
+            s.name,
+            s.beds.len(),
+            format_duration(s.duration_ms),
+            s.description
+        );
+        for e in faults {
+            let at = format_iso_ms(s.epoch_ms + e.at_ms);
+            let target = match e.target {
+                wardtwin_scenarios::Target::Ward(w) => s.wards[w].id.clone(),
+                wardtwin_scenarios::Target::Bed(b) => s.beds[b].id.clone(),
+                _ => String::new(),
+            };
+            outln!(
+                "      fault  {} {target} at {}",
+                fault_name(&e.kind),
+                &at[11..16]
+            );
+        }
+        for g in &s.gates {
+            outln!("      gate   {g}");
+        }
+    }
+}
+
+fn fault_name(k: &wardtwin_scenarios::EventKind) -> String {
+    use wardtwin_scenarios::EventKind as K;
+    use wardtwin_sim::time::format_duration as d;
+    match k {
+        K::UplinkOutage { duration_ms } => format!("uplink_outage {}", d(*duration_ms)),
+        K::UplinkFlapping {
+            duration_ms,
+            period_ms,
+        } => format!(
+            "uplink_flapping {} (every {})",
+            d(*duration_ms),
+            d(*period_ms)
+        ),
+        K::WifiOutage { duration_ms } => format!("wifi_outage {}", d(*duration_ms)),
+        K::GatewayDown {
+            cause,
+            duration_ms,
+            persistent_spool,
+        } => format!(
+            "{} {} (spool {})",
+            cause.name(),
+            d(*duration_ms),
+            if *persistent_spool {
+                "persistent"
+            } else {
+                "volatile"
+            }
+        ),
+        K::BatteryWave { duration_ms, share } => {
+            format!("battery_wave {} (share {share})", d(*duration_ms))
+        }
+        K::ClockStep { step_ms, device } => format!(
+            "clock_step {}{}{}",
+            if *step_ms < 0 { "-" } else { "+" },
+            d(step_ms.abs()),
+            device.map_or(String::new(), |k| format!(" ({})", k.name()))
+        ),
+        _ => String::new(),
+    }
 }
 
 fn scenarios() {

@@ -73,6 +73,7 @@ pub struct ReferenceReport {
 struct TelemetryIn {
     device: String,
     patient: Option<String>,
+    ward: Option<String>,
     seq: u32,
     ts: String,
     battery_pct: f64,
@@ -154,6 +155,7 @@ fn decode(payload: &[u8]) -> Option<(ReadingIn, u32)> {
             patient: t.patient,
             battery_pct: t.battery_pct,
             receiver: t.obs.iter().find_map(|o| o.receiver.clone()),
+            ward: t.ward,
             obs: t
                 .obs
                 .into_iter()
@@ -247,7 +249,7 @@ impl Stack {
                 // QoS 0, or dropped): the twin has given up waiting; answer the old one with
                 // what did arrive, rather than wait for ever.
                 if let Some((stale_topic, stale)) = self.waiting.take() {
-                    self.answer(&stale_topic, stale.tick);
+                    self.answer(&stale_topic, &stale);
                 }
                 self.waiting = Some((topic.to_string(), c));
                 self.try_clock();
@@ -262,13 +264,17 @@ impl Stack {
             .waiting
             .take_if(|(_, c)| self.telemetry_received >= c.telemetry)
         {
-            self.answer(&topic, c.tick);
+            self.answer(&topic, &c);
         }
     }
 
     /// Lockstep: processes what is held, runs the silence checks, publishes alerts and echo,
     /// then acknowledges the clock of `tick` (received on `clock_topic`).
-    fn answer(&mut self, clock_topic: &str, tick: u64) {
+    fn answer(&mut self, clock_topic: &str, clock: &ClockMsg) {
+        if let Some(ms) = parse_iso_ms(&clock.sim_time) {
+            self.policy.set_clock(ms);
+        }
+        let tick = clock.tick;
         self.process_held();
         let mut out = Vec::new();
         self.policy.tick(&mut out);

@@ -1,6 +1,16 @@
 //! The reference stack's alerting policies: pure functions of decoded telemetry (no MQTT, no
 //! ground truth). Time is the telemetry's own: device timestamps, and "now" is the newest one
-//! seen.
+//! seen, except for **silence**, which news2 judges by arrival: the stack's clock (the twin's
+//! `sim/clock` when lock-stepped, [`Policy::set_clock`]), so a device whose clock steps an hour
+//! back is not an hour silent.
+//!
+//! **Silence (news2).** A ward whose devices (its gateway's own status included) have all been
+//! silent for `2 × the shortest cadence + 60 s` raises `gateway_offline` once, on the
+//! gateway's status device (`edge-<ward>`), high priority; while a ward is silent (nothing
+//! from it for `2 × the shortest cadence`), its devices' own silences are its gateway's and
+//! raise nothing. A device with no value for `2 × its cadence + 60 s` while its ward is heard
+//! raises `monitoring_lost`. The naive policy alarms on the probe-off reading itself and never
+//! on silence (the usual failure: a silent outage).
 //!
 //! - **naive**: every reading against default monitor limits (DOMAIN.md §3: untuned defaults),
 //!   an alarm each time a value crosses a limit, a technical alarm on every probe-off. This is
@@ -37,6 +47,8 @@ pub struct ReadingIn {
     pub obs: Vec<(String, Option<f64>, String)>,
     /// RTLS: the receiver of the first observation that names one (the strongest).
     pub receiver: Option<String>,
+    /// The ward whose gateway carried it.
+    pub ward: Option<String>,
 }
 
 /// The site map (retained on `<prefix>/<site>/site/map`), as the policies use it.
@@ -116,6 +128,21 @@ struct DeviceState {
     asset: bool,
     /// Any RTLS tag (its silence is the radio's, not a monitoring loss).
     tag: bool,
+    ward: Option<String>,
+    /// When its last message, and its last value, arrived (the stack's clock).
+    last_arrival: Option<SimMillis>,
+    last_value_arrival: Option<SimMillis>,
+}
+
+/// A ward as the silence checks see it.
+#[derive(Debug, Default)]
+struct WardState {
+    last_arrival: Option<SimMillis>,
+    /// The shortest cadence among its devices.
+    cadence_ms: Option<i64>,
+    /// Its gateway's status device (the one reporting `spool_depth`).
+    gateway: Option<String>,
+    offline_alerted: bool,
 }
 
 /// A band that must persist before it alerts, and clear for a while before it re-arms.
@@ -180,6 +207,9 @@ pub struct Policy {
     /// (device, metric or alarm).
     in_alarm: BTreeMap<(String, String), bool>,
     site: SiteMap,
+    /// The stack's clock (arrival time), if it has one; else `now_ms`.
+    clock_ms: Option<SimMillis>,
+    wards: BTreeMap<String, WardState>,
 }
 
 fn param(name: &str) -> Option<&'static str> {
@@ -203,7 +233,19 @@ impl Policy {
             patients: BTreeMap::new(),
             in_alarm: BTreeMap::new(),
             site: SiteMap::default(),
+            clock_ms: None,
+            wards: BTreeMap::new(),
         }
+    }
+
+    /// The stack's clock: what arrives from now on arrived at `ms` (the twin's `sim/clock`).
+    pub fn set_clock(&mut self, ms: SimMillis) {
+        self.clock_ms = Some(self.clock_ms.map_or(ms, |c| c.max(ms)));
+    }
+
+    /// Arrival time: the stack's clock, or the newest telemetry time without one.
+    fn arrival(&self) -> SimMillis {
+        self.clock_ms.unwrap_or(self.now_ms)
     }
 
     pub fn kind(&self) -> PolicyKind {
@@ -218,8 +260,11 @@ impl Policy {
     /// Feeds one reading; pushes the alerts it raises.
     pub fn on_reading(&mut self, r: &ReadingIn, out: &mut Vec<AlertOut>) {
         self.now_ms = self.now_ms.max(r.ts_ms);
+        let arrival = self.arrival();
         let d = self.devices.entry(r.device.clone()).or_default();
         d.patient = r.patient.clone();
+        d.ward = r.ward.clone();
+        d.last_arrival = Some(arrival);
         if let Some(last) = d.last_ts {
             let gap = r.ts_ms - last;
             if gap > 0 {
@@ -241,7 +286,19 @@ impl Policy {
             .any(|o| matches!(o.0.as_str(), "rssi" | "position_x" | "duress_button"));
         if has_value {
             d.last_value_ts = Some(r.ts_ms);
+            d.last_value_arrival = Some(arrival);
             d.lost_alerted = false;
+        }
+        if let Some(w) = &r.ward {
+            let ward = self.wards.entry(w.clone()).or_default();
+            ward.last_arrival = Some(arrival);
+            ward.offline_alerted = false;
+            if let Some(c) = d.cadence_ms.filter(|_| !d.tag) {
+                ward.cadence_ms = Some(ward.cadence_ms.map_or(c, |w| w.min(c)));
+            }
+            if r.obs.iter().any(|o| o.0 == "spool_depth") {
+                ward.gateway = Some(r.device.clone());
+            }
         }
         let subject = r.patient.clone().unwrap_or_else(|| r.device.clone());
         let technical = |class, priority, text: String| AlertOut {
@@ -557,8 +614,38 @@ impl Policy {
         if self.kind != PolicyKind::News2 {
             return;
         }
+        // Silence is judged by arrival.
+        let now = self.arrival();
+        let mut silent_wards = std::collections::BTreeSet::new();
+        for (name, w) in &mut self.wards {
+            let (Some(last), Some(cadence)) = (w.last_arrival, w.cadence_ms) else {
+                continue;
+            };
+            if now - last > 2 * cadence {
+                silent_wards.insert(name.clone());
+            }
+            let offline_at = last + 2 * cadence + MIN;
+            if now > offline_at && !w.offline_alerted {
+                w.offline_alerted = true;
+                let gateway = w.gateway.clone().unwrap_or_else(|| format!("edge-{name}"));
+                out.push(AlertOut {
+                    subject: gateway.clone(),
+                    class: "gateway_offline",
+                    priority: Priority::High,
+                    began_ms: offline_at,
+                    device: Some(gateway),
+                    text: format!("nothing from ward {name} for {} s", (now - last) / S),
+                });
+            }
+        }
         for (id, d) in self.devices.iter_mut().filter(|(_, d)| !d.tag) {
-            let (Some(cadence), Some(last)) = (d.cadence_ms, d.last_value_ts.or(d.last_ts)) else {
+            if d.ward.as_ref().is_some_and(|w| silent_wards.contains(w)) {
+                // The whole ward is silent: its gateway's silence, not this device's.
+                continue;
+            }
+            let (Some(cadence), Some(last)) =
+                (d.cadence_ms, d.last_value_arrival.or(d.last_arrival))
+            else {
                 continue;
             };
             let lost_at = last + 2 * cadence + MIN;

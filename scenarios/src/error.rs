@@ -104,6 +104,9 @@ pub enum ScenarioError {
         "no scenario `{name}`: it is neither a file nor a built-in scenario (built-in: {available})"
     )]
     NotFound { name: String, available: String },
+    /// A `--fault` spec that is not one (`adhoc`).
+    #[error("--fault {spec:?}: {message}")]
+    Fault { spec: String, message: String },
 }
 
 impl ScenarioError {

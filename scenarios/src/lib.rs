@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 pub use error::{Located, ScenarioError};
 pub use model::*;
 pub use validate::limits;
+pub mod adhoc;
 pub mod layout;
 
 /// The built-in scenarios: (name, TOML source).
@@ -38,6 +39,26 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ),
     ("asset-hunt", include_str!("../library/asset-hunt.toml")),
     ("hospital-day", include_str!("../library/hospital-day.toml")),
+    (
+        "drill-ward-wifi-night",
+        include_str!("../library/drill-ward-wifi-night.toml"),
+    ),
+    (
+        "drill-gateway-power",
+        include_str!("../library/drill-gateway-power.toml"),
+    ),
+    (
+        "drill-flapping-uplink",
+        include_str!("../library/drill-flapping-uplink.toml"),
+    ),
+    (
+        "drill-battery-wave",
+        include_str!("../library/drill-battery-wave.toml"),
+    ),
+    (
+        "drill-clock-step",
+        include_str!("../library/drill-clock-step.toml"),
+    ),
 ];
 
 /// The built-in scenarios, parsed.
@@ -88,22 +109,64 @@ pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> 
     parse(text::utf8(bytes, file)?, file)
 }
 
+/// Reads a scenario file, within the size limit.
+fn read_file(path: &str) -> Result<Vec<u8>, ScenarioError> {
+    let io = |source| ScenarioError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > limits::FILE_BYTES {
+        return Err(io(std::io::Error::other(format!(
+            "{size} bytes: a scenario file is at most {} bytes",
+            limits::FILE_BYTES
+        ))));
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// Loads a scenario by built-in name or by path, with ad-hoc faults added to its timeline
+/// (`run --fault`, [`adhoc`]): each spec, or the `[[event]]`s of a drill file it names. Errors
+/// in them point into the combined text, labelled `(with --fault)`.
+pub fn load_with_faults(name_or_path: &str, faults: &[String]) -> Result<Scenario, ScenarioError> {
+    if faults.is_empty() {
+        return load(name_or_path);
+    }
+    let (text, label) = if std::path::Path::new(name_or_path).is_file() {
+        let bytes = read_file(name_or_path)?;
+        (
+            text::utf8(&bytes, name_or_path)?.to_string(),
+            name_or_path.to_string(),
+        )
+    } else {
+        match LIBRARY.iter().find(|(n, _)| *n == name_or_path) {
+            Some((n, t)) => (t.to_string(), format!("library:{n}")),
+            None => return load(name_or_path),
+        }
+    };
+    let mut text = text;
+    for spec in faults {
+        text.push_str(&format!("\n# --fault {spec:?}"));
+        if std::path::Path::new(spec).is_file() {
+            let bytes = read_file(spec)?;
+            text.push('\n');
+            text.push_str(text::utf8(&bytes, spec)?);
+            text.push('\n');
+        } else {
+            let ev = adhoc::event_toml(spec).map_err(|message| ScenarioError::Fault {
+                spec: spec.clone(),
+                message,
+            })?;
+            text.push_str(&ev);
+        }
+    }
+    parse(&text, &format!("{label} (with --fault)"))
+}
+
 /// Loads a scenario by built-in name or by path. A path that exists wins over a library name.
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
-    let path = std::path::Path::new(name_or_path);
-    if path.is_file() {
-        let io = |source| ScenarioError::Io {
-            path: name_or_path.to_string(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > limits::FILE_BYTES {
-            return Err(io(std::io::Error::other(format!(
-                "{size} bytes: a scenario file is at most {} bytes",
-                limits::FILE_BYTES
-            ))));
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
+    if std::path::Path::new(name_or_path).is_file() {
+        let bytes = read_file(name_or_path)?;
         return parse_bytes(&bytes, name_or_path);
     }
     match LIBRARY.iter().find(|(n, _)| *n == name_or_path) {

@@ -192,6 +192,9 @@ pub struct DeviceSpec {
     pub only: Option<Only>,
     /// The fraction of (eligible) patients who get one (`share = 0.3`; default 1).
     pub share: f64,
+    /// How many readings it can keep on board while no receiver hears it, uploading them when
+    /// one does again (`buffer = 288`; default: the kind's, docs/scenarios.md).
+    pub buffer: Option<usize>,
 }
 
 /// Which patients a kit device is for.
@@ -338,11 +341,67 @@ pub enum EventKind {
     },
     /// A ward gateway's uplink is down: it spools what it receives.
     UplinkOutage { duration_ms: i64 },
+    /// A ward gateway's uplink goes down for `period_ms`, up for `period_ms`, and so on, for
+    /// `duration_ms` (flapping).
+    UplinkFlapping { duration_ms: i64, period_ms: i64 },
+    /// A ward's Wi-Fi/BLE receivers are down: its devices reach no receiver (those with an
+    /// onboard buffer keep their readings and upload them when a receiver hears them again).
+    WifiOutage { duration_ms: i64 },
+    /// A ward gateway is down (a crash and its reboot, or a power loss): it receives nothing
+    /// and forwards nothing; its spool survives only if it is persistent.
+    GatewayDown {
+        cause: GatewayDownCause,
+        duration_ms: i64,
+        persistent_spool: bool,
+    },
+    /// A share of a ward's battery-powered devices go flat, each at a moment drawn within
+    /// `duration_ms` (a batch of devices charged together, dying together).
+    BatteryWave { duration_ms: i64, share: f64 },
+    /// Devices' clocks jump by `step_ms` (an NTP failure or a bad time source): a whole ward's
+    /// devices (ward target) or one device (bed target with `device`).
+    ClockStep {
+        step_ms: i64,
+        device: Option<DeviceKind>,
+    },
     /// An asset is taken away (to another ward's equipment room, or out of the building:
     /// `to` is a ward index, or `None` for outside) and left there.
     AssetWander { to: Option<usize> },
     /// A staff member presses their duress button.
     Duress,
+}
+
+/// Why a gateway is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GatewayDownCause {
+    /// It crashed and reboots (the event's duration is the reboot time; default 2 min).
+    Crash,
+    /// It lost power until the event's duration is over.
+    PowerLoss,
+}
+
+impl GatewayDownCause {
+    pub fn name(self) -> &'static str {
+        match self {
+            GatewayDownCause::Crash => "gateway_crash",
+            GatewayDownCause::PowerLoss => "gateway_power_loss",
+        }
+    }
+}
+
+impl EventKind {
+    /// Whether this event is a fault of the hospital's devices or network (recorded in
+    /// `faults.parquet` and judged in the scorecard's drill section).
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            EventKind::UplinkOutage { .. }
+                | EventKind::UplinkFlapping { .. }
+                | EventKind::WifiOutage { .. }
+                | EventKind::GatewayDown { .. }
+                | EventKind::BatteryWave { .. }
+                | EventKind::ClockStep { .. }
+        )
+    }
 }
 
 /// How tags are located.

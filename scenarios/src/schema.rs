@@ -223,6 +223,8 @@ pub struct RawDevice {
     pub only: Option<Spanned<String>>,
     /// Fraction of (eligible) patients who get one.
     pub share: Option<Spanned<f64>>,
+    /// Readings kept on board while out of coverage (default: the kind's).
+    pub buffer: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,6 +256,14 @@ pub struct RawEvent {
     pub severity: Option<Spanned<f64>>,
     pub device: Option<Spanned<DeviceKind>>,
     pub duration: Option<Spanned<String>>,
+    /// `uplink_flapping`: how long each down (and each up) lasts.
+    pub period: Option<Spanned<String>>,
+    /// `gateway_crash`, `gateway_power_loss`: `persistent` or `volatile` (the default).
+    pub spool: Option<Spanned<String>>,
+    /// `battery_wave`: the share of the ward's battery devices that go flat.
+    pub share: Option<Spanned<f64>>,
+    /// `clock_step`: how far the clocks jump, signed (`"-5m"`, `"+1h"`).
+    pub step: Option<Spanned<String>>,
 }
 
 /// `[[space]]`: one space of an explicit ward floor plan.

@@ -44,7 +44,12 @@ fn every_library_scenario_is_valid() {
             "hospital-1000-24h",
             "cold-chain-failure",
             "asset-hunt",
-            "hospital-day"
+            "hospital-day",
+            "drill-ward-wifi-night",
+            "drill-gateway-power",
+            "drill-flapping-uplink",
+            "drill-battery-wave",
+            "drill-clock-step"
         ]
     );
     let h = &lib[5];
@@ -466,4 +471,104 @@ fn hardening_ids_are_unique_across_patients_beds_and_devices() {
     // The patient's own default id is fine.
     let text = format!("{MINIMAL}\n[[patient]]\nbed = \"W1-01\"\nid = \"P-W1-01\"\n");
     parse(&text, "t.toml").unwrap();
+}
+
+/// Every fault kind: what it needs, what does not apply, and the bounds, each with its place.
+#[test]
+fn fault_events_are_checked_with_their_place() {
+    let ev = |body: &str| format!("\n[[event]]\nat = \"1h\"\n{body}");
+    for (body, says, needle) in [
+        (
+            "ward = \"W1\"\nkind = \"uplink_flapping\"\nduration = \"1h\"\n",
+            "needs `period",
+            "uplink_flapping",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_flapping\"\nduration = \"1h\"\nperiod = \"100ms\"\n",
+            "at least one step",
+            "period",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_flapping\"\nduration = \"300d\"\nperiod = \"1s\"\n",
+            "at most 100000 times",
+            "period",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"gateway_power_loss\"\nduration = \"5m\"\nspool = \"sometimes\"\n",
+            "\"persistent\" or \"volatile\"",
+            "spool",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"gateway_power_loss\"\n",
+            "needs `duration",
+            "gateway_power_loss",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"battery_wave\"\nduration = \"5m\"\nshare = 1e308\n",
+            "`share` is more than 0",
+            "share",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"wifi_outage\"\nduration = \"5m\"\nshare = 0.5\n",
+            "`share` does not apply to a `wifi_outage`",
+            "share",
+        ),
+        (
+            "ward = \"W9\"\nkind = \"wifi_outage\"\nduration = \"5m\"\n",
+            "no ward `W9`: expected one of: W1",
+            "W9",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"clock_step\"\nstep = \"+400d\"\n",
+            "at most 366d",
+            "step =",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"clock_step\"\nstep = \"0s\"\n",
+            "must not be zero",
+            "step =",
+        ),
+        (
+            "bed = \"W1-01\"\nkind = \"clock_step\"\nstep = \"-5m\"\n",
+            "needs `device",
+            "clock_step",
+        ),
+        (
+            "ward = \"W1\"\nbed = \"W1-01\"\ndevice = \"ecg_patch\"\nkind = \"clock_step\"\nstep = \"-5m\"\n",
+            "not both",
+            "ward = \"W1\"",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"gateway_crash\"\nperiod = \"2m\"\n",
+            "`period` does not apply",
+            "period",
+        ),
+    ] {
+        let extra = ev(body);
+        let e = error_of(&extra);
+        assert!(e.message.contains(says), "{body}: {e}");
+        assert_eq!(e.line, line_of(&extra, needle), "{body}: {e}");
+    }
+    // A crash reboots in 2 min unless told; its spool is volatile unless told.
+    let s = parse(
+        &format!(
+            "{MINIMAL}{}",
+            ev("ward = \"W1\"\nkind = \"gateway_crash\"\n")
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        s.events[0].kind,
+        EventKind::GatewayDown {
+            cause: GatewayDownCause::Crash,
+            duration_ms: 2 * 60_000,
+            persistent_spool: false
+        }
+    );
+    let e = error_of("\n[kit.k]\ndevices = [{ kind = \"ecg_patch\", buffer = -1 }]\n");
+    assert!(
+        e.message.contains("`buffer` is a number of readings"),
+        "{e}"
+    );
 }

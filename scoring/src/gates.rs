@@ -103,6 +103,48 @@ const METRICS: &[(&str, Kind, bool, bool, &str)] = &[
         false,
         "live runs: telemetry the broker took (acknowledged, or sent at QoS 0) / telemetry handed to the transport",
     ),
+    (
+        "backfill_completeness",
+        Kind::Ratio,
+        false,
+        false,
+        "drills: telemetry measured during the faults that was delivered, on time or late / produced",
+    ),
+    (
+        "time_to_detect_p50",
+        Kind::Duration,
+        true,
+        false,
+        "drills: median time from a fault's start to the system's first silence alert (class: the faults expecting it); no value if a fault went undetected",
+    ),
+    (
+        "time_to_detect_p90",
+        Kind::Duration,
+        true,
+        false,
+        "drills: 90th percentile time to detect",
+    ),
+    (
+        "time_to_detect_max",
+        Kind::Duration,
+        true,
+        false,
+        "drills: worst time to detect",
+    ),
+    (
+        "undetected_faults",
+        Kind::Number,
+        true,
+        false,
+        "drills: faults the system raised no silence alert for",
+    ),
+    (
+        "conditions_detected_late",
+        Kind::Number,
+        false,
+        false,
+        "drills: clinical conditions during a fault detected only after its heal",
+    ),
 ];
 
 /// The `delivered` figure from counts by fate: telemetry a live transport took / telemetry
@@ -329,6 +371,26 @@ pub fn figure(card: &Scorecard, g: &Gate) -> Option<f64> {
         "delivered" => {
             return delivered_ratio(|f| card.delivery.get(f.name()).copied().unwrap_or(0));
         }
+        "backfill_completeness" => return card.drill.as_ref()?.backfill_completeness,
+        "conditions_detected_late" => {
+            return Some(card.drill.as_ref()?.conditions_detected_late as f64);
+        }
+        "time_to_detect_p50" | "time_to_detect_p90" | "time_to_detect_max"
+        | "undetected_faults" => {
+            let d = card.drill.as_ref()?.detection_of(g.class.as_deref())?;
+            if g.metric == "undetected_faults" {
+                return Some(d.undetected as f64);
+            }
+            if d.undetected > 0 {
+                return None;
+            }
+            let v = match g.metric {
+                "time_to_detect_p50" => d.time_to_detect_p50_ms,
+                "time_to_detect_p90" => d.time_to_detect_p90_ms,
+                _ => d.time_to_detect_max_ms,
+            };
+            return v.map(|x| x as f64);
+        }
         _ => {}
     }
     let class = match &g.class {
@@ -345,6 +407,21 @@ pub fn figure(card: &Scorecard, g: &Gate) -> Option<f64> {
     }
 }
 
+/// Why a gate's figure has no value.
+fn no_value(card: &Scorecard, g: &Gate) -> String {
+    if g.metric.starts_with("time_to_detect") {
+        let undetected = card
+            .drill
+            .as_ref()
+            .and_then(|d| d.detection_of(g.class.as_deref()))
+            .map_or(0, |d| d.undetected);
+        if undetected > 0 {
+            return format!("no value: {undetected} fault(s) never detected");
+        }
+    }
+    "no value: nothing to measure it on".to_string()
+}
+
 fn show(kind: Kind, v: f64) -> String {
     match kind {
         Kind::Duration => format_duration(v as i64),
@@ -359,7 +436,7 @@ pub fn apply(card: &mut Scorecard, gates: &[Gate]) {
         .map(|g| {
             let actual = figure(card, g);
             let (passed, detail) = match actual {
-                None => (false, "no value: nothing to measure it on".to_string()),
+                None => (false, no_value(card, g)),
                 Some(a) => {
                     let ok = g.op.holds(a, g.value);
                     let (a, sym, b) = (show(g.kind, a), g.op.symbol(), show(g.kind, g.value));

@@ -9,10 +9,15 @@
 //!   match detects, later ones repeat; false alerts during an artifact are attributed to it.
 //! - [`scorecard`]: sensitivity, PPV, false alerts per bed per day, latency, the IEC 60601-1-8
 //!   delays, the PhysioNet/CinC 2015 score, per patient and per class.
+//! - [`drill`]: per fault of the run, what was delivered, late and lost, how soon the system
+//!   noticed, and the clinical conditions meanwhile.
 //! - [`gates`]: thresholds on those figures that decide a run's exit code.
 //!
 //! The rules are written out in `docs/scoring.md`.
 
+pub mod drill;
+#[cfg(test)]
+mod drill_tests;
 pub mod gates;
 pub mod matcher;
 pub mod model;

@@ -4,7 +4,8 @@
 //! 1. an alert that is not well-formed, names a class the scorer does not know, or a subject
 //!    (patient, bed or device id) that is not in the run is **rejected**: counted and listed,
 //!    never matched;
-//! 2. it **detects** every condition of its class and subject whose tolerance window holds its
+//! 2. it **detects** every condition of its class (or, for the silence classes, of any
+//!    silence class: [`taxonomy::answers`]) and subject whose tolerance window holds its
 //!    arrival and that no earlier alert detected (nested tiers can be detected together),
 //!    **and whose severity tier its priority reaches** (a low-priority alert detects a low
 //!    tier, not a medium or high one: a system is judged on escalating);
@@ -235,8 +236,12 @@ pub fn match_alerts(inputs: &Inputs) -> Matching {
             .copied()
             .filter(|&c| {
                 let cond = &inputs.conditions[c];
+                if !taxonomy::answers(&alert.class, &cond.class) {
+                    return false;
+                }
+                let spec = taxonomy::class(&cond.class).unwrap_or(spec);
                 let (lo, hi) = window(spec, cond, run_end);
-                cond.class == alert.class && lo <= t && t <= hi && subject_matches(cond, &resolved)
+                lo <= t && t <= hi && subject_matches(cond, &resolved)
             })
             .collect();
         let scored = || {

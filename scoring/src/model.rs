@@ -42,6 +42,10 @@ pub struct Entity {
     pub id: String,
     pub patient: Option<String>,
     pub bed: Option<String>,
+    /// Its ward (beds, patients, devices).
+    pub ward: Option<String>,
+    /// A device's kind (`ecg_patch`, `edge_gateway`, …).
+    pub device_kind: Option<String>,
 }
 
 /// One alertable condition from the ledger (`conditions.parquet`).
@@ -153,6 +157,33 @@ pub struct Emission {
     /// spool during a scheduled outage); `None` if it never did.
     pub forwarded_ms: Option<SimMillis>,
     pub fate: Fate,
+    /// Where it went or was lost (`file`, `mqtt`, `radio`, `device`, `gateway`).
+    pub sink: String,
+}
+
+/// One fault from the drill's ground truth (`faults.parquet`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    pub id: u32,
+    /// `wifi_outage`, `uplink_outage`, … (docs/scenarios.md).
+    pub kind: String,
+    pub ward: Option<String>,
+    /// The ward's gateway (its status device id), for a fault of a ward.
+    pub gateway: Option<String>,
+    /// The one device, for a fault of a device.
+    pub device: Option<String>,
+    pub start_ms: SimMillis,
+    /// The heal; `None` if the run ended first.
+    pub end_ms: Option<SimMillis>,
+    /// Its shaping parameter, as text (`period 2m`, `spool volatile`, `share 0.3`, `step -1h`).
+    pub parameter: Option<String>,
+}
+
+/// What the drill section is computed from: the faults, and the ledger's telemetry emissions.
+#[derive(Debug, Clone, Default)]
+pub struct DrillInputs {
+    pub faults: Vec<Fault>,
+    pub emissions: Vec<Emission>,
 }
 
 /// Malformed echo lines, counted.
@@ -182,6 +213,9 @@ pub struct Inputs {
     /// What the run's embedded broker discarded for subscribers that fell behind (`broker.json`):
     /// (times, "client filter" of each subscription concerned).
     pub broker_discards: Option<(u64, Vec<String>)>,
+    /// The run's faults and the emissions to judge them by; `None`: no faults (no drill
+    /// section).
+    pub drill: Option<DrillInputs>,
 }
 
 /// What a run's `sync.json` says about lockstep.

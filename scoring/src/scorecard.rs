@@ -199,6 +199,9 @@ pub struct Scorecard {
     /// the system only when `validity.valid` holds.
     pub validity: Validity,
     pub tolerances: Vec<ClassSpec>,
+    /// Runs with faults: each fault judged (docs/scoring.md, "Drills").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::drill::DrillSection>,
     pub gates: Vec<GateResult>,
     /// Every gate passed (true when there are none).
     pub passed: bool,
@@ -522,6 +525,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
         validity: validity(inputs, ingested.as_ref()),
         ingestion: ingested.map(|(i, _)| i),
         tolerances: taxonomy::CLASSES.to_vec(),
+        drill: crate::drill::drill(inputs, m),
         gates: Vec::new(),
         passed: true,
         warnings: if inputs.collection_cut_off {

@@ -147,7 +147,33 @@ pub const CLASSES: &[ClassSpec] = &[
         late_ms: MIN,
         mimicked_by: &[],
     },
+    // What the receiving side could know (derived from the delivery ledger): a system decides
+    // from silence, like monitoring lost, so the same windows.
+    ClassSpec {
+        name: "data_gap",
+        domain: "technical",
+        early_ms: 2 * MIN,
+        late_ms: 5 * MIN,
+        mimicked_by: &[],
+    },
+    ClassSpec {
+        name: "gateway_offline",
+        domain: "technical",
+        early_ms: 2 * MIN,
+        late_ms: 5 * MIN,
+        mimicked_by: &[],
+    },
 ];
+
+/// The silence classes: from the receiving side a device that stopped measuring, one whose
+/// data stopped arriving and a gateway gone quiet look alike, so an alert of any of them
+/// answers a condition of any of them on its subject (docs/scoring.md, "Silence").
+pub const SILENCE: [&str; 3] = ["monitoring_lost", "data_gap", "gateway_offline"];
+
+/// Whether an alert of class `alert` can detect a condition of class `condition`.
+pub fn answers(alert: &str, condition: &str) -> bool {
+    alert == condition || SILENCE.contains(&alert) && SILENCE.contains(&condition)
+}
 
 /// The spec of `name`, if the scorer knows it.
 pub fn class(name: &str) -> Option<&'static ClassSpec> {
@@ -169,6 +195,19 @@ mod tests {
         for c in wardtwin_sim::conditions::ConditionClass::ALL {
             assert!(class(c.name()).is_some(), "{}", c.name());
         }
+    }
+
+    #[test]
+    fn the_silence_classes_answer_each_other_and_nothing_else() {
+        for a in SILENCE {
+            for c in SILENCE {
+                assert!(answers(a, c), "{a} -> {c}");
+            }
+            assert!(!answers(a, "deterioration"));
+            assert!(!answers("deterioration", a));
+        }
+        assert!(answers("desaturation", "desaturation"));
+        assert!(!answers("desaturation", "deterioration"));
     }
 
     #[test]

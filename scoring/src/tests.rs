@@ -29,6 +29,8 @@ fn entity(kind: EntityKind, id: &str) -> Entity {
         id: id.into(),
         patient: (kind != EntityKind::Bed).then(|| "P1".to_string()),
         bed: Some("B1".into()),
+        ward: Some("W1".into()),
+        device_kind: (kind == EntityKind::Device).then(|| "pulse_oximeter".to_string()),
     }
 }
 
@@ -99,6 +101,7 @@ fn inputs(alerts: Vec<(i64, Result<Alert, String>)>) -> Inputs {
         collection_cut_off: false,
         sync: None,
         broker_discards: None,
+        drill: None,
     }
 }
 
@@ -473,6 +476,7 @@ fn a_short_or_late_echo_or_a_stall_makes_the_run_invalid() {
         sim_ms,
         forwarded_ms: Some(forwarded_ms),
         fate: Fate::Delivered,
+        sink: "file".into(),
     };
     let echo = |seq: u32, arrival_ms: i64| Echo {
         device: "spo2-B1".into(),

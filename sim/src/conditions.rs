@@ -79,10 +79,17 @@ pub enum ConditionClass {
     AssetMissing,
     /// A staff member pressed their badge's duress button.
     Duress,
+    /// A device's data stopped reaching the broker for longer than its cadence allows, while
+    /// the device went on producing it (derived from the delivery ledger: what the receiving
+    /// side could know).
+    DataGap,
+    /// Nothing from a ward gateway (its own status included) reached the broker for longer
+    /// than its cadence allows.
+    GatewayOffline,
 }
 
 impl ConditionClass {
-    pub const ALL: [ConditionClass; 13] = [
+    pub const ALL: [ConditionClass; 15] = [
         ConditionClass::Deterioration,
         ConditionClass::Desaturation,
         ConditionClass::ExtremeTachycardia,
@@ -96,6 +103,8 @@ impl ConditionClass {
         ConditionClass::AssetZoneBreach,
         ConditionClass::AssetMissing,
         ConditionClass::Duress,
+        ConditionClass::DataGap,
+        ConditionClass::GatewayOffline,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -112,6 +121,8 @@ impl ConditionClass {
             ConditionClass::AssetZoneBreach => "asset_zone_breach",
             ConditionClass::AssetMissing => "asset_missing",
             ConditionClass::Duress => "duress",
+            ConditionClass::DataGap => "data_gap",
+            ConditionClass::GatewayOffline => "gateway_offline",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
@@ -330,11 +341,18 @@ pub const MONITORING_LOST_RULE: &str =
 /// The low-battery rule, as documented.
 pub const LOW_BATTERY_RULE: &str = "battery at or under 10 % (until it is empty)";
 
+/// The data-gap rule, as documented.
+pub const DATA_GAP_RULE: &str = "no reading from the device reached the broker for longer than 2 x its cadence + 60 s while it went on emitting (radio, gateway or uplink fault); transient while its whole gateway was offline";
+/// The gateway-offline rule, as documented.
+pub const GATEWAY_OFFLINE_RULE: &str = "nothing from the ward gateway, its own status included, reached the broker for longer than 2 x its status cadence + 60 s";
+
 /// The documented rule behind a condition of `class` and `severity`.
 pub fn rule_of(class: ConditionClass, severity: Severity) -> &'static str {
     match class {
         ConditionClass::MonitoringLost => MONITORING_LOST_RULE,
         ConditionClass::LowBattery => LOW_BATTERY_RULE,
+        ConditionClass::DataGap => DATA_GAP_RULE,
+        ConditionClass::GatewayOffline => GATEWAY_OFFLINE_RULE,
         _ => tiers()
             .find(|t| t.class == class && t.severity == severity)
             .map_or("", |t| t.rule),

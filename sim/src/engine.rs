@@ -20,7 +20,7 @@ use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 use crate::conditions::ConditionRecord;
 use crate::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EmissionKind, EpisodeRecord, ExcursionRecord, Fate,
-    Forwarded, PositionRecord, Reading, StatusReport, TruthVitals,
+    FaultRecord, Forwarded, PositionRecord, Reading, StatusReport, TruthVitals,
 };
 use crate::sink::{Batch, Record, RecordSink, SinkError, SinkReport};
 use crate::time::SimMillis;
@@ -162,6 +162,10 @@ pub struct ConditionRecorded(pub ConditionRecord);
 /// A fridge's temperature excursion is over (or the run ended while it went on).
 #[derive(Message, Debug, Clone, Copy)]
 pub struct ExcursionRecorded(pub ExcursionRecord);
+
+/// A fault of the devices or network began (its record says when it heals).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct FaultRecorded(pub FaultRecord);
 
 /// A tag's true position was sampled for the ground truth.
 #[derive(Message, Debug, Clone, Copy)]
@@ -374,6 +378,7 @@ carries! {
     ConditionRecorded => ConditionRecord,
     ExcursionRecorded => ExcursionRecord,
     PositionSampled => PositionRecord,
+    FaultRecorded => FaultRecord,
 }
 
 /// The record kinds of a run, in the order the recorder hands them to the sinks each tick.
@@ -389,7 +394,8 @@ fn record_kinds(app: &mut App) {
         .add_record::<DeviceEventOccurred>()
         .add_record::<ConditionRecorded>()
         .add_record::<ExcursionRecorded>()
-        .add_record::<PositionSampled>();
+        .add_record::<PositionSampled>()
+        .add_record::<FaultRecorded>();
 }
 
 /// Registering a record kind: its message, and a place in the recorder.

@@ -36,7 +36,7 @@ pub use sink::{
 #[cfg(feature = "ecs")]
 pub use engine::{
     ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, DirectUplink, EmissionFated,
-    EpisodeClosed, ExcursionRecorded, FileTransport, ForwardedByPlugin, PositionSampled,
-    ReadingEmitted, ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet,
-    Sinks, StatusEmitted, TruthSampled,
+    EpisodeClosed, ExcursionRecorded, FaultRecorded, FileTransport, ForwardedByPlugin,
+    PositionSampled, ReadingEmitted, ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd,
+    SimPlugin, SimSet, Sinks, StatusEmitted, TruthSampled,
 };

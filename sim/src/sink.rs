@@ -16,8 +16,8 @@ use crate::conditions::ConditionRecord;
 use crate::conditions::{ConditionClass, Severity, Subject};
 use crate::records::{
     ArtifactKind, ArtifactRecord, DeviceEvent, DeviceEventKind, DeviceIx, EmissionFate,
-    EmissionKind, EpisodeRecord, ExcursionRecord, Forwarded, Measure, PatientIx, PositionRecord,
-    StatusReport, TruthVitals,
+    EmissionKind, EpisodeRecord, ExcursionRecord, FaultRecord, Forwarded, Measure, PatientIx,
+    PositionRecord, StatusReport, TruthVitals,
 };
 
 /// Error from a sink: the sink says what failed and why.
@@ -99,6 +99,13 @@ impl Record for ExcursionRecord {
     type Key = (DeviceIx, Measure, i64);
     fn key(&self) -> Self::Key {
         (self.device, self.measure, self.start_ms)
+    }
+}
+impl Record for FaultRecord {
+    const TABLE: &'static str = "faults";
+    type Key = u32;
+    fn key(&self) -> Self::Key {
+        self.id
     }
 }
 impl Record for PositionRecord {

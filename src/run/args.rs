@@ -19,6 +19,12 @@ pub struct RunArgs {
     /// Runs only this much of the scenario (e.g. 1h); events after it do not happen.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
+    /// Adds a fault to the scenario's timeline, for an ad-hoc drill (repeatable):
+    /// `'uplink W2 down 20m at 03:00'`, `'wifi W1 down 10m at 2h'`,
+    /// `'gateway W1 power 10m persistent at 09:50'`, … (docs/scenarios.md#ad-hoc-faults), or a
+    /// file of `[[event]]`s.
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<String>,
     /// Run folder [default: runs/<scenario>-<seed>].
     #[arg(long)]
     pub out: Option<PathBuf>,

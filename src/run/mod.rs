@@ -66,10 +66,10 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// The scenario with `--duration` applied.
+/// The scenario with `--fault` and `--duration` applied.
 fn load_scenario(args: &RunArgs) -> Result<Scenario> {
-    let mut scenario =
-        wardtwin_scenarios::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut scenario = wardtwin_scenarios::load_with_faults(&args.scenario, &args.fault)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(d) = &args.duration {
         let ms = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration {d:?}: {e}"))?;
         anyhow::ensure!(

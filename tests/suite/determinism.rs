@@ -52,6 +52,7 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
             "emissions.parquet",
             "episodes.parquet",
             "excursions.parquet",
+            "faults.parquet",
             "manifest.json",
             "positions.parquet",
             "telemetry.parquet",
@@ -90,8 +91,8 @@ fn another_seed_gives_other_numbers() {
 
 /// Above `PARALLEL_FROM` patients the step runs in parallel: the files must not change. The
 /// ward has everything on: CGMs, pumps, bed-exit sensors, fridges with faults, tracked
-/// equipment and staff, an uplink outage that fills the gateway's spool, and frequent random
-/// incidents of every kind.
+/// equipment and staff, an uplink outage that fills the gateway's spool (and a crash that
+/// loses it), every other fault, and frequent random incidents of every kind.
 #[test]
 fn parallel_stepping_gives_the_same_files_as_serial() {
     let tmp = temp_dir("parallel");
@@ -115,7 +116,12 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
              [rtls]\nassets_per_bed = 0.5\nstaff_per_bed = 0.2\nmoves_per_asset_day = 20\n\
              [[event]]\nat = \"10m\"\nasset = \"B-IVP01\"\nkind = \"asset_wander\"\nto = \"EXIT\"\n\
              [[event]]\nat = \"20m\"\nstaff = \"B-N01\"\nkind = \"duress\"\n\
-             [[event]]\nat = \"40m\"\nward = \"B\"\nkind = \"uplink_outage\"\nduration = \"10m\"\n"
+             [[event]]\nat = \"40m\"\nward = \"B\"\nkind = \"uplink_outage\"\nduration = \"10m\"\n\
+             [[event]]\nat = \"12m\"\nward = \"B\"\nkind = \"wifi_outage\"\nduration = \"6m\"\n\
+             [[event]]\nat = \"20m\"\nward = \"B\"\nkind = \"uplink_flapping\"\nduration = \"10m\"\nperiod = \"2m\"\n\
+             [[event]]\nat = \"45m\"\nward = \"B\"\nkind = \"gateway_crash\"\n\
+             [[event]]\nat = \"55m\"\nward = \"B\"\nkind = \"battery_wave\"\nduration = \"10m\"\nshare = 0.3\n\
+             [[event]]\nat = \"70m\"\nward = \"B\"\nkind = \"clock_step\"\nstep = \"-30m\"\n"
         ),
     )
     .unwrap();
@@ -124,7 +130,7 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     run_scenario(s, &tmp.path().join("parallel"), &["--threads", "2"]);
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
-    assert_eq!(a.len(), 12);
+    assert_eq!(a.len(), 13);
     assert_eq!(
         file_names(&b),
         file_names(&a),
@@ -149,7 +155,22 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
         "asset_zone_breach",
         "asset_missing",
         "duress",
+        "data_gap",
+        "gateway_offline",
     ] {
         assert!(classes.contains(class), "no {class} in {classes:?}");
     }
+    // One row per fault, in timeline order.
+    let faults = read_parquet(tmp.path().join("serial/faults.parquet"));
+    assert_eq!(
+        str_values(&faults, "kind"),
+        [
+            "uplink_outage",
+            "wifi_outage",
+            "uplink_flapping",
+            "gateway_crash",
+            "battery_wave",
+            "clock_step"
+        ]
+    );
 }

@@ -1,5 +1,6 @@
 mod cli;
 mod determinism;
+mod drills;
 mod live;
 mod outputs;
 mod scoring;

@@ -21,6 +21,7 @@
 
 pub mod coldchain;
 pub mod device;
+pub mod faults;
 pub mod gateway;
 pub mod patient;
 pub mod rtls;
@@ -36,6 +37,7 @@ use wardtwin_sim::{Directory, SimPlugin};
 
 pub use coldchain::ColdChainPlugin;
 pub use device::DevicePlugin;
+pub use faults::FaultsPlugin;
 pub use gateway::GatewayPlugin;
 pub use patient::PatientPlugin;
 pub use rtls::RtlsPlugin;
@@ -100,6 +102,7 @@ impl PluginGroup for TwinPlugins {
             .add(RtlsPlugin)
             .add(DevicePlugin)
             .add(GatewayPlugin)
+            .add(FaultsPlugin)
     }
 }
 

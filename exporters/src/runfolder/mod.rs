@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use polars_core::prelude::*;
 use polars_io::SerReader;
 use polars_io::parquet::read::ParquetReader;
-use wardtwin_scoring::model::{Artifact, Condition, Emission, Entity, EntityKind, Inputs, RunInfo};
+use wardtwin_scoring::model::{
+    Artifact, Condition, DrillInputs, Emission, Entity, EntityKind, Fault, Inputs, RunInfo,
+};
 use wardtwin_sim::conditions::Severity;
 use wardtwin_sim::records::{EmissionKind, Fate};
-use wardtwin_sim::time::parse_iso_ms;
+use wardtwin_sim::time::{format_duration, parse_iso_ms};
 
 /// File names in a run folder.
 pub const ALERTS_LOG: &str = "alerts.jsonl";
@@ -158,6 +160,14 @@ impl<'a> Cols<'a> {
         let c = self.df.column(col).map_err(|e| self.err(col, e))?;
         Ok(c.i32().map_err(|e| self.err(col, e))?.iter().collect())
     }
+    pub fn i64(&self, col: &str) -> Result<Vec<Option<i64>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        Ok(c.i64().map_err(|e| self.err(col, e))?.iter().collect())
+    }
+    pub fn f64(&self, col: &str) -> Result<Vec<Option<f64>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        Ok(c.f64().map_err(|e| self.err(col, e))?.iter().collect())
+    }
     pub fn bool(&self, col: &str) -> Result<Vec<Option<bool>>, RunFolderError> {
         let c = self.df.column(col).map_err(|e| self.err(col, e))?;
         Ok(c.bool().map_err(|e| self.err(col, e))?.iter().collect())
@@ -168,7 +178,18 @@ impl<'a> Cols<'a> {
 }
 
 fn directory(dir: &Path) -> Result<Vec<Entity>, RunFolderError> {
-    let df = read_table(dir, "directory", &["kind", "id", "patient_id", "bed_id"])?;
+    let df = read_table(
+        dir,
+        "directory",
+        &[
+            "kind",
+            "id",
+            "patient_id",
+            "bed_id",
+            "ward_id",
+            "device_kind",
+        ],
+    )?;
     let c = Cols::new(&df, dir, "directory");
     let (kind, id, patient, bed) = (
         c.str("kind")?,
@@ -176,6 +197,7 @@ fn directory(dir: &Path) -> Result<Vec<Entity>, RunFolderError> {
         c.str("patient_id")?,
         c.str("bed_id")?,
     );
+    let (ward, device_kind) = (c.str("ward_id")?, c.str("device_kind")?);
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let kind = match c.required("kind", kind[i].as_deref())? {
@@ -191,9 +213,68 @@ fn directory(dir: &Path) -> Result<Vec<Entity>, RunFolderError> {
             id: c.required("id", id[i].clone())?,
             patient: patient[i].clone(),
             bed: bed[i].clone(),
+            ward: ward[i].clone(),
+            device_kind: device_kind[i].clone(),
         });
     }
     Ok(out)
+}
+
+/// The drill's ground truth (`faults.parquet`); a run folder written before faults were
+/// recorded has none.
+fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
+    if !dir.join("faults.parquet").is_file() {
+        return Ok(Vec::new());
+    }
+    let cols = [
+        "fault_id",
+        "kind",
+        "ward_id",
+        "gateway_id",
+        "device_id",
+        "start_time",
+        "end_time",
+        "period_ms",
+        "spool",
+        "share",
+        "step_ms",
+    ];
+    let df = read_table(dir, "faults", &cols)?;
+    let c = Cols::new(&df, dir, "faults");
+    let (id, kind, ward) = (c.u32("fault_id")?, c.str("kind")?, c.str("ward_id")?);
+    let (gateway, device) = (c.str("gateway_id")?, c.str("device_id")?);
+    let (start, end) = (c.time("start_time")?, c.time("end_time")?);
+    let (period, step) = (c.i64("period_ms")?, c.i64("step_ms")?);
+    let (spool, share) = (c.str("spool")?, c.f64("share")?);
+    (0..df.height())
+        .map(|i| {
+            let signed = |v: i64| {
+                let d = format_duration(v.abs());
+                if v < 0 {
+                    format!("-{d}")
+                } else {
+                    format!("+{d}")
+                }
+            };
+            let parameter = match (period[i], &spool[i], share[i], step[i]) {
+                (Some(p), ..) => Some(format!("period {}", format_duration(p))),
+                (_, Some(sp), ..) => Some(format!("spool {sp}")),
+                (_, _, Some(sh), _) => Some(format!("share {sh}")),
+                (.., Some(st)) => Some(format!("step {}", signed(st))),
+                _ => None,
+            };
+            Ok(Fault {
+                id: c.required("fault_id", id[i])?,
+                kind: c.required("kind", kind[i].clone())?,
+                ward: ward[i].clone(),
+                gateway: gateway[i].clone(),
+                device: device[i].clone(),
+                start_ms: c.required("start_time", start[i])?,
+                end_ms: end[i],
+                parameter,
+            })
+        })
+        .collect()
 }
 
 fn conditions(dir: &Path) -> Result<Vec<Condition>, RunFolderError> {
@@ -284,6 +365,7 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
             "sim_time",
             "forwarded_time",
             "fate",
+            "sink",
         ]
     } else {
         &["kind", "fate"]
@@ -334,6 +416,7 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
     if with_rows {
         let (device, seq, t) = (c.str("device_id")?, c.u32("seq")?, c.time("sim_time")?);
         let forwarded = c.time("forwarded_time")?;
+        let sink = c.str("sink")?;
         rows.reserve(df.height());
         for i in (0..df.height()).filter(|i| telemetry[*i]) {
             rows.push(Emission {
@@ -342,6 +425,7 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
                 sim_ms: c.required("sim_time", t[i])?,
                 forwarded_ms: forwarded[i],
                 fate: c.required("fate", fate[i])?,
+                sink: sink[i].clone().unwrap_or_default(),
             });
         }
     }
@@ -377,7 +461,17 @@ pub fn load_inputs(
     } else {
         None
     };
-    let (fates, rows) = emissions(dir, echo.is_some())?;
+    let faults = faults(dir)?;
+    let (fates, mut rows) = emissions(dir, echo.is_some() || !faults.is_empty())?;
+    // The drill section and the ingestion figures read the same rows.
+    let drill = (!faults.is_empty()).then(|| DrillInputs {
+        faults,
+        emissions: if echo.is_some() {
+            rows.clone()
+        } else {
+            std::mem::take(&mut rows)
+        },
+    });
     // Collection cut off while alerts were still arriving (only the run's own alerts log).
     let collection_cut_off = alerts.is_none()
         && std::fs::read_to_string(dir.join(COLLECTION_LOG))
@@ -396,6 +490,7 @@ pub fn load_inputs(
         collection_cut_off,
         sync: sync_summary(dir),
         broker_discards: broker_discards(dir),
+        drill,
     };
     Ok((header, inputs))
 }

@@ -10,8 +10,9 @@
 use polars_core::prelude::*;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
-    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord, Forwarded,
-    Metric, NO_SOURCE, ObsStatus, PositionRecord, StatusReport, TruthVitals,
+    ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord,
+    FaultParam, FaultRecord, Forwarded, Metric, NO_SOURCE, ObsStatus, PositionRecord, StatusReport,
+    TruthVitals,
 };
 use wardtwin_sim::{Batch, Directory, Record};
 
@@ -51,6 +52,7 @@ pub fn all() -> Vec<Box<dyn Buffer>> {
         buffer::<ConditionRecord>(),
         buffer::<ExcursionRecord>(),
         buffer::<PositionRecord>(),
+        buffer::<FaultRecord>(),
     ]
 }
 
@@ -160,6 +162,8 @@ table!(ExcursionRecord, excursions_frame, held: |e: &ExcursionRecord| (
     e.start_ms, e.device, e.measure
 ));
 table!(PositionRecord, positions_frame);
+// Faults are few (one per scheduled fault): written at the end, in id order.
+table!(FaultRecord, faults_frame, held: |f: &FaultRecord| f.id);
 
 /// One observation row of the telemetry table, as the sim thread buffers it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -206,6 +210,14 @@ fn u32s(name: &str, it: impl Iterator<Item = u32>) -> Column {
 
 fn i32s(name: &str, it: impl Iterator<Item = i32>) -> Column {
     Int32Chunked::from_iter_values(s(name), it).into_column()
+}
+
+fn opt_i64s(name: &str, it: impl Iterator<Item = Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(s(name), it).into_column()
+}
+
+fn opt_f64s(name: &str, it: impl Iterator<Item = Option<f64>>) -> Column {
+    Float64Chunked::from_iter_options(s(name), it).into_column()
 }
 
 fn f32s(name: &str, it: impl Iterator<Item = f32>) -> Column {
@@ -603,6 +615,54 @@ pub fn excursions_frame(rows: &[ExcursionRecord], dir: &Directory) -> PolarsResu
             f32s(
                 "peak_c",
                 rows.iter().map(|r| (r.peak_c * 100.0).round() / 100.0),
+            ),
+        ],
+    )
+}
+
+/// The drill's ground truth: every fault, where it acted, from when until its heal.
+pub fn faults_frame(rows: &[FaultRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let id = |d: Option<DeviceIx>| d.map(|d| dir.device(d).id.as_str());
+    let ward = |f: &FaultRecord| f.gateway.or(f.device).map(|d| dir.device(d).ward.as_str());
+    let param = |f: &FaultRecord| f.param;
+    frame(
+        rows.len(),
+        vec![
+            u32s("fault_id", rows.iter().map(|r| r.id)),
+            strings("kind", rows.iter().map(|r| r.kind.name())),
+            opt_strings("ward_id", rows.iter().map(ward)),
+            opt_strings("gateway_id", rows.iter().map(|r| id(r.gateway))),
+            opt_strings("device_id", rows.iter().map(|r| id(r.device))),
+            times("start_time", rows.iter().map(|r| r.start_ms)),
+            opt_times("end_time", rows.iter().map(|r| r.end_ms)),
+            opt_i64s(
+                "period_ms",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::PeriodMs(v) => Some(v),
+                    _ => None,
+                }),
+            ),
+            opt_strings(
+                "spool",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::PersistentSpool(true) => Some("persistent"),
+                    FaultParam::PersistentSpool(false) => Some("volatile"),
+                    _ => None,
+                }),
+            ),
+            opt_f64s(
+                "share",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::Share(v) => Some(v),
+                    _ => None,
+                }),
+            ),
+            opt_i64s(
+                "step_ms",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::StepMs(v) => Some(v),
+                    _ => None,
+                }),
             ),
         ],
     )

@@ -8,6 +8,7 @@ fn reading(device: &str, ts: i64, obs: &[(&str, Option<f64>)]) -> ReadingIn {
         ts_ms: ts,
         battery_pct: 80.0,
         receiver: None,
+        ward: None,
         obs: obs
             .iter()
             .map(|(n, v)| {
@@ -97,6 +98,7 @@ fn logger(ts: i64, air: f64, product: f64) -> ReadingIn {
         ts_ms: ts,
         battery_pct: 80.0,
         receiver: None,
+        ward: None,
         obs: vec![
             ("air_temp".into(), Some(air), "ok".into()),
             ("product_temp".into(), Some(product), "ok".into()),
@@ -157,6 +159,7 @@ fn pump_occlusions_and_bed_exits_alert_once_at_their_onset() {
         ts_ms: ts,
         battery_pct: 99.0,
         receiver: None,
+        ward: None,
         obs: vec![
             ("infusion_rate".into(), Some(100.0), status.into()),
             ("volume_remaining".into(), Some(500.0), "ok".into()),
@@ -204,6 +207,7 @@ fn a_tag_heard_in_another_zone_breaches_and_one_never_heard_goes_missing() {
         battery_pct: 90.0,
         obs: vec![("rssi".into(), Some(-70.0), "ok".into())],
         receiver: Some(rx.into()),
+        ward: None,
     };
     let mut results = Vec::new();
     for kind in [PolicyKind::Naive, PolicyKind::News2] {
@@ -248,4 +252,82 @@ fn a_tag_heard_in_another_zone_breaches_and_one_never_heard_goes_missing() {
     );
     // A tag is never "monitoring lost".
     assert!(results[1].iter().all(|a| a.class != "monitoring_lost"));
+}
+
+/// Ward W1: two oximeters and the gateway's status device, every 15 s (the gateway every
+/// minute), delivered at the stack's clock `clock` (lock-stepped).
+fn ward_reading(device: &str, ts: i64) -> ReadingIn {
+    let mut r = if device.starts_with("edge") {
+        reading(device, ts, &[("spool_depth", Some(0.0))])
+    } else {
+        reading(device, ts, &[("spo2", Some(97.0))])
+    };
+    r.ward = Some("W1".into());
+    r.patient = (!device.starts_with("edge")).then(|| format!("P-{device}"));
+    r
+}
+
+/// Feeds W1 from `from` to `to` (s), every 5 s a clock; `heard(device, t)` says who arrives.
+fn feed(
+    p: &mut Policy,
+    out: &mut Vec<AlertOut>,
+    from: i64,
+    to: i64,
+    heard: impl Fn(&str, i64) -> bool,
+) {
+    for t in (from..to).step_by(5) {
+        p.set_clock(t * S);
+        for (d, every) in [("ox1", 15), ("ox2", 15), ("edge-W1", 60)] {
+            if t % every == 0 && heard(d, t) {
+                p.on_reading(&ward_reading(d, t * S), out);
+            }
+        }
+        p.tick(out);
+    }
+}
+
+#[test]
+fn a_silent_ward_raises_gateway_offline_once_and_nothing_per_device() {
+    let mut p = Policy::new(PolicyKind::News2);
+    let mut out = Vec::new();
+    // 10 min of everything, then 10 min of nothing (the uplink is down), then everything.
+    feed(&mut p, &mut out, 0, 1200, |_, t| !(600..1200).contains(&t));
+    feed(&mut p, &mut out, 1200, 1500, |_, _| true);
+    let classes: Vec<&str> = out.iter().map(|a| a.class).collect();
+    assert_eq!(classes, ["gateway_offline"], "{out:?}");
+    assert_eq!(out[0].subject, "edge-W1");
+    assert_eq!(out[0].priority, Priority::High);
+    // Last arrival at 585 s, shortest cadence 15 s: silent past 585 + 30 + 60 s.
+    assert_eq!(out[0].began_ms, (585 + 30 + 60) * S);
+    // A second outage alerts again (it re-armed when data came back).
+    feed(&mut p, &mut out, 1500, 2200, |_, t| t < 1800);
+    assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn one_silent_device_in_a_ward_that_is_heard_is_monitoring_lost() {
+    let mut p = Policy::new(PolicyKind::News2);
+    let mut out = Vec::new();
+    feed(&mut p, &mut out, 0, 1200, |d, t| d != "ox1" || t < 600);
+    let classes: Vec<&str> = out.iter().map(|a| a.class).collect();
+    assert_eq!(classes, ["monitoring_lost"], "{out:?}");
+    assert_eq!(out[0].device.as_deref(), Some("ox1"));
+}
+
+#[test]
+fn a_clock_stepped_back_an_hour_is_not_silence() {
+    let mut p = Policy::new(PolicyKind::News2);
+    let mut out = Vec::new();
+    // ox1's clock steps back an hour at 600 s; its readings still arrive every 15 s.
+    for t in (0..2400).step_by(5) {
+        p.set_clock(t * S);
+        for (d, every) in [("ox1", 15), ("ox2", 15), ("edge-W1", 60)] {
+            if t % every == 0 {
+                let ts = if d == "ox1" && t >= 600 { t - 3600 } else { t };
+                p.on_reading(&ward_reading(d, ts * S), &mut out);
+            }
+        }
+        p.tick(&mut out);
+    }
+    assert!(out.is_empty(), "{out:?}");
 }

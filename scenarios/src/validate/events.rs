@@ -70,24 +70,220 @@ pub(super) fn event(
                 )
             })
         };
-    match kind_str {
-        "uplink_outage" => {
-            other_targets("ward")?;
-            forbid(span(&ev.to), "to")?;
-            let w = needs(&ev.ward, "ward")?;
-            let ward = scenario
-                .wards
-                .iter()
-                .position(|x| &x.id == w.get_ref())
-                .ok_or_else(|| ctx.err(w.span(), format!("no ward `{}`", w.get_ref())))?;
-            return Ok(Event {
-                at_ms,
-                target: Target::Ward(ward),
-                kind: EventKind::UplinkOutage {
-                    duration_ms: needs_duration()?,
-                },
-            });
+    // The fields only some faults take.
+    // (field, where it is, the kinds it applies to)
+    type FaultField<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+    let fault_fields: [FaultField; 4] = [
+        ("period", span(&ev.period), &["uplink_flapping"]),
+        (
+            "spool",
+            span(&ev.spool),
+            &["gateway_crash", "gateway_power_loss"],
+        ),
+        (
+            "share",
+            ev.share.as_ref().map(|v| v.span()),
+            &["battery_wave"],
+        ),
+        ("step", span(&ev.step), &["clock_step"]),
+    ];
+    for (name, field, kinds) in fault_fields {
+        if !kinds.contains(&kind_str) {
+            forbid(field, name)?;
         }
+    }
+    let ward_of = |w: &Spanned<String>| -> Result<usize, ScenarioError> {
+        scenario
+            .wards
+            .iter()
+            .position(|x| &x.id == w.get_ref())
+            .ok_or_else(|| {
+                ctx.err(
+                    w.span(),
+                    format!(
+                        "no ward `{}`: expected one of: {}",
+                        w.get_ref(),
+                        id_list(scenario.wards.iter().map(|x| x.id.as_str()))
+                    ),
+                )
+            })
+    };
+    if kind_str == "clock_step" {
+        let Some(step) = &ev.step else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                "a `clock_step` event needs `step = \"...\"`, signed, e.g. \"-5m\" or \"+1h\"",
+            ));
+        };
+        let step_ms = signed_duration(ctx, step)?;
+        forbid(span(&ev.duration), "duration")?;
+        for (name, f) in [
+            ("fridge", &ev.fridge),
+            ("asset", &ev.asset),
+            ("staff", &ev.staff),
+            ("to", &ev.to),
+            ("develop", &ev.develop),
+            ("resolve_after", &ev.resolve_after),
+        ] {
+            forbid(span(f), name)?;
+        }
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        return match (&ev.ward, &ev.bed) {
+            (Some(w), None) => {
+                forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+                Ok(Event {
+                    at_ms,
+                    target: Target::Ward(ward_of(w)?),
+                    kind: EventKind::ClockStep {
+                        step_ms,
+                        device: None,
+                    },
+                })
+            }
+            (None, Some(b)) => {
+                let bed = bed_of(ctx, &scenario.beds, &scenario.wards, b)?;
+                let Some(device) = &ev.device else {
+                    return Err(ctx.err(
+                        ev.kind.span(),
+                        "a `clock_step` on a bed needs `device = \"...\"` (the device whose clock jumps)",
+                    ));
+                };
+                let kit = scenario.kit_of_bed(bed);
+                if !kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
+                    return Err(ctx.err(
+                        device.span(),
+                        format!(
+                            "the patient in bed `{}` wears no {}",
+                            b.get_ref(),
+                            device.get_ref().name()
+                        ),
+                    ));
+                }
+                Ok(Event {
+                    at_ms,
+                    target: Target::Bed(bed),
+                    kind: EventKind::ClockStep {
+                        step_ms,
+                        device: Some(*device.get_ref()),
+                    },
+                })
+            }
+            (Some(w), Some(_)) => Err(ctx.err(
+                w.span(),
+                "a `clock_step` targets a ward or a bed's device, not both",
+            )),
+            (None, None) => Err(ctx.err(
+                ev.kind.span(),
+                "a `clock_step` event needs `ward = \"...\"` or `bed = \"...\"` with `device`",
+            )),
+        };
+    }
+    let ward_fault = [
+        "uplink_outage",
+        "uplink_flapping",
+        "wifi_outage",
+        "gateway_crash",
+        "gateway_power_loss",
+        "battery_wave",
+    ];
+    if ward_fault.contains(&kind_str) {
+        other_targets("ward")?;
+        forbid(span(&ev.to), "to")?;
+        let ward = ward_of(&needs(&ev.ward, "ward")?)?;
+        let kind = match kind_str {
+            "uplink_outage" => EventKind::UplinkOutage {
+                duration_ms: needs_duration()?,
+            },
+            "uplink_flapping" => {
+                let Some(period) = &ev.period else {
+                    return Err(ctx.err(
+                        ev.kind.span(),
+                        "an `uplink_flapping` event needs `period = \"...\"`: how long each down (and up) lasts, e.g. \"2m\"",
+                    ));
+                };
+                let duration_ms = needs_duration()?;
+                let period_ms = ctx.positive_duration(period, "period")?;
+                if period_ms < scenario.step_ms {
+                    return Err(ctx.err(
+                        period.span(),
+                        format!(
+                            "`period` must be at least one step ({})",
+                            time::format_duration(scenario.step_ms)
+                        ),
+                    ));
+                }
+                if duration_ms / (2 * period_ms) > limits::FLAPS as i64 {
+                    return Err(ctx.err(
+                        period.span(),
+                        format!(
+                            "an `uplink_flapping` event flaps at most {} times: lengthen `period` or shorten `duration`",
+                            limits::FLAPS
+                        ),
+                    ));
+                }
+                EventKind::UplinkFlapping {
+                    duration_ms,
+                    period_ms,
+                }
+            }
+            "wifi_outage" => EventKind::WifiOutage {
+                duration_ms: needs_duration()?,
+            },
+            "gateway_crash" | "gateway_power_loss" => {
+                let cause = if kind_str == "gateway_crash" {
+                    GatewayDownCause::Crash
+                } else {
+                    GatewayDownCause::PowerLoss
+                };
+                let duration_ms = match (&ev.duration, cause) {
+                    (None, GatewayDownCause::Crash) => 2 * MINUTE_MS,
+                    _ => needs_duration()?,
+                };
+                let persistent_spool = match &ev.spool {
+                    None => false,
+                    Some(v) => match v.get_ref().as_str() {
+                        "persistent" => true,
+                        "volatile" => false,
+                        other => {
+                            return Err(ctx.err(
+                                v.span(),
+                                format!(
+                                    "`spool` is \"persistent\" or \"volatile\", found {other:?}"
+                                ),
+                            ));
+                        }
+                    },
+                };
+                EventKind::GatewayDown {
+                    cause,
+                    duration_ms,
+                    persistent_spool,
+                }
+            }
+            _ => {
+                let share = match &ev.share {
+                    None => 0.5,
+                    Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => *v.get_ref(),
+                    Some(v) => {
+                        return Err(ctx.err(
+                            v.span(),
+                            "`share` is more than 0 and at most 1 (the fraction of the ward's battery devices)",
+                        ));
+                    }
+                };
+                EventKind::BatteryWave {
+                    duration_ms: needs_duration()?,
+                    share,
+                }
+            }
+        };
+        return Ok(Event {
+            at_ms,
+            target: Target::Ward(ward),
+            kind,
+        });
+    }
+    match kind_str {
         "asset_wander" => {
             other_targets("asset")?;
             forbid(span(&ev.duration), "duration")?;
@@ -176,14 +372,7 @@ pub(super) fn event(
         forbid(span(&ev.resolve_after), "resolve_after")?;
         forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
         forbid(ev.device.as_ref().map(|v| v.span()), "device")?;
-        let ids = || {
-            scenario
-                .fridges
-                .iter()
-                .map(|f| f.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let ids = || id_list(scenario.fridges.iter().map(|f| f.id.as_str()));
         let Some(f) = &ev.fridge else {
             return Err(ctx.err(
                 ev.kind.span(),
@@ -349,7 +538,17 @@ pub(super) fn event(
             "compression_low",
         ]);
         expected.extend(FridgeFault::ALL.map(|f| f.name()));
-        expected.extend(["uplink_outage", "asset_wander", "duress"]);
+        expected.extend([
+            "uplink_outage",
+            "uplink_flapping",
+            "wifi_outage",
+            "gateway_crash",
+            "gateway_power_loss",
+            "battery_wave",
+            "clock_step",
+            "asset_wander",
+            "duress",
+        ]);
         return Err(ctx.err(
             ev.kind.span(),
             format!(
@@ -363,4 +562,32 @@ pub(super) fn event(
         target: Target::Bed(bed),
         kind,
     })
+}
+
+/// A signed duration (`"-5m"`, `"+1h"`, `"90s"`), not zero.
+fn signed_duration(ctx: &Ctx, s: &Spanned<String>) -> Result<i64, ScenarioError> {
+    let text = s.get_ref().trim();
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let v = time::parse_duration(rest).map_err(|e| ctx.err(s.span(), format!("step: {e}")))?;
+    if v == 0 {
+        return Err(ctx.err(s.span(), "step must not be zero"));
+    }
+    if v > limits::DURATION_MS {
+        return Err(ctx.err(
+            s.span(),
+            format!(
+                "step: at most {} either way",
+                time::format_duration(limits::DURATION_MS)
+            ),
+        ));
+    }
+    Ok(sign * v)
+}
+
+/// Ids for an error message: `W1, W2, W3`.
+fn id_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    ids.collect::<Vec<_>>().join(", ")
 }

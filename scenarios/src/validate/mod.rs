@@ -41,6 +41,10 @@ pub mod limits {
     pub const EVENTS: usize = 100_000;
     /// A floor-plan coordinate, a space's width or height, in metres (a site fits in 10 km).
     pub const COORD_M: f64 = 10_000.0;
+    /// Down phases of one `uplink_flapping` event.
+    pub const FLAPS: usize = 100_000;
+    /// Readings a device can keep on board (`buffer`): 14 days of 1-s readings.
+    pub const DEVICE_BUFFER: usize = 1_209_600;
     /// Explicit `[[space]]` and `[[receiver]]` entries, each.
     pub const PLAN_ENTRIES: usize = 100_000;
     /// The earliest and latest epoch year: every time of a run must fit `YYYY-MM-DDThh:mm:ss.sssZ`.
@@ -230,6 +234,7 @@ fn default_kits() -> BTreeMap<String, Kit> {
         interval_ms: default_interval_ms(kind),
         only: None,
         share: 1.0,
+        buffer: None,
     })
     .collect();
     BTreeMap::from([("standard".to_string(), Kit { devices })])
@@ -410,11 +415,27 @@ pub(crate) fn resolve(
                 Some(v) => ctx.fraction(v, "share")?,
                 None => 1.0,
             };
+            let buffer = match &d.buffer {
+                Some(v) if (0..=limits::DEVICE_BUFFER as i64).contains(v.get_ref()) => {
+                    Some(*v.get_ref() as usize)
+                }
+                Some(v) => {
+                    return Err(ctx.err(
+                        v.span(),
+                        format!(
+                            "`buffer` is a number of readings from 0 to {}",
+                            limits::DEVICE_BUFFER
+                        ),
+                    ));
+                }
+                None => None,
+            };
             devices.push(DeviceSpec {
                 kind,
                 interval_ms,
                 only,
                 share,
+                buffer,
             });
         }
         kits.insert(kname.clone(), Kit { devices });

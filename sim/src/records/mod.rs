@@ -6,8 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod faults;
 mod status;
 
+pub use faults::{FaultKind, FaultParam, FaultRecord};
 pub use status::{BatteryLevel, StatusReason, StatusReport};
 
 use crate::news2::{Acvpu, News2, Spo2Scale};
@@ -383,10 +385,15 @@ pub enum Fate {
     Unsent,
     /// Lost on the way (radio, full spool).
     Dropped,
+    /// Its gateway crashed or lost power while it was spooled, and the spool was volatile.
+    SpoolLost,
+    /// The device kept it in its onboard buffer while no receiver heard it, and the buffer
+    /// overflowed (oldest first).
+    BufferDropped,
 }
 
 impl Fate {
-    pub const ALL: [Fate; 9] = [
+    pub const ALL: [Fate; 11] = [
         Fate::Delivered,
         Fate::DeliveredLate,
         Fate::RadioLost,
@@ -396,6 +403,8 @@ impl Fate {
         Fate::Unacknowledged,
         Fate::Unsent,
         Fate::Dropped,
+        Fate::SpoolLost,
+        Fate::BufferDropped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -409,6 +418,8 @@ impl Fate {
             Fate::Unacknowledged => "unacknowledged",
             Fate::Unsent => "unsent",
             Fate::Dropped => "dropped",
+            Fate::SpoolLost => "spool_lost",
+            Fate::BufferDropped => "buffer_dropped",
         }
     }
 
@@ -435,7 +446,12 @@ impl Fate {
     pub fn left_the_twin(self) -> bool {
         !matches!(
             self,
-            Fate::Unsent | Fate::Dropped | Fate::RadioLost | Fate::SpoolDropped
+            Fate::Unsent
+                | Fate::Dropped
+                | Fate::RadioLost
+                | Fate::SpoolDropped
+                | Fate::SpoolLost
+                | Fate::BufferDropped
         )
     }
 }

@@ -71,6 +71,8 @@ pub struct Device {
     /// When it last produced a value (the run's start before its first): for the
     /// monitoring-lost condition.
     pub last_value_ms: SimMillis,
+    /// Clock steps (a `clock_step` fault): from when, by how much (ms, signed).
+    pub clock_steps: Vec<(SimMillis, i64)>,
 }
 
 /// A device's battery.
@@ -82,6 +84,8 @@ pub struct Battery {
     /// When it reached the low-battery threshold (the low-battery condition's onset).
     pub low_since_ms: Option<SimMillis>,
     pub depleted: bool,
+    /// A battery wave (a fault) flattens it at this moment.
+    pub flat_at_ms: Option<SimMillis>,
 }
 
 impl Device {
@@ -105,6 +109,12 @@ impl Device {
     /// The device's own clock at simulation time `t`.
     pub fn device_time(&self, t: SimMillis, epoch_ms: SimMillis) -> SimMillis {
         let drift = (t - epoch_ms) as f64 * self.drift_ppm * 1e-6;
-        t + (self.clock_offset_ms + drift).round() as i64
+        let stepped: i64 = self
+            .clock_steps
+            .iter()
+            .filter(|(at, _)| *at <= t)
+            .map(|(_, by)| by)
+            .sum();
+        t + (self.clock_offset_ms + drift).round() as i64 + stepped
     }
 }

@@ -60,6 +60,35 @@ pub struct BatterySpec {
     pub initial_pct: (f64, f64),
 }
 
+/// A battery wave's cell (a bad batch): once it fails it sags to the low-battery threshold at
+/// once and is empty this long after.
+pub const BATTERY_SAG_MS: i64 = 10 * 60_000;
+
+/// Readings a device of `kind` keeps on board while no receiver hears it, uploading them when
+/// one does again (the kit's `buffer` overrides it). Most bedside devices stream and keep
+/// nothing; the ones built to be worn away from a receiver store:
+/// - ECG patch: patches like the Zio store the whole wear (14 days); the twin keeps 14 days of
+///   its readings at a 1 s cadence;
+/// - CGM: the transmitter backfills up to 24 h of 5-min readings (Dexcom G7; G6: 3 h);
+/// - fridge logger: a data logger stores weeks of readings (WHO PQS E006 loggers: 60 days
+///   or more), here 30 days at 1 min;
+/// - pulse oximeter, BP cuff, temperature patch, pump, bed-exit sensor, tags: none.
+pub fn onboard_buffer(kind: DeviceKind) -> usize {
+    match kind {
+        DeviceKind::EcgPatch => 14 * 86_400,
+        DeviceKind::Cgm => 288,
+        DeviceKind::FridgeLogger => 30 * 1_440,
+        DeviceKind::PulseOximeter
+        | DeviceKind::BpCuff
+        | DeviceKind::TempPatch
+        | DeviceKind::InfusionPump
+        | DeviceKind::BedExitSensor
+        | DeviceKind::AssetTag
+        | DeviceKind::StaffBadge
+        | DeviceKind::EdgeGateway => 0,
+    }
+}
+
 pub fn battery(kind: DeviceKind) -> BatterySpec {
     match kind {
         // A 7-day disposable patch.

@@ -67,7 +67,8 @@ impl Plugin for DevicePlugin {
                 SimEnd,
                 flush_open_conditions
                     .in_set(SimSet::Dynamics)
-                    .after(crate::rtls::RtlsSystems),
+                    .after(crate::rtls::RtlsSystems)
+                    .before(crate::faults::FaultSystems),
             );
         super::sampling::sensing(app, super::sense::sense_patients);
     }

@@ -121,7 +121,8 @@ impl Sampler<'_, '_> {
                 }
                 if obs[..len].iter().any(|o| o.value.is_some()) {
                     let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);
-                    if now > lost_at {
+                    // A gateway's own silence is its ward's (`gateway_offline`).
+                    if now > lost_at && device.kind != DeviceKind::EdgeGateway {
                         self.conditions.write(super::systems::technical(
                             ConditionClass::MonitoringLost,
                             Severity::Medium,

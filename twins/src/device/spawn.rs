@@ -93,12 +93,14 @@ pub(crate) fn spawn_device(
             rng: stream(seed, d.id, "noise"),
             artifacts,
             last_value_ms: s.epoch_ms,
+            clock_steps: Vec::new(),
         },
         Battery {
             pct,
             drain_per_ms: 100.0 / (spec.capacity_h * 3_600_000.0),
             low_since_ms: None,
             depleted: false,
+            flat_at_ms: None,
         },
     ));
 }

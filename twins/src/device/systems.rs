@@ -5,15 +5,15 @@ use bevy_ecs::prelude::*;
 use wardtwin_sim::conditions::{
     ConditionClass, ConditionRecord, Severity, Subject, monitoring_lost_after,
 };
-use wardtwin_sim::records::DeviceIx;
 use wardtwin_sim::records::{ArtifactRecord, DeviceEvent, DeviceEventKind, Origin};
+use wardtwin_sim::records::{DeviceIx, DeviceKind};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{ArtifactRecorded, ConditionRecorded, DeviceEventOccurred, Directory, SimClock};
 
 use crate::schedule::{self, Plan};
 
 use super::infusion::Infusion;
-use super::params::LOW_BATTERY_PCT;
+use super::params::{BATTERY_SAG_MS, LOW_BATTERY_PCT};
 use super::{Battery, Device};
 
 pub(super) fn technical(
@@ -46,6 +46,13 @@ pub(super) fn drain_batteries(
     for (device, mut b) in &mut q {
         if b.depleted {
             continue;
+        }
+        if b.flat_at_ms.is_some_and(|t| t <= now) {
+            // A battery wave: the cell sags to the low threshold at once, then to empty
+            // within BATTERY_SAG_MS.
+            b.flat_at_ms = None;
+            b.pct = b.pct.min(LOW_BATTERY_PCT);
+            b.drain_per_ms = b.drain_per_ms.max(LOW_BATTERY_PCT / BATTERY_SAG_MS as f64);
         }
         b.pct = (b.pct - b.drain_per_ms * step).max(0.0);
         if b.pct <= LOW_BATTERY_PCT && b.low_since_ms.is_none() {
@@ -186,7 +193,8 @@ pub(super) fn flush_open_conditions(
         if let Some(c) = inf.and_then(Infusion::flush) {
             conditions.write(ConditionRecorded(c));
         }
-        if device.kind.is_tag() {
+        // A tag's silence is the radio's; a gateway's is its ward's (`gateway_offline`).
+        if device.kind.is_tag() || device.kind == DeviceKind::EdgeGateway {
             continue;
         }
         let lost_at = device.last_value_ms + monitoring_lost_after(device.interval_ms);

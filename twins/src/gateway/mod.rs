@@ -15,19 +15,27 @@
 //! `forward_rate` messages per second, oldest first: a reading forwarded after its emission's
 //! step was `delivered_late`. A full spool drops by its policy: `drop_oldest` (the default:
 //! keep the freshest data) or `drop_newest`; the victim is `spool_dropped`. Messages still
-//! spooled at the end are `unsent`. An `uplink_outage` event takes the uplink down. The gateway
-//! reports its own status (spool depth, drops so far, uplink) as an `edge_gateway` device,
-//! through its own spool.
+//! spooled at the end are `unsent`. The gateway reports its own status (spool depth, drops so
+//! far, uplink) as an `edge_gateway` device, through its own spool.
+//!
+//! **Faults** ([`crate::faults`]): an `uplink_outage` (and each down half of an
+//! `uplink_flapping`) takes the uplink down; a `wifi_outage` takes the ward's receivers down
+//! (what only they would have heard is `radio_lost`, or kept in the device's onboard buffer);
+//! a `gateway_crash` or `gateway_power_loss` stops the gateway: its receivers pass nothing on,
+//! it forwards nothing and reports nothing, and a volatile spool is lost (`spool_lost`).
+//! Devices with an onboard buffer (`buffer` in the kit) keep what nobody heard and upload it,
+//! in order, when a receiver hears them again; a full buffer drops its oldest
+//! (`buffer_dropped`), and what is still buffered at the end is `unsent`.
 
 mod systems;
 
-/// Spawns ward `w`'s gateway, whose own status device is `device`, with its uplink outages.
+/// Spawns ward `w`'s gateway, whose own status device is `device`, with its faults.
 pub(crate) fn spawn_gateway(
     world: &mut bevy_ecs::world::World,
     s: &wardtwin_scenarios::Scenario,
     w: usize,
     device: DeviceIx,
-    outages: Vec<Window>,
+    faults: WardFaults,
 ) -> bevy_ecs::entity::Entity {
     let g = &s.gateways;
     world
@@ -39,9 +47,12 @@ pub(crate) fn spawn_gateway(
             policy: g.drop_policy,
             forward_per_step: ((g.forward_rate_per_s * s.step_ms as f64 / 1000.0).ceil() as usize)
                 .max(1),
-            outages: Window::merged(outages),
+            outages: Window::merged(faults.uplink),
             uplink_up: true,
             dropped: 0,
+            wifi: faults.wifi,
+            down: faults.down,
+            powered: true,
         })
         .id()
 }
@@ -55,9 +66,11 @@ use bevy_ecs::prelude::*;
 use wardtwin_scenarios::{DropPolicy, Layout, Point, Radio};
 use wardtwin_sim::records::{DeviceIx, Reading};
 use wardtwin_sim::rng::SimRng;
+use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{DirectUplink, FileTransport, ForwardedByPlugin, SimEnd, SimSet};
 
 use crate::Window;
+use crate::faults::WardFaults;
 
 /// Mean RSSI of a transmission from `at` (in space `from_space`) to a receiver at `rx` (in
 /// `rx_space`), dBm.
@@ -185,11 +198,16 @@ pub enum Link {
     Tag,
 }
 
-/// A device's link and its radio stream, side by side (both are read for every reading).
+/// A device's link and its radio stream, side by side (both are read for every reading),
+/// with its onboard buffer: readings no receiver heard, kept (up to `buffer_cap`, oldest
+/// dropped first) and uploaded, in order, the next time a receiver hears it. Most devices
+/// have none (`buffer_cap` 0: what nobody hears is lost).
 #[derive(Debug, Clone)]
 pub struct DeviceLink {
     pub link: Link,
     pub rng: SimRng,
+    pub buffer_cap: usize,
+    pub buffer: VecDeque<Reading>,
 }
 
 /// Every device's link and radio stream, by dense device index.
@@ -214,9 +232,33 @@ pub struct Gateway {
     pub uplink_up: bool,
     /// Messages dropped from a full spool so far.
     pub dropped: u64,
+    /// Its receivers down (merged windows).
+    pub wifi: Vec<Window>,
+    /// The gateway down (crash and reboot, power loss), and whether its spool survives.
+    pub down: Vec<(Window, bool)>,
+    /// Whether it is running (not crashed, not without power).
+    pub powered: bool,
 }
 
 impl Gateway {
+    /// The down window it is in at `t`, if any.
+    pub fn down_at(&self, t: SimMillis) -> Option<&(Window, bool)> {
+        self.down
+            .iter()
+            .take_while(|(w, _)| w.start_ms <= t)
+            .find(|(w, _)| w.contains(t))
+    }
+
+    /// Whether its receivers pass on what they hear at `t` (they are up, and so is it).
+    pub fn receiving(&self, t: SimMillis) -> bool {
+        self.powered
+            && !self
+                .wifi
+                .iter()
+                .take_while(|w| w.start_ms <= t)
+                .any(|w| w.contains(t))
+    }
+
     /// Spools `r`; returns the reading the policy dropped, if the spool was full.
     pub fn spool(&mut self, r: Reading) -> Option<Reading> {
         if self.spool.len() < self.spool_limit {

@@ -5,6 +5,7 @@ use rand_distr::{Distribution, Normal};
 use wardtwin_sim::records::{
     DeviceEvent, DeviceEventKind, EmissionFate, EmissionKind, Fate, Forwarded, NO_SOURCE, Reading,
 };
+use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{
     DeviceEventOccurred, EmissionFated, ReadingEmitted, ReadingForwarded, SimClock,
 };
@@ -28,21 +29,27 @@ fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
     })
 }
 
-/// Which gateway hears `r` (its ward index), or `None` if no receiver did.
-fn hear(site: &Site, links: &mut Links, r: &Reading) -> Option<usize> {
-    let DeviceLink { link, rng } = &mut links.devices[r.device.0 as usize];
+/// Which gateway hears `r` (its ward index), or `None` if no receiver did. A receiver whose
+/// gateway is not `receiving` (its Wi-Fi is down, or the gateway is) hears nothing.
+fn hear(site: &Site, links: &mut Links, receiving: &[bool], r: &Reading) -> Option<usize> {
+    let DeviceLink { link, rng, .. } = &mut links.devices[r.device.0 as usize];
+    let up = |gateway: usize| receiving.get(gateway).copied().unwrap_or(true);
     match link {
         Link::Wired { gateway } => Some(*gateway),
         Link::Tag => r
             .observations()
             .iter()
-            .find(|o| o.source != NO_SOURCE)
-            .map(|o| site.receiver_gateway[usize::from(o.source)]),
+            .filter(|o| o.source != NO_SOURCE)
+            .map(|o| site.receiver_gateway[usize::from(o.source)])
+            .find(|&g| up(g)),
         Link::Radio { receivers } => {
             let radio = &site.radio;
             let noise = Normal::new(0.0, radio.shadowing_sd_db.max(1e-9)).expect("sd > 0");
             for _ in 0..=radio.retries {
                 for &(rx, mean) in receivers.as_slice() {
+                    if !up(site.receiver_gateway[usize::from(rx)]) {
+                        continue;
+                    }
                     let mean = f64::from(mean);
                     let heard = if mean - 8.0 * radio.shadowing_sd_db >= radio.sensitivity_dbm {
                         true
@@ -59,8 +66,48 @@ fn hear(site: &Site, links: &mut Links, r: &Reading) -> Option<usize> {
     }
 }
 
-/// This step's emissions, in (device, seq) order: over the radio into their gateway's spool.
+/// Each gateway's power this step: a gateway going down loses a volatile spool; one coming
+/// back starts empty-handed or with what its persistent spool kept. Then whether each one's
+/// receivers pass anything on (`receiving`, by ward).
+fn power(
+    now: SimMillis,
+    gateways: &mut Query<(Entity, &mut Gateway)>,
+    fated: &mut MessageWriter<EmissionFated>,
+    receiving: &mut Vec<bool>,
+) {
+    receiving.clear();
+    for (_, mut gw) in gateways.iter_mut() {
+        let gw = &mut *gw;
+        if receiving.len() <= gw.ward {
+            receiving.resize(gw.ward + 1, true);
+        }
+        if gw.down.is_empty() && gw.wifi.is_empty() {
+            continue;
+        }
+        let down = gw.down_at(now).copied();
+        match (gw.powered, down) {
+            (true, Some((_, persistent))) => {
+                gw.powered = false;
+                if !persistent {
+                    fated.write_batch(
+                        gw.spool
+                            .drain(..)
+                            .map(|r| lost(&r, Fate::SpoolLost, "gateway")),
+                    );
+                }
+            }
+            (false, None) => gw.powered = true,
+            _ => {}
+        }
+        receiving[gw.ward] = gw.receiving(now);
+    }
+}
+
+/// This step's emissions, in (device, seq) order: over the radio into their gateway's spool
+/// (a buffering device's backlog first), or into the device's onboard buffer if nobody heard.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn route(
+    clock: Res<SimClock>,
     site: Res<Site>,
     mut links: ResMut<Links>,
     mut emitted: MessageReader<ReadingEmitted>,
@@ -68,7 +115,9 @@ pub(super) fn route(
     mut fated: MessageWriter<EmissionFated>,
     mut batch: Local<Vec<Reading>>,
     mut by_ward: Local<Vec<Entity>>,
+    mut receiving: Local<Vec<bool>>,
 ) {
+    power(clock.now_ms(), &mut gateways, &mut fated, &mut receiving);
     batch.clear();
     batch.extend(emitted.read().map(|m| m.0));
     if batch.is_empty() {
@@ -81,17 +130,27 @@ pub(super) fn route(
         by_ward.extend(g.into_iter().map(|(_, e)| e));
     }
     for r in batch.iter() {
-        let Some(ward) = hear(&site, &mut links, r) else {
-            fated.write(lost(r, Fate::RadioLost, "radio"));
-            continue;
-        };
-        let Some(&entity) = by_ward.get(ward) else {
-            fated.write(lost(r, Fate::RadioLost, "radio"));
+        let heard = hear(&site, &mut links, &receiving, r);
+        let entity = heard.and_then(|w| by_ward.get(w).copied());
+        let link = &mut links.devices[r.device.0 as usize];
+        let Some(entity) = entity else {
+            if link.buffer_cap == 0 {
+                fated.write(lost(r, Fate::RadioLost, "radio"));
+                continue;
+            }
+            if link.buffer.len() >= link.buffer_cap
+                && let Some(victim) = link.buffer.pop_front()
+            {
+                fated.write(lost(&victim, Fate::BufferDropped, "device"));
+            }
+            link.buffer.push_back(*r);
             continue;
         };
         let (_, mut gw) = gateways.get_mut(entity).expect("gateway entity");
-        if let Some(victim) = gw.spool(*r) {
-            fated.write(lost(&victim, Fate::SpoolDropped, "gateway"));
+        for b in link.buffer.drain(..).chain(std::iter::once(*r)) {
+            if let Some(victim) = gw.spool(b) {
+                fated.write(lost(&victim, Fate::SpoolDropped, "gateway"));
+            }
         }
     }
 }
@@ -125,7 +184,7 @@ pub(super) fn forward(
                 },
             }));
         }
-        if !up {
+        if !up || !gw.powered {
             continue;
         }
         let n = gw.spool.len().min(gw.forward_per_step);
@@ -138,9 +197,11 @@ pub(super) fn forward(
     }
 }
 
-/// At the end of the run: what is still spooled never went upstream.
+/// At the end of the run: what is still spooled, or still in a device's buffer, never went
+/// upstream.
 pub(super) fn flush_spools(
     mut gateways: Query<&mut Gateway>,
+    mut links: ResMut<Links>,
     mut fated: MessageWriter<EmissionFated>,
 ) {
     for mut gw in &mut gateways {
@@ -148,6 +209,13 @@ pub(super) fn flush_spools(
             gw.spool
                 .drain(..)
                 .map(|r| lost(&r, Fate::Unsent, "gateway")),
+        );
+    }
+    for link in &mut links.devices {
+        fated.write_batch(
+            link.buffer
+                .drain(..)
+                .map(|r| lost(&r, Fate::Unsent, "device")),
         );
     }
 }
@@ -158,6 +226,10 @@ pub(super) fn sense_self(mut sampler: Sampler, gateways: Query<&Gateway>) {
         let Ok(g) = gateways.get(device.subject) else {
             return Sensed::Nothing;
         };
+        if !g.powered {
+            // Crashed, or without power: it reports nothing.
+            return Sensed::Nothing;
+        }
         obs[0] = ok(Metric::SpoolDepth, g.spool.len() as f64);
         obs[1] = ok(Metric::SpoolDropped, g.dropped as f64);
         obs[2] = ok(Metric::Uplink, if g.uplink_up { 1.0 } else { 0.0 });

@@ -23,6 +23,8 @@ use crate::coldchain::Faults;
 use crate::coldchain::spawn::spawn_fridge;
 use crate::device::ArtifactWindow;
 use crate::device::spawn::{DeviceSpec, spawn_device};
+use crate::faults::gaps::{DeliveryGaps, Watched};
+use crate::faults::{DeviceFaults, PlanDevice};
 use crate::gateway::{DeviceLink, Link, Links, Site, spawn_gateway};
 use crate::patient::glucose::Hypo;
 use crate::patient::spawn::{PatientPlan, spawn_patient};
@@ -150,6 +152,8 @@ struct DeviceDraft {
     kind: DeviceKind,
     interval_ms: i64,
     owner: Owner,
+    /// Readings it keeps on board while nobody hears it.
+    buffer: usize,
 }
 
 impl DeviceDraft {
@@ -204,6 +208,9 @@ fn device_drafts(s: &Scenario, seed: u64, admissions: &[Admission]) -> Vec<Devic
                 kind: d.kind,
                 interval_ms: d.interval_ms,
                 owner: Owner::Bed(a.bed),
+                buffer: d
+                    .buffer
+                    .unwrap_or_else(|| crate::device::params::onboard_buffer(d.kind)),
             });
         }
     }
@@ -213,6 +220,7 @@ fn device_drafts(s: &Scenario, seed: u64, admissions: &[Admission]) -> Vec<Devic
             kind,
             interval_ms,
             owner,
+            buffer: crate::device::params::onboard_buffer(kind),
         });
     };
     for (fi, f) in s.fridges.iter().enumerate() {
@@ -379,6 +387,8 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         links.devices.push(DeviceLink {
             link,
             rng: stream(seed, &d.id, "radio"),
+            buffer_cap: d.buffer,
+            buffer: std::collections::VecDeque::new(),
         });
     }
 
@@ -393,7 +403,6 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
     let mut occlusions: BTreeMap<usize, Vec<Window>> = BTreeMap::new();
     let mut fridge_faults: Vec<Faults> = vec![Faults::default(); s.fridges.len()];
     let mut scheduled_doors: Vec<Vec<Window>> = vec![Vec::new(); s.fridges.len()];
-    let mut uplink_outages: BTreeMap<usize, Vec<Window>> = BTreeMap::new();
     let mut scheduled_wanders: BTreeMap<usize, Vec<(SimMillis, Option<usize>)>> = BTreeMap::new();
     let mut scheduled_duress: BTreeMap<usize, Vec<SimMillis>> = BTreeMap::new();
     let end_ms = s.epoch_ms + s.duration_ms;
@@ -402,15 +411,8 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         let until = |d: Option<i64>| d.map_or(end_ms, |d| (at + d).min(end_ms));
         let bed = match ev.target {
             Target::Bed(b) => b,
-            Target::Ward(w) => {
-                if let EventKind::UplinkOutage { duration_ms } = ev.kind {
-                    uplink_outages.entry(w).or_default().push(Window {
-                        start_ms: at,
-                        end_ms: until(Some(duration_ms)),
-                    });
-                }
-                continue;
-            }
+            // Faults of a ward's network and devices: `faults::plan`.
+            Target::Ward(_) => continue,
             Target::Asset(a) => {
                 if let EventKind::AssetWander { to } = ev.kind {
                     scheduled_wanders.entry(a).or_default().push((at, to));
@@ -497,8 +499,14 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
                 start_ms: at,
                 end_ms: until(Some(*duration_ms)),
             }),
+            // Faults: `faults::plan`.
             EventKind::Fridge { .. }
             | EventKind::UplinkOutage { .. }
+            | EventKind::UplinkFlapping { .. }
+            | EventKind::WifiOutage { .. }
+            | EventKind::GatewayDown { .. }
+            | EventKind::BatteryWave { .. }
+            | EventKind::ClockStep { .. }
             | EventKind::AssetWander { .. }
             | EventKind::Duress => {}
         }
@@ -516,6 +524,18 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         patient_entity.insert(a.bed, e);
     }
     // Devices, each with its subject (a patient, or the fridge, gateway or mover it is on).
+    let plan_devices: Vec<PlanDevice> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| PlanDevice {
+            ix: DeviceIx(i as u32),
+            id: &d.id,
+            kind: d.kind,
+            ward: d.ward(s),
+            bed: d.bed(),
+        })
+        .collect();
+    let mut faults = crate::faults::plan(s, seed, &plan_devices);
     let mut artifact_records = Vec::new();
     for (i, d) in drafts.iter().enumerate() {
         let ix = DeviceIx(i as u32);
@@ -531,13 +551,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
                 &scheduled_doors[f],
                 &mut artifact_records,
             ),
-            Owner::Gateway(w) => spawn_gateway(
-                world,
-                s,
-                w,
-                ix,
-                uplink_outages.remove(&w).unwrap_or_default(),
-            ),
+            Owner::Gateway(w) => {
+                spawn_gateway(world, s, w, ix, std::mem::take(&mut faults.wards[w]))
+            }
             Owner::Asset(a) => {
                 let trips = asset_trips(s, seed, a, scheduled_wanders.remove(&a));
                 world
@@ -578,6 +594,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         );
     }
     world.write_message_batch(artifact_records.into_iter().map(ArtifactRecorded));
+    apply_device_faults(world, &faults.devices);
+    world.insert_resource(faults.plan);
+    world.insert_resource(delivery_gaps(s, &drafts));
     world.insert_resource(site);
     world.insert_resource(links);
     world.insert_resource(RtlsParams {
@@ -591,4 +610,56 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         seed,
     });
     dir
+}
+
+/// Battery waves and clock steps, on the devices they hit.
+fn apply_device_faults(world: &mut World, faults: &BTreeMap<DeviceIx, DeviceFaults>) {
+    if faults.is_empty() {
+        return;
+    }
+    let mut q = world.query::<(&mut crate::device::Device, &mut crate::device::Battery)>();
+    for (mut d, mut b) in q.iter_mut(world) {
+        if let Some(f) = faults.get(&d.ix) {
+            b.flat_at_ms = f.flat_at_ms;
+            d.clock_steps = f.clock_steps.clone();
+        }
+    }
+}
+
+/// The gap ledger: every device but the RTLS tags, with its allowance and its ward's gateway.
+fn delivery_gaps(s: &Scenario, drafts: &[DeviceDraft]) -> DeliveryGaps {
+    let gateway_of: BTreeMap<usize, DeviceIx> = drafts
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.kind == DeviceKind::EdgeGateway)
+        .map(|(i, d)| (d.ward(s), DeviceIx(i as u32)))
+        .collect();
+    let tag = |d: &DeviceDraft| matches!(d.kind, DeviceKind::AssetTag | DeviceKind::StaffBadge);
+    // A ward is silent once nothing has come from it for its fastest device's allowance.
+    let mut fastest: BTreeMap<usize, i64> = BTreeMap::new();
+    for d in drafts.iter().filter(|d| !tag(d)) {
+        let f = fastest.entry(d.ward(s)).or_insert(d.interval_ms);
+        *f = (*f).min(d.interval_ms);
+    }
+    let watched = drafts
+        .iter()
+        .map(|d| {
+            if tag(d) {
+                return None;
+            }
+            let ward = d.ward(s);
+            let is_gateway = d.kind == DeviceKind::EdgeGateway;
+            let interval = if is_gateway {
+                fastest.get(&ward).copied().unwrap_or(d.interval_ms)
+            } else {
+                d.interval_ms
+            };
+            Some(Watched {
+                allowed_ms: DeliveryGaps::allowance(interval),
+                gateway: *gateway_of.get(&ward)?,
+                is_gateway,
+            })
+        })
+        .collect();
+    DeliveryGaps::new(watched, s.epoch_ms)
 }

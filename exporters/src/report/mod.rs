@@ -1,7 +1,9 @@
 //! Rendering a [`Scorecard`]: `scorecard.json` (machine-readable, byte-identical for the same
 //! inputs), `scorecard.md`, `scorecard.html` (self-contained, with inline SVG plots: per-patient
 //! timelines of true NEWS2 with conditions and alerts, and a latency histogram) and `junit.xml`
-//! (one test case per gate, for CI).
+//! (one test case per gate, for CI). A run with faults gets a drill section ([`drill`]).
+
+mod drill;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -109,6 +111,9 @@ pub fn summary_lines(card: &Scorecard) -> Vec<String> {
             dur(c.latency_p90_ms)
         ));
     }
+    if let Some(d) = &card.drill {
+        out.extend(drill::summary_lines(d));
+    }
     for g in &card.gates {
         out.push(format!(
             "  gate        {} {}: {}",
@@ -166,6 +171,7 @@ pub fn markdown(card: &Scorecard) -> String {
         }
         s.push('\n');
     }
+    drill::markdown(card, &mut s);
     s.push_str("## By class\n\n");
     s.push_str(CLASS_HEADER);
     for c in card.classes.iter().chain(std::iter::once(&card.overall)) {
@@ -463,6 +469,7 @@ pub fn html(card: &Scorecard, plots: &Plots) -> String {
     s.push_str(&md_to_html(&markdown(card)));
     s.push_str("<h2>Detection latency</h2>\n");
     s.push_str(&latency_svg(card));
+    drill::html(card, &mut s);
     s.push_str("\n<h2>Timelines</h2>\n<p>True NEWS2 (line, 0–20), conditions (bands under the axis: low, medium, high tiers), alerts (dots: filled = matched a condition, hollow = false).</p>\n");
     for p in plots.news2.keys() {
         let _ = writeln!(s, "<h3>{}</h3>", esc(p));

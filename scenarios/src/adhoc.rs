@@ -1,0 +1,174 @@
+//! Ad-hoc faults from the command line (`wardtwin run SCENARIO --fault SPEC`): each spec is
+//! turned into the `[[event]]` it stands for and added to the scenario's timeline, where it is
+//! validated like any other event. A spec that names a file adds that file's `[[event]]`s (a
+//! drill file).
+//!
+//! ```text
+//! uplink WARD down DURATION at TIME
+//! uplink WARD flap DURATION every PERIOD at TIME
+//! wifi WARD down DURATION at TIME
+//! gateway WARD crash [DURATION] [persistent|volatile] at TIME
+//! gateway WARD power DURATION [persistent|volatile] at TIME
+//! battery WARD wave DURATION [SHARE] at TIME
+//! clock WARD step ±DURATION at TIME
+//! clock BED DEVICE_KIND step ±DURATION at TIME
+//! ```
+//!
+//! `TIME` is an offset from the scenario's epoch, like an event's `at` (`03:00`, `90m`).
+
+/// The `[[event]]` TOML of one spec, or what was expected.
+pub fn event_toml(spec: &str) -> Result<String, String> {
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    let Some(at_pos) = words.iter().rposition(|w| *w == "at") else {
+        return Err("expected `... at TIME` (an offset from the epoch, e.g. `at 03:00`)".into());
+    };
+    let (body, tail) = words.split_at(at_pos);
+    let at = match tail {
+        [_, t] => *t,
+        _ => return Err("expected one TIME after `at`".into()),
+    };
+    let quote = |s: &str| -> Result<String, String> {
+        if s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '+'))
+        {
+            Ok(format!("\"{s}\""))
+        } else {
+            Err(format!("unexpected characters in {s:?}"))
+        }
+    };
+    let spool = |w: Option<&&str>| -> Result<Option<String>, String> {
+        match w.copied() {
+            None => Ok(None),
+            Some(s @ ("persistent" | "volatile")) => Ok(Some(format!("spool = \"{s}\"\n"))),
+            Some(other) => Err(format!("expected persistent or volatile, found {other:?}")),
+        }
+    };
+    let mut ev = format!("\n[[event]]\nat = {}\n", quote(at)?);
+    match body {
+        ["uplink", ward, "down", d] => {
+            ev += &format!(
+                "ward = {}\nkind = \"uplink_outage\"\nduration = {}\n",
+                quote(ward)?,
+                quote(d)?
+            );
+        }
+        ["uplink", ward, "flap", d, "every", p] => {
+            ev += &format!(
+                "ward = {}\nkind = \"uplink_flapping\"\nduration = {}\nperiod = {}\n",
+                quote(ward)?,
+                quote(d)?,
+                quote(p)?
+            );
+        }
+        ["wifi", ward, "down", d] => {
+            ev += &format!(
+                "ward = {}\nkind = \"wifi_outage\"\nduration = {}\n",
+                quote(ward)?,
+                quote(d)?
+            );
+        }
+        ["gateway", ward, "crash", rest @ ..] if rest.len() <= 2 => {
+            ev += &format!("ward = {}\nkind = \"gateway_crash\"\n", quote(ward)?);
+            let mut rest = rest.iter().peekable();
+            if let Some(d) = rest.next_if(|w| !matches!(**w, "persistent" | "volatile")) {
+                ev += &format!("duration = {}\n", quote(d)?);
+            }
+            ev += &spool(rest.next())?.unwrap_or_default();
+        }
+        ["gateway", ward, "power", d, rest @ ..] if rest.len() <= 1 => {
+            ev += &format!(
+                "ward = {}\nkind = \"gateway_power_loss\"\nduration = {}\n",
+                quote(ward)?,
+                quote(d)?
+            );
+            ev += &spool(rest.first())?.unwrap_or_default();
+        }
+        ["battery", ward, "wave", d, rest @ ..] if rest.len() <= 1 => {
+            ev += &format!(
+                "ward = {}\nkind = \"battery_wave\"\nduration = {}\n",
+                quote(ward)?,
+                quote(d)?
+            );
+            if let Some(share) = rest.first() {
+                let v: f64 = share
+                    .parse()
+                    .map_err(|_| format!("expected a share from 0 to 1, found {share:?}"))?;
+                ev += &format!("share = {v:?}\n");
+            }
+        }
+        ["clock", ward, "step", by] => {
+            ev += &format!(
+                "ward = {}\nkind = \"clock_step\"\nstep = {}\n",
+                quote(ward)?,
+                quote(by)?
+            );
+        }
+        ["clock", bed, device, "step", by] => {
+            ev += &format!(
+                "bed = {}\ndevice = {}\nkind = \"clock_step\"\nstep = {}\n",
+                quote(bed)?,
+                quote(device)?,
+                quote(by)?
+            );
+        }
+        _ => {
+            return Err("expected one of: `uplink WARD down DURATION`, `uplink WARD flap DURATION every PERIOD`, \
+                 `wifi WARD down DURATION`, `gateway WARD crash [DURATION] [persistent|volatile]`, \
+                 `gateway WARD power DURATION [persistent|volatile]`, `battery WARD wave DURATION [SHARE]`, \
+                 `clock WARD step ±DURATION`, `clock BED DEVICE_KIND step ±DURATION`, then `at TIME`"
+                .into());
+        }
+    }
+    Ok(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_become_the_events_they_stand_for() {
+        assert_eq!(
+            event_toml("uplink W2 down 20m at 03:00").unwrap(),
+            "\n[[event]]\nat = \"03:00\"\nward = \"W2\"\nkind = \"uplink_outage\"\nduration = \"20m\"\n"
+        );
+        assert!(
+            event_toml("gateway W1 crash persistent at 1h")
+                .unwrap()
+                .contains("kind = \"gateway_crash\"\nspool = \"persistent\"\n")
+        );
+        assert!(
+            event_toml("gateway W1 crash 5m at 1h")
+                .unwrap()
+                .contains("duration = \"5m\"")
+        );
+        assert!(
+            event_toml("battery W1 wave 20m 0.3 at 2h")
+                .unwrap()
+                .contains("share = 0.3\n")
+        );
+        assert!(
+            event_toml("clock W1-03 pulse_oximeter step -1h at 04:00")
+                .unwrap()
+                .contains("bed = \"W1-03\"\ndevice = \"pulse_oximeter\"")
+        );
+    }
+
+    #[test]
+    fn a_bad_spec_says_what_was_expected() {
+        for (spec, says) in [
+            ("uplink W2 down 20m", "at TIME"),
+            ("uplink W2 sideways 20m at 1h", "expected one of"),
+            ("uplink W2 down 20m at", "expected one TIME"),
+            (
+                "gateway W1 power 5m sometimes at 1h",
+                "persistent or volatile",
+            ),
+            ("battery W1 wave 5m lots at 1h", "share"),
+            ("uplink W\"2 down 20m at 1h", "unexpected characters"),
+        ] {
+            let e = event_toml(spec).unwrap_err();
+            assert!(e.contains(says), "{spec}: {e}");
+        }
+    }
+}
