@@ -404,5 +404,16 @@ mod schema_tests {
         let bad = text.replace("\"medium\"", "\"urgent\"");
         assert!(schemas.check(bad.as_bytes()).is_err());
         assert!(parse_alert(bad.as_bytes()).is_err());
+        // Every class the scorer knows is in the schema's list (they cannot drift apart).
+        for class in wardtwin_scoring::taxonomy::class_names() {
+            let a = Alert {
+                class: class.into(),
+                ..a.clone()
+            };
+            let text = encode_alert(&a, "", serde_json::json!({}));
+            schemas
+                .check(text.as_bytes())
+                .unwrap_or_else(|e| panic!("{class}: {e:?}"));
+        }
     }
 }
