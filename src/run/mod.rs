@@ -185,6 +185,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         scenario.duration_ms = sim.clock().duration_ms();
     }
     let episodes = wardtwin_twins::episode_lines(sim.app.world_mut());
+    let faults = wardtwin_twins::fault_lines(sim.app.world_mut());
     let reports = sim
         .finish()
         .map_err(|e| anyhow::anyhow!("writing {} failed: {e}", out.display()))?;
@@ -205,7 +206,10 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         &out,
         &scenario,
         &dir,
-        &episodes,
+        &[
+            ("episode", &episodes, "episodes"),
+            ("fault", &faults, "faults"),
+        ],
         wall,
         interrupted,
     );

@@ -92,7 +92,8 @@ pub(super) fn print(
     out: &Path,
     scenario: &Scenario,
     dir: &Directory,
-    episodes: &[String],
+    // (label, lines, their table): the episodes and the faults of the run.
+    truth: &[(&str, &Vec<String>, &str)],
     wall: std::time::Duration,
     interrupted: bool,
 ) {
@@ -138,14 +139,16 @@ pub(super) fn print(
         rows_of("device_events")
     );
     const SHOWN: usize = 8;
-    for line in episodes.iter().take(SHOWN) {
-        outln!("  episode       {line}");
-    }
-    if episodes.len() > SHOWN {
-        outln!(
-            "  episode       ... and {} more (episodes.parquet)",
-            episodes.len() - SHOWN
-        );
+    for (label, lines, table) in truth {
+        for line in lines.iter().take(SHOWN) {
+            outln!("  {label:<13} {line}");
+        }
+        if lines.len() > SHOWN {
+            outln!(
+                "  {label:<13} ... and {} more ({table}.parquet)",
+                lines.len() - SHOWN
+            );
+        }
     }
     outln!("  wall time     {secs:.2} s ({speed:.0}x real time)");
     outln!(

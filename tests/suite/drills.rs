@@ -147,7 +147,7 @@ fn drills_lists_the_drill_library_with_faults_and_gates() {
 fn an_ad_hoc_fault_joins_the_timeline_and_a_bad_one_is_refused_with_what_was_expected() {
     let dir = temp_dir("adhoc-fault");
     let out = dir.path().join("run");
-    run_scenario(
+    let o = run_scenario(
         "quickstart",
         &out,
         &[
@@ -158,6 +158,12 @@ fn an_ad_hoc_fault_joins_the_timeline_and_a_bad_one_is_refused_with_what_was_exp
             "--fault",
             "clock W1-03 pulse_oximeter step -5m at 30m",
         ],
+    );
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.contains("  fault         uplink_outage W1 00:20-00:30\n")
+            && summary.contains("  fault         clock_step spo2-W1-03 00:30\n"),
+        "{summary}"
     );
     let faults = read_parquet(out.join("faults.parquet"));
     assert_eq!(str_values(&faults, "kind"), ["uplink_outage", "clock_step"]);

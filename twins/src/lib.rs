@@ -185,6 +185,38 @@ pub fn episode_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
         .collect()
 }
 
+/// One line per fault that began in the run: kind, where, and its window.
+pub fn fault_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
+    use wardtwin_sim::time::format_iso_ms;
+    let (Some(dir), Some(plan)) = (
+        world.get_resource::<Directory>(),
+        world.get_resource::<faults::FaultPlan>(),
+    ) else {
+        return Vec::new();
+    };
+    let end = world
+        .get_resource::<wardtwin_sim::SimClock>()
+        .map_or(i64::MAX, |c| c.end_ms());
+    let clock = |t: i64| format_iso_ms(t)[11..16].to_string();
+    plan.records
+        .iter()
+        .filter(|f| f.start_ms < end)
+        .map(|f| {
+            let at = match (f.device, f.gateway) {
+                (Some(d), _) => dir.device(d).id.clone(),
+                (None, Some(g)) => dir.device(g).ward.clone(),
+                (None, None) => String::new(),
+            };
+            let window = match f.end_ms {
+                Some(e) if e == f.start_ms => clock(e),
+                Some(e) if e <= end => format!("{}-{}", clock(f.start_ms), clock(e)),
+                _ => format!("{}-end", clock(f.start_ms)),
+            };
+            format!("{} {at} {window}", f.kind.name())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use bevy_app::Update;
