@@ -6,6 +6,7 @@ pub mod manifest;
 pub mod parquet;
 pub mod tables;
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -139,7 +140,7 @@ impl<'a> Cols<'a> {
             path: dir.join(format!("{table}.parquet")),
         }
     }
-    fn err(&self, col: &str, e: PolarsError) -> RunFolderError {
+    pub fn err(&self, col: &str, e: PolarsError) -> RunFolderError {
         invalid(&self.path, format!("column `{col}`: {e}"))
     }
     pub fn str(&self, col: &str) -> Result<Vec<Option<String>>, RunFolderError> {
@@ -355,8 +356,18 @@ fn artifacts(dir: &Path) -> Result<Vec<Artifact>, RunFolderError> {
 /// Emission counts by fate, and (when asked) the emissions themselves.
 type Ledger = (Vec<(Fate, u64)>, Vec<Emission>);
 
-/// The ledger's emissions (for ingestion figures); `with_rows` false: only counts by fate.
-fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
+/// Which of the ledger's telemetry rows to keep as [`Emission`]s (the counts are always of all).
+enum Keep<'a> {
+    None,
+    All,
+    /// Only these devices' (a drill's affected devices).
+    Devices(&'a HashSet<String>),
+}
+
+/// The ledger's telemetry counts by fate, and the rows `keep` asks for. String columns are
+/// read in place: a 1,000-bed day has 18 M rows, and a `String` per row and column took 7 GB.
+fn emissions(dir: &Path, keep: Keep<'_>) -> Result<Ledger, RunFolderError> {
+    let with_rows = !matches!(keep, Keep::None);
     let cols: &[&str] = if with_rows {
         &[
             "device_id",
@@ -380,52 +391,74 @@ fn emissions(dir: &Path, with_rows: bool) -> Result<Ledger, RunFolderError> {
         }
     };
     let c = Cols::new(&df, dir, "emissions");
-    let fate = c
-        .str("fate")?
-        .into_iter()
-        .map(|f| {
-            f.map(|name| {
-                Fate::from_name(&name)
+    let strs = |name: &str| -> Result<&StringChunked, RunFolderError> {
+        let col = df.column(name).map_err(|e| c.err(name, e))?;
+        col.str().map_err(|e| c.err(name, e))
+    };
+    let fates = strs("fate")?;
+    let kinds = if has_kind { Some(strs("kind")?) } else { None };
+    let (mut devices, mut sinks, mut seqs, mut sims, mut fwds) = (None, None, None, None, None);
+    if with_rows {
+        let col = |name: &str| df.column(name).map_err(|e| c.err(name, e));
+        let time = |name: &str| -> Result<&Int64Chunked, RunFolderError> {
+            Ok(col(name)?
+                .datetime()
+                .map_err(|e| c.err(name, e))?
+                .physical())
+        };
+        devices = Some(strs("device_id")?);
+        sinks = Some(strs("sink")?);
+        seqs = Some(col("seq")?.u32().map_err(|e| c.err("seq", e))?);
+        sims = Some(time("sim_time")?);
+        fwds = Some(time("forwarded_time")?);
+    }
+    let mut counts: std::collections::BTreeMap<Fate, u64> = Default::default();
+    let mut rows = Vec::new();
+    let mut kind_iter = kinds.map(|k| k.iter());
+    let mut device_iter = devices.map(|d| d.iter());
+    let mut sink_iter = sinks.map(|s| s.iter());
+    let mut seq_iter = seqs.map(|s| s.iter());
+    let mut sim_iter = sims.map(|s| s.iter());
+    let mut fwd_iter = fwds.map(|s| s.iter());
+    for fate in fates.iter() {
+        let kind = match kind_iter.as_mut() {
+            Some(it) => it.next().flatten(),
+            None => Some(EmissionKind::Telemetry.name()),
+        };
+        let device = device_iter.as_mut().and_then(|it| it.next().flatten());
+        let sink = sink_iter.as_mut().and_then(|it| it.next().flatten());
+        let seq = seq_iter.as_mut().and_then(|it| it.next().flatten());
+        let sim = sim_iter.as_mut().and_then(|it| it.next().flatten());
+        let fwd = fwd_iter.as_mut().and_then(|it| it.next().flatten());
+        let kind = kind.ok_or_else(|| invalid(&c.path, "column `kind` has a null"))?;
+        let kind = EmissionKind::from_name(kind)
+            .ok_or_else(|| invalid(&c.path, format!("unknown emission kind `{kind}`")))?;
+        // The telemetry's ledger (status messages have fates too, but scoring judges telemetry).
+        if kind != EmissionKind::Telemetry {
+            continue;
+        }
+        let fate = fate
+            .map(|name| {
+                Fate::from_name(name)
                     .ok_or_else(|| invalid(&c.path, format!("unknown fate `{name}`")))
             })
-            .transpose()
-        })
-        .collect::<Result<Vec<Option<Fate>>, _>>()?;
-    // The telemetry's ledger (status messages have fates too, but scoring judges telemetry).
-    let kinds = if has_kind {
-        c.str("kind")?
-    } else {
-        vec![Some(EmissionKind::Telemetry.name().to_string()); df.height()]
-    };
-    let telemetry = kinds
-        .into_iter()
-        .map(|k| {
-            let k = k.ok_or_else(|| invalid(&c.path, "column `kind` has a null"))?;
-            EmissionKind::from_name(&k)
-                .map(|k| k == EmissionKind::Telemetry)
-                .ok_or_else(|| invalid(&c.path, format!("unknown emission kind `{k}`")))
-        })
-        .collect::<Result<Vec<bool>, _>>()?;
-    let mut counts: std::collections::BTreeMap<Fate, u64> = Default::default();
-    for (f, _) in fate.iter().zip(&telemetry).filter(|(_, t)| **t) {
-        if let Some(f) = f {
-            *counts.entry(*f).or_default() += 1;
+            .transpose()?;
+        if let Some(f) = fate {
+            *counts.entry(f).or_default() += 1;
         }
-    }
-    let mut rows = Vec::new();
-    if with_rows {
-        let (device, seq, t) = (c.str("device_id")?, c.u32("seq")?, c.time("sim_time")?);
-        let forwarded = c.time("forwarded_time")?;
-        let sink = c.str("sink")?;
-        rows.reserve(df.height());
-        for i in (0..df.height()).filter(|i| telemetry[*i]) {
+        let wanted = match &keep {
+            Keep::None => false,
+            Keep::All => true,
+            Keep::Devices(set) => device.is_some_and(|d| set.contains(d)),
+        };
+        if wanted {
             rows.push(Emission {
-                device: c.required("device_id", device[i].clone())?,
-                seq: c.required("seq", seq[i])?,
-                sim_ms: c.required("sim_time", t[i])?,
-                forwarded_ms: forwarded[i],
-                fate: c.required("fate", fate[i])?,
-                sink: sink[i].clone().unwrap_or_default(),
+                device: c.required("device_id", device.map(str::to_string))?,
+                seq: c.required("seq", seq)?,
+                sim_ms: c.required("sim_time", sim)?,
+                forwarded_ms: fwd,
+                fate: c.required("fate", fate)?,
+                sink: sink.unwrap_or_default().to_string(),
             });
         }
     }
@@ -462,12 +495,25 @@ pub fn load_inputs(
         None
     };
     let faults = faults(dir)?;
-    let (fates, mut rows) = emissions(dir, echo.is_some() || !faults.is_empty())?;
-    // The drill section and the ingestion figures read the same rows.
+    let directory = directory(dir)?;
+    // The drill section needs the rows of the devices its faults affect; the ingestion
+    // figures need every row.
+    let affected = affected_devices(&directory, &faults);
+    let keep = if echo.is_some() {
+        Keep::All
+    } else if !faults.is_empty() {
+        Keep::Devices(&affected)
+    } else {
+        Keep::None
+    };
+    let (fates, mut rows) = emissions(dir, keep)?;
     let drill = (!faults.is_empty()).then(|| DrillInputs {
         faults,
         emissions: if echo.is_some() {
-            rows.clone()
+            rows.iter()
+                .filter(|e| affected.contains(&e.device))
+                .cloned()
+                .collect()
         } else {
             std::mem::take(&mut rows)
         },
@@ -481,7 +527,7 @@ pub fn load_inputs(
             .unwrap_or(false);
     let inputs = Inputs {
         run: header.run.clone(),
-        directory: directory(dir)?,
+        directory,
         conditions: conditions(dir)?,
         artifacts: artifacts(dir)?,
         alerts: received,
@@ -493,6 +539,23 @@ pub fn load_inputs(
         drill,
     };
     Ok((header, inputs))
+}
+
+/// The devices any fault concerns: those of its ward, or its one device
+/// (`scoring::drill` decides which of them each fault affects).
+fn affected_devices(directory: &[Entity], faults: &[Fault]) -> HashSet<String> {
+    directory
+        .iter()
+        .filter(|e| e.kind == EntityKind::Device)
+        .filter(|e| {
+            faults.iter().any(|f| match (&f.device, &f.ward) {
+                (Some(d), _) => &e.id == d,
+                (None, Some(w)) => e.ward.as_ref() == Some(w),
+                (None, None) => false,
+            })
+        })
+        .map(|e| e.id.clone())
+        .collect()
 }
 
 /// What `broker.json` says the embedded broker discarded: (cursor jumps, "client filter"s).
