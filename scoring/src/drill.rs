@@ -30,8 +30,8 @@ use wardtwin_sim::records::Fate;
 use wardtwin_sim::time::SimMillis;
 
 use crate::matcher::{AlertOutcome, ConditionOutcome, Matching};
-use crate::model::{Emission, EntityKind, Fault, Inputs};
-use crate::scorecard::percentile;
+use crate::model::{Emission, Entity, EntityKind, Fault, Inputs};
+use crate::scorecard::{percentile, ratio};
 use crate::taxonomy;
 
 /// How long after a heal a system's silence alert still counts as detecting the fault.
@@ -142,10 +142,6 @@ impl DrillSection {
     }
 }
 
-fn ratio(num: u64, den: u64) -> Option<f64> {
-    (den > 0).then(|| (num as f64 / den as f64 * 10_000.0).round() / 10_000.0)
-}
-
 fn delivered(f: Fate) -> bool {
     matches!(
         f,
@@ -160,26 +156,32 @@ struct Affected<'a> {
     patients: HashSet<&'a str>,
 }
 
+/// Whether fault `f` affects directory entry `e`: a device of its ward (not an RTLS tag, which
+/// moves between wards), or its one device. The run-folder loader keeps the ledger rows of
+/// exactly these devices.
+pub fn affects(f: &Fault, e: &Entity) -> bool {
+    let tag = e
+        .device_kind
+        .as_deref()
+        .is_some_and(|k| k == "asset_tag" || k == "staff_badge");
+    if e.kind != EntityKind::Device || tag {
+        return false;
+    }
+    match (&f.device, &f.ward) {
+        (Some(d), _) => &e.id == d,
+        (None, Some(w)) => e.ward.as_ref() == Some(w),
+        (None, None) => false,
+    }
+}
+
 fn affected<'a>(inputs: &'a Inputs, f: &'a Fault) -> Affected<'a> {
     let mut a = Affected {
         devices: HashSet::new(),
         ids: HashSet::new(),
         patients: HashSet::new(),
     };
-    let tag = |k: &Option<String>| {
-        k.as_deref()
-            .is_some_and(|k| k == "asset_tag" || k == "staff_badge")
-    };
     for e in &inputs.directory {
-        if e.kind != EntityKind::Device || tag(&e.device_kind) {
-            continue;
-        }
-        let hit = match (&f.device, &f.ward) {
-            (Some(d), _) => &e.id == d,
-            (None, Some(w)) => e.ward.as_ref() == Some(w),
-            (None, None) => false,
-        };
-        if hit {
+        if affects(f, e) {
             a.devices.insert(e.id.as_str());
             a.ids.insert(e.id.as_str());
             if let Some(p) = &e.patient {

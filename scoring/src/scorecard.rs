@@ -223,7 +223,7 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 }
 
 /// Ratios are rounded to 4 decimals: enough for any gate, stable to read.
-fn ratio(num: u64, den: u64) -> Option<f64> {
+pub fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| round4(num as f64 / den as f64))
 }
 

@@ -541,18 +541,14 @@ pub fn load_inputs(
     Ok((header, inputs))
 }
 
-/// The devices any fault concerns: those of its ward, or its one device
-/// (`scoring::drill` decides which of them each fault affects).
+/// The devices any fault affects (`scoring::drill::affects`): the drill section's rows.
 fn affected_devices(directory: &[Entity], faults: &[Fault]) -> HashSet<String> {
     directory
         .iter()
-        .filter(|e| e.kind == EntityKind::Device)
         .filter(|e| {
-            faults.iter().any(|f| match (&f.device, &f.ward) {
-                (Some(d), _) => &e.id == d,
-                (None, Some(w)) => e.ward.as_ref() == Some(w),
-                (None, None) => false,
-            })
+            faults
+                .iter()
+                .any(|f| wardtwin_scoring::drill::affects(f, e))
         })
         .map(|e| e.id.clone())
         .collect()
