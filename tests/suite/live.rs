@@ -920,10 +920,11 @@ fn hardening_oversize_and_garbage_alerts_are_counted_and_nothing_is_lost_on_reco
             "acme/alerts",
         ],
     );
-    // The collector says when it is subscribed.
+    // The collector says when it is subscribed, then the publisher when it is connected: the
+    // restart below must not race the first connection (which fails fast by design).
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in stdout.by_ref() {
-        if line.expect("stdout").starts_with("collecting alerts from") {
+        if line.expect("stdout").starts_with("publishing:") {
             break;
         }
     }
