@@ -163,6 +163,7 @@ fn drills() {
             let target = match e.target {
                 wardtwin_scenarios::Target::Ward(w) => s.wards[w].id.clone(),
                 wardtwin_scenarios::Target::Bed(b) => s.beds[b].id.clone(),
+                wardtwin_scenarios::Target::Site => "site".to_string(),
                 _ => String::new(),
             };
             outln!(
@@ -205,6 +206,38 @@ fn fault_name(k: &wardtwin_scenarios::EventKind) -> String {
                 "volatile"
             }
         ),
+        K::UplinkDegraded { duration_ms, how } => {
+            format!("uplink_degraded {} ({how})", d(*duration_ms))
+        }
+        K::BrokerDown {
+            restart,
+            duration_ms,
+            persistence,
+        } => format!(
+            "{} {} ({})",
+            if *restart {
+                "broker_restart"
+            } else {
+                "broker_outage"
+            },
+            d(*duration_ms),
+            if *persistence {
+                "persistent"
+            } else {
+                "no persistence"
+            }
+        ),
+        K::RadioInterference {
+            duration_ms,
+            attenuation_db,
+        } => format!(
+            "radio_interference {} (+{attenuation_db} dB)",
+            d(*duration_ms)
+        ),
+        K::OutOfCoverage {
+            duration_ms,
+            device,
+        } => format!("out_of_coverage {} ({})", d(*duration_ms), device.name()),
         K::BatteryWave { duration_ms, share } => {
             format!("battery_wave {} (share {share})", d(*duration_ms))
         }

@@ -216,11 +216,13 @@ pub fn reference_stack(args: &ReferenceArgs) -> Result<()> {
     );
     let r = stack.join(Duration::MAX);
     outln!(
-        "reference stack: {} readings ({} duplicates, {} malformed), {} alerts",
+        "reference stack: {} readings ({} duplicates, {} malformed), {} alerts; {} reconnects ({} without the session)",
         r.readings,
         r.duplicates,
         r.malformed,
-        r.alerts
+        r.alerts,
+        r.reconnects,
+        r.sessions_lost
     );
     Ok(())
 }

@@ -29,7 +29,7 @@ use wardtwin_sim::time::parse_iso_ms;
 pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn, SiteMap};
 use wardtwin_exporters::mqtt::LiveOptions;
 use wardtwin_exporters::mqtt::publisher::{LiveError, client_options};
-use wardtwin_exporters::mqtt::subscription::{Subscription, await_ready};
+use wardtwin_exporters::mqtt::subscription::{Subscription, await_ready, end_session};
 use wardtwin_exporters::mqtt::sync::{ClockMsg, ack_topic_of, encode_ack};
 use wardtwin_exporters::wire::alerts::{encode_alert, encode_echo};
 
@@ -40,6 +40,62 @@ const ECHO_BATCH: usize = 256;
 const FINAL_ACKS_LIMIT: Duration = Duration::from_secs(10);
 /// The policy's silence check runs at most once per this much telemetry time.
 const TICK_MS: i64 = 5_000;
+
+/// The sequence numbers of one device seen so far, within [`SeqWindow::SPAN`] of the newest
+/// (like IPsec's anti-replay window): a resend is a duplicate, a reading that a slow uplink
+/// let another overtake is not. Older than the span is taken for a duplicate.
+#[derive(Debug, Clone)]
+struct SeqWindow {
+    newest: Option<u32>,
+    bits: Box<[u64; SeqWindow::SPAN as usize / 64]>,
+}
+
+impl Default for SeqWindow {
+    fn default() -> Self {
+        Self {
+            newest: None,
+            bits: Box::new([0; SeqWindow::SPAN as usize / 64]),
+        }
+    }
+}
+
+impl SeqWindow {
+    /// 4,096 readings: over an hour at one a second, 17 h at one every 15 s.
+    const SPAN: u32 = 4096;
+
+    fn bit(&mut self, seq: u32) -> (&mut u64, u64) {
+        let i = (seq % Self::SPAN) as usize;
+        (&mut self.bits[i / 64], 1 << (i % 64))
+    }
+
+    /// Whether `seq` is seen for the first time (and notes it).
+    fn first_time(&mut self, seq: u32) -> bool {
+        match self.newest {
+            Some(n) if seq > n => {
+                if seq - n >= Self::SPAN {
+                    self.bits.fill(0);
+                } else {
+                    for s in n + 1..seq {
+                        let (w, b) = self.bit(s);
+                        *w &= !b;
+                    }
+                }
+                self.newest = Some(seq);
+            }
+            Some(n) if n - seq >= Self::SPAN => return false,
+            Some(_) => {
+                let (w, b) = self.bit(seq);
+                if *w & b != 0 {
+                    return false;
+                }
+            }
+            None => self.newest = Some(seq),
+        }
+        let (w, b) = self.bit(seq);
+        *w |= b;
+        true
+    }
+}
 
 /// How the reference stack runs.
 #[derive(Debug, Clone)]
@@ -67,6 +123,11 @@ pub struct ReferenceReport {
     pub duplicates: u64,
     pub malformed: u64,
     pub alerts: u64,
+    /// Times it connected again after losing the broker.
+    pub reconnects: u64,
+    /// Of those, the times the broker had lost its session (restarted without persistence):
+    /// what was published meanwhile never reached it.
+    pub sessions_lost: u64,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +232,9 @@ struct Stack {
     cfg: ReferenceConfig,
     policy: Policy,
     client: Client,
-    last_seq: BTreeMap<String, u32>,
+    /// Per device, the sequence numbers seen (QoS 1 is at least once, and a slow uplink
+    /// reorders).
+    seen: BTreeMap<String, SeqWindow>,
     echo: Vec<(String, u32)>,
     last_tick: i64,
     report: ReferenceReport,
@@ -185,6 +248,9 @@ struct Stack {
     telemetry_received: u64,
     /// Lockstep: a clock whose telemetry has not all arrived yet (its topic, message).
     waiting: Option<(String, ClockMsg)>,
+    /// Lockstep: the broker lost the session, so telemetry published meanwhile never comes:
+    /// the next clock's count is taken as what has arrived.
+    rebaseline: bool,
 }
 
 impl Stack {
@@ -238,6 +304,22 @@ impl Stack {
         self.reading(r, seq);
     }
 
+    /// Connected again after losing the broker: if it lost the session too, what was
+    /// published meanwhile is gone, and waiting for it would stall the twin.
+    fn reconnected(&mut self, session_present: bool) {
+        self.report.reconnects += 1;
+        if session_present {
+            return;
+        }
+        self.report.sessions_lost += 1;
+        if self.cfg.lockstep {
+            if let Some((topic, c)) = self.waiting.take() {
+                self.answer(&topic, &c);
+            }
+            self.rebaseline = true;
+        }
+    }
+
     /// Lockstep: a clock message from the twin (ignored when retained: an old run's).
     fn clock(&mut self, topic: &str, payload: &[u8], retained: bool) {
         if retained {
@@ -245,6 +327,9 @@ impl Stack {
         }
         match ClockMsg::decode(payload) {
             Some(c) => {
+                if std::mem::take(&mut self.rebaseline) {
+                    self.telemetry_received = self.telemetry_received.max(c.telemetry);
+                }
                 // A newer clock while one still waits for telemetry that never came (lost at
                 // QoS 0, or dropped): the twin has given up waiting; answer the old one with
                 // what did arrive, rather than wait for ever.
@@ -302,11 +387,19 @@ impl Stack {
     }
 
     fn reading(&mut self, r: ReadingIn, seq: u32) {
-        if self.last_seq.get(&r.device).is_some_and(|&s| seq <= s) {
+        let first = match self.seen.get_mut(&r.device) {
+            Some(w) => w.first_time(seq),
+            None => {
+                let mut w = SeqWindow::default();
+                w.first_time(seq);
+                self.seen.insert(r.device.clone(), w);
+                true
+            }
+        };
+        if !first {
             self.report.duplicates += 1;
             return;
         }
-        self.last_seq.insert(r.device.clone(), seq);
         self.report.readings += 1;
         if self.cfg.echo_topic.is_some() {
             self.echo.push((r.device.clone(), seq));
@@ -363,7 +456,12 @@ impl ReferenceStack {
             url: opts.broker.to_string(),
             why,
         };
-        let mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
+        let mut mo = client_options(opts, client_id).map_err(|e| connect(e.to_string()))?;
+        // A persistent session: a broker that keeps it holds the telemetry published while
+        // the stack reconnects (its QoS 1 subscriptions); one that lost it (restarted without
+        // persistence) says so in its CONNACK. Ended when the stack stops.
+        mo.set_clean_session(false);
+        let session = mo.clone();
         let (client, mut conn) = Client::new(mo, 1024);
         // A lock-stepped twin waits for its acknowledgements: no Nagle delay.
         conn.eventloop.network_options.set_tcp_nodelay(true);
@@ -381,7 +479,7 @@ impl ReferenceStack {
             policy: Policy::new(cfg.policy),
             cfg,
             client: client.clone(),
-            last_seq: BTreeMap::new(),
+            seen: BTreeMap::new(),
             echo: Vec::new(),
             last_tick: i64::MIN,
             report: ReferenceReport::default(),
@@ -392,6 +490,7 @@ impl ReferenceStack {
             held: Vec::new(),
             telemetry_received: 0,
             waiting: None,
+            rebaseline: false,
         };
         let thread = std::thread::Builder::new()
             .name("reference-stack".into())
@@ -402,6 +501,7 @@ impl ReferenceStack {
                 #[allow(clippy::disallowed_methods)]
                 let now = std::time::Instant::now;
                 let mut done_at = None;
+                let mut connected_before = false;
                 loop {
                     let ev = match conn.recv_timeout(Duration::from_millis(500)) {
                         Ok(ev) => ev,
@@ -419,6 +519,11 @@ impl ReferenceStack {
                     };
                     sub.handle(&ev);
                     match ev {
+                        Ok(Event::Incoming(Packet::ConnAck(ack)))
+                            if std::mem::replace(&mut connected_before, true) =>
+                        {
+                            stack.reconnected(ack.session_present);
+                        }
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if p.topic.ends_with("/telemetry") {
                                 stack.telemetry(&p.payload);
@@ -453,6 +558,7 @@ impl ReferenceStack {
                         let _ = stack.client.disconnect();
                     }
                 }
+                end_session(session);
                 stack.report
             })
             .map_err(|e| connect(e.to_string()))?;
@@ -485,5 +591,32 @@ impl ReferenceStack {
         }
         let _ = self.client.disconnect();
         t.join().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod seq_tests {
+    use super::SeqWindow;
+
+    #[test]
+    fn a_resend_is_a_duplicate_and_a_reading_overtaken_on_the_way_is_not() {
+        let mut w = SeqWindow::default();
+        assert!(w.first_time(5));
+        assert!(w.first_time(7), "6 is still on its way");
+        assert!(w.first_time(6), "overtaken, not a duplicate");
+        assert!(!w.first_time(6) && !w.first_time(7) && !w.first_time(5));
+        assert!(w.first_time(4), "older than the first seen, never seen");
+        // A jump past the span forgets the past: what is that old is taken for a duplicate.
+        assert!(w.first_time(7 + SeqWindow::SPAN));
+        assert!(!w.first_time(7), "older than the span");
+        assert!(
+            w.first_time(SeqWindow::SPAN + 6),
+            "inside the span, never seen"
+        );
+        assert!(w.first_time(u32::MAX));
+        assert!(
+            !w.first_time(u32::MAX),
+            "no overflow at the top of the range"
+        );
     }
 }

@@ -6,7 +6,12 @@
 //! ```text
 //! uplink WARD down DURATION at TIME
 //! uplink WARD flap DURATION every PERIOD at TIME
+//! uplink WARD degrade DURATION [latency D] [jitter D] [loss SHARE] [bandwidth MSG_PER_S] at TIME
+//! broker down DURATION [persistent] at TIME
+//! broker restart [BOOT] [persistent] at TIME
 //! wifi WARD down DURATION at TIME
+//! radio WARD interference DURATION DB at TIME
+//! device BED DEVICE_KIND away DURATION at TIME
 //! gateway WARD crash [DURATION] [persistent|volatile] at TIME
 //! gateway WARD power DURATION [persistent|volatile] at TIME
 //! battery WARD wave DURATION [SHARE] at TIME
@@ -58,6 +63,68 @@ pub fn event_toml(spec: &str) -> Result<String, String> {
                 quote(ward)?,
                 quote(d)?,
                 quote(p)?
+            );
+        }
+        ["uplink", ward, "degrade", d, rest @ ..] if rest.len() % 2 == 0 => {
+            ev += &format!(
+                "ward = {}\nkind = \"uplink_degraded\"\nduration = {}\n",
+                quote(ward)?,
+                quote(d)?
+            );
+            for pair in rest.chunks(2) {
+                let number = |v: &str| -> Result<f64, String> {
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(|| format!("expected a number after {}, found {v:?}", pair[0]))
+                };
+                ev += &match pair[0] {
+                    "latency" | "jitter" => format!("{} = {}\n", pair[0], quote(pair[1])?),
+                    "loss" | "bandwidth" => format!("{} = {:?}\n", pair[0], number(pair[1])?),
+                    other => {
+                        return Err(format!(
+                            "expected latency, jitter, loss or bandwidth, found {other:?}"
+                        ));
+                    }
+                };
+            }
+        }
+        ["broker", how @ ("down" | "restart"), rest @ ..] if rest.len() <= 2 => {
+            let kind = if *how == "down" {
+                "broker_outage"
+            } else {
+                "broker_restart"
+            };
+            ev += &format!("kind = \"{kind}\"\n");
+            let mut rest = rest.iter().peekable();
+            if let Some(d) = rest.next_if(|w| **w != "persistent") {
+                ev += &format!("duration = {}\n", quote(d)?);
+            }
+            match rest.next() {
+                None => {}
+                Some(&"persistent") => ev += "persistence = true\n",
+                Some(other) => return Err(format!("expected persistent, found {other:?}")),
+            }
+        }
+        ["radio", ward, "interference", d, db] => {
+            let v: f64 = db
+                .trim_end_matches("dB")
+                .parse()
+                .ok()
+                .filter(|x: &f64| x.is_finite())
+                .ok_or_else(|| format!("expected the extra loss in dB, found {db:?}"))?;
+            ev += &format!(
+                "ward = {}\nkind = \"radio_interference\"\nduration = {}\nattenuation = {v:?}\n",
+                quote(ward)?,
+                quote(d)?
+            );
+        }
+        ["device", bed, device, "away", d] => {
+            ev += &format!(
+                "bed = {}\ndevice = {}\nkind = \"out_of_coverage\"\nduration = {}\n",
+                quote(bed)?,
+                quote(device)?,
+                quote(d)?
             );
         }
         ["wifi", ward, "down", d] => {
@@ -113,7 +180,10 @@ pub fn event_toml(spec: &str) -> Result<String, String> {
         }
         _ => {
             return Err("expected one of: `uplink WARD down DURATION`, `uplink WARD flap DURATION every PERIOD`, \
-                 `wifi WARD down DURATION`, `gateway WARD crash [DURATION] [persistent|volatile]`, \
+                 `uplink WARD degrade DURATION [latency D] [jitter D] [loss SHARE] [bandwidth MSG_PER_S]`, \
+                 `broker down DURATION [persistent]`, `broker restart [BOOT] [persistent]`, \
+                 `wifi WARD down DURATION`, `radio WARD interference DURATION DB`, \
+                 `device BED DEVICE_KIND away DURATION`, `gateway WARD crash [DURATION] [persistent|volatile]`, \
                  `gateway WARD power DURATION [persistent|volatile]`, `battery WARD wave DURATION [SHARE]`, \
                  `clock WARD step ±DURATION`, `clock BED DEVICE_KIND step ±DURATION`, then `at TIME`"
                 .into());
@@ -142,6 +212,31 @@ mod tests {
                 .unwrap()
                 .contains("duration = \"5m\"")
         );
+        assert_eq!(
+            event_toml("uplink W2 degrade 20m latency 2s loss 0.1 at 03:00").unwrap(),
+            "\n[[event]]\nat = \"03:00\"\nward = \"W2\"\nkind = \"uplink_degraded\"\nduration = \"20m\"\nlatency = \"2s\"\nloss = 0.1\n"
+        );
+        assert_eq!(
+            event_toml("broker restart persistent at 1h").unwrap(),
+            "\n[[event]]\nat = \"1h\"\nkind = \"broker_restart\"\npersistence = true\n"
+        );
+        assert!(
+            event_toml("radio W1 interference 10m 20dB at 1h")
+                .unwrap()
+                .contains(
+                    "kind = \"radio_interference\"\nduration = \"10m\"\nattenuation = 20.0\n"
+                )
+        );
+        assert!(
+            event_toml("device W1-03 ecg_patch away 45m at 1h")
+                .unwrap()
+                .contains("bed = \"W1-03\"\ndevice = \"ecg_patch\"\nkind = \"out_of_coverage\"")
+        );
+        assert!(
+            event_toml("broker down 10m at 1h")
+                .unwrap()
+                .contains("kind = \"broker_outage\"\nduration = \"10m\"\n")
+        );
         assert!(
             event_toml("battery W1 wave 20m 0.3 at 2h")
                 .unwrap()
@@ -165,6 +260,14 @@ mod tests {
                 "persistent or volatile",
             ),
             ("battery W1 wave 5m lots at 1h", "share"),
+            (
+                "uplink W1 degrade 5m loss lots at 1h",
+                "a number after loss",
+            ),
+            ("uplink W1 degrade 5m loss at 1h", "expected one of"),
+            ("uplink W1 degrade 5m speed 3 at 1h", "latency, jitter"),
+            ("broker restart 30s forever at 1h", "persistent"),
+            ("radio W1 interference 10m loud at 1h", "in dB"),
             ("uplink W\"2 down 20m at 1h", "unexpected characters"),
         ] {
             let e = event_toml(spec).unwrap_err();

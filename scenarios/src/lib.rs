@@ -59,6 +59,10 @@ pub const LIBRARY: &[(&str, &str)] = &[
         "drill-clock-step",
         include_str!("../library/drill-clock-step.toml"),
     ),
+    (
+        "drill-broker-restart",
+        include_str!("../library/drill-broker-restart.toml"),
+    ),
 ];
 
 /// The built-in scenarios, parsed.

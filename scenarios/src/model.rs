@@ -260,6 +260,8 @@ pub enum Target {
     Asset(usize),
     /// Index into [`Scenario::staff`].
     Staff(usize),
+    /// The whole site (a broker fault: every gateway's uplink ends there).
+    Site,
 }
 
 impl Event {
@@ -344,6 +346,34 @@ pub enum EventKind {
     /// A ward gateway's uplink goes down for `period_ms`, up for `period_ms`, and so on, for
     /// `duration_ms` (flapping).
     UplinkFlapping { duration_ms: i64, period_ms: i64 },
+    /// A ward gateway's uplink is degraded, like netem on its link: each message it forwards
+    /// arrives `latency_ms` ± `jitter_ms` later (so messages can overtake each other), is lost
+    /// with probability `loss`, and the uplink carries at most `bandwidth` messages per second
+    /// (the rest wait in its spool).
+    UplinkDegraded {
+        duration_ms: i64,
+        how: wardtwin_sim::records::Degradation,
+    },
+    /// The broker is unreachable: down for `duration_ms`, or restarting (`restart`: the
+    /// duration is its boot time). Every gateway's uplink ends there, so every gateway spools;
+    /// `persistence` says whether the broker keeps retained messages and sessions across it.
+    BrokerDown {
+        restart: bool,
+        duration_ms: i64,
+        persistence: bool,
+    },
+    /// Interference in a ward: every transmission to its receivers loses `attenuation_db` more
+    /// (a microwave, a neighbouring network on the same channel, a metal trolley park).
+    RadioInterference {
+        duration_ms: i64,
+        attenuation_db: f64,
+    },
+    /// One device is carried out of coverage (the patient goes to the garden or for a scan):
+    /// no receiver hears it.
+    OutOfCoverage {
+        duration_ms: i64,
+        device: DeviceKind,
+    },
     /// A ward's Wi-Fi/BLE receivers are down: its devices reach no receiver (those with an
     /// onboard buffer keep their readings and upload them when a receiver hears them again).
     WifiOutage { duration_ms: i64 },
@@ -396,6 +426,10 @@ impl EventKind {
             self,
             EventKind::UplinkOutage { .. }
                 | EventKind::UplinkFlapping { .. }
+                | EventKind::UplinkDegraded { .. }
+                | EventKind::BrokerDown { .. }
+                | EventKind::RadioInterference { .. }
+                | EventKind::OutOfCoverage { .. }
                 | EventKind::WifiOutage { .. }
                 | EventKind::GatewayDown { .. }
                 | EventKind::BatteryWave { .. }

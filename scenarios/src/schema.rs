@@ -264,6 +264,17 @@ pub struct RawEvent {
     pub share: Option<Spanned<f64>>,
     /// `clock_step`: how far the clocks jump, signed (`"-5m"`, `"+1h"`).
     pub step: Option<Spanned<String>>,
+    /// `uplink_degraded`: added delay, its jitter, the share of messages lost, and the
+    /// messages per second the uplink carries.
+    pub latency: Option<Spanned<String>>,
+    pub jitter: Option<Spanned<String>>,
+    pub loss: Option<Spanned<f64>>,
+    pub bandwidth: Option<Spanned<f64>>,
+    /// `radio_interference`: the extra loss on the ward's receivers, dB.
+    pub attenuation: Option<Spanned<f64>>,
+    /// `broker_outage`, `broker_restart`: whether the broker keeps retained messages and
+    /// sessions (default false).
+    pub persistence: Option<Spanned<bool>>,
 }
 
 /// `[[space]]`: one space of an explicit ward floor plan.

@@ -49,7 +49,8 @@ fn every_library_scenario_is_valid() {
             "drill-gateway-power",
             "drill-flapping-uplink",
             "drill-battery-wave",
-            "drill-clock-step"
+            "drill-clock-step",
+            "drill-broker-restart"
         ]
     );
     let h = &lib[5];
@@ -543,6 +544,71 @@ fn fault_events_are_checked_with_their_place() {
             "`period` does not apply",
             "period",
         ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_degraded\"\nduration = \"5m\"\n",
+            "at least one of `latency`, `jitter`, `loss`, `bandwidth`",
+            "uplink_degraded",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_degraded\"\nduration = \"5m\"\nloss = 1.5\n",
+            "`loss` is from 0 to 1",
+            "loss",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_degraded\"\nduration = \"5m\"\nbandwidth = 1e308\n",
+            "more than 0 and at most",
+            "bandwidth",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_degraded\"\nduration = \"5m\"\nlatency = \"2h\"\n",
+            "`latency` is from 0 to 1h",
+            "latency",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"wifi_outage\"\nduration = \"5m\"\njitter = \"1s\"\n",
+            "`jitter` does not apply to a `wifi_outage`",
+            "jitter",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"broker_outage\"\nduration = \"5m\"\n",
+            "`ward` does not apply to a `broker_outage`",
+            "ward = \"W1\"",
+        ),
+        (
+            "kind = \"broker_outage\"\n",
+            "needs `duration",
+            "broker_outage",
+        ),
+        (
+            "kind = \"broker_restart\"\npersistence = \"yes\"\n",
+            "expected a boolean",
+            "persistence",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"radio_interference\"\nduration = \"5m\"\n",
+            "needs `attenuation = ...`",
+            "radio_interference",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"radio_interference\"\nduration = \"5m\"\nattenuation = -3.0\n",
+            "more than 0 and at most 100",
+            "attenuation",
+        ),
+        (
+            "bed = \"W1-01\"\nkind = \"out_of_coverage\"\nduration = \"5m\"\n",
+            "needs `device",
+            "out_of_coverage",
+        ),
+        (
+            "bed = \"W1-01\"\ndevice = \"ecg_patch\"\nkind = \"out_of_coverage\"\n",
+            "needs `duration",
+            "out_of_coverage",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"uplink_outage\"\nduration = \"5m\"\npersistence = true\n",
+            "`persistence` does not apply to a `uplink_outage`",
+            "persistence",
+        ),
     ] {
         let extra = ev(body);
         let e = error_of(&extra);
@@ -564,6 +630,21 @@ fn fault_events_are_checked_with_their_place() {
             cause: GatewayDownCause::Crash,
             duration_ms: 2 * 60_000,
             persistent_spool: false
+        }
+    );
+    // A broker restart is the site's, 30 s unless told, without persistence unless told.
+    let s = parse(
+        &format!("{MINIMAL}{}", ev("kind = \"broker_restart\"\n")),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(s.events[0].target, Target::Site);
+    assert_eq!(
+        s.events[0].kind,
+        EventKind::BrokerDown {
+            restart: true,
+            duration_ms: 30_000,
+            persistence: false
         }
     );
     let e = error_of("\n[kit.k]\ndevices = [{ kind = \"ecg_patch\", buffer = -1 }]\n");

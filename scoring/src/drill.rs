@@ -3,7 +3,7 @@
 //! that were going on meanwhile (docs/scoring.md, "Drills").
 //!
 //! A fault affects the devices of its ward (all but RTLS tags, which move between wards), or
-//! its one device. Its window runs from its start to its heal (the run's end if it never
+//! its one device, or (a broker outage or restart) every device of the site. Its window runs from its start to its heal (the run's end if it never
 //! healed). Figures:
 //!
 //! - **emissions** of the affected devices measured inside the window: delivered on time,
@@ -18,8 +18,9 @@
 //!   fault's start to 5 min after its heal, minus the fault's start; 0 if the system was
 //!   already raising the gateway's `gateway_offline` when the fault began (a power loss
 //!   during an uplink outage). Each fault has the class a good system raises (`expected`): a whole
-//!   gateway silenced is `gateway_offline`, receivers down are `data_gap`, flattened batteries
-//!   are `monitoring_lost`; a clock step silences nothing and expects none;
+//!   gateway silenced is `gateway_offline` (every gateway, for the broker), receivers down and
+//!   a device out of coverage are `data_gap`, flattened batteries are `monitoring_lost`; a
+//!   clock step, interference and a degraded uplink silence nothing and expect none;
 //! - **clinical conditions** of affected patients that were going on during the window:
 //!   detected before the heal, detected only after it (late because of the fault), missed.
 
@@ -45,13 +46,17 @@ const TIMELINE_BINS: usize = 360;
 /// The class a good system raises for a fault of `kind`, if any.
 pub fn expected_class(kind: &str) -> Option<&'static str> {
     match kind {
-        "uplink_outage" | "uplink_flapping" | "gateway_crash" | "gateway_power_loss" => {
-            Some("gateway_offline")
-        }
-        "wifi_outage" => Some("data_gap"),
+        "uplink_outage" | "uplink_flapping" | "gateway_crash" | "gateway_power_loss"
+        | "broker_outage" | "broker_restart" => Some("gateway_offline"),
+        "wifi_outage" | "out_of_coverage" => Some("data_gap"),
         "battery_wave" => Some("monitoring_lost"),
         _ => None,
     }
+}
+
+/// Whether a fault of `kind` is the whole site's (the broker's).
+pub fn site_wide(kind: &str) -> bool {
+    wardtwin_sim::records::FaultKind::from_name(kind).is_some_and(|k| k.site_wide())
 }
 
 /// Clinical conditions of affected patients that were going on during a fault.
@@ -170,7 +175,8 @@ pub fn affects(f: &Fault, e: &Entity) -> bool {
     match (&f.device, &f.ward) {
         (Some(d), _) => &e.id == d,
         (None, Some(w)) => e.ward.as_ref() == Some(w),
-        (None, None) => false,
+        // The broker's: every device's data ends there.
+        (None, None) => site_wide(&f.kind),
     }
 }
 

@@ -239,3 +239,32 @@ fn a_run_without_faults_has_no_drill_section() {
         "no drill: the gate has no value and fails"
     );
 }
+
+#[test]
+fn a_broker_fault_affects_every_device_of_the_site_and_expects_gateway_offline() {
+    let mut i = drill_inputs(vec![(START + MIN, "edge-W1", "gateway_offline")]);
+    // A second ward's device, which a ward fault of W1 would not touch.
+    let mut other = device("spo2-B2", "pulse_oximeter", None);
+    other.ward = Some("W2".into());
+    i.directory.push(other);
+    let drill = i.drill.as_mut().unwrap();
+    drill.faults[0] = Fault {
+        id: 0,
+        kind: "broker_restart".into(),
+        ward: None,
+        gateway: None,
+        device: None,
+        start_ms: START,
+        end_ms: Some(HEAL),
+        parameter: Some("persistence none".into()),
+    };
+    let card = score(&i);
+    let f = &card.drill.as_ref().unwrap().faults[0];
+    assert_eq!(f.expected, Some("gateway_offline"));
+    assert_eq!(f.devices, 3, "both wards' devices and the gateway");
+    assert_eq!(f.time_to_detect_ms, Some(MIN));
+    // A degraded uplink expects no alert: its figures are the late and the lost.
+    assert_eq!(crate::drill::expected_class("uplink_degraded"), None);
+    assert!(crate::drill::site_wide("broker_outage"));
+    assert!(!crate::drill::site_wide("uplink_outage"));
+}

@@ -114,6 +114,13 @@ pub struct LiveArgs {
     /// recorded as a stall and the run goes on.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub sync_timeout: String,
+    /// Make the scenario's link faults (uplink outages and flapping, gateways down, the broker
+    /// down or restarting) happen to the live transport for real, through an in-process TCP
+    /// proxy on loopback that cuts and refuses the connections on the drill's schedule: `auto`
+    /// (when the scenario has such faults and the broker URL is mqtt://), `on` (an error if it
+    /// cannot be), `off` (the faults act in the simulation only).
+    #[arg(long, value_enum, default_value_t = FaultProxyMode::Auto)]
+    pub fault_proxy: FaultProxyMode,
     /// Exit 0 even if telemetry was lost on its way to the broker (unacknowledged, unsent or
     /// dropped). Without it such a run exits 3, unless a scenario gate on `delivered` decides.
     #[arg(long)]
@@ -167,6 +174,13 @@ pub enum Sync {
     Free,
     Clock,
     Lockstep,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultProxyMode {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,18 +11,39 @@ use wardtwin_exporters::ParquetSink;
 use wardtwin_exporters::mqtt::options::client_id_prefix;
 use wardtwin_exporters::mqtt::sync::{ack_topic, clock_topic};
 use wardtwin_exporters::mqtt::{
-    BrokerUrl, ClockSender, Collector, EmbeddedBroker, LiveOptions, LiveReport, LiveSink,
-    LiveStats, Pacer, Publisher, SimClockOut, SyncMode, SyncPoint,
+    BrokerUrl, ClockSender, Collector, ConnectionMode, Cut, EmbeddedBroker, FaultProxy,
+    LiveOptions, LiveReport, LiveSink, LiveStats, Pacer, Publisher, Scope, SimClockOut, SyncMode,
+    SyncPoint,
 };
 use wardtwin_exporters::wire::{WireDirectory, slug};
 use wardtwin_reference::{ReferenceConfig, ReferenceStack};
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::{Directory, RecordSink};
 
-use super::args::LiveArgs;
+use super::args::{FaultProxyMode, LiveArgs};
 
-/// The broker a live run publishes to: its options, and the embedded broker if there is one.
-pub(super) type Broker = (LiveOptions, Option<EmbeddedBroker>);
+/// The broker a live run publishes to: its options, the embedded broker if there is one, and
+/// the fault proxy in front of it if the drill cuts links.
+pub(super) struct Broker {
+    pub opts: LiveOptions,
+    pub embedded: Option<EmbeddedBroker>,
+    pub proxy: Option<Proxied>,
+}
+
+/// The fault proxy, and the options that connect through it.
+pub(super) struct Proxied {
+    pub proxy: FaultProxy,
+    pub opts: LiveOptions,
+}
+
+impl Broker {
+    /// The options the twin's publisher and the in-process system under test connect with:
+    /// through the fault proxy if there is one. (The alert collector, the measuring
+    /// instrument, connects directly.)
+    pub fn through(&self) -> &LiveOptions {
+        self.proxy.as_ref().map_or(&self.opts, |p| &p.opts)
+    }
+}
 
 /// Connects to `--broker`, or starts the embedded broker (`--live`); `None` for a file run.
 pub(super) fn broker(args: &LiveArgs, scenario: &Scenario, seed: u64) -> Result<Option<Broker>> {
@@ -37,7 +58,79 @@ pub(super) fn broker(args: &LiveArgs, scenario: &Scenario, seed: u64) -> Result<
         }
     };
     let ids = client_id_prefix(&scenario.name, seed, std::process::id());
-    Ok(Some((args.options(url, ids)?, embedded)))
+    let opts = args.options(url, ids)?;
+    let cuts = !wardtwin_twins::faults::link_cuts(scenario).is_empty();
+    let proxy = match args.fault_proxy {
+        FaultProxyMode::Off => None,
+        FaultProxyMode::Auto if !cuts => None,
+        FaultProxyMode::On | FaultProxyMode::Auto if opts.broker.tls => {
+            anyhow::ensure!(
+                args.fault_proxy != FaultProxyMode::On,
+                "--fault-proxy on: the fault proxy cannot stand between the twin and an \
+                 mqtts:// broker (the certificate names the broker, not the proxy); use \
+                 --fault-proxy off (the faults then act in the simulation only)"
+            );
+            outln!(
+                "fault proxy: not used with an mqtts:// broker: the drill's link faults act in \
+                 the simulation only (the gateways spool), the connections stay up"
+            );
+            None
+        }
+        FaultProxyMode::On | FaultProxyMode::Auto => {
+            let proxy = FaultProxy::start(&opts.broker.host, opts.broker.port)?;
+            let mut through = opts.clone();
+            through.broker = BrokerUrl {
+                tls: false,
+                host: proxy.addr().ip().to_string(),
+                port: proxy.addr().port(),
+            };
+            Some(Proxied {
+                proxy,
+                opts: through,
+            })
+        }
+    };
+    Ok(Some(Broker {
+        opts,
+        embedded,
+        proxy,
+    }))
+}
+
+/// The proxy's schedule: each link cut of the scenario, as the client ids it closes (a ward's
+/// gateway connection, or its devices'; everybody's for the broker).
+fn proxy_cuts(scenario: &Scenario, wire: &WireDirectory, o: &LiveOptions) -> Vec<Cut> {
+    wardtwin_twins::faults::link_cuts(scenario)
+        .into_iter()
+        .map(|c| {
+            let scope = match c.ward {
+                None => Scope::All,
+                Some(w) => {
+                    let ward = &scenario.wards[w].id;
+                    let ids = wire
+                        .gateways
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, g)| &g.ward == ward)
+                        .flat_map(|(gi, g)| match o.connection {
+                            ConnectionMode::PerGateway => vec![Publisher::client_id(o, gi, false)],
+                            ConnectionMode::PerDevice => g
+                                .devices
+                                .iter()
+                                .map(|&d| Publisher::client_id(o, d as usize, false))
+                                .collect(),
+                        })
+                        .collect();
+                    Scope::Clients(ids)
+                }
+            };
+            Cut {
+                start_ms: c.window.start_ms,
+                end_ms: c.window.end_ms,
+                scope,
+            }
+        })
+        .collect()
 }
 
 /// The system under test's side of a run.
@@ -64,7 +157,7 @@ pub(super) fn sut_side(
     let mode = args.sync_mode();
     let mut clock = None;
     let point = SyncPoint::default();
-    if let Some((o, _)) = live
+    if let Some(Broker { opts: o, .. }) = live
         && mode != SyncMode::Free
     {
         anyhow::ensure!(
@@ -95,7 +188,8 @@ pub(super) fn sut_side(
             }
         );
     }
-    if let (Some((o, _)), Some(topic)) = (live, alerts_topic) {
+    if let (Some(b), Some(topic)) = (live, alerts_topic) {
+        let o = &b.opts;
         if let Some(policy) = args.with_reference_stack {
             let cfg = ReferenceConfig {
                 policy: policy.kind(),
@@ -105,8 +199,10 @@ pub(super) fn sut_side(
                 until_shutdown: true,
                 lockstep: mode == SyncMode::Lockstep,
             };
+            // The system under test connects through the fault proxy: when the broker goes
+            // down, it loses its connection too.
             reference = Some(ReferenceStack::start(
-                o,
+                b.through(),
                 format!("{}r", o.client_id_prefix),
                 cfg,
             )?);
@@ -176,10 +272,21 @@ pub(super) fn sinks(
     let mut handed = None;
     let sinks = match live {
         None => Vec::<Box<dyn RecordSink>>::from([Box::new(sink) as Box<dyn RecordSink>]),
-        Some((o, embedded)) => {
+        Some(b) => {
+            let (o, embedded) = (&b.opts, &b.embedded);
             let wire = Arc::new(WireDirectory::new(dir, &o.prefix, &scenario.site.name)?);
             let p = Pacer::new(o.speed);
-            let publisher = Publisher::start(o, Arc::clone(&wire), p.clone())?;
+            let publisher = Publisher::start(b.through(), Arc::clone(&wire), p.clone())?;
+            if let Some(px) = &b.proxy {
+                let cuts = proxy_cuts(scenario, &wire, &px.opts);
+                outln!(
+                    "fault proxy: {} -> {} ({} scheduled link cut(s))",
+                    px.proxy.addr(),
+                    o.broker,
+                    cuts.len()
+                );
+                px.proxy.set_cuts(cuts);
+            }
             clock_sender = ClockSender::new(&publisher);
             handed = Some(publisher.telemetry_counter());
             match embedded {

@@ -153,6 +153,10 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
             live_stats: wired.live_stats.as_ref(),
             clock: sut.clock.as_mut().zip(wired.clock_sender.as_ref()),
             auto: auto.as_mut(),
+            proxy: live
+                .as_ref()
+                .and_then(|l| l.proxy.as_ref())
+                .map(|p| &p.proxy),
         },
         &stop,
     );
@@ -229,7 +233,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         delivery::Receivers {
             collector,
             reference: sut.reference,
-            embedded: live.as_ref().and_then(|l| l.1.as_ref()),
+            embedded: live.as_ref().and_then(|l| l.embedded.as_ref()),
         },
         grace,
         &out,

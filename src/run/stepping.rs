@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use wardtwin_exporters::mqtt::{AutoRate, ClockSender, LiveStats, Pacer, SimClockOut, Speed};
+use wardtwin_exporters::mqtt::{
+    AutoRate, ClockSender, FaultProxy, LiveStats, Pacer, SimClockOut, Speed,
+};
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::Sim;
 use wardtwin_sim::time::format_iso_ms;
@@ -22,6 +24,8 @@ pub(super) struct Pacing<'a> {
     pub live_stats: Option<&'a LiveStats>,
     pub clock: SharedClock<'a>,
     pub auto: Option<&'a mut AutoRate>,
+    /// The fault proxy, told where the simulation is (it cuts links on the drill's schedule).
+    pub proxy: Option<&'a FaultProxy>,
 }
 
 /// Runs every tick (or until `stop` is raised), paced by the pacer if there is one, publishing
@@ -38,6 +42,7 @@ pub(super) fn step_all(
         live_stats,
         mut clock,
         mut auto,
+        proxy,
     } = pacing;
     let total = sim.clock().total_ticks();
     let bar = if quiet {
@@ -71,6 +76,25 @@ pub(super) fn step_all(
     let pace = |k: u64| {
         if stop.raised() {
             return false;
+        }
+        if let Some(px) = proxy {
+            let now = epoch + k as i64 * step;
+            // What the model delivered before the cut reaches the broker before it.
+            if px.begins_by(now)
+                && let Some(s) = live_stats
+                && !s.wait_connected_drained(Duration::from_secs(10))
+            {
+                eprintln!(
+                    "warning: the broker did not take what was sent before the drill's cut at {} \
+                     within 10 s; cutting anyway (it is resent after the reconnect)",
+                    format_iso_ms(now)
+                );
+            }
+            px.advance(now);
+            if let Some((c, _)) = clock.as_mut() {
+                // While the broker is down the clock cannot reach the system: not a stall.
+                c.set_unreachable(px.site_cut());
+            }
         }
         sync(k, &mut clock);
         if let Some(a) = auto.as_mut() {

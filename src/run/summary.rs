@@ -67,13 +67,14 @@ pub(super) fn manifest(
         devices: dir.devices.len(),
         files,
         gates: scenario.gates.clone(),
-        live: live.as_ref().map(|(o, embedded)| LiveManifest {
-            broker: o.broker.to_string(),
-            embedded: embedded.is_some(),
-            qos: o.qos,
-            connection: o.connection.name(),
-            speed: o.speed.name(),
-            topic_prefix: o.prefix.clone(),
+        live: live.as_ref().map(|b| LiveManifest {
+            broker: b.opts.broker.to_string(),
+            embedded: b.embedded.is_some(),
+            fault_proxy: b.proxy.as_ref().map(|p| p.proxy.stats()),
+            qos: b.opts.qos,
+            connection: b.opts.connection.name(),
+            speed: b.opts.speed.name(),
+            topic_prefix: b.opts.prefix.clone(),
             report: live_report
                 .as_ref()
                 .and_then(|r| r.lock().ok().and_then(|g| g.clone()))
@@ -188,6 +189,14 @@ pub(super) fn print(
             (r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms)
         {
             outln!("  lateness      p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+        }
+        if let Some(p) = &l.fault_proxy {
+            outln!(
+                "  fault proxy   {} link cut(s) began: {} connection(s) cut, {} refused while cut",
+                p.cuts,
+                p.connections_cut,
+                p.refused
+            );
         }
         if let Some(e) = &r.last_error {
             outln!("  last error    {e}");

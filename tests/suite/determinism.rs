@@ -121,7 +121,12 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
              [[event]]\nat = \"20m\"\nward = \"B\"\nkind = \"uplink_flapping\"\nduration = \"10m\"\nperiod = \"2m\"\n\
              [[event]]\nat = \"45m\"\nward = \"B\"\nkind = \"gateway_crash\"\n\
              [[event]]\nat = \"55m\"\nward = \"B\"\nkind = \"battery_wave\"\nduration = \"10m\"\nshare = 0.3\n\
-             [[event]]\nat = \"70m\"\nward = \"B\"\nkind = \"clock_step\"\nstep = \"-30m\"\n"
+             [[event]]\nat = \"70m\"\nward = \"B\"\nkind = \"clock_step\"\nstep = \"-30m\"\n\
+             [[event]]\nat = \"24m\"\nward = \"B\"\nkind = \"uplink_degraded\"\nduration = \"10m\"\n\
+             latency = \"20s\"\njitter = \"15s\"\nloss = 0.1\nbandwidth = 40.0\n\
+             [[event]]\nat = \"80m\"\nkind = \"broker_restart\"\nduration = \"2m\"\n\
+             [[event]]\nat = \"30m\"\nward = \"B\"\nkind = \"radio_interference\"\nduration = \"10m\"\nattenuation = 25.0\n\
+             [[event]]\nat = \"35m\"\nbed = \"B-003\"\ndevice = \"pulse_oximeter\"\nkind = \"out_of_coverage\"\nduration = \"10m\"\n"
         ),
     )
     .unwrap();
@@ -170,7 +175,11 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
             "uplink_flapping",
             "gateway_crash",
             "battery_wave",
-            "clock_step"
+            "clock_step",
+            "uplink_degraded",
+            "broker_restart",
+            "radio_interference",
+            "out_of_coverage"
         ]
     );
 }

@@ -128,6 +128,7 @@ fn drills_lists_the_drill_library_with_faults_and_gates() {
         "drill-flapping-uplink",
         "drill-battery-wave",
         "drill-clock-step",
+        "drill-broker-restart",
     ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
@@ -137,6 +138,10 @@ fn drills_lists_the_drill_library_with_faults_and_gates() {
     );
     assert!(
         text.contains("gate   time_to_detect_p90.data_gap"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fault  broker_restart 3m (no persistence) site at 03:00"),
         "{text}"
     );
     // The scenarios without faults are not drills.

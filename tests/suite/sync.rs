@@ -199,7 +199,7 @@ fn the_clock_topic_never_goes_backwards_and_counts_the_telemetry_before_it() {
         .collect();
     assert_eq!(ticks, (1..=30).map(|m| m * 60 - 1).collect::<Vec<_>>());
     let mut last_count = 0;
-    for (c, seen_before) in &got {
+    for (c, _) in &got {
         schemas
             .check(c.to_string().as_bytes())
             .unwrap_or_else(|e| panic!("{c}: {e}"));
@@ -209,8 +209,9 @@ fn the_clock_topic_never_goes_backwards_and_counts_the_telemetry_before_it() {
         assert_eq!(c["sync"], json!("clock"));
         let count = c["telemetry"].as_u64().unwrap();
         assert!(count >= last_count, "the count went backwards: {c}");
-        // One publishing connection (one ward): nothing overtakes the clock.
-        assert_eq!(count, *seen_before, "{c}");
+        // The clock has a connection of its own (a ward's link going down must not hold it
+        // up): MQTT orders nothing between connections, so what a subscriber has seen when
+        // the clock arrives may be more or less than its count; the count is what to wait for.
         last_count = count;
     }
     assert_eq!(last_count, readings, "the last clock counts every reading");

@@ -205,6 +205,7 @@ pub fn fault_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
             let at = match (f.device, f.gateway) {
                 (Some(d), _) => dir.device(d).id.clone(),
                 (None, Some(g)) => dir.device(g).ward.clone(),
+                (None, None) if f.kind.site_wide() => "site".to_string(),
                 (None, None) => String::new(),
             };
             let window = match f.end_ms {

@@ -206,7 +206,7 @@ impl Collector {
             _ => Err(std::io::Error::other("the alert collector thread failed")),
         };
         if let Some(o) = self.session.take() {
-            end_session(o);
+            super::subscription::end_session(o);
         }
         let mut report = report?;
         report.cut_off = cut_off;
@@ -228,20 +228,5 @@ fn echo_items(payload: &[u8]) -> u64 {
         Ok(serde_json::Value::Array(items)) => items.len() as u64,
         Ok(_) => 1,
         Err(_) => 0,
-    }
-}
-
-/// Connects once with a clean session under the collector's client id, which ends its
-/// persistent session at the broker (no queue left behind for a client that will not return).
-fn end_session(o: rumqttc::MqttOptions) {
-    let (client, mut conn) = Client::new(o, 4);
-    for ev in conn.iter().take(8) {
-        match ev {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                let _ = client.disconnect();
-            }
-            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
-            _ => {}
-        }
     }
 }

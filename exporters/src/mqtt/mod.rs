@@ -10,6 +10,8 @@
 //! - [`collector`]: logs what a system under test publishes (alerts, ingestion echo), stamped
 //!   in simulation time.
 //! - [`embedded`]: an in-process broker (rumqttd) on loopback for `--live`.
+//! - [`proxy`]: the fault proxy: a TCP proxy on loopback that cuts and refuses connections on
+//!   a drill's schedule, so its network faults happen to the live transport for real.
 //! - `mosquitto` (feature `test-support`): starts a real mosquitto on a free loopback port, for
 //!   tests and benchmarks; not API for users.
 //! - [`stats`]: lateness histogram.
@@ -25,6 +27,7 @@ pub mod embedded;
 #[cfg(feature = "test-support")]
 pub mod mosquitto;
 pub mod options;
+pub mod proxy;
 pub mod publisher;
 pub mod sink;
 pub mod stats;
@@ -34,6 +37,7 @@ pub mod sync;
 pub use collector::{Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
+pub use proxy::{Cut, FaultProxy, ProxyStats, Scope};
 pub use publisher::{LiveReport, LiveStats, Pacer, Publisher};
 pub use sink::LiveSink;
 pub use sync::{AutoRate, ClockSender, SimClockOut, SyncMode, SyncPoint};

@@ -104,7 +104,7 @@ impl LiveSink {
             self.buf.clear();
             self.buf.push_str(&self.wire.site_map);
             batch.push(OutMsg {
-                conn: 0,
+                conn: self.publisher.control(),
                 topic: Arc::clone(&self.wire.site_map_topic),
                 payload: self.take_payload(),
                 retain: true,

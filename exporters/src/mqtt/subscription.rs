@@ -80,3 +80,20 @@ pub fn await_ready(
         why,
     })
 }
+
+/// Connects once with a clean session under `o`'s client id, which ends that client's
+/// persistent session at the broker (no queue left behind for a client that will not
+/// return).
+pub fn end_session(mut o: rumqttc::MqttOptions) {
+    o.set_clean_session(true);
+    let (client, mut conn) = Client::new(o, 4);
+    for ev in conn.iter().take(8) {
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                let _ = client.disconnect();
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+            _ => {}
+        }
+    }
+}

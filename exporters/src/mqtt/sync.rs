@@ -226,6 +226,11 @@ pub struct SimClockOut {
     in_a_row: u32,
     /// The tick at which the twin stopped waiting for a system that no longer answers.
     gave_up_at: Option<u64>,
+    /// The broker is down (a drill): the clock cannot reach the system, so it is not waited
+    /// for.
+    unreachable: bool,
+    /// Sync points not waited for because the broker was down.
+    skipped: u64,
 }
 
 /// Consecutive stalls after which the twin stops waiting (a system that died would otherwise
@@ -256,7 +261,15 @@ impl SimClockOut {
             published: 0,
             in_a_row: 0,
             gave_up_at: None,
+            unreachable: false,
+            skipped: 0,
         }
+    }
+
+    /// Whether the broker is down for everybody now (a drill's broker outage): lockstep then
+    /// publishes its clock (it waits in the spool) without waiting for an answer.
+    pub fn set_unreachable(&mut self, down: bool) {
+        self.unreachable = down;
     }
 
     pub fn mode(&self) -> SyncMode {
@@ -303,7 +316,9 @@ impl SimClockOut {
             offset_ms: sim_ms - self.epoch_ms,
         })?;
         self.published += 1;
-        if self.mode == SyncMode::Lockstep && self.gave_up_at.is_none() {
+        if self.mode == SyncMode::Lockstep && self.unreachable {
+            self.skipped += 1;
+        } else if self.mode == SyncMode::Lockstep && self.gave_up_at.is_none() {
             match self.point.wait(tick, self.timeout) {
                 Ok(()) => self.in_a_row = 0,
                 Err(mut s) => {
@@ -344,6 +359,7 @@ impl SimClockOut {
             "clocks": self.published,
             "unusable_acks": self.point.malformed(),
             "gave_up_at_tick": self.gave_up_at,
+            "not_waited_broker_down": self.skipped,
             "stalls": self.stalls,
         })
     }
@@ -355,6 +371,9 @@ impl SimClockOut {
 pub struct ClockSender {
     tx: super::publisher::BatchSender,
     telemetry: Arc<AtomicU64>,
+    /// The publisher's own connection (not a gateway's: a ward's link going down must not
+    /// hold up the clock).
+    conn: u32,
 }
 
 impl ClockSender {
@@ -362,6 +381,7 @@ impl ClockSender {
         Some(Self {
             tx: p.batch_sender()?,
             telemetry: p.telemetry_counter(),
+            conn: p.control(),
         })
     }
 
@@ -369,7 +389,8 @@ impl ClockSender {
         self.telemetry.load(Ordering::Acquire)
     }
 
-    fn send(&self, m: OutMsg) -> Result<(), LiveError> {
+    fn send(&self, mut m: OutMsg) -> Result<(), LiveError> {
+        m.conn = self.conn;
         self.tx.send(vec![m])
     }
 }

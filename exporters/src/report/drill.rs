@@ -27,7 +27,13 @@ fn target(f: &FaultScore) -> String {
         .device
         .clone()
         .or_else(|| f.fault.ward.clone())
-        .unwrap_or_default()
+        .unwrap_or_else(|| {
+            if wardtwin_scoring::drill::site_wide(&f.fault.kind) {
+                "site".into()
+            } else {
+                String::new()
+            }
+        })
 }
 
 fn lost(f: &FaultScore) -> String {

@@ -39,6 +39,9 @@ pub struct LiveManifest {
     /// Broker URL (never credentials).
     pub broker: String,
     pub embedded: bool,
+    /// What the fault proxy did, if the drill's link cuts went through one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_proxy: Option<crate::mqtt::ProxyStats>,
     pub qos: u8,
     pub connection: &'static str,
     pub speed: String,

@@ -17,7 +17,7 @@ use wardtwin_scoring::model::{
     Artifact, Condition, DrillInputs, Emission, Entity, EntityKind, Fault, Inputs, RunInfo,
 };
 use wardtwin_sim::conditions::Severity;
-use wardtwin_sim::records::{EmissionKind, Fate};
+use wardtwin_sim::records::{Degradation, EmissionKind, Fate};
 use wardtwin_sim::time::{format_duration, parse_iso_ms};
 
 /// File names in a run folder.
@@ -239,6 +239,12 @@ fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
         "spool",
         "share",
         "step_ms",
+        "latency_ms",
+        "jitter_ms",
+        "loss",
+        "bandwidth_per_s",
+        "persistence",
+        "attenuation_db",
     ];
     let df = read_table(dir, "faults", &cols)?;
     let c = Cols::new(&df, dir, "faults");
@@ -247,6 +253,10 @@ fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
     let (start, end) = (c.time("start_time")?, c.time("end_time")?);
     let (period, step) = (c.i64("period_ms")?, c.i64("step_ms")?);
     let (spool, share) = (c.str("spool")?, c.f64("share")?);
+    let (latency, jitter) = (c.i64("latency_ms")?, c.i64("jitter_ms")?);
+    let (loss, bandwidth) = (c.f64("loss")?, c.f64("bandwidth_per_s")?);
+    let persistence = c.str("persistence")?;
+    let attenuation = c.f64("attenuation_db")?;
     (0..df.height())
         .map(|i| {
             let signed = |v: i64| {
@@ -257,11 +267,23 @@ fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
                     format!("+{d}")
                 }
             };
-            let parameter = match (period[i], &spool[i], share[i], step[i]) {
+            let degraded = Degradation {
+                latency_ms: latency[i].unwrap_or(0),
+                jitter_ms: jitter[i].unwrap_or(0),
+                loss: loss[i].unwrap_or(0.0),
+                bandwidth: bandwidth[i],
+            }
+            .to_string();
+            let parameter = match (period[i], &spool[i], share[i], step[i], &persistence[i]) {
                 (Some(p), ..) => Some(format!("period {}", format_duration(p))),
                 (_, Some(sp), ..) => Some(format!("spool {sp}")),
-                (_, _, Some(sh), _) => Some(format!("share {sh}")),
-                (.., Some(st)) => Some(format!("step {}", signed(st))),
+                (_, _, Some(sh), ..) => Some(format!("share {sh}")),
+                (_, _, _, Some(st), _) => Some(format!("step {}", signed(st))),
+                (.., Some(p)) => Some(format!("persistence {p}")),
+                _ if attenuation[i].is_some() => {
+                    attenuation[i].map(|a| format!("attenuation {a} dB"))
+                }
+                _ if !degraded.is_empty() => Some(degraded),
                 _ => None,
             };
             Ok(Fault {

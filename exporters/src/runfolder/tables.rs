@@ -664,6 +664,49 @@ pub fn faults_frame(rows: &[FaultRecord], dir: &Directory) -> PolarsResult<DataF
                     _ => None,
                 }),
             ),
+            opt_i64s(
+                "latency_ms",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::Degraded(d) => Some(d.latency_ms),
+                    _ => None,
+                }),
+            ),
+            opt_i64s(
+                "jitter_ms",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::Degraded(d) => Some(d.jitter_ms),
+                    _ => None,
+                }),
+            ),
+            opt_f64s(
+                "loss",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::Degraded(d) => Some(d.loss),
+                    _ => None,
+                }),
+            ),
+            opt_f64s(
+                "bandwidth_per_s",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::Degraded(d) => d.bandwidth,
+                    _ => None,
+                }),
+            ),
+            opt_f64s(
+                "attenuation_db",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::AttenuationDb(v) => Some(v),
+                    _ => None,
+                }),
+            ),
+            opt_strings(
+                "persistence",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::Persistence(true) => Some("persistent"),
+                    FaultParam::Persistence(false) => Some("none"),
+                    _ => None,
+                }),
+            ),
         ],
     )
 }

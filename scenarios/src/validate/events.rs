@@ -73,8 +73,30 @@ pub(super) fn event(
     // The fields only some faults take.
     // (field, where it is, the kinds it applies to)
     type FaultField<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-    let fault_fields: [FaultField; 4] = [
+    let fault_fields: [FaultField; 10] = [
+        (
+            "attenuation",
+            ev.attenuation.as_ref().map(|v| v.span()),
+            &["radio_interference"],
+        ),
         ("period", span(&ev.period), &["uplink_flapping"]),
+        ("latency", span(&ev.latency), &["uplink_degraded"]),
+        ("jitter", span(&ev.jitter), &["uplink_degraded"]),
+        (
+            "loss",
+            ev.loss.as_ref().map(|v| v.span()),
+            &["uplink_degraded"],
+        ),
+        (
+            "bandwidth",
+            ev.bandwidth.as_ref().map(|v| v.span()),
+            &["uplink_degraded"],
+        ),
+        (
+            "persistence",
+            ev.persistence.as_ref().map(|v| v.span()),
+            &["broker_outage", "broker_restart"],
+        ),
         (
             "spool",
             span(&ev.spool),
@@ -108,15 +130,27 @@ pub(super) fn event(
                 )
             })
     };
-    if kind_str == "clock_step" {
-        let Some(step) = &ev.step else {
-            return Err(ctx.err(
-                ev.kind.span(),
-                "a `clock_step` event needs `step = \"...\"`, signed, e.g. \"-5m\" or \"+1h\"",
-            ));
+    // A device on a bed: the bed, and the device its patient wears (`needs` says what for).
+    let worn = |b: &Spanned<String>, needs: &str| -> Result<(usize, DeviceKind), ScenarioError> {
+        let bed = bed_of(ctx, &scenario.beds, &scenario.wards, b)?;
+        let Some(device) = &ev.device else {
+            return Err(ctx.err(ev.kind.span(), format!("{needs} needs `device = \"...\"`")));
         };
-        let step_ms = signed_duration(ctx, step)?;
-        forbid(span(&ev.duration), "duration")?;
+        let kit = scenario.kit_of_bed(bed);
+        if !kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
+            return Err(ctx.err(
+                device.span(),
+                format!(
+                    "the patient in bed `{}` wears no {}",
+                    b.get_ref(),
+                    device.get_ref().name()
+                ),
+            ));
+        }
+        Ok((bed, *device.get_ref()))
+    };
+    // The fields a device fault on a bed never takes.
+    let device_fault_fields = || -> Result<(), ScenarioError> {
         for (name, f) in [
             ("fridge", &ev.fridge),
             ("asset", &ev.asset),
@@ -127,7 +161,34 @@ pub(super) fn event(
         ] {
             forbid(span(f), name)?;
         }
-        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")
+    };
+    if kind_str == "out_of_coverage" {
+        device_fault_fields()?;
+        forbid(span(&ev.ward), "ward")?;
+        let (bed, device) = worn(
+            &needs(&ev.bed, "bed")?,
+            "an `out_of_coverage` event (the device carried away)",
+        )?;
+        return Ok(Event {
+            at_ms,
+            target: Target::Bed(bed),
+            kind: EventKind::OutOfCoverage {
+                duration_ms: needs_duration()?,
+                device,
+            },
+        });
+    }
+    if kind_str == "clock_step" {
+        let Some(step) = &ev.step else {
+            return Err(ctx.err(
+                ev.kind.span(),
+                "a `clock_step` event needs `step = \"...\"`, signed, e.g. \"-5m\" or \"+1h\"",
+            ));
+        };
+        let step_ms = signed_duration(ctx, step)?;
+        forbid(span(&ev.duration), "duration")?;
+        device_fault_fields()?;
         return match (&ev.ward, &ev.bed) {
             (Some(w), None) => {
                 forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
@@ -141,30 +202,14 @@ pub(super) fn event(
                 })
             }
             (None, Some(b)) => {
-                let bed = bed_of(ctx, &scenario.beds, &scenario.wards, b)?;
-                let Some(device) = &ev.device else {
-                    return Err(ctx.err(
-                        ev.kind.span(),
-                        "a `clock_step` on a bed needs `device = \"...\"` (the device whose clock jumps)",
-                    ));
-                };
-                let kit = scenario.kit_of_bed(bed);
-                if !kit.devices.iter().any(|d| d.kind == *device.get_ref()) {
-                    return Err(ctx.err(
-                        device.span(),
-                        format!(
-                            "the patient in bed `{}` wears no {}",
-                            b.get_ref(),
-                            device.get_ref().name()
-                        ),
-                    ));
-                }
+                let (bed, device) =
+                    worn(b, "a `clock_step` on a bed (the device whose clock jumps)")?;
                 Ok(Event {
                     at_ms,
                     target: Target::Bed(bed),
                     kind: EventKind::ClockStep {
                         step_ms,
-                        device: Some(*device.get_ref()),
+                        device: Some(device),
                     },
                 })
             }
@@ -178,9 +223,31 @@ pub(super) fn event(
             )),
         };
     }
+    if matches!(kind_str, "broker_outage" | "broker_restart") {
+        other_targets("")?;
+        forbid(span(&ev.to), "to")?;
+        let restart = kind_str == "broker_restart";
+        let duration_ms = match (&ev.duration, restart) {
+            // A broker's restart: mosquitto is back within seconds, a clustered broker's
+            // node within about half a minute.
+            (None, true) => 30_000,
+            _ => needs_duration()?,
+        };
+        return Ok(Event {
+            at_ms,
+            target: Target::Site,
+            kind: EventKind::BrokerDown {
+                restart,
+                duration_ms,
+                persistence: ev.persistence.as_ref().is_some_and(|v| *v.get_ref()),
+            },
+        });
+    }
     let ward_fault = [
         "uplink_outage",
+        "uplink_degraded",
         "uplink_flapping",
+        "radio_interference",
         "wifi_outage",
         "gateway_crash",
         "gateway_power_loss",
@@ -212,7 +279,7 @@ pub(super) fn event(
                         ),
                     ));
                 }
-                if duration_ms / (2 * period_ms) > limits::FLAPS as i64 {
+                if duration_ms / period_ms.saturating_mul(2) > limits::FLAPS as i64 {
                     return Err(ctx.err(
                         period.span(),
                         format!(
@@ -229,6 +296,34 @@ pub(super) fn event(
             "wifi_outage" => EventKind::WifiOutage {
                 duration_ms: needs_duration()?,
             },
+            "uplink_degraded" => degraded(ctx, ev, needs_duration()?)?,
+            "radio_interference" => {
+                let duration_ms = needs_duration()?;
+                let attenuation_db = match &ev.attenuation {
+                    Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= limits::ATTENUATION_DB => {
+                        *v.get_ref()
+                    }
+                    Some(v) => {
+                        return Err(ctx.err(
+                            v.span(),
+                            format!(
+                                "`attenuation` is the extra loss in dB: more than 0 and at most {}",
+                                limits::ATTENUATION_DB
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(ctx.err(
+                            ev.kind.span(),
+                            "a `radio_interference` event needs `attenuation = ...` (extra loss in dB, e.g. 15.0)",
+                        ));
+                    }
+                };
+                EventKind::RadioInterference {
+                    duration_ms,
+                    attenuation_db,
+                }
+            }
             "gateway_crash" | "gateway_power_loss" => {
                 let cause = if kind_str == "gateway_crash" {
                     GatewayDownCause::Crash
@@ -541,11 +636,16 @@ pub(super) fn event(
         expected.extend([
             "uplink_outage",
             "uplink_flapping",
+            "uplink_degraded",
+            "radio_interference",
+            "out_of_coverage",
             "wifi_outage",
             "gateway_crash",
             "gateway_power_loss",
             "battery_wave",
             "clock_step",
+            "broker_outage",
+            "broker_restart",
             "asset_wander",
             "duress",
         ]);
@@ -590,4 +690,63 @@ fn signed_duration(ctx: &Ctx, s: &Spanned<String>) -> Result<i64, ScenarioError>
 /// Ids for an error message: `W1, W2, W3`.
 fn id_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     ids.collect::<Vec<_>>().join(", ")
+}
+
+/// An `uplink_degraded` event's shape: at least one of latency, jitter, loss and bandwidth.
+fn degraded(ctx: &Ctx, ev: &RawEvent, duration_ms: i64) -> Result<EventKind, ScenarioError> {
+    let delay = |f: &Option<Spanned<String>>, name: &str| -> Result<i64, ScenarioError> {
+        let Some(v) = f else { return Ok(0) };
+        let ms = ctx.duration(v, name)?;
+        if !(0..=limits::UPLINK_DELAY_MS).contains(&ms) {
+            return Err(ctx.err(
+                v.span(),
+                format!(
+                    "`{name}` is from 0 to {}",
+                    time::format_duration(limits::UPLINK_DELAY_MS)
+                ),
+            ));
+        }
+        Ok(ms)
+    };
+    let latency_ms = delay(&ev.latency, "latency")?;
+    let jitter_ms = delay(&ev.jitter, "jitter")?;
+    let loss = match &ev.loss {
+        None => 0.0,
+        Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref(),
+        Some(v) => {
+            return Err(ctx.err(
+                v.span(),
+                "`loss` is from 0 to 1 (the share of messages the uplink loses)",
+            ));
+        }
+    };
+    let bandwidth = match &ev.bandwidth {
+        None => None,
+        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= limits::UPLINK_RATE => Some(*v.get_ref()),
+        Some(v) => {
+            return Err(ctx.err(
+                v.span(),
+                format!(
+                    "`bandwidth` is the messages per second the uplink carries: more than 0 \
+                     and at most {}",
+                    limits::UPLINK_RATE
+                ),
+            ));
+        }
+    };
+    if latency_ms == 0 && jitter_ms == 0 && loss == 0.0 && bandwidth.is_none() {
+        return Err(ctx.err(
+            ev.kind.span(),
+            "an `uplink_degraded` event needs at least one of `latency`, `jitter`, `loss`, `bandwidth`",
+        ));
+    }
+    Ok(EventKind::UplinkDegraded {
+        duration_ms,
+        how: wardtwin_sim::records::Degradation {
+            latency_ms,
+            jitter_ms,
+            loss,
+            bandwidth,
+        },
+    })
 }

@@ -43,6 +43,13 @@ pub mod limits {
     pub const COORD_M: f64 = 10_000.0;
     /// Down phases of one `uplink_flapping` event.
     pub const FLAPS: usize = 100_000;
+    /// An `uplink_degraded` event's latency and jitter, each (messages in transit are held
+    /// until they arrive: an hour of a ward's traffic at most).
+    pub const UPLINK_DELAY_MS: i64 = 60 * 60_000;
+    /// A `radio_interference` event's extra loss, dB (100 dB silences any radio).
+    pub const ATTENUATION_DB: f64 = 100.0;
+    /// An `uplink_degraded` event's bandwidth, messages per second.
+    pub const UPLINK_RATE: f64 = 1e6;
     /// Readings a device can keep on board (`buffer`): 14 days of 1-s readings.
     pub const DEVICE_BUFFER: usize = 1_209_600;
     /// Explicit `[[space]]` and `[[receiver]]` entries, each.

@@ -28,10 +28,20 @@ pub enum FaultKind {
     BatteryWave,
     /// Device clocks jump (NTP failure).
     ClockStep,
+    /// A ward gateway's uplink is slow, lossy or narrow (latency, jitter, loss, bandwidth).
+    UplinkDegraded,
+    /// The broker is down: every gateway's uplink ends there.
+    BrokerOutage,
+    /// The broker restarts (down for its boot time).
+    BrokerRestart,
+    /// Interference raises the radio loss in a ward.
+    RadioInterference,
+    /// One device is carried out of coverage.
+    OutOfCoverage,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::UplinkOutage,
         FaultKind::UplinkFlapping,
         FaultKind::WifiOutage,
@@ -39,6 +49,11 @@ impl FaultKind {
         FaultKind::GatewayPowerLoss,
         FaultKind::BatteryWave,
         FaultKind::ClockStep,
+        FaultKind::UplinkDegraded,
+        FaultKind::BrokerOutage,
+        FaultKind::BrokerRestart,
+        FaultKind::RadioInterference,
+        FaultKind::OutOfCoverage,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -49,15 +64,28 @@ impl FaultKind {
             FaultKind::GatewayPowerLoss => "gateway_power_loss",
             FaultKind::BatteryWave => "battery_wave",
             FaultKind::ClockStep => "clock_step",
+            FaultKind::UplinkDegraded => "uplink_degraded",
+            FaultKind::BrokerOutage => "broker_outage",
+            FaultKind::BrokerRestart => "broker_restart",
+            FaultKind::RadioInterference => "radio_interference",
+            FaultKind::OutOfCoverage => "out_of_coverage",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
     /// Whether the fault stops data from reaching the broker (so a data gap is its expected
-    /// symptom, and time to detect is judged on it).
+    /// symptom, and time to detect is judged on it). A degraded uplink and interference slow
+    /// and thin the data; they silence nothing by themselves.
     pub fn silences(self) -> bool {
-        !matches!(self, FaultKind::ClockStep)
+        !matches!(
+            self,
+            FaultKind::ClockStep | FaultKind::UplinkDegraded | FaultKind::RadioInterference
+        )
+    }
+    /// Whether the fault is the whole site's (the broker), not a ward's or a device's.
+    pub fn site_wide(self) -> bool {
+        matches!(self, FaultKind::BrokerOutage | FaultKind::BrokerRestart)
     }
 }
 
@@ -73,6 +101,41 @@ pub enum FaultParam {
     Share(f64),
     /// Clock step: how far the clocks jumped (signed).
     StepMs(i64),
+    /// Degraded uplink: how.
+    Degraded(Degradation),
+    /// Broker down or restarting: whether it keeps retained messages and sessions.
+    Persistence(bool),
+    /// Interference: the extra loss, dB.
+    AttenuationDb(f64),
+}
+
+/// What a degraded uplink does to each message a gateway forwards (netem's delay, jitter,
+/// loss and rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Degradation {
+    /// Added delay, ms.
+    pub latency_ms: i64,
+    /// The delay varies by up to this much either way (uniform), ms.
+    pub jitter_ms: i64,
+    /// The share of messages lost, 0-1.
+    pub loss: f64,
+    /// Messages per second the uplink carries (`None`: the gateway's usual rate).
+    pub bandwidth: Option<f64>,
+}
+
+impl std::fmt::Display for Degradation {
+    /// `latency 2m, jitter 1m30s, loss 0.05, bandwidth 20/s` (what is set).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = crate::time::format_duration;
+        let parts = [
+            (self.latency_ms > 0).then(|| format!("latency {}", d(self.latency_ms))),
+            (self.jitter_ms > 0).then(|| format!("jitter {}", d(self.jitter_ms))),
+            (self.loss > 0.0).then(|| format!("loss {}", self.loss)),
+            self.bandwidth.map(|b| format!("bandwidth {b}/s")),
+        ];
+        let parts: Vec<String> = parts.into_iter().flatten().collect();
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// One fault as it happened.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 mod faults;
 mod status;
 
-pub use faults::{FaultKind, FaultParam, FaultRecord};
+pub use faults::{Degradation, FaultKind, FaultParam, FaultRecord};
 pub use status::{BatteryLevel, StatusReason, StatusReport};
 
 use crate::news2::{Acvpu, News2, Spo2Scale};
@@ -390,10 +390,13 @@ pub enum Fate {
     /// The device kept it in its onboard buffer while no receiver heard it, and the buffer
     /// overflowed (oldest first).
     BufferDropped,
+    /// Its gateway sent it over a lossy uplink (an `uplink_degraded` fault) and it never
+    /// arrived.
+    UplinkLost,
 }
 
 impl Fate {
-    pub const ALL: [Fate; 11] = [
+    pub const ALL: [Fate; 12] = [
         Fate::Delivered,
         Fate::DeliveredLate,
         Fate::RadioLost,
@@ -405,6 +408,7 @@ impl Fate {
         Fate::Dropped,
         Fate::SpoolLost,
         Fate::BufferDropped,
+        Fate::UplinkLost,
     ];
 
     pub fn name(self) -> &'static str {
@@ -420,6 +424,7 @@ impl Fate {
             Fate::Dropped => "dropped",
             Fate::SpoolLost => "spool_lost",
             Fate::BufferDropped => "buffer_dropped",
+            Fate::UplinkLost => "uplink_lost",
         }
     }
 
@@ -452,6 +457,7 @@ impl Fate {
                 | Fate::SpoolDropped
                 | Fate::SpoolLost
                 | Fate::BufferDropped
+                | Fate::UplinkLost
         )
     }
 }

@@ -4,7 +4,8 @@
 //! **The plan.** A scenario's fault events ([`EventKind::is_fault`]) become [`FaultRecord`]s
 //! (the drill's ground truth, `faults.parquet`), recorded in `SimSet::Faults` the step each
 //! fault begins, and the mechanisms they drive, each where it acts: a ward's uplink outages,
-//! flapping, receivers down and gateway crashes or power losses are the gateway's
+//! flapping, degradation, receivers down and gateway crashes or power losses are the gateway's
+//! (a broker outage or restart is every gateway's uplink down)
 //! ([`WardFaults`], read by `gateway`); battery waves and clock steps are the devices'
 //! ([`DeviceFaults`], applied when they are spawned). Physiology never asks whether the
 //! network is up.
@@ -21,8 +22,10 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use wardtwin_scenarios::{EventKind, GatewayDownCause, Scenario, Target};
-use wardtwin_sim::records::{DeviceIx, DeviceKind, FaultKind, FaultParam, FaultRecord};
-use wardtwin_sim::rng::stream;
+use wardtwin_sim::records::{
+    Degradation, DeviceIx, DeviceKind, FaultKind, FaultParam, FaultRecord,
+};
+use wardtwin_sim::rng::{SimRng, stream};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{FaultRecorded, SimClock, SimSet};
 
@@ -38,6 +41,13 @@ pub struct WardFaults {
     /// The gateway itself down (crash and reboot, power loss), with whether its spool
     /// survives.
     pub down: Vec<(Window, bool)>,
+    /// Interference on its receivers: the extra loss (dB), sorted.
+    pub interference: Vec<(Window, f64)>,
+    /// Its uplink degraded (latency, jitter, loss, bandwidth), sorted.
+    pub degraded: Vec<(Window, Degradation)>,
+    /// The draws of its degraded uplink (which message is lost, each one's delay): a stream
+    /// of its own, so a fault elsewhere changes nothing here.
+    pub uplink_rng: Option<SimRng>,
 }
 
 /// What faults do to one device.
@@ -47,6 +57,8 @@ pub struct DeviceFaults {
     pub flat_at_ms: Option<SimMillis>,
     /// Clock steps: from when, by how much (ms, signed).
     pub clock_steps: Vec<(SimMillis, i64)>,
+    /// Carried out of coverage: no receiver hears it.
+    pub away: Vec<Window>,
 }
 
 /// The run's faults, in timeline order, and how far recording has got.
@@ -101,6 +113,7 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
             Target::Bed(b) => (None, Some(b)),
             _ => (None, None),
         };
+        let ward_id = |w: usize| s.wards[w].id.as_str();
         let mut record = FaultRecord {
             id: n as u32,
             kind: FaultKind::UplinkOutage,
@@ -113,7 +126,7 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
         match ev.kind {
             EventKind::UplinkOutage { duration_ms } => {
                 let w = ward.expect("validated: a ward");
-                wards[w].uplink.push(window(duration_ms));
+                wards[w].uplink.extend(cut_windows(ev, at, end_ms));
                 record.end_ms = heal(duration_ms);
             }
             EventKind::UplinkFlapping {
@@ -121,18 +134,69 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
                 period_ms,
             } => {
                 let w = ward.expect("validated: a ward");
-                let stop = (at + duration_ms).min(end_ms);
-                let mut t = at;
-                while t < stop {
-                    wards[w].uplink.push(Window {
-                        start_ms: t,
-                        end_ms: (t + period_ms).min(stop),
-                    });
-                    t = t.saturating_add(2 * period_ms);
-                }
+                wards[w].uplink.extend(cut_windows(ev, at, end_ms));
                 record.kind = FaultKind::UplinkFlapping;
                 record.end_ms = heal(duration_ms);
                 record.param = FaultParam::PeriodMs(period_ms);
+            }
+            EventKind::UplinkDegraded { duration_ms, how } => {
+                let w = ward.expect("validated: a ward");
+                wards[w].degraded.push((window(duration_ms), how));
+                wards[w].uplink_rng.get_or_insert_with(|| {
+                    stream(seed, &format!("edge-{}", ward_id(w)), "uplink_degraded")
+                });
+                record.kind = FaultKind::UplinkDegraded;
+                record.end_ms = heal(duration_ms);
+                record.param = FaultParam::Degraded(how);
+            }
+            EventKind::BrokerDown {
+                restart,
+                duration_ms,
+                persistence,
+            } => {
+                // Every gateway's uplink ends at the broker.
+                for w in &mut wards {
+                    w.uplink.extend(cut_windows(ev, at, end_ms));
+                }
+                record.kind = if restart {
+                    FaultKind::BrokerRestart
+                } else {
+                    FaultKind::BrokerOutage
+                };
+                record.end_ms = heal(duration_ms);
+                record.param = FaultParam::Persistence(persistence);
+            }
+            EventKind::RadioInterference {
+                duration_ms,
+                attenuation_db,
+            } => {
+                let w = ward.expect("validated: a ward");
+                wards[w]
+                    .interference
+                    .push((window(duration_ms), attenuation_db));
+                record.kind = FaultKind::RadioInterference;
+                record.end_ms = heal(duration_ms);
+                record.param = FaultParam::AttenuationDb(attenuation_db);
+            }
+            EventKind::OutOfCoverage {
+                duration_ms,
+                device,
+            } => {
+                let b = bed.expect("validated: a bed");
+                let hit = devices
+                    .iter()
+                    .find(|d| d.bed == Some(b) && d.kind == device)
+                    .map(|d| d.ix);
+                if let Some(ix) = hit {
+                    per_device
+                        .entry(ix)
+                        .or_default()
+                        .away
+                        .push(window(duration_ms));
+                }
+                record.kind = FaultKind::OutOfCoverage;
+                record.device = hit;
+                record.end_ms = heal(duration_ms);
             }
             EventKind::WifiOutage { duration_ms } => {
                 let w = ward.expect("validated: a ward");
@@ -146,7 +210,10 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
                 persistent_spool,
             } => {
                 let w = ward.expect("validated: a ward");
-                wards[w].down.push((window(duration_ms), persistent_spool));
+                let down = cut_windows(ev, at, end_ms);
+                wards[w]
+                    .down
+                    .extend(down.into_iter().map(|d| (d, persistent_spool)));
                 record.kind = match cause {
                     GatewayDownCause::Crash => FaultKind::GatewayCrash,
                     GatewayDownCause::PowerLoss => FaultKind::GatewayPowerLoss,
@@ -204,6 +271,8 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
         w.uplink = Window::merged(std::mem::take(&mut w.uplink));
         w.wifi = Window::merged(std::mem::take(&mut w.wifi));
         w.down.sort_by_key(|(w, _)| *w);
+        w.degraded.sort_by_key(|(w, _)| *w);
+        w.interference.sort_by_key(|(w, _)| *w);
     }
     records.sort_by_key(|r| (r.start_ms, r.id));
     Planned {
@@ -211,6 +280,68 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
         wards,
         devices: per_device,
     }
+}
+
+/// The windows in which a fault cuts a link to the broker (the uplink down, flapping's down
+/// halves, the gateway down, the broker down), clipped to the run's end; none for the faults
+/// that cut nothing.
+fn cut_windows(ev: &wardtwin_scenarios::Event, at: SimMillis, end_ms: SimMillis) -> Vec<Window> {
+    let window = |d: i64| Window {
+        start_ms: at,
+        end_ms: (at + d).min(end_ms),
+    };
+    match ev.kind {
+        EventKind::UplinkOutage { duration_ms }
+        | EventKind::GatewayDown { duration_ms, .. }
+        | EventKind::BrokerDown { duration_ms, .. } => vec![window(duration_ms)],
+        EventKind::UplinkFlapping {
+            duration_ms,
+            period_ms,
+        } => {
+            let stop = (at + duration_ms).min(end_ms);
+            let mut out = Vec::new();
+            let mut t = at;
+            while t < stop {
+                out.push(Window {
+                    start_ms: t,
+                    end_ms: (t + period_ms).min(stop),
+                });
+                t = t.saturating_add(period_ms.saturating_mul(2));
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Where a fault cuts the live transport: a ward gateway's link (its uplink, or the gateway
+/// itself down) or, with `ward` `None`, everybody's (the broker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkCut {
+    pub ward: Option<usize>,
+    pub window: Window,
+}
+
+/// The scenario's cuts of links to the broker, which a live run makes happen for real (the
+/// fault proxy, `exporters::mqtt::proxy`): the same windows the gateways spool through.
+pub fn link_cuts(s: &Scenario) -> Vec<LinkCut> {
+    let end_ms = s.epoch_ms + s.duration_ms;
+    let mut out = Vec::new();
+    for ev in s.events.iter().filter(|e| e.kind.is_fault()) {
+        let ward = match ev.target {
+            Target::Ward(w) => Some(w),
+            Target::Site => None,
+            _ => continue,
+        };
+        let at = s.epoch_ms + ev.at_ms;
+        out.extend(
+            cut_windows(ev, at, end_ms)
+                .into_iter()
+                .filter(|w| w.start_ms < w.end_ms)
+                .map(|window| LinkCut { ward, window }),
+        );
+    }
+    out
 }
 
 /// Records each fault the step it begins.

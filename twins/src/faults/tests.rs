@@ -303,3 +303,249 @@ fn a_clock_step_moves_device_time_and_nothing_else() {
     }
     assert!(conditions(&stepped, ConditionClass::DataGap).is_empty());
 }
+
+/// Two oximeters at 15 s; ward W1's uplink degraded 30-50 min by `how`.
+fn degraded_run(how: &str) -> (Recorded, Directory) {
+    let s = small(
+        2,
+        "2h",
+        &format!(
+            "[kit.k]\ndevices = [{{ kind = \"pulse_oximeter\", interval = \"15s\" }}]\n\
+             [population]\nkit = \"k\"\n\
+             [[event]]\nat = \"30m\"\nward = \"W1\"\nkind = \"uplink_degraded\"\nduration = \"20m\"\n{how}\n"
+        ),
+    );
+    run_to_memory(&s)
+}
+
+#[test]
+fn a_degraded_uplink_delays_each_message_within_its_jitter_loses_its_share_and_reorders() {
+    let (rec, dir) = degraded_run("latency = \"2m\"\njitter = \"90s\"\nloss = 0.2");
+    let (start, end) = (EPOCH + 30 * MIN, EPOCH + 50 * MIN);
+    let ox = fates_of(&rec, &device_of(&dir, DeviceKind::PulseOximeter));
+    // Every reading has exactly one fate.
+    let mut keys: Vec<_> = ox.iter().map(|f| (f.device, f.seq)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), ox.len());
+    // Sent during the window (forwarded the step they were measured: the spool is empty).
+    let sent: Vec<_> = ox
+        .iter()
+        .filter(|f| f.sim_ms >= start && f.sim_ms < end)
+        .collect();
+    assert_eq!(sent.len(), 2 * 80);
+    let lost = sent.iter().filter(|f| f.fate == Fate::UplinkLost).count();
+    assert!(
+        (16..=48).contains(&lost),
+        "about a fifth of 160 lost, got {lost}"
+    );
+    assert!(
+        sent.iter()
+            .filter(|f| f.fate == Fate::UplinkLost)
+            .all(|f| f.sink == "uplink" && f.forwarded_ms.is_none())
+    );
+    for f in sent.iter().filter(|f| f.fate != Fate::UplinkLost) {
+        let delay = f.forwarded_ms.expect("delivered") - f.sim_ms;
+        assert_eq!(f.fate, Fate::DeliveredLate);
+        assert!(
+            (30_000..=210_000).contains(&delay),
+            "2 min ± 90 s, got {delay} ms"
+        );
+    }
+    // With 90 s of jitter and 15 s between readings, some overtake others.
+    let mut reordered = 0;
+    for d in device_of(&dir, DeviceKind::PulseOximeter) {
+        let seqs: Vec<u32> = rec
+            .get::<Forwarded>()
+            .iter()
+            .filter(|r| r.device.0 == d)
+            .map(|r| r.seq)
+            .collect();
+        reordered += seqs.windows(2).filter(|w| w[1] < w[0]).count();
+    }
+    assert!(reordered > 0, "jitter beyond the spacing reorders");
+    // Outside the window (and its last arrivals), nothing is touched.
+    assert!(
+        ox.iter()
+            .filter(|f| f.sim_ms < start || f.sim_ms >= end + 4 * MIN)
+            .all(|f| f.fate == Fate::Delivered)
+    );
+    let faults = rec.get::<FaultRecord>();
+    assert_eq!(faults[0].kind, FaultKind::UplinkDegraded);
+    assert_eq!(
+        faults[0].param,
+        wardtwin_sim::records::FaultParam::Degraded(wardtwin_sim::records::Degradation {
+            latency_ms: 120_000,
+            jitter_ms: 90_000,
+            loss: 0.2,
+            bandwidth: None
+        })
+    );
+}
+
+#[test]
+fn a_bandwidth_cap_holds_the_excess_in_the_spool_and_loses_nothing() {
+    // Two oximeters at 15 s and the gateway's own status: about 0.15 messages per second,
+    // through an uplink that carries 0.05.
+    let (rec, dir) = degraded_run("bandwidth = 0.05");
+    let (start, end) = (EPOCH + 30 * MIN, EPOCH + 50 * MIN);
+    let through = rec
+        .get::<Forwarded>()
+        .iter()
+        .filter(|r| r.forwarded_ms >= start && r.forwarded_ms < end)
+        .count();
+    assert!(
+        (55..=61).contains(&through),
+        "20 min at 0.05/s is 60 messages, got {through}"
+    );
+    let ox = fates_of(&rec, &device_of(&dir, DeviceKind::PulseOximeter));
+    assert!(
+        ox.iter()
+            .all(|f| matches!(f.fate, Fate::Delivered | Fate::DeliveredLate))
+    );
+    let late = ox.iter().filter(|f| f.fate == Fate::DeliveredLate).count();
+    assert!(late > 60, "the excess waited: {late}");
+    // The backlog drains after the heal.
+    assert!(
+        ox.iter()
+            .filter(|f| f.sim_ms >= end + 10 * MIN)
+            .all(|f| f.fate == Fate::Delivered)
+    );
+}
+
+#[test]
+fn a_broker_outage_spools_every_wards_data_and_takes_every_gateway_offline() {
+    let s = small(
+        2,
+        "2h",
+        "[[ward]]\nid = \"W2\"\nbeds = 2\n\
+         [kit.k]\ndevices = [{ kind = \"pulse_oximeter\", interval = \"15s\" }]\n\
+         [population]\nkit = \"k\"\n\
+         [[event]]\nat = \"30m\"\nkind = \"broker_restart\"\nduration = \"10m\"\n",
+    );
+    let (rec, dir) = run_to_memory(&s);
+    let (start, end) = (EPOCH + 30 * MIN, EPOCH + 40 * MIN);
+    let ox = fates_of(&rec, &device_of(&dir, DeviceKind::PulseOximeter));
+    let during: Vec<_> = ox
+        .iter()
+        .filter(|f| f.sim_ms >= start && f.sim_ms < end)
+        .collect();
+    assert_eq!(during.len(), 4 * 40, "both wards' oximeters");
+    assert!(
+        during
+            .iter()
+            .all(|f| f.fate == Fate::DeliveredLate && f.forwarded_ms.unwrap() >= end),
+        "spooled by their gateways, forwarded after the restart"
+    );
+    let offline = conditions(&rec, ConditionClass::GatewayOffline);
+    assert_eq!(offline.len(), 2, "one per ward: {offline:?}");
+    let faults = rec.get::<FaultRecord>();
+    assert_eq!(faults.len(), 1);
+    assert_eq!(faults[0].kind, FaultKind::BrokerRestart);
+    assert_eq!((faults[0].gateway, faults[0].device), (None, None));
+    assert_eq!(
+        faults[0].param,
+        wardtwin_sim::records::FaultParam::Persistence(false)
+    );
+}
+
+/// Two beds of an oximeter and an ECG patch at 15 s, with `event` added.
+fn radio_run(event: &str) -> (Recorded, Directory) {
+    let s = small(
+        2,
+        "1h",
+        &format!(
+            "[kit.k]\ndevices = [{{ kind = \"ecg_patch\", interval = \"15s\" }}, \
+             {{ kind = \"pulse_oximeter\", interval = \"15s\" }}]\n\
+             [population]\nkit = \"k\"\n{event}"
+        ),
+    );
+    run_to_memory(&s)
+}
+
+#[test]
+fn interference_loses_readings_on_the_radio_inside_its_window_only() {
+    let (start, end) = (EPOCH + 20 * MIN, EPOCH + 40 * MIN);
+    let lost_in = |rec: &Recorded, dir: &Directory, inside: bool| {
+        fates_of(rec, &device_of(dir, DeviceKind::PulseOximeter))
+            .iter()
+            .filter(|f| (start..end).contains(&f.sim_ms) == inside)
+            .filter(|f| f.fate == Fate::RadioLost)
+            .count()
+    };
+    let (quiet, dir) = radio_run("");
+    let (noisy, dir2) = radio_run(
+        "[[event]]\nat = \"20m\"\nward = \"W1\"\nkind = \"radio_interference\"\nduration = \"20m\"\nattenuation = 45.0\n",
+    );
+    assert!(
+        lost_in(&noisy, &dir2, true) > lost_in(&quiet, &dir, true) + 20,
+        "45 dB more loss: {} lost, {} without",
+        lost_in(&noisy, &dir2, true),
+        lost_in(&quiet, &dir, true)
+    );
+    assert_eq!(
+        lost_in(&noisy, &dir2, false),
+        lost_in(&quiet, &dir, false),
+        "nothing changes outside the window"
+    );
+    let f = noisy.get::<FaultRecord>();
+    assert_eq!(f[0].kind, FaultKind::RadioInterference);
+    assert_eq!(
+        f[0].param,
+        wardtwin_sim::records::FaultParam::AttenuationDb(45.0)
+    );
+}
+
+#[test]
+fn a_device_carried_out_of_coverage_is_heard_by_nobody_and_only_it() {
+    let (rec, dir) = radio_run(
+        "[[event]]\nat = \"20m\"\nbed = \"W1-01\"\ndevice = \"pulse_oximeter\"\nkind = \"out_of_coverage\"\nduration = \"15m\"\n\
+         [[event]]\nat = \"20m\"\nbed = \"W1-01\"\ndevice = \"ecg_patch\"\nkind = \"out_of_coverage\"\nduration = \"15m\"\n",
+    );
+    let (start, end) = (EPOCH + 20 * MIN, EPOCH + 35 * MIN);
+    let id = |ix: u32| dir.devices[ix as usize].id.clone();
+    let ox = device_of(&dir, DeviceKind::PulseOximeter);
+    let away_ox: Vec<u32> = ox
+        .iter()
+        .copied()
+        .filter(|&d| id(d).contains("W1-01"))
+        .collect();
+    let during = |f: &&EmissionFate| (start..end).contains(&f.sim_ms);
+    let gone = fates_of(&rec, &away_ox);
+    assert_eq!(gone.iter().filter(during).count(), 60);
+    assert!(
+        gone.iter()
+            .filter(during)
+            .all(|f| f.fate == Fate::RadioLost)
+    );
+    // The patch kept its readings and uploaded them when it came back.
+    let ecg: Vec<u32> = device_of(&dir, DeviceKind::EcgPatch)
+        .into_iter()
+        .filter(|&d| id(d).contains("W1-01"))
+        .collect();
+    assert!(
+        fates_of(&rec, &ecg)
+            .iter()
+            .filter(during)
+            .all(|f| f.fate == Fate::DeliveredLate && f.forwarded_ms.unwrap() >= end)
+    );
+    // The other bed's oximeter is untouched.
+    let other: Vec<u32> = ox
+        .iter()
+        .copied()
+        .filter(|d| !away_ox.contains(d))
+        .collect();
+    assert!(
+        fates_of(&rec, &other)
+            .iter()
+            .filter(during)
+            .all(|f| f.fate == Fate::Delivered)
+    );
+    // A data gap for each device carried away, and no gateway offline.
+    let gaps = conditions(&rec, ConditionClass::DataGap);
+    assert_eq!(gaps.len(), 2, "{gaps:?}");
+    assert!(conditions(&rec, ConditionClass::GatewayOffline).is_empty());
+    let f = rec.get::<FaultRecord>();
+    assert_eq!(f[0].kind, FaultKind::OutOfCoverage);
+    assert_eq!(f[0].device.map(|d| d.0), away_ox.first().copied());
+}

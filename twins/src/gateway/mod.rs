@@ -20,9 +20,16 @@
 //!
 //! **Faults** ([`crate::faults`]): an `uplink_outage` (and each down half of an
 //! `uplink_flapping`) takes the uplink down; a `wifi_outage` takes the ward's receivers down
-//! (what only they would have heard is `radio_lost`, or kept in the device's onboard buffer);
-//! a `gateway_crash` or `gateway_power_loss` stops the gateway: its receivers pass nothing on,
-//! it forwards nothing and reports nothing, and a volatile spool is lost (`spool_lost`).
+//! (what only they would have heard is `radio_lost`, or kept in the device's onboard buffer); a
+//! `radio_interference` takes `attenuation` dB off every transmission to the ward's receivers;
+//! a device `out_of_coverage` reaches no receiver; an `uplink_degraded` fault acts on what its
+//! gateway forwards, like netem on its link: each message arrives `latency` ± `jitter`
+//! (uniform) later, so messages overtake each other when the jitter exceeds their spacing; a
+//! share `loss` never arrives (`uplink_lost`); a `bandwidth` caps the messages per second (a
+//! token bucket one step deep; the rest wait in the spool); messages still on the way when the
+//! run ends are `unsent`. A broker outage or restart takes every gateway's uplink down. A
+//! `gateway_crash` or `gateway_power_loss` stops the gateway: its receivers pass nothing on, it
+//! forwards nothing and reports nothing, and a volatile spool is lost (`spool_lost`).
 //! Devices with an onboard buffer (`buffer` in the kit) keep what nobody heard and upload it,
 //! in order, when a receiver hears them again; a full buffer drops its oldest
 //! (`buffer_dropped`), and what is still buffered at the end is `unsent`.
@@ -51,8 +58,14 @@ pub(crate) fn spawn_gateway(
             uplink_up: true,
             dropped: 0,
             wifi: faults.wifi,
+            interference: faults.interference,
             down: faults.down,
             powered: true,
+            degraded: faults.degraded,
+            uplink_rng: faults.uplink_rng,
+            credit: 0.0,
+            transit: std::collections::BinaryHeap::new(),
+            sent: 0,
         })
         .id()
 }
@@ -71,6 +84,7 @@ use wardtwin_sim::{DirectUplink, FileTransport, ForwardedByPlugin, SimEnd, SimSe
 
 use crate::Window;
 use crate::faults::WardFaults;
+use wardtwin_sim::records::Degradation;
 
 /// Mean RSSI of a transmission from `at` (in space `from_space`) to a receiver at `rx` (in
 /// `rx_space`), dBm.
@@ -208,6 +222,8 @@ pub struct DeviceLink {
     pub rng: SimRng,
     pub buffer_cap: usize,
     pub buffer: VecDeque<Reading>,
+    /// Carried out of coverage (an `out_of_coverage` fault): nobody hears it then.
+    pub away: Vec<Window>,
 }
 
 /// Every device's link and radio stream, by dense device index.
@@ -234,10 +250,47 @@ pub struct Gateway {
     pub dropped: u64,
     /// Its receivers down (merged windows).
     pub wifi: Vec<Window>,
+    /// Interference on its receivers: the extra loss (dB), sorted.
+    pub interference: Vec<(Window, f64)>,
     /// The gateway down (crash and reboot, power loss), and whether its spool survives.
     pub down: Vec<(Window, bool)>,
     /// Whether it is running (not crashed, not without power).
     pub powered: bool,
+    /// Its uplink degraded (latency, jitter, loss, bandwidth), sorted, and the stream of
+    /// its draws.
+    pub degraded: Vec<(Window, Degradation)>,
+    pub uplink_rng: Option<SimRng>,
+    /// Messages a bandwidth-capped uplink may still send (a token bucket, one step deep).
+    pub credit: f64,
+    /// Messages on a slow uplink, not yet arrived: the earliest arrival first.
+    pub transit: std::collections::BinaryHeap<std::cmp::Reverse<InTransit>>,
+    /// Messages put on a slow uplink so far (their order among equal arrivals).
+    pub sent: u64,
+}
+
+/// A message on a slow uplink: it arrives at `arrive_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct InTransit {
+    pub arrive_ms: SimMillis,
+    pub order: u64,
+    pub reading: Reading,
+}
+
+impl PartialEq for InTransit {
+    fn eq(&self, other: &Self) -> bool {
+        (self.arrive_ms, self.order) == (other.arrive_ms, other.order)
+    }
+}
+impl Eq for InTransit {}
+impl PartialOrd for InTransit {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InTransit {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.arrive_ms, self.order).cmp(&(other.arrive_ms, other.order))
+    }
 }
 
 impl Gateway {
@@ -247,6 +300,25 @@ impl Gateway {
             .iter()
             .take_while(|(w, _)| w.start_ms <= t)
             .find(|(w, _)| w.contains(t))
+    }
+
+    /// The extra loss on its receivers at `t` (interference), dB.
+    pub fn attenuation_at(&self, t: SimMillis) -> f64 {
+        self.interference
+            .iter()
+            .take_while(|(w, _)| w.start_ms <= t)
+            .filter(|(w, _)| w.contains(t))
+            .map(|(_, db)| db)
+            .sum()
+    }
+
+    /// The degradation of its uplink at `t`, if any.
+    pub fn degraded_at(&self, t: SimMillis) -> Option<Degradation> {
+        self.degraded
+            .iter()
+            .take_while(|(w, _)| w.start_ms <= t)
+            .find(|(w, _)| w.contains(t))
+            .map(|(_, d)| *d)
     }
 
     /// Whether its receivers pass on what they hear at `t` (they are up, and so is it).

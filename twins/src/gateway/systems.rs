@@ -12,7 +12,11 @@ use wardtwin_sim::{
 
 use wardtwin_sim::records::{DeviceKind, Metric};
 
-use super::{DeviceLink, Gateway, Link, Links, Site};
+use std::cmp::Reverse;
+
+use rand::RngExt;
+
+use super::{DeviceLink, Gateway, InTransit, Link, Links, Site};
 use crate::device::sampling::{Sampler, Sensed, ok};
 
 fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
@@ -30,10 +34,22 @@ fn lost(r: &Reading, fate: Fate, sink: &'static str) -> EmissionFated {
 }
 
 /// Which gateway hears `r` (its ward index), or `None` if no receiver did. A receiver whose
-/// gateway is not `receiving` (its Wi-Fi is down, or the gateway is) hears nothing.
-fn hear(site: &Site, links: &mut Links, receiving: &[bool], r: &Reading) -> Option<usize> {
-    let DeviceLink { link, rng, .. } = &mut links.devices[r.device.0 as usize];
-    let up = |gateway: usize| receiving.get(gateway).copied().unwrap_or(true);
+/// gateway is not `receiving` (its Wi-Fi is down, or the gateway is) hears nothing; one under
+/// interference hears `attenuation` dB less; a device carried out of coverage reaches nobody.
+fn hear(site: &Site, links: &mut Links, ward: &WardRadio, r: &Reading) -> Option<usize> {
+    let DeviceLink {
+        link, rng, away, ..
+    } = &mut links.devices[r.device.0 as usize];
+    if !away.is_empty()
+        && away
+            .iter()
+            .take_while(|w| w.start_ms <= r.sim_ms)
+            .any(|w| w.contains(r.sim_ms))
+    {
+        return None;
+    }
+    let up = |gateway: usize| ward.receiving.get(gateway).copied().unwrap_or(true);
+    let loss = |gateway: usize| ward.attenuation.get(gateway).copied().unwrap_or(0.0);
     match link {
         Link::Wired { gateway } => Some(*gateway),
         Link::Tag => r
@@ -47,10 +63,11 @@ fn hear(site: &Site, links: &mut Links, receiving: &[bool], r: &Reading) -> Opti
             let noise = Normal::new(0.0, radio.shadowing_sd_db.max(1e-9)).expect("sd > 0");
             for _ in 0..=radio.retries {
                 for &(rx, mean) in receivers.as_slice() {
-                    if !up(site.receiver_gateway[usize::from(rx)]) {
+                    let gateway = site.receiver_gateway[usize::from(rx)];
+                    if !up(gateway) {
                         continue;
                     }
-                    let mean = f64::from(mean);
+                    let mean = f64::from(mean) - loss(gateway);
                     let heard = if mean - 8.0 * radio.shadowing_sd_db >= radio.sensitivity_dbm {
                         true
                     } else {
@@ -66,20 +83,33 @@ fn hear(site: &Site, links: &mut Links, receiving: &[bool], r: &Reading) -> Opti
     }
 }
 
+/// Each ward's receivers this step: whether they pass anything on, and the extra loss on
+/// them (interference), by ward.
+#[derive(Default)]
+pub(super) struct WardRadio {
+    receiving: Vec<bool>,
+    attenuation: Vec<f64>,
+}
+
 /// Each gateway's power this step: a gateway going down loses a volatile spool; one coming
 /// back starts empty-handed or with what its persistent spool kept. Then whether each one's
-/// receivers pass anything on (`receiving`, by ward).
+/// receivers pass anything on, and what interference costs them.
 fn power(
     now: SimMillis,
     gateways: &mut Query<(Entity, &mut Gateway)>,
     fated: &mut MessageWriter<EmissionFated>,
-    receiving: &mut Vec<bool>,
+    radio: &mut WardRadio,
 ) {
-    receiving.clear();
+    radio.receiving.clear();
+    radio.attenuation.clear();
     for (_, mut gw) in gateways.iter_mut() {
         let gw = &mut *gw;
-        if receiving.len() <= gw.ward {
-            receiving.resize(gw.ward + 1, true);
+        if radio.receiving.len() <= gw.ward {
+            radio.receiving.resize(gw.ward + 1, true);
+            radio.attenuation.resize(gw.ward + 1, 0.0);
+        }
+        if !gw.interference.is_empty() {
+            radio.attenuation[gw.ward] = gw.attenuation_at(now);
         }
         if gw.down.is_empty() && gw.wifi.is_empty() {
             continue;
@@ -99,7 +129,7 @@ fn power(
             (false, None) => gw.powered = true,
             _ => {}
         }
-        receiving[gw.ward] = gw.receiving(now);
+        radio.receiving[gw.ward] = gw.receiving(now);
     }
 }
 
@@ -115,9 +145,9 @@ pub(super) fn route(
     mut fated: MessageWriter<EmissionFated>,
     mut batch: Local<Vec<Reading>>,
     mut by_ward: Local<Vec<Entity>>,
-    mut receiving: Local<Vec<bool>>,
+    mut radio: Local<WardRadio>,
 ) {
-    power(clock.now_ms(), &mut gateways, &mut fated, &mut receiving);
+    power(clock.now_ms(), &mut gateways, &mut fated, &mut radio);
     batch.clear();
     batch.extend(emitted.read().map(|m| m.0));
     if batch.is_empty() {
@@ -130,7 +160,7 @@ pub(super) fn route(
         by_ward.extend(g.into_iter().map(|(_, e)| e));
     }
     for r in batch.iter() {
-        let heard = hear(&site, &mut links, &receiving, r);
+        let heard = hear(&site, &mut links, &radio, r);
         let entity = heard.and_then(|w| by_ward.get(w).copied());
         let link = &mut links.devices[r.device.0 as usize];
         let Some(entity) = entity else {
@@ -155,16 +185,20 @@ pub(super) fn route(
     }
 }
 
-/// Every gateway whose uplink is up forwards its spool, oldest first, up to its rate.
+/// Every gateway whose uplink is up forwards its spool, oldest first, up to its rate (and
+/// its degraded uplink's bandwidth); what a slow uplink carries arrives when its delay is
+/// over, whatever became of the uplink or the gateway since.
 pub(super) fn forward(
     clock: Res<SimClock>,
     mut gateways: Query<&mut Gateway>,
     mut out: MessageWriter<ReadingForwarded>,
     mut events: MessageWriter<DeviceEventOccurred>,
+    mut fated: MessageWriter<EmissionFated>,
 ) {
     let now = clock.now_ms();
     for mut gw in &mut gateways {
         let gw = &mut *gw;
+        arrivals(gw, now, &mut out);
         let up = !gw
             .outages
             .iter()
@@ -187,12 +221,70 @@ pub(super) fn forward(
         if !up || !gw.powered {
             continue;
         }
-        let n = gw.spool.len().min(gw.forward_per_step);
-        out.write_batch(gw.spool.drain(..n).map(|reading| {
-            ReadingForwarded(Forwarded {
-                reading,
-                forwarded_ms: now,
-            })
+        let degrade = if gw.degraded.is_empty() {
+            None
+        } else {
+            gw.degraded_at(now)
+        };
+        let Some(d) = degrade else {
+            gw.credit = 0.0;
+            let n = gw.spool.len().min(gw.forward_per_step);
+            out.write_batch(gw.spool.drain(..n).map(|reading| {
+                ReadingForwarded(Forwarded {
+                    reading,
+                    forwarded_ms: now,
+                })
+            }));
+            continue;
+        };
+        let mut n = gw.spool.len().min(gw.forward_per_step);
+        if let Some(rate) = d.bandwidth {
+            let per_step = rate * clock.step_ms() as f64 / 1000.0;
+            gw.credit = (gw.credit + per_step).min(per_step.max(1.0));
+            n = n.min(gw.credit.floor() as usize);
+            gw.credit -= n as f64;
+        }
+        for reading in gw.spool.drain(..n).collect::<Vec<_>>() {
+            let rng = gw
+                .uplink_rng
+                .as_mut()
+                .expect("a degraded uplink has its stream");
+            if d.loss > 0.0 && rng.random::<f64>() < d.loss {
+                fated.write(lost(&reading, Fate::UplinkLost, "uplink"));
+                continue;
+            }
+            let jitter = if d.jitter_ms > 0 {
+                rng.random_range(-d.jitter_ms..=d.jitter_ms)
+            } else {
+                0
+            };
+            let delay = (d.latency_ms + jitter).max(0);
+            if delay == 0 {
+                out.write(ReadingForwarded(Forwarded {
+                    reading,
+                    forwarded_ms: now,
+                }));
+            } else {
+                gw.sent += 1;
+                gw.transit.push(Reverse(InTransit {
+                    arrive_ms: now + delay,
+                    order: gw.sent,
+                    reading,
+                }));
+            }
+        }
+    }
+}
+
+/// What a slow uplink delivers by `now`, each at its arrival.
+fn arrivals(gw: &mut Gateway, now: SimMillis, out: &mut MessageWriter<ReadingForwarded>) {
+    while let Some(Reverse(m)) = gw.transit.peek().copied()
+        && m.arrive_ms <= now
+    {
+        gw.transit.pop();
+        out.write(ReadingForwarded(Forwarded {
+            reading: m.reading,
+            forwarded_ms: m.arrive_ms,
         }));
     }
 }
@@ -209,6 +301,11 @@ pub(super) fn flush_spools(
             gw.spool
                 .drain(..)
                 .map(|r| lost(&r, Fate::Unsent, "gateway")),
+        );
+        fated.write_batch(
+            gw.transit
+                .drain()
+                .map(|Reverse(m)| lost(&m.reading, Fate::Unsent, "uplink")),
         );
     }
     for link in &mut links.devices {

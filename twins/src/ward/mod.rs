@@ -389,6 +389,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
             rng: stream(seed, &d.id, "radio"),
             buffer_cap: d.buffer,
             buffer: std::collections::VecDeque::new(),
+            away: Vec::new(),
         });
     }
 
@@ -411,8 +412,8 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         let until = |d: Option<i64>| d.map_or(end_ms, |d| (at + d).min(end_ms));
         let bed = match ev.target {
             Target::Bed(b) => b,
-            // Faults of a ward's network and devices: `faults::plan`.
-            Target::Ward(_) => continue,
+            // Faults of a ward's network and devices, and of the broker: `faults::plan`.
+            Target::Ward(_) | Target::Site => continue,
             Target::Asset(a) => {
                 if let EventKind::AssetWander { to } = ev.kind {
                     scheduled_wanders.entry(a).or_default().push((at, to));
@@ -503,6 +504,10 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
             EventKind::Fridge { .. }
             | EventKind::UplinkOutage { .. }
             | EventKind::UplinkFlapping { .. }
+            | EventKind::UplinkDegraded { .. }
+            | EventKind::BrokerDown { .. }
+            | EventKind::RadioInterference { .. }
+            | EventKind::OutOfCoverage { .. }
             | EventKind::WifiOutage { .. }
             | EventKind::GatewayDown { .. }
             | EventKind::BatteryWave { .. }
@@ -594,7 +599,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
         );
     }
     world.write_message_batch(artifact_records.into_iter().map(ArtifactRecorded));
-    apply_device_faults(world, &faults.devices);
+    apply_device_faults(world, &faults.devices, &mut links);
     world.insert_resource(faults.plan);
     world.insert_resource(delivery_gaps(s, &drafts));
     world.insert_resource(site);
@@ -612,10 +617,19 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
     dir
 }
 
-/// Battery waves and clock steps, on the devices they hit.
-fn apply_device_faults(world: &mut World, faults: &BTreeMap<DeviceIx, DeviceFaults>) {
+/// Battery waves, clock steps and trips out of coverage, on the devices they hit.
+fn apply_device_faults(
+    world: &mut World,
+    faults: &BTreeMap<DeviceIx, DeviceFaults>,
+    links: &mut Links,
+) {
     if faults.is_empty() {
         return;
+    }
+    for (ix, f) in faults {
+        if let Some(l) = links.devices.get_mut(ix.0 as usize) {
+            l.away = Window::merged(f.away.clone());
+        }
     }
     let mut q = world.query::<(&mut crate::device::Device, &mut crate::device::Battery)>();
     for (mut d, mut b) in q.iter_mut(world) {

@@ -7,6 +7,8 @@ pub(super) struct Ctx {
     pub(super) pacer: Pacer,
     pub(super) wire: Arc<WireDirectory>,
     pub(super) mode: ConnectionMode,
+    /// The twin's own connection (after the gateways' or devices').
+    pub(super) control: usize,
     pub(super) max_spool: u64,
     /// The spool limit while every connection is up.
     pub(super) connected_limit: u64,
@@ -40,6 +42,30 @@ impl Ctx {
         }
     }
 }
+
+impl Ctx {
+    /// The retained site map, on the twin's own connection, counted as outstanding until it
+    /// is written.
+    pub(super) fn site_map_msg(&self) -> Msg {
+        self.shared.totals().outstanding += 1;
+        Msg {
+            id: 0,
+            out: OutMsg {
+                conn: self.control as u32,
+                topic: Arc::clone(&self.wire.site_map_topic),
+                payload: self.wire.site_map.clone().into_bytes().into(),
+                retain: true,
+                ledger: None,
+                offset_ms: 0,
+            },
+            attempts: 0,
+            lateness_us: None,
+        }
+    }
+}
+
+/// Connection losses said on the terminal, one line each, before the rest are only counted.
+const LOSS_LINES: u64 = 8;
 
 pub(super) fn lock(c: &Mutex<Conn>) -> MutexGuard<'_, Conn> {
     c.lock().unwrap_or_else(|p| p.into_inner())
@@ -126,6 +152,7 @@ pub(super) async fn run(
                 for c in &touched {
                     lock(&conns[*c as usize]).pump();
                 }
+                ctx.shared.batches_dispatched.fetch_add(1, Ordering::AcqRel);
             }
             Cmd::Finish(drain) => {
                 finish(&ctx, &conns, &mut tasks, drain, &mut next_id).await;
@@ -188,7 +215,7 @@ pub(super) async fn finish(
     let any_connected = conns.iter().any(|c| lock(c).connected);
     if ctx.mode == ConnectionMode::PerGateway && any_connected {
         let now = ctx.shared.sim_now_ms.load(Ordering::Relaxed);
-        for (i, c) in conns.iter().enumerate() {
+        for (i, c) in conns.iter().enumerate().take(ctx.control) {
             *next_id += 1;
             let m = ctx.gateway_msg(i, *next_id, false, GatewayReason::Shutdown, now);
             let mut c = lock(c);
@@ -242,6 +269,7 @@ pub(super) async fn connection(
         match ev {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = BACKOFF_MIN;
+                let reconnect = ever_connected;
                 if ever_connected {
                     ctx.shared.totals().reconnects += 1;
                 }
@@ -251,7 +279,13 @@ pub(super) async fn connection(
                 }
                 let mut c = lock(&conn);
                 c.connected = true;
-                if ctx.mode == ConnectionMode::PerGateway && !c.closing {
+                if ix == ctx.control {
+                    if reconnect && !c.closing {
+                        // A broker restarted without persistence has forgotten the retained
+                        // site map: say it again (retained; harmless if it remembered).
+                        c.backlog.push_front(ctx.site_map_msg());
+                    }
+                } else if ctx.mode == ConnectionMode::PerGateway && !c.closing {
                     // Announce the gateway first (retained; replaces a will the broker may
                     // have published while it was away).
                     let now_ms = ctx.shared.sim_now_ms.load(Ordering::Relaxed);
@@ -329,11 +363,20 @@ pub(super) async fn connection(
                     c.connected = false;
                     c.requeue();
                     if was {
-                        eprintln!(
-                            "wardtwin: MQTT connection {} lost ({e}); reconnecting, {} message(s) spooled",
-                            ix,
-                            c.backlog.len()
-                        );
+                        // A broker outage drops every connection at once (thousands, per
+                        // device): say the first few; the summary counts the reconnects.
+                        let said = ctx.shared.loss_lines.fetch_add(1, Ordering::Relaxed);
+                        if said < LOSS_LINES {
+                            eprintln!(
+                                "wardtwin: MQTT connection {} lost ({e}); reconnecting, {} message(s) spooled",
+                                ix,
+                                c.backlog.len()
+                            );
+                        } else if said == LOSS_LINES {
+                            eprintln!(
+                                "wardtwin: more MQTT connections lost; the run's summary counts the reconnects"
+                            );
+                        }
                     }
                     c.closing
                 };

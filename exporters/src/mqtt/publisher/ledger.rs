@@ -34,6 +34,13 @@ pub(super) struct Shared {
     /// timeout decides (a broker that accepts connections but never acknowledges cannot
     /// hang the run).
     pub(super) finishing: std::sync::atomic::AtomicBool,
+    /// Connection losses said on the terminal so far.
+    pub(super) loss_lines: AtomicU64,
+    /// The connections (for [`LiveStats::wait_connected_drained`]).
+    pub(super) conns: OnceLock<Vec<Arc<Mutex<Conn>>>>,
+    /// Batches handed to the MQTT thread, and those it has put on their connections' spools.
+    pub(super) batches_sent: AtomicU64,
+    pub(super) batches_dispatched: AtomicU64,
 }
 
 impl Shared {
@@ -96,6 +103,34 @@ impl LiveStats {
         let t = self.0.totals();
         t.acknowledged + t.sent + t.unacknowledged + t.unsent + t.dropped
     }
+    /// Waits (up to `limit`) until every connected connection has nothing spooled or in
+    /// flight: what was handed over has reached the broker. Before a drill cuts links, so the
+    /// cut falls after what the model delivered before it (a disconnected connection cannot
+    /// drain and is not waited for). Returns whether it drained.
+    pub fn wait_connected_drained(&self, limit: Duration) -> bool {
+        let Some(conns) = self.0.conns.get() else {
+            return true;
+        };
+        let drained = || {
+            let sh = &self.0;
+            sh.batches_dispatched.load(Ordering::Acquire) >= sh.batches_sent.load(Ordering::Acquire)
+                && conns.iter().all(|c| {
+                    let c = c.lock().unwrap_or_else(|p| p.into_inner());
+                    !c.connected || (c.backlog.is_empty() && c.held() == 0)
+                })
+        };
+        // The connections drain on the MQTT thread; nothing to wait on but their state.
+        #[allow(clippy::disallowed_methods)]
+        let start = Instant::now();
+        while !drained() {
+            if start.elapsed() >= limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        true
+    }
+
     /// Simulation time of the newest telemetry written to the broker (`None` before the first).
     pub fn wire_ms(&self) -> Option<SimMillis> {
         let t = self.0.wire_ms.load(Ordering::Relaxed);

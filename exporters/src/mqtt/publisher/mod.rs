@@ -86,7 +86,8 @@ pub enum LiveError {
 /// One message for the broker, as the simulation thread encodes it.
 #[derive(Debug, Clone)]
 pub struct OutMsg {
-    /// Connection index (gateway, or device in per-device mode).
+    /// Connection index (gateway, or device in per-device mode; [`Publisher::control`] for
+    /// the twin's own messages).
     pub conn: u32,
     pub topic: Arc<str>,
     /// Shared with rumqttc without a copy (and kept for a resend).
@@ -184,13 +185,15 @@ pub struct Publisher {
 /// Hands batches to the publisher's queue from elsewhere (the clock of [`super::sync`]),
 /// behind what was handed over before.
 #[derive(Clone)]
-pub struct BatchSender(mpsc::Sender<Cmd>);
+pub struct BatchSender(mpsc::Sender<Cmd>, Arc<Shared>);
 
 impl BatchSender {
     pub fn send(&self, batch: Vec<OutMsg>) -> Result<(), LiveError> {
         self.0
             .blocking_send(Cmd::Batch(batch))
-            .map_err(|_| LiveError::ThreadGone)
+            .map_err(|_| LiveError::ThreadGone)?;
+        self.1.batches_sent.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 }
 
@@ -223,10 +226,13 @@ impl Publisher {
         } else {
             QoS::AtLeastOnce
         };
-        let n = match opts.connection {
+        let links = match opts.connection {
             ConnectionMode::PerGateway => wire.gateways.len(),
             ConnectionMode::PerDevice => wire.devices.len(),
         };
+        // One more: the twin's own connection (the site map, the simulation clock), so a
+        // gateway's link going down does not hold them up.
+        let n = links + 1;
         if let Some(limit) = open_files_limit()
             && n as u64 + 64 > limit
         {
@@ -242,41 +248,49 @@ impl Publisher {
             sim_now_ms: AtomicI64::new(0),
             wire_ms: AtomicI64::new(i64::MIN),
             finishing: std::sync::atomic::AtomicBool::new(false),
+            loss_lines: AtomicU64::new(0),
+            conns: OnceLock::new(),
+            batches_sent: AtomicU64::new(0),
+            batches_dispatched: AtomicU64::new(0),
         });
         let mut loops = Vec::with_capacity(n);
         let mut conns = Vec::with_capacity(n);
         for i in 0..n {
             let (letter, will) = match opts.connection {
+                _ if i == links => ('x', None),
                 ConnectionMode::PerGateway => (
                     'g',
-                    LastWill::new(
+                    Some(LastWill::new(
                         wire.gateways[i].status_topic.to_string(),
                         wire.gateway_status(i, false, GatewayReason::ConnectionLost, None),
                         QoS::AtLeastOnce,
                         true,
-                    ),
+                    )),
                 ),
                 ConnectionMode::PerDevice => (
                     'd',
-                    LastWill::new(
+                    Some(LastWill::new(
                         wire.devices[i].status_topic.to_string(),
                         wire.device_will(i as u32),
                         QoS::AtLeastOnce,
                         true,
-                    ),
+                    )),
                 ),
             };
-            let mut mo = MqttOptions::new(
-                format!("{}{letter}{i}", opts.client_id_prefix),
-                opts.broker.host.clone(),
-                opts.broker.port,
-            );
+            let client_id = if i == links {
+                format!("{}x", opts.client_id_prefix)
+            } else {
+                format!("{}{letter}{i}", opts.client_id_prefix)
+            };
+            let mut mo = MqttOptions::new(client_id, opts.broker.host.clone(), opts.broker.port);
             mo.set_keep_alive(opts.keep_alive)
                 .set_clean_session(true)
                 .set_inflight(RUMQTTC_INFLIGHT)
                 .set_request_channel_capacity(WINDOW + 8)
-                .set_max_packet_size(1 << 20, 1 << 20)
-                .set_last_will(will);
+                .set_max_packet_size(1 << 20, 1 << 20);
+            if let Some(will) = will {
+                mo.set_last_will(will);
+            }
             if let Some(c) = &opts.credentials {
                 mo.set_credentials(c.username.clone(), c.password.clone());
             }
@@ -304,6 +318,7 @@ impl Publisher {
                 closing: false,
             })));
         }
+        let _ = shared.conns.set(conns.clone());
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let ctx = Ctx {
@@ -311,6 +326,7 @@ impl Publisher {
             pacer,
             wire,
             mode: opts.connection,
+            control: links,
             max_spool: opts.max_spool.max(WINDOW) as u64,
             connected_limit: (n * WINDOW).max(4096) as u64,
         };
@@ -334,7 +350,7 @@ impl Publisher {
             tx: Some(tx),
             shared,
             thread: Some(thread),
-            connections: n,
+            connections: links,
             telemetry: Arc::new(AtomicU64::new(0)),
         };
         for _ in 0..n {
@@ -359,8 +375,25 @@ impl Publisher {
         Ok(publisher)
     }
 
+    /// The connections that carry the twin's emissions (one per gateway or per device); the
+    /// twin's own connection comes on top.
     pub fn connections(&self) -> usize {
         self.connections
+    }
+
+    /// The twin's own connection (the site map, the simulation clock).
+    pub fn control(&self) -> u32 {
+        self.connections as u32
+    }
+
+    /// The client id of connection `conn` (the fault proxy cuts by client id).
+    pub fn client_id(opts: &LiveOptions, conn: usize, control: bool) -> String {
+        let letter = match opts.connection {
+            _ if control => return format!("{}x", opts.client_id_prefix),
+            ConnectionMode::PerGateway => 'g',
+            ConnectionMode::PerDevice => 'd',
+        };
+        format!("{}{letter}{conn}", opts.client_id_prefix)
     }
 
     /// A handle for watching the publisher while the run goes on (progress display).
@@ -393,13 +426,16 @@ impl Publisher {
         let tx = self.tx.as_ref().ok_or(LiveError::ThreadGone)?;
         tx.blocking_send(Cmd::Batch(batch))
             .map_err(|_| LiveError::ThreadGone)?;
+        self.shared.batches_sent.fetch_add(1, Ordering::AcqRel);
         self.telemetry.fetch_add(telemetry, Ordering::AcqRel);
         Ok(())
     }
 
     /// A sender into this publisher's queue (`None` once it is finishing).
     pub fn batch_sender(&self) -> Option<BatchSender> {
-        self.tx.clone().map(BatchSender)
+        self.tx
+            .clone()
+            .map(|tx| BatchSender(tx, Arc::clone(&self.shared)))
     }
 
     /// Telemetry messages handed over so far.
