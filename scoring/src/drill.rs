@@ -54,6 +54,52 @@ pub fn expected_class(kind: &str) -> Option<&'static str> {
     }
 }
 
+/// For each condition of the ledger (in order): whether it is a clinical condition that went
+/// on while its patient's data could not arrive: a `data_gap` of one of their devices, or
+/// their ward's `gateway_offline`, overlapping it.
+pub fn during_outage(inputs: &Inputs) -> Vec<bool> {
+    let ward_of: HashMap<&str, &str> = inputs
+        .directory
+        .iter()
+        .filter_map(|e| Some((e.id.as_str(), e.ward.as_deref()?)))
+        .collect();
+    // (patient or ward, onset, end) of every silence the ledger derived.
+    let mut by_patient: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
+    let mut by_ward: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
+    for c in &inputs.conditions {
+        let span = (c.onset_ms, c.end_ms.unwrap_or(i64::MAX));
+        match c.class.as_str() {
+            "data_gap" => {
+                if let Some(p) = c.patient.as_deref() {
+                    by_patient.entry(p).or_default().push(span);
+                }
+            }
+            "gateway_offline" => {
+                if let Some(w) = ward_of.get(c.subject.as_str()) {
+                    by_ward.entry(w).or_default().push(span);
+                }
+            }
+            _ => {}
+        }
+    }
+    let overlaps = |spans: Option<&Vec<(i64, i64)>>, c: &crate::model::Condition| {
+        let end = c.end_ms.unwrap_or(i64::MAX);
+        spans.is_some_and(|v| v.iter().any(|&(s, e)| s < end && e > c.onset_ms))
+    };
+    inputs
+        .conditions
+        .iter()
+        .map(|c| {
+            let clinical = taxonomy::class(&c.class).is_some_and(|s| s.domain == "clinical");
+            let Some(p) = c.patient.as_deref().filter(|_| clinical) else {
+                return false;
+            };
+            overlaps(by_patient.get(p), c)
+                || ward_of.get(p).is_some_and(|w| overlaps(by_ward.get(w), c))
+        })
+        .collect()
+}
+
 /// Whether a fault of `kind` is the whole site's (the broker's).
 pub fn site_wide(kind: &str) -> bool {
     wardtwin_sim::records::FaultKind::from_name(kind).is_some_and(|k| k.site_wide())

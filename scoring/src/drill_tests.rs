@@ -241,6 +241,30 @@ fn a_run_without_faults_has_no_drill_section() {
 }
 
 #[test]
+fn a_clinical_condition_overlapping_its_patients_data_gap_is_flagged_during_outage() {
+    let i = drill_inputs(Vec::new());
+    let card = score(&i);
+    let row = |id: u32| card.conditions.iter().find(|r| r.id == id).unwrap();
+    // The deterioration (10:05-11:40) overlaps the oximeter's gap (10:01:15-10:20).
+    assert!(row(1).during_outage);
+    assert!(!row(0).during_outage, "a data gap is not clinical");
+    // Moved after the gap, it is not.
+    let mut later = drill_inputs(Vec::new());
+    later.conditions[1].onset_ms = HEAL + MIN;
+    assert!(!score(&later).conditions.iter().any(|r| r.during_outage));
+    // A gateway offline of the patient's ward counts too.
+    let mut ward = drill_inputs(Vec::new());
+    ward.conditions[0] = condition(0, "gateway_offline", "edge-W1", START, HEAL);
+    ward.conditions[0].patient = None;
+    assert!(
+        score(&ward)
+            .conditions
+            .iter()
+            .any(|r| r.id == 1 && r.during_outage)
+    );
+}
+
+#[test]
 fn a_broker_fault_affects_every_device_of_the_site_and_expects_gateway_offline() {
     let mut i = drill_inputs(vec![(START + MIN, "edge-W1", "gateway_offline")]);
     // A second ward's device, which a ward fault of W1 would not touch.

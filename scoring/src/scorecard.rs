@@ -117,6 +117,10 @@ pub struct ConditionRow {
     /// The detecting alert's line in the alerts stream.
     pub alert_line: Option<usize>,
     pub latency_ms: Option<i64>,
+    /// A clinical condition going on while its patient's data could not arrive (a data gap
+    /// of one of their devices, or their ward's gateway offline, in the ledger): its latency
+    /// is the outage's as much as the system's.
+    pub during_outage: bool,
 }
 
 /// One rejected alert.
@@ -315,6 +319,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
     }
     let spec_of = |class: &str| taxonomy::class(class);
     let mut rows = Vec::new();
+    let outage = crate::drill::during_outage(inputs);
 
     // Conditions.
     for (c, outcome) in inputs.conditions.iter().zip(&m.conditions) {
@@ -388,6 +393,7 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
             outcome: name,
             alert_line: line,
             latency_ms: latency,
+            during_outage: outage[rows.len()],
         });
     }
 

@@ -105,6 +105,22 @@ fn a_drill_through_mosquitto_scores_what_the_ledger_says_and_rescores_byte_ident
         .unwrap();
     assert!(gap["detected"].as_u64().unwrap() > 0);
 
+    // The sepsis went on while W2's data could not arrive: flagged; nothing else is.
+    let flagged: Vec<&serde_json::Value> = card["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["during_outage"] == true)
+        .collect();
+    assert!(!flagged.is_empty());
+    assert!(
+        flagged
+            .iter()
+            .all(|c| c["patient"].as_str().is_some_and(|p| p.contains("W2"))
+                && c["onset_ms"].as_i64().unwrap() < end),
+        "{flagged:?}"
+    );
+
     // Offline, the same scorecard byte for byte.
     let before = std::fs::read(out.join("scorecard.json")).unwrap();
     let o = wardtwin(&["score", out.to_str().unwrap()]);

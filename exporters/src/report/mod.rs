@@ -367,13 +367,18 @@ fn timeline_svg(card: &Scorecard, plots: &Plots, patient: &str) -> String {
         };
         let _ = write!(
             s,
-            "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"4\" fill=\"{}\" opacity=\"0.8\"><title>{} {} {}</title></rect>",
+            "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"4\" fill=\"{}\" opacity=\"0.8\"><title>{} {} {}{}</title></rect>",
             h - bottom + 4.0 + tier * 5.0,
             (x1 - x0).max(1.0),
             colour(&c.class),
             c.class,
             c.severity,
-            c.outcome
+            c.outcome,
+            if c.during_outage {
+                " (during an outage of its data)"
+            } else {
+                ""
+            }
         );
     }
     if let Some(series) = plots.news2.get(patient) {
