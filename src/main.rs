@@ -227,6 +227,10 @@ fn fault_name(k: &wardtwin_scenarios::EventKind) -> String {
                 "no persistence"
             }
         ),
+        K::ClockDrift { ppm, device } => format!(
+            "clock_drift {ppm:+} ppm{}",
+            device.map_or(String::new(), |k| format!(" ({})", k.name()))
+        ),
         K::RadioInterference {
             duration_ms,
             attenuation_db,

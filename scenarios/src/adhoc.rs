@@ -16,6 +16,8 @@
 //! gateway WARD power DURATION [persistent|volatile] at TIME
 //! battery WARD wave DURATION [SHARE] at TIME
 //! clock WARD step ±DURATION at TIME
+//! clock WARD drift ±PPM at TIME
+//! clock BED DEVICE_KIND drift ±PPM at TIME
 //! clock BED DEVICE_KIND step ±DURATION at TIME
 //! ```
 //!
@@ -163,6 +165,23 @@ pub fn event_toml(spec: &str) -> Result<String, String> {
                 ev += &format!("share = {v:?}\n");
             }
         }
+        ["clock", target @ .., "drift", ppm] if matches!(target.len(), 1 | 2) => {
+            let v: f64 = ppm
+                .trim_end_matches("ppm")
+                .parse()
+                .ok()
+                .filter(|x: &f64| x.is_finite())
+                .ok_or_else(|| format!("expected the extra drift in ppm, found {ppm:?}"))?;
+            ev += &match target {
+                [ward] => format!("ward = {}\n", quote(ward)?),
+                _ => format!(
+                    "bed = {}\ndevice = {}\n",
+                    quote(target[0])?,
+                    quote(target[1])?
+                ),
+            };
+            ev += &format!("kind = \"clock_drift\"\ndrift = {v:?}\n");
+        }
         ["clock", ward, "step", by] => {
             ev += &format!(
                 "ward = {}\nkind = \"clock_step\"\nstep = {}\n",
@@ -185,7 +204,8 @@ pub fn event_toml(spec: &str) -> Result<String, String> {
                  `wifi WARD down DURATION`, `radio WARD interference DURATION DB`, \
                  `device BED DEVICE_KIND away DURATION`, `gateway WARD crash [DURATION] [persistent|volatile]`, \
                  `gateway WARD power DURATION [persistent|volatile]`, `battery WARD wave DURATION [SHARE]`, \
-                 `clock WARD step ±DURATION`, `clock BED DEVICE_KIND step ±DURATION`, then `at TIME`"
+                 `clock WARD step ±DURATION`, `clock BED DEVICE_KIND step ±DURATION`, \
+                 `clock WARD drift ±PPM`, `clock BED DEVICE_KIND drift ±PPM`, then `at TIME`"
                 .into());
         }
     }
@@ -231,6 +251,16 @@ mod tests {
             event_toml("device W1-03 ecg_patch away 45m at 1h")
                 .unwrap()
                 .contains("bed = \"W1-03\"\ndevice = \"ecg_patch\"\nkind = \"out_of_coverage\"")
+        );
+        assert!(
+            event_toml("clock W1-03 pulse_oximeter drift -800 at 2h")
+                .unwrap()
+                .contains("bed = \"W1-03\"\ndevice = \"pulse_oximeter\"\nkind = \"clock_drift\"\ndrift = -800.0\n")
+        );
+        assert!(
+            event_toml("clock W1 drift 500ppm at 2h")
+                .unwrap()
+                .contains("ward = \"W1\"\nkind = \"clock_drift\"\ndrift = 500.0\n")
         );
         assert!(
             event_toml("broker down 10m at 1h")

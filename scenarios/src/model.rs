@@ -393,6 +393,13 @@ pub enum EventKind {
         step_ms: i64,
         device: Option<DeviceKind>,
     },
+    /// Devices' clocks start to drift by `ppm` more than their own (beyond spec: a failing
+    /// oscillator, a clock that lost its time source), from the event on: a ward's devices or
+    /// one device.
+    ClockDrift {
+        ppm: f64,
+        device: Option<DeviceKind>,
+    },
     /// An asset is taken away (to another ward's equipment room, or out of the building:
     /// `to` is a ward index, or `None` for outside) and left there.
     AssetWander { to: Option<usize> },
@@ -434,6 +441,7 @@ impl EventKind {
                 | EventKind::GatewayDown { .. }
                 | EventKind::BatteryWave { .. }
                 | EventKind::ClockStep { .. }
+                | EventKind::ClockDrift { .. }
         )
     }
 }

@@ -270,6 +270,8 @@ pub struct RawEvent {
     pub jitter: Option<Spanned<String>>,
     pub loss: Option<Spanned<f64>>,
     pub bandwidth: Option<Spanned<f64>>,
+    /// `clock_drift`: the extra drift, parts per million, signed.
+    pub drift: Option<Spanned<f64>>,
     /// `radio_interference`: the extra loss on the ward's receivers, dB.
     pub attenuation: Option<Spanned<f64>>,
     /// `broker_outage`, `broker_restart`: whether the broker keeps retained messages and

@@ -585,6 +585,21 @@ fn fault_events_are_checked_with_their_place() {
             "persistence",
         ),
         (
+            "ward = \"W1\"\nkind = \"clock_drift\"\n",
+            "needs `drift = ...`",
+            "clock_drift",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"clock_drift\"\ndrift = 1e308\n",
+            "at most 100000 either way",
+            "drift = 1e308",
+        ),
+        (
+            "ward = \"W1\"\nkind = \"clock_drift\"\ndrift = 50.0\nduration = \"5m\"\n",
+            "`duration` does not apply",
+            "duration = \"5m\"",
+        ),
+        (
             "ward = \"W1\"\nkind = \"radio_interference\"\nduration = \"5m\"\n",
             "needs `attenuation = ...`",
             "radio_interference",

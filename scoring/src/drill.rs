@@ -20,7 +20,7 @@
 //!   during an uplink outage). Each fault has the class a good system raises (`expected`): a whole
 //!   gateway silenced is `gateway_offline` (every gateway, for the broker), receivers down and
 //!   a device out of coverage are `data_gap`, flattened batteries are `monitoring_lost`; a
-//!   clock step, interference and a degraded uplink silence nothing and expect none;
+//!   clock step or drift, interference and a degraded uplink silence nothing and expect none;
 //! - **clinical conditions** of affected patients that were going on during the window:
 //!   detected before the heal, detected only after it (late because of the fault), missed.
 

@@ -126,7 +126,8 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
              latency = \"20s\"\njitter = \"15s\"\nloss = 0.1\nbandwidth = 40.0\n\
              [[event]]\nat = \"80m\"\nkind = \"broker_restart\"\nduration = \"2m\"\n\
              [[event]]\nat = \"30m\"\nward = \"B\"\nkind = \"radio_interference\"\nduration = \"10m\"\nattenuation = 25.0\n\
-             [[event]]\nat = \"35m\"\nbed = \"B-003\"\ndevice = \"pulse_oximeter\"\nkind = \"out_of_coverage\"\nduration = \"10m\"\n"
+             [[event]]\nat = \"35m\"\nbed = \"B-003\"\ndevice = \"pulse_oximeter\"\nkind = \"out_of_coverage\"\nduration = \"10m\"\n\
+             [[event]]\nat = \"50m\"\nward = \"B\"\nkind = \"clock_drift\"\ndrift = 2000.0\n"
         ),
     )
     .unwrap();
@@ -179,7 +180,8 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
             "uplink_degraded",
             "broker_restart",
             "radio_interference",
-            "out_of_coverage"
+            "out_of_coverage",
+            "clock_drift"
         ]
     );
 }

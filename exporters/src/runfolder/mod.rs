@@ -245,6 +245,7 @@ fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
         "bandwidth_per_s",
         "persistence",
         "attenuation_db",
+        "drift_ppm",
     ];
     let df = read_table(dir, "faults", &cols)?;
     let c = Cols::new(&df, dir, "faults");
@@ -257,6 +258,7 @@ fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
     let (loss, bandwidth) = (c.f64("loss")?, c.f64("bandwidth_per_s")?);
     let persistence = c.str("persistence")?;
     let attenuation = c.f64("attenuation_db")?;
+    let drift = c.f64("drift_ppm")?;
     (0..df.height())
         .map(|i| {
             let signed = |v: i64| {
@@ -283,6 +285,7 @@ fn faults(dir: &Path) -> Result<Vec<Fault>, RunFolderError> {
                 _ if attenuation[i].is_some() => {
                     attenuation[i].map(|a| format!("attenuation {a} dB"))
                 }
+                _ if drift[i].is_some() => drift[i].map(|d| format!("drift {d:+} ppm")),
                 _ if !degraded.is_empty() => Some(degraded),
                 _ => None,
             };

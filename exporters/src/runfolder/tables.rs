@@ -699,6 +699,13 @@ pub fn faults_frame(rows: &[FaultRecord], dir: &Directory) -> PolarsResult<DataF
                     _ => None,
                 }),
             ),
+            opt_f64s(
+                "drift_ppm",
+                rows.iter().map(|r| match param(r) {
+                    FaultParam::DriftPpm(v) => Some(v),
+                    _ => None,
+                }),
+            ),
             opt_strings(
                 "persistence",
                 rows.iter().map(|r| match param(r) {

@@ -73,7 +73,12 @@ pub(super) fn event(
     // The fields only some faults take.
     // (field, where it is, the kinds it applies to)
     type FaultField<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-    let fault_fields: [FaultField; 10] = [
+    let fault_fields: [FaultField; 11] = [
+        (
+            "drift",
+            ev.drift.as_ref().map(|v| v.span()),
+            &["clock_drift"],
+        ),
         (
             "attenuation",
             ev.attenuation.as_ref().map(|v| v.span()),
@@ -179,14 +184,40 @@ pub(super) fn event(
             },
         });
     }
-    if kind_str == "clock_step" {
-        let Some(step) = &ev.step else {
-            return Err(ctx.err(
-                ev.kind.span(),
-                "a `clock_step` event needs `step = \"...\"`, signed, e.g. \"-5m\" or \"+1h\"",
-            ));
+    if matches!(kind_str, "clock_step" | "clock_drift") {
+        // The clock fault, for the device kind it hits (`None`: a ward's devices).
+        let clock: Box<dyn Fn(Option<DeviceKind>) -> EventKind> = if kind_str == "clock_step" {
+            let Some(step) = &ev.step else {
+                return Err(ctx.err(
+                    ev.kind.span(),
+                    "a `clock_step` event needs `step = \"...\"`, signed, e.g. \"-5m\" or \"+1h\"",
+                ));
+            };
+            let step_ms = signed_duration(ctx, step)?;
+            Box::new(move |device| EventKind::ClockStep { step_ms, device })
+        } else {
+            let ppm = match &ev.drift {
+                Some(v) if v.get_ref().abs() <= limits::DRIFT_PPM && *v.get_ref() != 0.0 => {
+                    *v.get_ref()
+                }
+                Some(v) => {
+                    return Err(ctx.err(
+                        v.span(),
+                        format!(
+                            "`drift` is the extra drift in ppm, signed, not zero, at most {} either way",
+                            limits::DRIFT_PPM
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(ctx.err(
+                        ev.kind.span(),
+                        "a `clock_drift` event needs `drift = ...` (ppm, signed, e.g. 500.0)",
+                    ));
+                }
+            };
+            Box::new(move |device| EventKind::ClockDrift { ppm, device })
         };
-        let step_ms = signed_duration(ctx, step)?;
         forbid(span(&ev.duration), "duration")?;
         device_fault_fields()?;
         return match (&ev.ward, &ev.bed) {
@@ -195,31 +226,29 @@ pub(super) fn event(
                 Ok(Event {
                     at_ms,
                     target: Target::Ward(ward_of(w)?),
-                    kind: EventKind::ClockStep {
-                        step_ms,
-                        device: None,
-                    },
+                    kind: clock(None),
                 })
             }
             (None, Some(b)) => {
-                let (bed, device) =
-                    worn(b, "a `clock_step` on a bed (the device whose clock jumps)")?;
+                let (bed, device) = worn(
+                    b,
+                    &format!("a `{kind_str}` on a bed (the device whose clock it is)"),
+                )?;
                 Ok(Event {
                     at_ms,
                     target: Target::Bed(bed),
-                    kind: EventKind::ClockStep {
-                        step_ms,
-                        device: Some(device),
-                    },
+                    kind: clock(Some(device)),
                 })
             }
             (Some(w), Some(_)) => Err(ctx.err(
                 w.span(),
-                "a `clock_step` targets a ward or a bed's device, not both",
+                format!("a `{kind_str}` targets a ward or a bed's device, not both"),
             )),
             (None, None) => Err(ctx.err(
                 ev.kind.span(),
-                "a `clock_step` event needs `ward = \"...\"` or `bed = \"...\"` with `device`",
+                format!(
+                    "a `{kind_str}` event needs `ward = \"...\"` or `bed = \"...\"` with `device`"
+                ),
             )),
         };
     }
@@ -644,6 +673,7 @@ pub(super) fn event(
             "gateway_power_loss",
             "battery_wave",
             "clock_step",
+            "clock_drift",
             "broker_outage",
             "broker_restart",
             "asset_wander",

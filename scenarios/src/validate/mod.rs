@@ -46,6 +46,8 @@ pub mod limits {
     /// An `uplink_degraded` event's latency and jitter, each (messages in transit are held
     /// until they arrive: an hour of a ward's traffic at most).
     pub const UPLINK_DELAY_MS: i64 = 60 * 60_000;
+    /// A `clock_drift` event's drift, ppm either way (a clock a tenth too fast or slow).
+    pub const DRIFT_PPM: f64 = 100_000.0;
     /// A `radio_interference` event's extra loss, dB (100 dB silences any radio).
     pub const ATTENUATION_DB: f64 = 100.0;
     /// An `uplink_degraded` event's bandwidth, messages per second.

@@ -38,10 +38,12 @@ pub enum FaultKind {
     RadioInterference,
     /// One device is carried out of coverage.
     OutOfCoverage,
+    /// Device clocks drift beyond their spec.
+    ClockDrift,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::UplinkOutage,
         FaultKind::UplinkFlapping,
         FaultKind::WifiOutage,
@@ -54,6 +56,7 @@ impl FaultKind {
         FaultKind::BrokerRestart,
         FaultKind::RadioInterference,
         FaultKind::OutOfCoverage,
+        FaultKind::ClockDrift,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -69,6 +72,7 @@ impl FaultKind {
             FaultKind::BrokerRestart => "broker_restart",
             FaultKind::RadioInterference => "radio_interference",
             FaultKind::OutOfCoverage => "out_of_coverage",
+            FaultKind::ClockDrift => "clock_drift",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
@@ -80,7 +84,10 @@ impl FaultKind {
     pub fn silences(self) -> bool {
         !matches!(
             self,
-            FaultKind::ClockStep | FaultKind::UplinkDegraded | FaultKind::RadioInterference
+            FaultKind::ClockStep
+                | FaultKind::ClockDrift
+                | FaultKind::UplinkDegraded
+                | FaultKind::RadioInterference
         )
     }
     /// Whether the fault is the whole site's (the broker), not a ward's or a device's.
@@ -107,6 +114,8 @@ pub enum FaultParam {
     Persistence(bool),
     /// Interference: the extra loss, dB.
     AttenuationDb(f64),
+    /// Clock drift: the extra drift, ppm (signed).
+    DriftPpm(f64),
 }
 
 /// What a degraded uplink does to each message a gateway forwards (netem's delay, jitter,

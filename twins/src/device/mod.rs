@@ -73,6 +73,8 @@ pub struct Device {
     pub last_value_ms: SimMillis,
     /// Clock steps (a `clock_step` fault): from when, by how much (ms, signed).
     pub clock_steps: Vec<(SimMillis, i64)>,
+    /// Drift beyond spec (a `clock_drift` fault): from when, how much more (ppm).
+    pub clock_drifts: Vec<(SimMillis, f64)>,
 }
 
 /// A device's battery.
@@ -108,7 +110,13 @@ impl Device {
 
     /// The device's own clock at simulation time `t`.
     pub fn device_time(&self, t: SimMillis, epoch_ms: SimMillis) -> SimMillis {
-        let drift = (t - epoch_ms) as f64 * self.drift_ppm * 1e-6;
+        let drift = (t - epoch_ms) as f64 * self.drift_ppm * 1e-6
+            + self
+                .clock_drifts
+                .iter()
+                .filter(|(at, _)| *at <= t)
+                .map(|(at, ppm)| (t - at) as f64 * ppm * 1e-6)
+                .sum::<f64>();
         let stepped: i64 = self
             .clock_steps
             .iter()

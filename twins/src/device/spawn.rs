@@ -94,6 +94,7 @@ pub(crate) fn spawn_device(
             artifacts,
             last_value_ms: s.epoch_ms,
             clock_steps: Vec::new(),
+            clock_drifts: Vec::new(),
         },
         Battery {
             pct,

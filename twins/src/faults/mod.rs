@@ -59,6 +59,8 @@ pub struct DeviceFaults {
     pub clock_steps: Vec<(SimMillis, i64)>,
     /// Carried out of coverage: no receiver hears it.
     pub away: Vec<Window>,
+    /// Clock drifts beyond spec: from when, how much more (ppm, signed).
+    pub clock_drifts: Vec<(SimMillis, f64)>,
 }
 
 /// The run's faults, in timeline order, and how far recording has got.
@@ -114,6 +116,22 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
             _ => (None, None),
         };
         let ward_id = |w: usize| s.wards[w].id.as_str();
+        // The devices a clock fault hits: a ward's (not its gateway), or one bed's of a kind.
+        let clock_targets = |device: Option<DeviceKind>| -> Vec<DeviceIx> {
+            match (ward, bed, device) {
+                (Some(w), _, _) => devices
+                    .iter()
+                    .filter(|d| d.ward == w && d.kind != DeviceKind::EdgeGateway)
+                    .map(|d| d.ix)
+                    .collect(),
+                (None, Some(b), Some(k)) => devices
+                    .iter()
+                    .filter(|d| d.bed == Some(b) && d.kind == k)
+                    .map(|d| d.ix)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
         let mut record = FaultRecord {
             id: n as u32,
             kind: FaultKind::UplinkOutage,
@@ -236,19 +254,7 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
                 record.param = FaultParam::Share(share);
             }
             EventKind::ClockStep { step_ms, device } => {
-                let hit: Vec<DeviceIx> = match (ward, bed, device) {
-                    (Some(w), _, _) => devices
-                        .iter()
-                        .filter(|d| d.ward == w && d.kind != DeviceKind::EdgeGateway)
-                        .map(|d| d.ix)
-                        .collect(),
-                    (None, Some(b), Some(k)) => devices
-                        .iter()
-                        .filter(|d| d.bed == Some(b) && d.kind == k)
-                        .map(|d| d.ix)
-                        .collect(),
-                    _ => Vec::new(),
-                };
+                let hit = clock_targets(device);
                 if bed.is_some() {
                     record.device = hit.first().copied();
                 }
@@ -262,6 +268,22 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
                 record.kind = FaultKind::ClockStep;
                 record.end_ms = Some(at);
                 record.param = FaultParam::StepMs(step_ms);
+            }
+            EventKind::ClockDrift { ppm, device } => {
+                let hit = clock_targets(device);
+                if bed.is_some() {
+                    record.device = hit.first().copied();
+                }
+                for ix in hit {
+                    per_device
+                        .entry(ix)
+                        .or_default()
+                        .clock_drifts
+                        .push((at, ppm));
+                }
+                // It goes on: no heal within the run.
+                record.kind = FaultKind::ClockDrift;
+                record.param = FaultParam::DriftPpm(ppm);
             }
             _ => continue,
         }

@@ -549,3 +549,44 @@ fn a_device_carried_out_of_coverage_is_heard_by_nobody_and_only_it() {
     assert_eq!(f[0].kind, FaultKind::OutOfCoverage);
     assert_eq!(f[0].device.map(|d| d.0), away_ox.first().copied());
 }
+
+#[test]
+fn a_clock_drift_grows_the_device_time_error_from_its_start_and_nothing_else() {
+    let base = "[kit.k]\ndevices = [{ kind = \"pulse_oximeter\", interval = \"15s\" }]\n[population]\nkit = \"k\"\n";
+    let (plain, _) = run_to_memory(&small(2, "1h", base));
+    let (drifted, dir) = run_to_memory(&small(
+        2,
+        "1h",
+        &format!(
+            "{base}[[event]]\nat = \"20m\"\nward = \"W1\"\nkind = \"clock_drift\"\ndrift = 5000.0\n"
+        ),
+    ));
+    let gateway = dir
+        .devices
+        .iter()
+        .position(|d| d.kind == DeviceKind::EdgeGateway)
+        .unwrap() as u32;
+    let (a, b) = (plain.get::<Forwarded>(), drifted.get::<Forwarded>());
+    assert_eq!(a.len(), b.len());
+    let start = EPOCH + 20 * MIN;
+    for (x, y) in a.iter().zip(b) {
+        // 5,000 ppm: 5 ms more per second since 00:20 (the gateway's own clock keeps its time).
+        let extra = if y.sim_ms >= start && y.device.0 != gateway {
+            ((y.sim_ms - start) as f64 * 5e-3) as i64
+        } else {
+            0
+        };
+        assert!(
+            (y.device_ms - x.device_ms - extra).abs() <= 1,
+            "{} at {}: {} vs {}",
+            y.device.0,
+            y.sim_ms,
+            y.device_ms,
+            x.device_ms
+        );
+        assert_eq!((y.sim_ms, y.obs), (x.sim_ms, x.obs));
+    }
+    let f = drifted.get::<FaultRecord>();
+    assert_eq!((f[0].kind, f[0].end_ms), (FaultKind::ClockDrift, None));
+    assert!(conditions(&drifted, ConditionClass::DataGap).is_empty());
+}

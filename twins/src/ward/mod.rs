@@ -512,6 +512,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
             | EventKind::GatewayDown { .. }
             | EventKind::BatteryWave { .. }
             | EventKind::ClockStep { .. }
+            | EventKind::ClockDrift { .. }
             | EventKind::AssetWander { .. }
             | EventKind::Duress => {}
         }
@@ -636,6 +637,7 @@ fn apply_device_faults(
         if let Some(f) = faults.get(&d.ix) {
             b.flat_at_ms = f.flat_at_ms;
             d.clock_steps = f.clock_steps.clone();
+            d.clock_drifts = f.clock_drifts.clone();
         }
     }
 }
