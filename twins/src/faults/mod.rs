@@ -253,37 +253,30 @@ pub fn plan(s: &Scenario, seed: u64, devices: &[PlanDevice]) -> Planned {
                 record.end_ms = heal(duration_ms);
                 record.param = FaultParam::Share(share);
             }
-            EventKind::ClockStep { step_ms, device } => {
+            EventKind::ClockStep { device, .. } | EventKind::ClockDrift { device, .. } => {
                 let hit = clock_targets(device);
                 if bed.is_some() {
                     record.device = hit.first().copied();
                 }
                 for ix in hit {
-                    per_device
-                        .entry(ix)
-                        .or_default()
-                        .clock_steps
-                        .push((at, step_ms));
+                    let f = per_device.entry(ix).or_default();
+                    match ev.kind {
+                        EventKind::ClockStep { step_ms, .. } => f.clock_steps.push((at, step_ms)),
+                        EventKind::ClockDrift { ppm, .. } => f.clock_drifts.push((at, ppm)),
+                        _ => {}
+                    }
                 }
-                record.kind = FaultKind::ClockStep;
-                record.end_ms = Some(at);
-                record.param = FaultParam::StepMs(step_ms);
-            }
-            EventKind::ClockDrift { ppm, device } => {
-                let hit = clock_targets(device);
-                if bed.is_some() {
-                    record.device = hit.first().copied();
-                }
-                for ix in hit {
-                    per_device
-                        .entry(ix)
-                        .or_default()
-                        .clock_drifts
-                        .push((at, ppm));
-                }
-                // It goes on: no heal within the run.
-                record.kind = FaultKind::ClockDrift;
-                record.param = FaultParam::DriftPpm(ppm);
+                // A step is instantaneous (its end is its start); a drift goes on, with no
+                // heal within the run.
+                (record.kind, record.end_ms, record.param) = match ev.kind {
+                    EventKind::ClockStep { step_ms, .. } => {
+                        (FaultKind::ClockStep, Some(at), FaultParam::StepMs(step_ms))
+                    }
+                    EventKind::ClockDrift { ppm, .. } => {
+                        (FaultKind::ClockDrift, None, FaultParam::DriftPpm(ppm))
+                    }
+                    _ => continue,
+                };
             }
             _ => continue,
         }
