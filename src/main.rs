@@ -110,7 +110,7 @@ fn main() -> ExitCode {
         Ok(run::Outcome::DeliveryShort | run::Outcome::Invalid) => ExitCode::from(INVALID_RUN),
         Ok(run::Outcome::Interrupted) => ExitCode::from(INTERRUPTED),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            wardtwin_exporters::errln!("error: {e:#}");
             ExitCode::from(ERROR)
         }
     }
@@ -129,7 +129,7 @@ fn validate(files: &[String]) -> anyhow::Result<()> {
                 wardtwin_sim::time::format_duration(s.duration_ms)
             ),
             Err(e) => {
-                eprintln!("{e}");
+                wardtwin_exporters::errln!("{e}");
                 failed += 1;
             }
         }

@@ -101,11 +101,11 @@ pub fn print_summary(card: &Scorecard, dir: &Path, quiet: bool) {
         render::FILES.join(",")
     );
     for w in &card.warnings {
-        eprintln!("warning: {w}");
+        wardtwin_exporters::errln!("warning: {w}");
     }
     if !card.validity.valid {
         for c in &card.validity.causes {
-            eprintln!("invalid run: {c}");
+            wardtwin_exporters::errln!("invalid run: {c}");
         }
         outln!(
             "  verdict     INVALID RUN: the system under test was not fed everything, in time; \
@@ -127,7 +127,7 @@ pub fn score(args: &ScoreArgs) -> Result<crate::run::Outcome> {
         args.run.display()
     );
     if args.alerts.is_none() && !args.run.join(ALERTS_LOG).is_file() {
-        eprintln!(
+        wardtwin_exporters::errln!(
             "note: {} has no {ALERTS_LOG}: scoring it as a silent system (pass --alerts FILE)",
             args.run.display()
         );

@@ -18,6 +18,16 @@
 //! alerting stack is a system under test and lives in its own crate (`wardtwin-reference`),
 //! which sees only the wire.
 
+/// `eprintln!` that never panics: a closed stderr (`wardtwin run … 2>&1 | head`) loses the
+/// line instead of killing the thread that wanted to say it.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod mqtt;
 pub mod report;
 pub mod runfolder;

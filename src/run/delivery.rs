@@ -51,13 +51,13 @@ pub(super) fn collect_and_score(
     if let Some(p) = published
         && collected.alerts < p
     {
-        eprintln!(
+        wardtwin_exporters::errln!(
             "warning: the reference stack published {p} alerts, {} arrived",
             collected.alerts
         );
     }
     if collected.cut_off {
-        eprintln!(
+        wardtwin_exporters::errln!(
             "warning: alerts were still arriving when collection ended (after {}); some may not \
              be scored: raise --alerts-grace",
             wardtwin_sim::time::format_duration(grace.as_millis() as i64 * 5)
@@ -112,7 +112,7 @@ pub(super) fn delivery_verdict(
         return Delivery::Complete;
     }
     let total = r.acknowledged + r.sent + lost;
-    eprintln!(
+    wardtwin_exporters::errln!(
         "\nWARNING: delivery fell short: {lost} of {total} telemetry messages never reached the broker \
          ({} unacknowledged, {} unsent, {} dropped){}",
         r.unacknowledged,
@@ -128,11 +128,11 @@ pub(super) fn delivery_verdict(
         .filter(|g| g.metric == "delivered")
         .collect();
     if allow_loss {
-        eprintln!("         accepted: --allow-loss");
+        wardtwin_exporters::errln!("         accepted: --allow-loss");
         return Delivery::Accepted;
     }
     if delivered.is_empty() {
-        eprintln!(
+        wardtwin_exporters::errln!(
             "         exit code 3: pass --allow-loss, or gate it in the scenario (delivered >= 0.95)"
         );
         return Delivery::Short;
@@ -144,10 +144,12 @@ pub(super) fn delivery_verdict(
         .map(|g| g.text.as_str())
         .collect();
     if failed.is_empty() {
-        eprintln!("         accepted by the scenario's gates (delivered {ratio:.4})");
+        wardtwin_exporters::errln!(
+            "         accepted by the scenario's gates (delivered {ratio:.4})"
+        );
         Delivery::Accepted
     } else {
-        eprintln!(
+        wardtwin_exporters::errln!(
             "         gate failed: {} (delivered {ratio:.4})",
             failed.join(", ")
         );

@@ -333,7 +333,7 @@ pub(super) fn report_sync(clock: &SimClockOut, out: &Path) -> Result<()> {
     std::fs::write(&path, format!("{:#}\n", clock.record()))
         .with_context(|| format!("cannot write {}", path.display()))?;
     if let Some(first) = clock.stalls().first() {
-        eprintln!(
+        wardtwin_exporters::errln!(
             "\nWARNING: the system under test stalled at {} of {} sync points (first at {}, \
              acknowledged up to tick {}, {} alert(s) it announced missing); see {}",
             clock.stalls().len(),

@@ -179,7 +179,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let interrupted = stop.raised();
     if interrupted {
         sim.truncate();
-        eprintln!(
+        wardtwin_exporters::errln!(
             "interrupted at {} (simulated {} of {}): finishing the files with what was simulated; \
              press Ctrl-C again to quit at once",
             format_iso_ms(sim.clock().end_ms()),

@@ -69,7 +69,7 @@ pub(super) fn step_all(
         if let Some((c, tx)) = clock
             && let Err(e) = c.before_tick(tx, k, k == total)
         {
-            eprintln!("warning: the simulation clock could not be published: {e}");
+            wardtwin_exporters::errln!("warning: the simulation clock could not be published: {e}");
             *clock = None;
         }
     };
@@ -84,7 +84,7 @@ pub(super) fn step_all(
                 && let Some(s) = live_stats
                 && !s.wait_connected_drained(Duration::from_secs(10))
             {
-                eprintln!(
+                wardtwin_exporters::errln!(
                     "warning: the broker did not take what was sent before the drill's cut at {} \
                      within 10 s; cutting anyway (it is resent after the reconnect)",
                     format_iso_ms(now)

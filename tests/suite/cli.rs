@@ -124,6 +124,38 @@ fn hardening_a_closed_stdout_is_not_a_panic() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(super::support::read_manifest(&out)["complete"], true);
+    // `… 2>&1 | head`: stderr closed too, in a live drill whose fault proxy drops every
+    // connection (the MQTT thread says so on stderr): it used to exit 101.
+    let out = dir.path().join("drill");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wardtwin"))
+        .args([
+            "run",
+            "quickstart",
+            "--quiet",
+            "--duration",
+            "30m",
+            "--fault",
+            "broker restart 1m at 10m",
+            "--live",
+            "--speed",
+            "max",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(closed())
+        .stderr(closed())
+        .status()
+        .expect("wardtwin runs");
+    assert_eq!(o.code(), Some(0));
+    let m = super::support::read_manifest(&out);
+    assert_eq!(m["complete"], true);
+    assert!(
+        m["live"]["fault_proxy"]["connections_cut"]
+            .as_u64()
+            .unwrap()
+            >= 2,
+        "{m}"
+    );
 }
 
 /// Hardening issue: SIGINT/SIGTERM ended the program within 20 ms, with no message, leaving

@@ -155,7 +155,7 @@ impl EmbeddedBroker {
             .name("embedded-broker".into())
             .spawn(move || {
                 if let Err(e) = broker.start() {
-                    eprintln!("wardtwin: embedded broker stopped: {e}");
+                    crate::errln!("wardtwin: embedded broker stopped: {e}");
                 }
             })
             .map_err(EmbeddedError::Thread)?;

@@ -327,7 +327,7 @@ impl SimClockOut {
                     self.in_a_row += 1;
                     if self.in_a_row >= GIVE_UP_AFTER {
                         self.gave_up_at = Some(tick);
-                        eprintln!(
+                        crate::errln!(
                             "warning: the system under test has not acknowledged {GIVE_UP_AFTER} \
                              sync points in a row; the run goes on without waiting for it \
                              (the scorecard will say the run is invalid)"
@@ -470,7 +470,7 @@ impl AutoRate {
                 last = (e, now);
             } else if now.duration_since(last.1) >= AUTO_PATIENCE {
                 self.gave_up = true;
-                eprintln!(
+                crate::errln!(
                     "warning: --speed auto: the system's ingestion echo has not moved for {} s; \
                      the run goes on without waiting for it",
                     AUTO_PATIENCE.as_secs()

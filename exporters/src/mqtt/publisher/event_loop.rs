@@ -367,13 +367,13 @@ pub(super) async fn connection(
                         // device): say the first few; the summary counts the reconnects.
                         let said = ctx.shared.loss_lines.fetch_add(1, Ordering::Relaxed);
                         if said < LOSS_LINES {
-                            eprintln!(
+                            crate::errln!(
                                 "wardtwin: MQTT connection {} lost ({e}); reconnecting, {} message(s) spooled",
                                 ix,
                                 c.backlog.len()
                             );
                         } else if said == LOSS_LINES {
-                            eprintln!(
+                            crate::errln!(
                                 "wardtwin: more MQTT connections lost; the run's summary counts the reconnects"
                             );
                         }
