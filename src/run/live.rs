@@ -276,6 +276,24 @@ pub(super) fn sinks(
             let (o, embedded) = (&b.opts, &b.embedded);
             let wire = Arc::new(WireDirectory::new(dir, &o.prefix, &scenario.site.name)?);
             let p = Pacer::new(o.speed);
+            if b.proxy.is_some() {
+                // Each connection through the proxy costs this process three sockets (the
+                // client's, and the proxy's two ends).
+                let n = match o.connection {
+                    ConnectionMode::PerGateway => wire.gateways.len(),
+                    ConnectionMode::PerDevice => wire.devices.len(),
+                } as u64
+                    + 1;
+                if let Some(limit) = wardtwin_exporters::mqtt::publisher::open_files_limit() {
+                    anyhow::ensure!(
+                        3 * n + 64 <= limit,
+                        "{n} connections through the fault proxy need {} sockets, but this process \
+                         may open only {limit} files: raise it (ulimit -n), use --connection \
+                         per-gateway, or --fault-proxy off",
+                        3 * n + 64
+                    );
+                }
+            }
             let publisher = Publisher::start(b.through(), Arc::clone(&wire), p.clone())?;
             if let Some(px) = &b.proxy {
                 let cuts = proxy_cuts(scenario, &wire, &px.opts);

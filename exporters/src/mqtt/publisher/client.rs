@@ -3,7 +3,7 @@
 use super::*;
 
 /// The soft limit on open files (Linux /proc/self/limits), if known.
-pub(super) fn open_files_limit() -> Option<u64> {
+pub fn open_files_limit() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()

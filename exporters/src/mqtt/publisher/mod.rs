@@ -47,8 +47,7 @@ mod pacer;
 #[cfg(test)]
 mod tests;
 
-use client::*;
-pub use client::{client_options, tls_config};
+pub use client::{client_options, open_files_limit, tls_config};
 use connection::*;
 use event_loop::*;
 pub use ledger::LiveStats;
