@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
 
 use super::support::{
-    read_parquet, run_scenario, run_unchecked, str_values, temp_dir, time_values, wardtwin,
+    drill_with_news2, read_parquet, run_scenario, run_unchecked, str_values, temp_dir, time_values,
+    wardtwin,
 };
 
 const MIN: i64 = 60_000;
@@ -19,27 +20,7 @@ fn a_drill_through_mosquitto_scores_what_the_ledger_says_and_rescores_byte_ident
     let dir = temp_dir("drill-mosquitto");
     let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
     let out = dir.path().join("run");
-    let url = broker.url();
-    let o = run_unchecked(
-        "drill-ward-wifi-night",
-        &out,
-        &[
-            "--duration",
-            "4h",
-            "--broker",
-            &url,
-            "--with-reference-stack",
-            "news2",
-            "--speed",
-            "max",
-        ],
-    );
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    drill_with_news2("drill-ward-wifi-night", &out, &broker.url());
     let card: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("scorecard.json")).unwrap()).unwrap();
     let fault = &card["drill"]["faults"][0];

@@ -1009,27 +1009,8 @@ fn the_fault_proxy_cuts_the_live_transport_which_reconnects_and_accounts_for_eve
     let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
     let mut sub = Subscriber::connect(broker.port(), None);
     let out = dir.path().join("run");
-    let url = broker.url();
-    let o = super::support::run_unchecked(
-        "drill-broker-restart",
-        &out,
-        &[
-            "--duration",
-            "4h",
-            "--broker",
-            &url,
-            "--with-reference-stack",
-            "news2",
-            "--speed",
-            "max",
-        ],
-    );
+    let o = super::support::drill_with_news2("drill-broker-restart", &out, &broker.url());
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let m = read_manifest(&out);
     let proxy = &m["live"]["fault_proxy"];
     assert_eq!(proxy["cuts"], 1, "{proxy}");

@@ -27,6 +27,25 @@ pub fn run_unchecked(scenario: &str, out: &Path, extra: &[&str]) -> Output {
     wardtwin(&args)
 }
 
+/// A drill's first 4 hours on the broker at `url`, the news2 reference stack lock-stepped in
+/// process, as fast as it goes; panics with the output if the run fails.
+pub fn drill_with_news2(scenario: &str, out: &Path, url: &str) -> Output {
+    run_scenario(
+        scenario,
+        out,
+        &[
+            "--duration",
+            "4h",
+            "--broker",
+            url,
+            "--with-reference-stack",
+            "news2",
+            "--speed",
+            "max",
+        ],
+    )
+}
+
 /// Runs `wardtwin run` and panics with its output if it fails.
 pub fn run_scenario(scenario: &str, out: &Path, extra: &[&str]) -> Output {
     let o = run_unchecked(scenario, out, extra);

@@ -244,7 +244,7 @@ pub(super) fn forward(
             n = n.min(gw.credit.floor() as usize);
             gw.credit -= n as f64;
         }
-        for reading in gw.spool.drain(..n).collect::<Vec<_>>() {
+        for reading in (0..n).filter_map(|_| gw.spool.pop_front()) {
             let rng = gw
                 .uplink_rng
                 .as_mut()
