@@ -14,6 +14,7 @@ macro_rules! outln {
     };
 }
 
+mod realism;
 mod run;
 mod score;
 mod signals;
@@ -52,6 +53,10 @@ enum Command {
     /// Score a run folder against its ground truth (alerts from its alerts.jsonl or --alerts);
     /// writes scorecard.{json,md,html} and junit.xml into it. Exit code 1 if a gate fails.
     Score(score::ScoreArgs),
+    /// How realistic a run is: its patients' baselines, NEWS2 distribution, device errors and
+    /// failures, and deterioration phenotypes against published ward figures; writes
+    /// realism.{json,md}. With --check, exit code 1 if a figure is out of its range.
+    Realism(realism::RealismArgs),
     /// A reference system under test: reads the twin's MQTT telemetry, publishes alerts.
     ReferenceStack(score::ReferenceArgs),
 }
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Score(args) => score::score(&args),
+        Command::Realism(args) => realism::realism(&args),
         Command::ReferenceStack(args) => ok(score::reference_stack(&args)),
         Command::Validate { files } => ok(validate(&files)),
         Command::Scenarios => {

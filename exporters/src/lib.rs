@@ -13,6 +13,7 @@
 //!   connections), the live sink, the collector, subscriptions, the embedded broker; with the
 //!   `test-support` feature, a mosquitto harness for tests and benchmarks.
 //! - [`report`]: a [`wardtwin_scoring::Scorecard`] as JSON, Markdown, HTML and JUnit XML.
+//! - [`realism`]: the realism report of a run folder against published ward figures.
 //!
 //! Nothing else in the workspace knows a column name, a topic or a file layout. The reference
 //! alerting stack is a system under test and lives in its own crate (`wardtwin-reference`),
@@ -29,6 +30,7 @@ macro_rules! errln {
 }
 
 pub mod mqtt;
+pub mod realism;
 pub mod report;
 pub mod runfolder;
 pub mod wire;
