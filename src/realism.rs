@@ -9,9 +9,11 @@ use wardtwin_exporters::realism;
 
 #[derive(clap::Args, Debug)]
 pub struct RealismArgs {
-    /// A run folder (written by `wardtwin run`).
-    pub run: PathBuf,
-    /// Where to write realism.json and realism.md [default: the run folder].
+    /// Run folders (written by `wardtwin run`); several are pooled into one population (runs of
+    /// the same length: device-days are counted on the first run's).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where to write realism.json and realism.md [default: the first run folder].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Exit with code 1 if a check fails (for CI).
@@ -23,14 +25,17 @@ pub struct RealismArgs {
 }
 
 pub fn realism(args: &RealismArgs) -> Result<crate::run::Outcome> {
-    anyhow::ensure!(
-        args.run.join("manifest.json").is_file(),
-        "{} is not a run folder (no manifest.json)",
-        args.run.display()
-    );
-    let inputs = realism::read_inputs(&args.run)?;
-    let report = realism::compute(&inputs);
-    let out = args.out.as_deref().unwrap_or(&args.run);
+    let mut runs = Vec::new();
+    for run in &args.runs {
+        anyhow::ensure!(
+            run.join("manifest.json").is_file(),
+            "{} is not a run folder (no manifest.json)",
+            run.display()
+        );
+        runs.push(realism::read_inputs(run)?);
+    }
+    let report = realism::compute(&realism::Inputs::pool(runs));
+    let out = args.out.as_deref().unwrap_or(&args.runs[0]);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let md = realism::to_markdown(&report);
     for (name, text) in [

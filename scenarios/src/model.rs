@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind};
+use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind, Recovery, Variant};
 use wardtwin_sim::time::SimMillis;
 
 pub use crate::layout::{Layout, Point, Receiver, Rect, Space, SpaceKind};
@@ -46,6 +46,10 @@ pub struct Scenario {
     pub gateways: GatewayParams,
     /// `[scoring] gates`, each checked by the scorer's parser (docs/scoring.md).
     pub gates: Vec<String>,
+    /// `[scoring] chronic = "dont_care"`: deterioration conditions outside every episode of
+    /// their patient are neither detected nor missed (a drill about outages judges the
+    /// deteriorations its timeline wrote, not the ward's chronically abnormal patients).
+    pub chronic_dont_care: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +241,10 @@ pub struct ArtifactRates {
     pub motion_mean_ms: i64,
     pub probe_off_mean_ms: i64,
     pub devices: Vec<DeviceKind>,
+    /// Multiplier of every device kind's own failure rates (failed cuff measurements, patches
+    /// coming off, low perfusion, CGM signal loss; `twins::device::params::FAILURES`): 1 is
+    /// the published rates, 0 turns them off.
+    pub device_failures: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -311,13 +319,22 @@ impl FridgeFault {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
+    /// A deterioration. What the scenario leaves out is drawn per episode from the patient's
+    /// stream (`twins::patient::phenotype`): development time, severity, variant, recovery.
     Deterioration {
         condition: Deterioration,
-        develop_ms: i64,
+        /// Time to full development (`None`: drawn from the kind's range).
+        develop_ms: Option<i64>,
         /// Treatment starts this long after onset, and the condition reverses.
         resolve_after_ms: Option<i64>,
-        /// Multiplier of the condition's full effect (1 = textbook).
-        severity: f64,
+        /// Multiplier of the variant's full effect (1 = textbook; `None`: drawn).
+        severity: Option<f64>,
+        /// Which vitals lead and which way they go (`None`: drawn from the kind's mix).
+        variant: Option<Variant>,
+        /// What treatment achieves (`None`: drawn); only with `resolve_after_ms`.
+        recovery: Option<Recovery>,
+        /// A relapse begins this long after treatment started; only with `resolve_after_ms`.
+        relapse_after_ms: Option<i64>,
     },
     Artifact {
         kind: ArtifactKind,

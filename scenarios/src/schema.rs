@@ -17,14 +17,22 @@ pub enum Condition {
     Diabetes,
     HeartFailure,
     Hypertension,
+    /// Permanent atrial fibrillation: a faster, more variable heart rate, rate-controlled in
+    /// most and not in some.
+    AtrialFibrillation,
+    /// Dementia: confusion that comes and goes through the day (worse in the evening), charted
+    /// as C on ACVPU.
+    Dementia,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 4] = [
+    pub const ALL: [Condition; 6] = [
         Condition::Copd,
         Condition::Diabetes,
         Condition::HeartFailure,
         Condition::Hypertension,
+        Condition::AtrialFibrillation,
+        Condition::Dementia,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -32,6 +40,8 @@ impl Condition {
             Condition::Diabetes => "diabetes",
             Condition::HeartFailure => "heart_failure",
             Condition::Hypertension => "hypertension",
+            Condition::AtrialFibrillation => "atrial_fibrillation",
+            Condition::Dementia => "dementia",
         }
     }
 }
@@ -114,6 +124,9 @@ pub struct RawScoring {
     /// Gates, e.g. `"sensitivity.deterioration >= 0.9"` (see docs/scoring.md).
     #[serde(default)]
     pub gates: Vec<Spanned<String>>,
+    /// `score` (default) or `dont_care`: whether a deterioration condition outside every
+    /// episode (a chronically abnormal patient's NEWS2) is scored.
+    pub chronic: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +188,8 @@ pub struct RawConditionMix {
     pub diabetes: Option<Spanned<f64>>,
     pub heart_failure: Option<Spanned<f64>>,
     pub hypertension: Option<Spanned<f64>>,
+    pub atrial_fibrillation: Option<Spanned<f64>>,
+    pub dementia: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,6 +251,8 @@ pub struct RawArtifacts {
     pub probe_off_duration: Option<Spanned<String>>,
     /// Device kinds that get random artifacts (default: ecg_patch, pulse_oximeter).
     pub devices: Option<Vec<DeviceKind>>,
+    /// Multiplier of every device kind's own failure rates (default 1).
+    pub device_failures: Option<Spanned<f64>>,
 }
 
 /// One timeline entry. The fields allowed depend on `kind`, checked after parsing.
@@ -254,6 +271,12 @@ pub struct RawEvent {
     pub develop: Option<Spanned<String>>,
     pub resolve_after: Option<Spanned<String>>,
     pub severity: Option<Spanned<f64>>,
+    /// Deteriorations: which vitals lead (`febrile`, `hypothermic`, `beta_blocked`, …).
+    pub variant: Option<Spanned<String>>,
+    /// Deteriorations with `resolve_after`: `full` or `partial`.
+    pub recovery: Option<Spanned<String>>,
+    /// Deteriorations with `resolve_after`: a relapse begins this long after treatment.
+    pub relapse_after: Option<Spanned<String>>,
     pub device: Option<Spanned<DeviceKind>>,
     pub duration: Option<Spanned<String>>,
     /// `uplink_flapping`: how long each down (and each up) lasts.

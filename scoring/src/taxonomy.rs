@@ -37,7 +37,8 @@ impl ClassSpec {
     }
 }
 
-const MOTION_ANY: &[(&str, &str)] = &[("*", "motion")];
+/// Motion anywhere, or a temperature patch reading low off the skin: both can push a NEWS2.
+const MOTION_ANY: &[(&str, &str)] = &[("*", "motion"), ("temp_patch", "skin_contact_loss")];
 
 /// Every class the scorer knows. Tolerances: deterioration ±minutes (NEWS2 is charted, not a
 /// beat-to-beat alarm); desaturation and arrhythmia rates in seconds (ANSI/AAMI EC13 allows
@@ -78,7 +79,15 @@ pub const CLASSES: &[ClassSpec] = &[
         domain: "technical",
         early_ms: 2 * MIN,
         late_ms: 5 * MIN,
-        mimicked_by: &[("*", "probe_off")],
+        // Anything that blanks a device's value for a while: a probe off, low perfusion, a
+        // CGM's warm-up or signal loss, a failed cuff measurement.
+        mimicked_by: &[
+            ("*", "probe_off"),
+            ("pulse_oximeter", "low_perfusion"),
+            ("cgm", "warm_up"),
+            ("cgm", "signal_loss"),
+            ("bp_cuff", "cuff_failure"),
+        ],
     },
     ClassSpec {
         name: "low_battery",

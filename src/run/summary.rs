@@ -67,6 +67,7 @@ pub(super) fn manifest(
         devices: dir.devices.len(),
         files,
         gates: scenario.gates.clone(),
+        chronic: scenario.chronic_dont_care.then_some("dont_care"),
         live: live.as_ref().map(|b| LiveManifest {
             broker: b.opts.broker.to_string(),
             embedded: b.embedded.is_some(),

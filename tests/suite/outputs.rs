@@ -110,7 +110,16 @@ fn telemetry_rows_carry_codes_units_and_statuses() {
     let mut off = 0;
     for (i, v) in value.iter().enumerate() {
         let st = status[i].as_deref().unwrap();
-        let detached = matches!(st, "probe_off" | "lead_off" | "sensor_off" | "cuff_error");
+        let detached = matches!(
+            st,
+            "probe_off"
+                | "lead_off"
+                | "sensor_off"
+                | "cuff_error"
+                | "low_perfusion"
+                | "warm_up"
+                | "sensor_fault"
+        );
         assert_eq!(v.is_none(), detached, "row {i}: value {v:?} status {st}");
         off += usize::from(detached);
     }
@@ -142,8 +151,25 @@ fn ground_truth_shows_the_deterioration_and_the_artifacts() {
     let onset = time_values(&eps, "onset_time");
     for (g, o) in ge5.into_iter().zip(onset) {
         let (g, o) = (g.expect("reached 5"), o.unwrap());
-        assert!(g > o && g - o <= 4 * 3_600_000);
+        assert!(g >= o && g - o <= 4 * 3_600_000);
     }
+    // Each episode's phenotype, as drawn.
+    let sev = eps.column("severity").unwrap().f32().unwrap().clone();
+    assert!(
+        sev.iter()
+            .all(|v| v.is_some_and(|v| (0.4..=2.0).contains(&v)))
+    );
+    let variants = strs(&eps, "variant");
+    assert!(
+        ["febrile", "tachypnoea_first", "hypothermic"].contains(&variants[0].as_deref().unwrap())
+    );
+    assert!(["tachycardic", "beta_blocked"].contains(&variants[1].as_deref().unwrap()));
+    // Sepsis is untreated in quickstart; respiratory failure is treated.
+    let recovery = strs(&eps, "recovery");
+    assert_eq!(recovery[0], None);
+    assert!(["full", "partial"].contains(&recovery[1].as_deref().unwrap()));
+    let relapse = eps.column("relapse_of").unwrap().u32().unwrap().clone();
+    assert!(relapse.iter().all(|r| r.is_none()));
     let truth = read_parquet(run.join("truth_vitals.parquet"));
     assert_eq!(truth.height(), 24 * 1440);
     let total = truth.column("news2_total").unwrap().i32().unwrap().clone();

@@ -232,6 +232,7 @@ kind = "sepsis"
 develop = "1h"
 
 [scoring]
+chronic = "dont_care"
 gates = [{}]
 "#,
         gates.join(", ")
@@ -308,16 +309,10 @@ fn the_reference_stack_through_the_embedded_broker_passes_and_fails_gates_and_re
     // A gate the stack cannot meet fails the run with exit code 1.
     let fail = gated_scenario(
         tmp.path(),
-        &[
-            "false_alerts_per_bed_day <= 0",
-            "latency_max.deterioration <= \"1s\"",
-        ],
+        &["false_alerts_per_bed_day <= 0", "alerts_per_bed_day <= 0"],
     );
     let (stdout, card, junit) = live_scored(&fail, &tmp.path().join("fail"), 1);
-    assert!(
-        stdout.contains("FAIL latency_max.deterioration"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("FAIL alerts_per_bed_day"), "{stdout}");
     assert_eq!(card["passed"], json!(false));
     assert_eq!(card["gates"][1]["passed"], json!(false));
     assert!(junit.contains("<failure"), "{junit}");
@@ -672,4 +667,85 @@ fn a_run_folder_from_before_status_emissions_still_scores() {
 fn run_file(run: &Path, name: &std::ffi::OsStr) -> std::path::PathBuf {
     std::fs::create_dir_all(run).unwrap();
     run.join(name)
+}
+
+/// `[scoring] chronic = "dont_care"` (written to the manifest) makes the deterioration
+/// conditions that overlap no episode don't care, and only those; without it (`score`, the
+/// default) a silent system misses them.
+#[test]
+fn chronic_dont_care_spares_only_the_conditions_outside_episodes() {
+    let tmp = temp_dir("chronic");
+    let scenario = gated_scenario(tmp.path(), &[]);
+    let out = tmp.path().join("run");
+    super::support::run_scenario(scenario.to_str().unwrap(), &out, &[]);
+    let manifest = super::support::read_manifest(&out);
+    assert_eq!(manifest["chronic"], json!("dont_care"));
+    let silent = tmp.path().join("silent.jsonl");
+    std::fs::write(&silent, "").unwrap();
+    let outcomes = |card: &Value| -> Vec<(String, String)> {
+        card["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["class"] == "deterioration")
+            .map(|c| {
+                (
+                    c["subject"].as_str().unwrap().to_string(),
+                    c["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let o = score(
+        &out,
+        &tmp.path().join("a"),
+        &["--alerts", silent.to_str().unwrap()],
+    );
+    assert!(
+        o.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let spared = outcomes(&scorecard(&tmp.path().join("a")));
+    // The septic patient's conditions are missed; everyone else's are don't care.
+    assert!(
+        spared.iter().any(|(p, o)| p == "P-W1-02" && o == "missed"),
+        "{spared:?}"
+    );
+    assert!(
+        spared
+            .iter()
+            .all(|(p, o)| p == "P-W1-02" || o == "dont_care"),
+        "{spared:?}"
+    );
+    // The same run judged with chronic conditions scored.
+    let mut m = manifest.clone();
+    m.as_object_mut().unwrap().remove("chronic");
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let o = score(
+        &out,
+        &tmp.path().join("b"),
+        &["--alerts", silent.to_str().unwrap()],
+    );
+    assert!(o.status.code().is_some());
+    let scored = outcomes(&scorecard(&tmp.path().join("b")));
+    assert_eq!(spared.len(), scored.len());
+    let chronic = spared
+        .iter()
+        .zip(&scored)
+        .filter(|(a, b)| a.0 != "P-W1-02" && a.1 == "dont_care" && b.1 == "missed")
+        .count();
+    let elsewhere = scored.iter().filter(|(p, _)| p != "P-W1-02").count();
+    assert!(
+        elsewhere > 0,
+        "six beds for three hours: someone is chronically abnormal"
+    );
+    assert!(
+        chronic > 0 && chronic <= elsewhere,
+        "{spared:?}\n{scored:?}"
+    );
 }

@@ -114,58 +114,123 @@ pub fn exp_duration(rng: &mut SimRng, mean_ms: f64, (lo, hi): (i64, i64)) -> i64
     ((-mean_ms * (1.0 - rng.random::<f64>()).ln()) as i64).clamp(lo, hi)
 }
 
+/// When a device reads: its first reading and its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub first_ms: SimMillis,
+    pub interval_ms: i64,
+}
+
 /// A worn device's random artifacts starting in day `day`: motion and probe-off (for the kinds
-/// `[artifacts] devices` lists), or a CGM's compression lows at night.
+/// `[artifacts] devices` lists), a CGM's compression lows at night and its sensor warm-ups, and
+/// the kind's own failure modes ([`dparams::FAILURES`], scaled by `device_failures`; a
+/// per-reading failure falls on a reading of `cadence`). Each part draws from its own stream.
 pub fn artifacts(
     s: &Scenario,
     seed: u64,
     device_id: &str,
     kind: DeviceKind,
+    cadence: Cadence,
     day: i64,
 ) -> Vec<ArtifactWindow> {
     let end = s.epoch_ms + s.duration_ms;
+    let mut out = Vec::new();
     if kind == DeviceKind::Cgm {
         let mut rng = day_stream(seed, device_id, "compression", day);
         let (lo, hi) = dparams::COMPRESSION_LOW_MS;
         let per_night = s.incidents.compression_lows_per_night;
-        return poisson_in_day(s, &mut rng, per_night, NIGHT_H, day)
-            .into_iter()
-            .map(|start_ms| ArtifactWindow {
-                kind: ArtifactKind::CompressionLow,
-                start_ms,
-                end_ms: (start_ms + rng.random_range(lo..=hi)).min(end),
-            })
-            .collect();
+        out.extend(
+            poisson_in_day(s, &mut rng, per_night, NIGHT_H, day)
+                .into_iter()
+                .map(|start_ms| ArtifactWindow {
+                    kind: ArtifactKind::CompressionLow,
+                    start_ms,
+                    end_ms: (start_ms + rng.random_range(lo..=hi)).min(end),
+                }),
+        );
+        out.extend(cgm_warm_ups(s, seed, device_id, day));
     }
     let rates = &s.artifacts;
-    if !rates.devices.contains(&kind) {
-        return Vec::new();
+    if rates.devices.contains(&kind) {
+        let mut rng = day_stream(seed, device_id, "artifacts", day);
+        for (akind, per_day, mean_ms) in [
+            (
+                ArtifactKind::Motion,
+                rates.motion_per_device_day,
+                rates.motion_mean_ms,
+            ),
+            (
+                ArtifactKind::ProbeOff,
+                rates.probe_off_per_device_day,
+                rates.probe_off_mean_ms,
+            ),
+        ] {
+            let range = (dparams::ARTIFACT_MIN_MS, dparams::ARTIFACT_MAX_MS);
+            for start_ms in poisson_in_day(s, &mut rng, per_day, (0.0, 24.0), day) {
+                out.push(ArtifactWindow {
+                    kind: akind,
+                    start_ms,
+                    end_ms: (start_ms + exp_duration(&mut rng, mean_ms as f64, range)).min(end),
+                });
+            }
+        }
     }
-    let mut rng = day_stream(seed, device_id, "artifacts", day);
-    let mut out = Vec::new();
-    for (akind, per_day, mean_ms) in [
-        (
-            ArtifactKind::Motion,
-            rates.motion_per_device_day,
-            rates.motion_mean_ms,
-        ),
-        (
-            ArtifactKind::ProbeOff,
-            rates.probe_off_per_device_day,
-            rates.probe_off_mean_ms,
-        ),
-    ] {
-        let range = (dparams::ARTIFACT_MIN_MS, dparams::ARTIFACT_MAX_MS);
-        for start_ms in poisson_in_day(s, &mut rng, per_day, (0.0, 24.0), day) {
+    let scale = rates.device_failures;
+    for f in dparams::FAILURES.iter().filter(|f| f.device == kind) {
+        let mut rng = day_stream(seed, device_id, f.artifact.name(), day);
+        let rate = f.rate * scale;
+        if rate <= 0.0 {
+            continue;
+        }
+        let starts: Vec<SimMillis> = if f.per_reading {
+            readings_in_day(s, cadence, day)
+                .filter(|_| rng.random::<f64>() < rate)
+                .collect()
+        } else {
+            poisson_in_day(s, &mut rng, rate, (0.0, 24.0), day)
+        };
+        for start_ms in starts {
+            let len = exp_duration(&mut rng, f.mean_ms as f64, f.range_ms);
             out.push(ArtifactWindow {
-                kind: akind,
+                kind: f.artifact,
                 start_ms,
-                end_ms: (start_ms + exp_duration(&mut rng, mean_ms as f64, range)).min(end),
+                end_ms: (start_ms + len).min(end),
             });
         }
     }
-    out.sort_by_key(|w| (w.start_ms, w.end_ms));
+    out.sort_by_key(|w| (w.start_ms, w.end_ms, w.kind));
     out
+}
+
+/// The reading times of `cadence` in day `day` of the run.
+fn readings_in_day(s: &Scenario, c: Cadence, day: i64) -> impl Iterator<Item = SimMillis> {
+    let from = s.epoch_ms + day * DAY_MS;
+    let to = (from + DAY_MS).min(s.epoch_ms + s.duration_ms);
+    let step = c.interval_ms.max(1);
+    let k0 = ((from - c.first_ms).max(0) + step - 1) / step;
+    (k0..)
+        .map(move |k| c.first_ms + k * step)
+        .take_while(move |t| *t < to)
+}
+
+/// A CGM's sensor changes in day `day` (its age when the run starts is drawn once, uniform
+/// over the sensor's life): each new sensor warms up before it reads.
+fn cgm_warm_ups(s: &Scenario, seed: u64, device_id: &str, day: i64) -> Vec<ArtifactWindow> {
+    let life = dparams::CGM_SENSOR_LIFE_MS;
+    let age = (stream(seed, device_id, "cgm_sensor").random::<f64>() * life as f64) as i64;
+    let from = s.epoch_ms + day * DAY_MS;
+    let to = (from + DAY_MS).min(s.epoch_ms + s.duration_ms);
+    let first = s.epoch_ms + (life - age);
+    let k0 = ((from - first).max(0) + life - 1) / life;
+    (k0..)
+        .map(|k| first + k * life)
+        .take_while(|t| *t < to)
+        .map(|t| ArtifactWindow {
+            kind: ArtifactKind::WarmUp,
+            start_ms: t,
+            end_ms: (t + dparams::CGM_WARM_UP_MS).min(s.epoch_ms + s.duration_ms),
+        })
+        .collect()
 }
 
 /// A monitored diabetic's random hypoglycaemic episodes beginning in day `day`.

@@ -23,11 +23,14 @@ fn pct(v: f64) -> String {
 /// The report as Markdown.
 pub fn to_markdown(r: &Report) -> String {
     let mut s = String::new();
+    let title = if r.scenario.contains(" + ") {
+        r.scenario.clone()
+    } else {
+        format!("{} (seed {})", r.scenario, r.seed)
+    };
     let _ = writeln!(
         s,
-        "# Realism: {} (seed {})\n\n{} patients ({} never in an episode), {} patient-days.\n",
-        r.scenario,
-        r.seed,
+        "# Realism: {title}\n\n{} patients ({} never in an episode), {} patient-days.\n",
         r.patients,
         r.stable_patients,
         num(r.patient_days, 1)

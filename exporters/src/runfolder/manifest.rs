@@ -28,6 +28,10 @@ pub struct Manifest {
     /// The scenario's gates (`[scoring] gates`), so `wardtwin score` judges a run as it was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<String>,
+    /// `[scoring] chronic = "dont_care"`: written only then (`wardtwin score` reads its absence
+    /// as "score").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chronic: Option<&'static str>,
     /// Live runs only: where the stream went and how it fared. Wall-clock figures in here
     /// (lateness) vary between runs; everything else in the manifest does not.
     #[serde(skip_serializing_if = "Option::is_none")]

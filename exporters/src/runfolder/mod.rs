@@ -65,6 +65,8 @@ pub struct RunHeader {
     pub truth_interval_ms: i64,
     /// Gates written in the scenario.
     pub gates: Vec<String>,
+    /// The scenario's `[scoring] chronic = "dont_care"`.
+    pub chronic_dont_care: bool,
 }
 
 /// Reads `manifest.json`.
@@ -111,6 +113,7 @@ pub fn read_header(dir: &Path) -> Result<RunHeader, RunFolderError> {
         },
         truth_interval_ms: int("truth_interval_ms")?,
         gates,
+        chronic_dont_care: v.get("chronic").and_then(|c| c.as_str()) == Some("dont_care"),
     })
 }
 
@@ -347,6 +350,40 @@ fn conditions(dir: &Path) -> Result<Vec<Condition>, RunFolderError> {
     Ok(out)
 }
 
+/// `[scoring] chronic = "dont_care"`: a deterioration condition that overlaps no episode of its
+/// patient (`episodes.parquet`) is don't care, like a transient one.
+fn chronic_dont_care(dir: &Path, conditions: &mut [Condition]) -> Result<(), RunFolderError> {
+    let df = read_table(dir, "episodes", &["patient_id", "onset_time", "end_time"])?;
+    let c = Cols::new(&df, dir, "episodes");
+    let (patient, onset, end) = (
+        c.str("patient_id")?,
+        c.time("onset_time")?,
+        c.time("end_time")?,
+    );
+    let mut episodes: std::collections::HashMap<String, Vec<(i64, Option<i64>)>> =
+        std::collections::HashMap::new();
+    for i in 0..df.height() {
+        let p = c.required("patient_id", patient[i].clone())?;
+        let o = c.required("onset_time", onset[i])?;
+        episodes.entry(p).or_default().push((o, end[i]));
+    }
+    for cond in conditions.iter_mut().filter(|c| c.class == "deterioration") {
+        let overlaps = cond
+            .patient
+            .as_ref()
+            .and_then(|p| episodes.get(p))
+            .is_some_and(|eps| {
+                eps.iter().any(|&(o, e)| {
+                    cond.end_ms.is_none_or(|ce| ce > o) && e.is_none_or(|e| e > cond.onset_ms)
+                })
+            });
+        if !overlaps {
+            cond.transient = true;
+        }
+    }
+    Ok(())
+}
+
 fn artifacts(dir: &Path) -> Result<Vec<Artifact>, RunFolderError> {
     let cols = [
         "device_id",
@@ -550,10 +587,14 @@ pub fn load_inputs(
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("cut_off").and_then(serde_json::Value::as_bool))
             .unwrap_or(false);
+    let mut conditions = conditions(dir)?;
+    if header.chronic_dont_care {
+        chronic_dont_care(dir, &mut conditions)?;
+    }
     let inputs = Inputs {
         run: header.run.clone(),
         directory,
-        conditions: conditions(dir)?,
+        conditions,
         artifacts: artifacts(dir)?,
         alerts: received,
         fates,

@@ -413,6 +413,14 @@ pub fn episodes_frame(rows: &[EpisodeRecord], dir: &Directory) -> PolarsResult<D
             i32s("peak_news2", rows.iter().map(|r| i32::from(r.peak_news2))),
             opt_times("resolve_time", rows.iter().map(|r| r.resolve_ms)),
             opt_times("end_time", rows.iter().map(|r| r.end_ms)),
+            f32s("severity", rows.iter().map(|r| r.severity)),
+            strings("variant", rows.iter().map(|r| r.variant.name())),
+            opt_strings(
+                "recovery",
+                rows.iter().map(|r| r.recovery.map(|x| x.name())),
+            ),
+            UInt32Chunked::from_iter_options(s("relapse_of"), rows.iter().map(|r| r.relapse_of))
+                .into_column(),
         ],
     )
 }

@@ -73,7 +73,11 @@ pub(super) fn event(
     // The fields only some faults take.
     // (field, where it is, the kinds it applies to)
     type FaultField<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
-    let fault_fields: [FaultField; 11] = [
+    const DETERIORATIONS: &[&str] = &["sepsis", "respiratory_failure", "haemorrhage"];
+    let fault_fields: [FaultField; 14] = [
+        ("variant", span(&ev.variant), DETERIORATIONS),
+        ("recovery", span(&ev.recovery), DETERIORATIONS),
+        ("relapse_after", span(&ev.relapse_after), DETERIORATIONS),
         (
             "drift",
             ev.drift.as_ref().map(|v| v.span()),
@@ -561,20 +565,74 @@ pub(super) fn event(
     let kind = if let Some(condition) = Deterioration::from_name(kind_str) {
         forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
         forbid(span(&ev.duration), "duration")?;
-        let develop_ms = match &ev.develop {
-            Some(s) => ctx.positive_duration(s, "develop")?,
-            None => default_develop_ms(condition),
-        };
+        let develop_ms = ev
+            .develop
+            .as_ref()
+            .map(|s| ctx.positive_duration(s, "develop"))
+            .transpose()?;
         let resolve_after_ms = ev
             .resolve_after
             .as_ref()
             .map(|s| ctx.positive_duration(s, "resolve_after"))
             .transpose()?;
+        let variant = match &ev.variant {
+            None => None,
+            Some(v) => {
+                let of_kind: Vec<&str> = Variant::ALL
+                    .iter()
+                    .filter(|x| x.kind() == condition)
+                    .map(|x| x.name())
+                    .collect();
+                match Variant::from_name(v.get_ref()) {
+                    Some(x) if x.kind() == condition => Some(x),
+                    _ => {
+                        return Err(ctx.err(
+                            v.span(),
+                            format!(
+                                "no {} variant `{}`: expected one of: {}",
+                                condition.name(),
+                                v.get_ref(),
+                                of_kind.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let treated_only = |f: &Option<Spanned<String>>, name: &str| match (f, resolve_after_ms) {
+            (Some(f), None) => Err(ctx.err(
+                f.span(),
+                format!("`{name}` needs `resolve_after`: it says what treatment achieves"),
+            )),
+            _ => Ok(()),
+        };
+        treated_only(&ev.recovery, "recovery")?;
+        treated_only(&ev.relapse_after, "relapse_after")?;
+        let recovery = match &ev.recovery {
+            None => None,
+            Some(r) => Some(Recovery::from_name(r.get_ref()).ok_or_else(|| {
+                ctx.err(
+                    r.span(),
+                    format!(
+                        "no recovery `{}`: expected `full` or `partial`",
+                        r.get_ref()
+                    ),
+                )
+            })?),
+        };
+        let relapse_after_ms = ev
+            .relapse_after
+            .as_ref()
+            .map(|s| ctx.positive_duration(s, "relapse_after"))
+            .transpose()?;
         EventKind::Deterioration {
             condition,
             develop_ms,
             resolve_after_ms,
-            severity: severity(1.0)?,
+            severity: ev.severity.as_ref().map(|_| severity(1.0)).transpose()?,
+            variant,
+            recovery,
+            relapse_after_ms,
         }
     } else if kind_str == "hypoglycaemia" {
         forbid(ev.device.as_ref().map(|d| d.span()), "device")?;

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 use toml::value::{Datetime, Offset};
-use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind};
+use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind, Recovery, Variant};
 use wardtwin_sim::time::{self, DAY_MS, MINUTE_MS, SECOND_MS, format_duration};
 
 use crate::error::{Located, ScenarioError};
@@ -524,6 +524,8 @@ pub(crate) fn resolve(
         (Condition::Diabetes, &c.diabetes),
         (Condition::HeartFailure, &c.heart_failure),
         (Condition::Hypertension, &c.hypertension),
+        (Condition::AtrialFibrillation, &c.atrial_fibrillation),
+        (Condition::Dementia, &c.dementia),
     ] {
         if let Some(v) = v {
             conditions.insert(cond, ctx.fraction(v, cond.name())?);
@@ -651,6 +653,16 @@ pub(crate) fn resolve(
             .devices
             .clone()
             .unwrap_or_else(|| vec![DeviceKind::EcgPatch, DeviceKind::PulseOximeter]),
+        device_failures: match &a.device_failures {
+            Some(v) if !(0.0..=100.0).contains(v.get_ref()) => {
+                return Err(ctx.err(
+                    v.span(),
+                    "device_failures multiplies the published failure rates: 0 to 100",
+                ));
+            }
+            Some(v) => *v.get_ref(),
+            None => 1.0,
+        },
     };
 
     let mut scenario = Scenario {
@@ -683,6 +695,19 @@ pub(crate) fn resolve(
         radio: Radio::default(),
         gateways: GatewayParams::default(),
         gates: Vec::new(),
+        chronic_dont_care: match &raw.scoring.chronic {
+            None => false,
+            Some(c) => match c.get_ref().as_str() {
+                "score" => false,
+                "dont_care" => true,
+                other => {
+                    return Err(ctx.err(
+                        c.span(),
+                        format!("chronic = {other:?}: expected \"score\" or \"dont_care\""),
+                    ));
+                }
+            },
+        },
     };
 
     for g in &raw.scoring.gates {

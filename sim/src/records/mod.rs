@@ -272,10 +272,14 @@ pub enum ObsStatus {
     Occlusion,
     /// Infusion pump: the volume to be infused is done.
     InfusionComplete,
+    /// Pulse oximeter: no usable pulse signal ("Low Perf").
+    LowPerfusion,
+    /// CGM: a new sensor warming up.
+    WarmUp,
 }
 
 impl ObsStatus {
-    pub const ALL: [ObsStatus; 9] = [
+    pub const ALL: [ObsStatus; 11] = [
         ObsStatus::Ok,
         ObsStatus::LeadOff,
         ObsStatus::ProbeOff,
@@ -285,6 +289,8 @@ impl ObsStatus {
         ObsStatus::SensorFault,
         ObsStatus::Occlusion,
         ObsStatus::InfusionComplete,
+        ObsStatus::LowPerfusion,
+        ObsStatus::WarmUp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -298,6 +304,8 @@ impl ObsStatus {
             ObsStatus::SensorFault => "sensor_fault",
             ObsStatus::Occlusion => "occlusion",
             ObsStatus::InfusionComplete => "infusion_complete",
+            ObsStatus::LowPerfusion => "low_perfusion",
+            ObsStatus::WarmUp => "warm_up",
         }
     }
 }
@@ -551,13 +559,99 @@ impl Deterioration {
     }
 }
 
+/// How a deterioration shows in one patient: which vitals lead and which way they go. Drawn
+/// per episode from the kind's mix (`twins::patient::params::PHENOTYPES`), or pinned by the
+/// scenario's `variant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// Sepsis: fever, tachycardia, tachypnoea, then hypotension; hypoxaemia late.
+    Febrile,
+    /// Sepsis whose first sign is the respiratory rate; fever and hypotension follow.
+    TachypnoeaFirst,
+    /// Sepsis with a falling temperature (a minority, with worse outcomes).
+    Hypothermic,
+    /// Respiratory failure with the expected tachycardia.
+    Tachycardic,
+    /// Respiratory failure in a beta-blocked patient: the heart rate barely rises.
+    BetaBlocked,
+    /// Haemorrhage compensated by tachycardia: the blood pressure holds until it does not.
+    Compensated,
+    /// Haemorrhage in an older or beta-blocked patient: little tachycardia, early hypotension.
+    EarlyHypotension,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 7] = [
+        Variant::Febrile,
+        Variant::TachypnoeaFirst,
+        Variant::Hypothermic,
+        Variant::Tachycardic,
+        Variant::BetaBlocked,
+        Variant::Compensated,
+        Variant::EarlyHypotension,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Febrile => "febrile",
+            Variant::TachypnoeaFirst => "tachypnoea_first",
+            Variant::Hypothermic => "hypothermic",
+            Variant::Tachycardic => "tachycardic",
+            Variant::BetaBlocked => "beta_blocked",
+            Variant::Compensated => "compensated",
+            Variant::EarlyHypotension => "early_hypotension",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+    /// The deterioration a variant belongs to.
+    pub fn kind(self) -> Deterioration {
+        match self {
+            Variant::Febrile | Variant::TachypnoeaFirst | Variant::Hypothermic => {
+                Deterioration::Sepsis
+            }
+            Variant::Tachycardic | Variant::BetaBlocked => Deterioration::RespiratoryFailure,
+            Variant::Compensated | Variant::EarlyHypotension => Deterioration::Haemorrhage,
+        }
+    }
+}
+
+/// What treatment achieves: the condition goes away, or settles at part of its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recovery {
+    Full,
+    Partial,
+}
+
+impl Recovery {
+    pub const ALL: [Recovery; 2] = [Recovery::Full, Recovery::Partial];
+    pub fn name(self) -> &'static str {
+        match self {
+            Recovery::Full => "full",
+            Recovery::Partial => "partial",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
 /// A deterioration episode as it really happened.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpisodeRecord {
-    /// Stable episode number (scenario timeline order).
+    /// Stable episode number (scenario timeline order; a relapse numbers after every event).
     pub id: u32,
     pub patient: PatientIx,
     pub kind: Deterioration,
+    /// Multiplier of the variant's full effect (drawn per episode, or the scenario's).
+    pub severity: f32,
+    pub variant: Variant,
+    /// What treatment achieves; `None` when the episode is not treated in the run.
+    pub recovery: Option<Recovery>,
+    /// The episode this one is a relapse of.
+    pub relapse_of: Option<u32>,
     pub onset_ms: SimMillis,
     /// How long the condition takes to develop fully.
     pub develop_ms: i64,
@@ -578,7 +672,7 @@ pub struct EpisodeRecord {
 pub enum ArtifactKind {
     /// Movement corrupts the signal: false desaturation, false tachycardia. Unflagged.
     Motion,
-    /// Probe or lead detached: no value, and a status flag.
+    /// Probe or lead detached (a temperature patch come off): no value, and a status flag.
     ProbeOff,
     /// CGM compression low: lying on the sensor squeezes interstitial fluid away and the
     /// reading falls by several mmol/L while blood glucose does not. Unflagged.
@@ -586,14 +680,35 @@ pub enum ArtifactKind {
     /// Fridge door open: the air temperature spikes while the product (buffered probe) barely
     /// moves. A non-event for the cold chain unless the product leaves its range.
     DoorOpen,
+    /// A BP cuff's measurement fails (movement, a loose cuff, an arrhythmia): no value,
+    /// `cuff_error`.
+    CuffFailure,
+    /// A BP cuff inflates a second time before it reads: the value is fine, the battery pays.
+    Reinflation,
+    /// A temperature patch loses skin contact at an edge: it reads low, unflagged.
+    SkinContactLoss,
+    /// The oximeter finds no usable pulse (cold hands, vasoconstriction): no value,
+    /// `low_perfusion`.
+    LowPerfusion,
+    /// A new CGM sensor warms up after insertion: no value, `warm_up`.
+    WarmUp,
+    /// A CGM sensor's signal is unusable (Dexcom "???", Libre "signal loss"): no value,
+    /// `sensor_fault`.
+    SignalLoss,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 4] = [
+    pub const ALL: [ArtifactKind; 10] = [
         ArtifactKind::Motion,
         ArtifactKind::ProbeOff,
         ArtifactKind::CompressionLow,
         ArtifactKind::DoorOpen,
+        ArtifactKind::CuffFailure,
+        ArtifactKind::Reinflation,
+        ArtifactKind::SkinContactLoss,
+        ArtifactKind::LowPerfusion,
+        ArtifactKind::WarmUp,
+        ArtifactKind::SignalLoss,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -601,6 +716,28 @@ impl ArtifactKind {
             ArtifactKind::ProbeOff => "probe_off",
             ArtifactKind::CompressionLow => "compression_low",
             ArtifactKind::DoorOpen => "door_open",
+            ArtifactKind::CuffFailure => "cuff_failure",
+            ArtifactKind::Reinflation => "reinflation",
+            ArtifactKind::SkinContactLoss => "skin_contact_loss",
+            ArtifactKind::LowPerfusion => "low_perfusion",
+            ArtifactKind::WarmUp => "warm_up",
+            ArtifactKind::SignalLoss => "signal_loss",
+        }
+    }
+    /// The status a reading carries during the artifact, when it has no value (`None`: the
+    /// reading has a value, however wrong).
+    pub fn no_value_status(self, device: DeviceKind) -> Option<ObsStatus> {
+        match self {
+            ArtifactKind::ProbeOff => Some(device.detached_status()),
+            ArtifactKind::CuffFailure => Some(ObsStatus::CuffError),
+            ArtifactKind::LowPerfusion => Some(ObsStatus::LowPerfusion),
+            ArtifactKind::WarmUp => Some(ObsStatus::WarmUp),
+            ArtifactKind::SignalLoss => Some(ObsStatus::SensorFault),
+            ArtifactKind::Motion
+            | ArtifactKind::CompressionLow
+            | ArtifactKind::DoorOpen
+            | ArtifactKind::Reinflation
+            | ArtifactKind::SkinContactLoss => None,
         }
     }
 }

@@ -63,8 +63,13 @@ pub struct Device {
     pub seq: u32,
     pub clock_offset_ms: f64,
     pub drift_ppm: f64,
-    /// Calibration bias of each reported metric, in the metric's unit.
+    /// Calibration bias of each reported metric, in the metric's unit (a CGM's: relative).
     pub bias: [f64; MAX_OBS],
+    /// The state of each metric's noise process, in SD units (for a device that averages:
+    /// [`params::Measurement::noise_tau_s`]).
+    pub noise: [f64; MAX_OBS],
+    /// When it last read its subject.
+    pub last_read_ms: Option<SimMillis>,
     pub rng: SimRng,
     /// Artifact windows not yet over, and the next day's, sorted by start.
     pub artifacts: Vec<ArtifactWindow>,
@@ -91,14 +96,22 @@ pub struct Battery {
 }
 
 impl Device {
-    /// The artifact active at `t`, if any (probe-off wins over motion).
+    /// The artifact active at `t`, if any (one that blanks the value wins over one that
+    /// corrupts it; among those, the first to start).
     pub fn artifact_at(&self, t: SimMillis) -> Option<ArtifactKind> {
-        self.artifacts
+        let mut best: Option<ArtifactKind> = None;
+        for a in self
+            .artifacts
             .iter()
             .take_while(|a| a.start_ms <= t)
             .filter(|a| t < a.end_ms)
-            .map(|a| a.kind)
-            .max_by_key(|k| matches!(k, ArtifactKind::ProbeOff))
+        {
+            let blanks = |k: ArtifactKind| k.no_value_status(self.kind).is_some();
+            if best.is_none_or(|b| blanks(a.kind) && !blanks(b)) {
+                best = Some(a.kind);
+            }
+        }
+        best
     }
 
     /// Adds the next day's random artifacts (dropping those over by `now`).

@@ -2,7 +2,7 @@
 //! (pulse oximetry ±2 % SpO2 (1 SD ≈ 1–2), ECG-derived HR ±2 /min, oscillometric NIBP
 //! ±5 mmHg mean error with ≤8 mmHg SD per ISO 81060-2, clinical thermometers ±0.1–0.3 °C).
 
-use wardtwin_sim::records::{DeviceKind, Metric};
+use wardtwin_sim::records::{ArtifactKind, DeviceKind, Metric};
 
 /// How a device measures one quantity.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -13,6 +13,10 @@ pub struct Measurement {
     pub bias_sd: f64,
     /// Reporting resolution (1 for integers, 0.1 for temperature).
     pub resolution: f64,
+    /// Time constant of the noise, seconds: 0 for independent noise per reading; more for a
+    /// device that averages (an oximeter's numeric is a moving average, so consecutive
+    /// numerics share most of their error).
+    pub noise_tau_s: f64,
     /// Display range of the device.
     pub min: f64,
     pub max: f64,
@@ -23,21 +27,33 @@ pub fn measurement(metric: Metric) -> Measurement {
         noise_sd,
         bias_sd,
         resolution,
+        noise_tau_s: 0.0,
         min,
         max,
+    };
+    let averaged = |tau: f64, m: Measurement| Measurement {
+        noise_tau_s: tau,
+        ..m
     };
     match metric {
         Metric::HeartRate => m(1.5, 1.0, 1.0, 20.0, 300.0),
         Metric::RespRate => m(1.2, 0.8, 1.0, 3.0, 70.0),
-        Metric::Spo2 => m(0.8, 1.0, 1.0, 50.0, 100.0),
-        Metric::PulseRate => m(2.0, 1.0, 1.0, 20.0, 300.0),
+        // An oximeter averages over 4-16 s (Masimo SET default 8 s) and its error moves with
+        // perfusion and probe position over tens of seconds: an error process of 40 s, SD
+        // 0.7 (with the ±1 device bias, within the ±2 % ARMS of ISO 80601-2-61).
+        Metric::Spo2 => averaged(40.0, m(0.7, 1.0, 1.0, 50.0, 100.0)),
+        Metric::PulseRate => averaged(10.0, m(2.0, 1.0, 1.0, 20.0, 300.0)),
         Metric::BodyTemp => m(0.08, 0.12, 0.1, 30.0, 43.0),
         Metric::Systolic => m(4.0, 3.0, 1.0, 40.0, 260.0),
         Metric::Diastolic => m(3.0, 3.0, 1.0, 20.0, 200.0),
         // Computed by the cuff from its own systolic and diastolic.
         Metric::MeanArterial => m(0.0, 0.0, 1.0, 30.0, 220.0),
-        // CGMs: MARD ~9 %, a reading range of 2.2-22.2 mmol/L (40-400 mg/dL).
-        Metric::Glucose => m(0.3, 0.3, 0.1, 2.2, 22.2),
+        // CGMs: noise and bias are *relative* (a share of the reading), plus an absolute
+        // floor ([`CGM_ABS_NOISE_SD`]) that dominates in hypoglycaemia: a sensor's own bias (SD
+        // 5 %) and an error that moves over 20 min (SD 9 %) give a MARD of ~9-10 % against
+        // blood glucose with the interstitial lag (G7 8.2 %, Libre 3 7.8 %; in hospital
+        // 10-13 %, Galindo et al. 2020); range 2.2-22.2 mmol/L (40-400 mg/dL).
+        Metric::Glucose => averaged(1_200.0, m(0.09, 0.05, 0.1, 2.2, 22.2)),
         // A pump reports what it is programmed to do, exactly.
         Metric::InfusionRate => m(0.0, 0.0, 0.1, 0.0, 999.0),
         Metric::VolumeRemaining => m(0.0, 0.0, 1.0, 0.0, 9_999.0),
@@ -151,6 +167,97 @@ pub const MOTION_BP_ERROR: (f64, f64) = (10.0, 35.0);
 /// Shortest and longest random artifact.
 pub const ARTIFACT_MIN_MS: i64 = 10_000;
 pub const ARTIFACT_MAX_MS: i64 = 4 * 3_600_000;
+
+/// A CGM's absolute noise (mmol/L), on top of its relative error: accuracy in the hypoglycaemic
+/// range is given in mmol/L (±0.8 mmol/L, 15 mg/dL, ISO 15197-style agreement), not %.
+pub const CGM_ABS_NOISE_SD: f64 = 0.2;
+
+/// A CGM sensor's life and warm-up after insertion (Dexcom G7: 10 days, 30 min warm-up;
+/// Libre 3: 14 days, 60 min). A sensor's age when the run starts is uniform over its life.
+pub const CGM_SENSOR_LIFE_MS: i64 = 10 * 86_400_000;
+pub const CGM_WARM_UP_MS: i64 = 30 * 60_000;
+
+/// A temperature patch that lost skin contact reads this much low (°C): its edge lifts and it
+/// reads between skin and room temperature.
+pub const SKIN_CONTACT_DROP: (f64, f64) = (0.8, 3.0);
+
+/// A device kind's own failure mode, random at a rate per device-day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Failure {
+    pub device: DeviceKind,
+    pub artifact: ArtifactKind,
+    /// Per device-day (or, for [`Failure::per_reading`], the share of readings).
+    pub rate: f64,
+    pub per_reading: bool,
+    /// Mean duration (exponential) and its bounds, ms.
+    pub mean_ms: i64,
+    pub range_ms: (i64, i64),
+}
+
+const MIN: i64 = 60_000;
+
+/// Every device kind's documented failure modes (scaled by the scenario's
+/// `[artifacts] device_failures`). Rates are published or defensible figures:
+/// - **cuff**: oscillometric measurements that fail (motion, a loose cuff, arrhythmia) and
+///   give `cuff_error`: 2-5 % on wards; inflating a second time before a reading: ~5 %;
+/// - **temperature patch**: adhesive wearables come off in 5-20 % of multi-day wears (a
+///   detachment, `sensor_off`, until a nurse re-applies it) and lose skin contact at an edge
+///   more often (reads low, unflagged);
+/// - **oximeter**: low perfusion (cold hands, vasoconstriction) blanks the numeric with a
+///   "Low Perf" INOP for minutes, about once every two days per patient;
+/// - **CGM**: signal loss ("???" or "signal loss" alarms) of tens of minutes a few times a
+///   week; its warm-up after a sensor change is scheduled from its life
+///   ([`CGM_SENSOR_LIFE_MS`]).
+pub const FAILURES: [Failure; 6] = [
+    Failure {
+        device: DeviceKind::BpCuff,
+        artifact: ArtifactKind::CuffFailure,
+        rate: 0.035,
+        per_reading: true,
+        mean_ms: 2 * MIN,
+        range_ms: (2 * MIN, 2 * MIN),
+    },
+    Failure {
+        device: DeviceKind::BpCuff,
+        artifact: ArtifactKind::Reinflation,
+        rate: 0.05,
+        per_reading: true,
+        mean_ms: MIN,
+        range_ms: (MIN, MIN),
+    },
+    Failure {
+        device: DeviceKind::TempPatch,
+        artifact: ArtifactKind::ProbeOff,
+        rate: 0.05,
+        per_reading: false,
+        mean_ms: 3 * 60 * MIN,
+        range_ms: (10 * MIN, 12 * 60 * MIN),
+    },
+    Failure {
+        device: DeviceKind::TempPatch,
+        artifact: ArtifactKind::SkinContactLoss,
+        rate: 0.2,
+        per_reading: false,
+        mean_ms: 40 * MIN,
+        range_ms: (10 * MIN, 4 * 60 * MIN),
+    },
+    Failure {
+        device: DeviceKind::PulseOximeter,
+        artifact: ArtifactKind::LowPerfusion,
+        rate: 0.5,
+        per_reading: false,
+        mean_ms: 5 * MIN,
+        range_ms: (MIN / 2, 60 * MIN),
+    },
+    Failure {
+        device: DeviceKind::Cgm,
+        artifact: ArtifactKind::SignalLoss,
+        rate: 0.3,
+        per_reading: false,
+        mean_ms: 30 * MIN,
+        range_ms: (5 * MIN, 3 * 60 * MIN),
+    },
+];
 
 /// CGM compression low: how far the reading falls (mmol/L), and how long it lasts.
 pub const COMPRESSION_LOW_DROP: (f64, f64) = (1.5, 3.5);

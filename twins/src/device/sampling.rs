@@ -70,6 +70,11 @@ pub struct Sampler<'w, 's> {
 }
 
 impl Sampler<'_, '_> {
+    /// This step's simulation time.
+    pub fn now(&self) -> SimMillis {
+        self.clock.now_ms()
+    }
+
     /// Samples this step's devices of `kinds` (due on their cadence, or woken by a change of
     /// their subject), in the order they were queued: `sense(entity, device, artifact, obs)`
     /// fills `obs` from the device's subject.

@@ -8,6 +8,7 @@ use rand_distr::StandardNormal;
 use wardtwin_sim::records::{
     ArtifactKind, DeviceKind, MAX_OBS, Metric, NO_SOURCE, ObsStatus, Observation,
 };
+use wardtwin_sim::time::SimMillis;
 
 use super::Device;
 use super::infusion::{Infusion, PumpState};
@@ -42,6 +43,7 @@ pub(super) fn sense_patients(
     patients: Query<PatientTruth<'static>>,
     pumps: Query<&Infusion>,
 ) {
+    let now = sampler.now();
     sampler.sample(&KINDS, |entity, device, artifact, obs| {
         let subject = device.subject;
         let sensed = match device.kind {
@@ -51,12 +53,12 @@ pub(super) fn sense_patients(
             | DeviceKind::TempPatch => patients
                 .get(subject)
                 .ok()
-                .map(|(tv, _, _)| sense_vitals(device, tv, artifact, obs)),
+                .map(|(tv, _, _)| sense_vitals(device, tv, artifact, obs, now)),
             DeviceKind::Cgm => patients
                 .get(subject)
                 .ok()
                 .and_then(|p| p.1)
-                .map(|g| sense_cgm(device, g, artifact, obs)),
+                .map(|g| sense_cgm(device, g, artifact, obs, now)),
             DeviceKind::BedExitSensor => patients.get(subject).ok().and_then(|p| p.2).map(|b| {
                 obs[0] = ok(Metric::BedOccupied, if b.in_bed { 1.0 } else { 0.0 });
             }),
@@ -99,25 +101,55 @@ pub(crate) fn read(device: &mut Device, slot: usize, metric: Metric, truth: f64)
     quantise(&m, truth + device.bias[slot] + noise * m.noise_sd)
 }
 
-/// What a vital-signs device reports for `metric` given the truth, its bias and any motion
-/// artifact.
-fn measure(device: &mut Device, slot: usize, metric: Metric, tv: &TrueVitals, motion: bool) -> f64 {
+/// The next value of slot `slot`'s noise, in SD units: independent per reading, or (a device
+/// that averages) an Ornstein-Uhlenbeck process of time constant `tau_s`, exact for the time
+/// since the device last read.
+fn noise(device: &mut Device, slot: usize, tau_s: f64, now: SimMillis) -> f64 {
+    let z: f64 = device.rng.sample(StandardNormal);
+    if tau_s <= 0.0 {
+        return z;
+    }
+    let phi = match device.last_read_ms {
+        Some(t) => (-((now - t) as f64 / 1000.0) / tau_s).exp(),
+        None => 0.0,
+    };
+    let e = device.noise[slot] * phi + (1.0 - phi * phi).sqrt() * z;
+    device.noise[slot] = e;
+    e
+}
+
+/// What a vital-signs device reports for `metric` given the truth, its bias and any artifact
+/// that corrupts the value.
+fn measure(
+    device: &mut Device,
+    slot: usize,
+    metric: Metric,
+    tv: &TrueVitals,
+    artifact: Option<ArtifactKind>,
+    now: SimMillis,
+) -> f64 {
     let m = params::measurement(metric);
-    let noise: f64 = device.rng.sample(StandardNormal);
-    let mut v = true_value(metric, tv) + device.bias[slot] + noise * m.noise_sd;
-    if motion {
-        let rng = &mut device.rng;
-        v = match metric {
-            Metric::Spo2 => v - uniform(rng, params::MOTION_SPO2_DROP),
-            Metric::PulseRate => v + uniform(rng, params::MOTION_PULSE_RISE),
-            Metric::HeartRate => v * uniform(rng, params::MOTION_HR_FACTOR),
-            Metric::RespRate => v + uniform(rng, params::MOTION_RR_RISE),
-            Metric::Systolic | Metric::Diastolic => {
-                let e = uniform(rng, params::MOTION_BP_ERROR);
-                if rng.random::<bool>() { v + e } else { v - e }
-            }
-            _ => v,
-        };
+    let e = noise(device, slot, m.noise_tau_s, now);
+    let mut v = true_value(metric, tv) + device.bias[slot] + e * m.noise_sd;
+    let rng = &mut device.rng;
+    match artifact {
+        Some(ArtifactKind::Motion) => {
+            v = match metric {
+                Metric::Spo2 => v - uniform(rng, params::MOTION_SPO2_DROP),
+                Metric::PulseRate => v + uniform(rng, params::MOTION_PULSE_RISE),
+                Metric::HeartRate => v * uniform(rng, params::MOTION_HR_FACTOR),
+                Metric::RespRate => v + uniform(rng, params::MOTION_RR_RISE),
+                Metric::Systolic | Metric::Diastolic => {
+                    let e = uniform(rng, params::MOTION_BP_ERROR);
+                    if rng.random::<bool>() { v + e } else { v - e }
+                }
+                _ => v,
+            };
+        }
+        Some(ArtifactKind::SkinContactLoss) if metric == Metric::BodyTemp => {
+            v -= uniform(rng, params::SKIN_CONTACT_DROP);
+        }
+        _ => {}
     }
     quantise(&m, v)
 }
@@ -128,15 +160,16 @@ fn sense_vitals(
     tv: &TrueVitals,
     artifact: Option<ArtifactKind>,
     obs: &mut [Observation; MAX_OBS],
+    now: SimMillis,
 ) {
     let kind = device.kind;
-    let motion = artifact == Some(ArtifactKind::Motion);
+    let blank = artifact.and_then(|a| a.no_value_status(kind));
     for (slot, &metric) in kind.metrics().iter().enumerate() {
-        obs[slot] = match artifact {
-            Some(ArtifactKind::ProbeOff) => Observation {
+        obs[slot] = match blank {
+            Some(status) => Observation {
                 metric,
                 value: None,
-                status: kind.detached_status(),
+                status,
                 source: NO_SOURCE,
             },
             _ if metric == Metric::MeanArterial => {
@@ -145,9 +178,10 @@ fn sense_vitals(
                 let d = obs[1].value.unwrap_or(0.0) as f64;
                 ok(metric, ((s + 2.0 * d) / 3.0).round())
             }
-            _ => ok(metric, measure(device, slot, metric, tv, motion)),
+            _ => ok(metric, measure(device, slot, metric, tv, artifact, now)),
         };
     }
+    device.last_read_ms = Some(now);
     if kind == DeviceKind::BpCuff {
         // A cuff never reports diastolic above systolic.
         if let (Some(s), Some(d)) = (obs[0].value, obs[1].value)
@@ -158,32 +192,35 @@ fn sense_vitals(
     }
 }
 
-/// A CGM: interstitial glucose; a compression low pulls the reading down, unflagged.
+/// A CGM: interstitial glucose with the sensor's relative bias, a slowly moving relative error
+/// and an absolute floor ([`params::CGM_ABS_NOISE_SD`]); a compression low pulls the reading
+/// down, unflagged; warm-up and signal loss blank it.
 fn sense_cgm(
     device: &mut Device,
     g: &Glycaemia,
     artifact: Option<ArtifactKind>,
     obs: &mut [Observation; MAX_OBS],
+    now: SimMillis,
 ) {
-    obs[0] = match artifact {
-        Some(ArtifactKind::ProbeOff) => Observation {
+    if let Some(status) = artifact.and_then(|a| a.no_value_status(DeviceKind::Cgm)) {
+        obs[0] = Observation {
             metric: Metric::Glucose,
             value: None,
-            status: ObsStatus::SensorOff,
+            status,
             source: NO_SOURCE,
-        },
-        Some(ArtifactKind::CompressionLow) => {
-            let drop = uniform(&mut device.rng, params::COMPRESSION_LOW_DROP);
-            ok(
-                Metric::Glucose,
-                read(device, 0, Metric::Glucose, g.interstitial_mmol - drop),
-            )
-        }
-        _ => ok(
-            Metric::Glucose,
-            read(device, 0, Metric::Glucose, g.interstitial_mmol),
-        ),
-    };
+        };
+        return;
+    }
+    let m = params::measurement(Metric::Glucose);
+    let e = noise(device, 0, m.noise_tau_s, now);
+    device.last_read_ms = Some(now);
+    let floor: f64 = device.rng.sample(StandardNormal);
+    let mut v = g.interstitial_mmol * (1.0 + device.bias[0]) * (1.0 + e * m.noise_sd)
+        + floor * params::CGM_ABS_NOISE_SD;
+    if artifact == Some(ArtifactKind::CompressionLow) {
+        v -= uniform(&mut device.rng, params::COMPRESSION_LOW_DROP);
+    }
+    obs[0] = ok(Metric::Glucose, quantise(&m, v));
 }
 
 /// An infusion pump: programmed rate (status says occluded or complete) and volume left.

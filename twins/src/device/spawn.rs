@@ -51,9 +51,13 @@ pub(crate) fn spawn_device(
             .map(|n| n.sample(&mut rng))
             .unwrap_or(0.0);
     }
+    let cadence = schedule::Cadence {
+        first_ms: s.epoch_ms + phase_ms,
+        interval_ms: d.interval_ms,
+    };
     let random: Vec<ArtifactWindow> = if d.worn {
         schedule::first_days(s)
-            .flat_map(|day| schedule::artifacts(s, seed, d.id, d.kind, day))
+            .flat_map(|day| schedule::artifacts(s, seed, d.id, d.kind, cadence, day))
             .collect()
     } else {
         Vec::new()
@@ -90,6 +94,8 @@ pub(crate) fn spawn_device(
             clock_offset_ms,
             drift_ppm,
             bias,
+            noise: [0.0; 3],
+            last_read_ms: None,
             rng: stream(seed, d.id, "noise"),
             artifacts,
             last_value_ms: s.epoch_ms,

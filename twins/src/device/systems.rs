@@ -102,7 +102,11 @@ pub(crate) fn plan_devices(
     for (mut d, inf) in &mut q {
         let info = dir.device(d.ix);
         if info.bed.is_some() {
-            let new = schedule::artifacts(s, seed, &info.id, d.kind, day);
+            let cadence = schedule::Cadence {
+                first_ms: d.next_due_ms,
+                interval_ms: d.interval_ms,
+            };
+            let new = schedule::artifacts(s, seed, &info.id, d.kind, cadence, day);
             let ix = d.ix;
             records.write_batch(new.iter().map(|w| {
                 ArtifactRecorded(ArtifactRecord {

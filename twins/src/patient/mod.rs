@@ -20,6 +20,7 @@
 pub mod glucose;
 pub mod mobility;
 pub mod params;
+pub mod phenotype;
 mod plugin;
 pub(crate) mod spawn;
 mod systems;
@@ -53,6 +54,10 @@ pub struct Physiology {
     pub baseline: [f64; 6],
     /// Variability states in SD units (see [`params::OU_SD`]).
     pub ou: [f64; params::N_STATE],
+    /// Per-patient scale of each vital's variability (1; more for HR in atrial fibrillation).
+    pub sd_scale: [f64; 6],
+    /// Dementia with sundowning: confused from this local hour, for this many hours, daily.
+    pub sundowning: Option<(f64, f64)>,
 }
 
 /// The patient's true vitals now.
@@ -102,34 +107,37 @@ impl TrueVitals {
 #[derive(Debug, Clone)]
 pub struct Episode {
     pub record: EpisodeRecord,
-    /// Multiplier of the full effect.
-    pub severity: f64,
-    pub effect: &'static params::Effect,
-    /// Severity when treatment started (for the decay).
-    pub(crate) s_at_resolve: Option<f64>,
+    pub phenotype: phenotype::Phenotype,
+    /// Progress when treatment started (for the decay).
+    pub(crate) x_at_resolve: Option<f64>,
     /// Severity at the last step.
     pub(crate) last_s: f64,
-    /// Over (ended after treatment).
+    /// Over (settled after treatment). A partial recovery's residual still acts.
     pub(crate) closed: bool,
     /// Its record has been written.
     pub(crate) reported: bool,
 }
 
 impl Episode {
-    pub fn new(record: EpisodeRecord, severity: f64) -> Self {
+    /// An episode of `record` with `phenotype` (the record takes its severity, variant and
+    /// recovery from it).
+    pub fn new(mut record: EpisodeRecord, phenotype: phenotype::Phenotype) -> Self {
+        record.severity = phenotype.severity as f32;
+        record.variant = phenotype.variant;
+        record.recovery = phenotype.recovery;
         Self {
-            effect: params::effect_of(record.kind),
             record,
-            severity,
-            s_at_resolve: None,
+            phenotype,
+            x_at_resolve: None,
             last_s: 0.0,
             closed: false,
             reported: false,
         }
     }
 
-    /// Severity at `t` (0 before onset).
-    pub fn severity_at(&mut self, t: SimMillis) -> f64 {
+    /// Progress at `t`, 0 before onset, 1 at full development; after treatment it decays
+    /// towards the residual of a partial recovery (0 for a full one).
+    pub fn progress_at(&mut self, t: SimMillis) -> f64 {
         let r = &self.record;
         if t < r.onset_ms {
             return 0.0;
@@ -140,13 +148,19 @@ impl Episode {
         };
         match r.resolve_ms {
             Some(res) if t >= res => {
-                let s0 = *self.s_at_resolve.get_or_insert_with(|| rise(res));
+                let x0 = *self.x_at_resolve.get_or_insert_with(|| rise(res));
+                let floor = self.phenotype.residual.min(x0);
                 // Treatment reverses it with a time constant of a third of its development.
                 let tau = (r.develop_ms as f64 / 3.0).max(60_000.0);
-                self.severity * s0 * (-((t - res) as f64) / tau).exp()
+                floor + (x0 - floor) * (-((t - res) as f64) / tau).exp()
             }
-            _ => self.severity * rise(t),
+            _ => rise(t),
         }
+    }
+
+    /// Severity at `t`: the phenotype's severity times the progress.
+    pub fn severity_at(&mut self, t: SimMillis) -> f64 {
+        self.phenotype.severity * self.progress_at(t)
     }
 }
 

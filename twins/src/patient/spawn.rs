@@ -50,12 +50,17 @@ pub(crate) fn spawn_patient(
         scale: a.scale,
         on_oxygen: a.on_oxygen,
     };
+    let chronic = draw_chronic(a, &mut stream(seed, &a.id, "chronic"));
+    let mut b = baseline;
+    b[HR] += chronic.hr_shift;
     let ph = Physiology {
         rng: stream(seed, &a.id, "physiology"),
-        baseline,
+        baseline: b,
         ou,
+        sd_scale: chronic.sd_scale,
+        sundowning: chronic.sundowning,
     };
-    let tv: TrueVitals = compose(&ph.baseline, &ph.ou, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
+    let tv: TrueVitals = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
     let mut e = world.spawn((patient, ph, tv, ClinicalConditions::default()));
     if let Some(eps) = plan.episodes {
         e.insert(Episodes(eps));
@@ -90,9 +95,46 @@ pub(crate) fn spawn_patient(
     e.id()
 }
 
-/// Draws a stable patient's baseline, redrawing while its NEWS2 would exceed
-/// [`MAX_BASELINE_NEWS2_AIR`] (or `_OXYGEN`): stable ward patients sit in the low band.
-fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
+/// A patient's chronic conditions beyond the baseline shifts: atrial fibrillation's rate and
+/// variability, dementia's daily confusion.
+struct Chronic {
+    hr_shift: f64,
+    sd_scale: [f64; 6],
+    sundowning: Option<(f64, f64)>,
+}
+
+fn draw_chronic(a: &Admission, rng: &mut SimRng) -> Chronic {
+    let mut c = Chronic {
+        hr_shift: 0.0,
+        sd_scale: [1.0; 6],
+        sundowning: None,
+    };
+    // Every draw is made for everyone, so adding a condition changes no other draw.
+    let uncontrolled = rng.random::<f64>() < AF_UNCONTROLLED;
+    let z: f64 = rng.sample(StandardNormal);
+    let sundowns = rng.random::<f64>() < DEMENTIA_SUNDOWNING;
+    let start = SUNDOWN_START_H.0 + (SUNDOWN_START_H.1 - SUNDOWN_START_H.0) * rng.random::<f64>();
+    let hours = SUNDOWN_HOURS.0 + (SUNDOWN_HOURS.1 - SUNDOWN_HOURS.0) * rng.random::<f64>();
+    if a.conditions.contains(&Condition::AtrialFibrillation) {
+        let (mean, sd) = if uncontrolled {
+            AF_HR_SHIFT_UNCONTROLLED
+        } else {
+            AF_HR_SHIFT_CONTROLLED
+        };
+        c.hr_shift = mean + sd * z;
+        c.sd_scale[HR] = AF_HR_VARIABILITY;
+    }
+    if a.conditions.contains(&Condition::Dementia) && sundowns {
+        c.sundowning = Some((start, hours));
+    }
+    c
+}
+
+/// Draws a patient's baseline from the population ([`BASELINE`]), shifted by acuity, age and
+/// chronic conditions: each vital a normal truncated at its bounds of plausibility (redrawn,
+/// never clamped), the diastolic correlated with the systolic. No redraw on NEWS2: real wards
+/// carry chronically abnormal patients, and their scores are part of the truth.
+pub(crate) fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
     let acuity_shift: [f64; 6] = match a.acuity {
         Acuity::Low => [0.0; 6],
         Acuity::Medium => [4.0, 0.7, -0.4, 0.05, -2.0, -1.0],
@@ -102,47 +144,51 @@ fn draw_baseline(a: &Admission, rng: &mut SimRng) -> [f64; 6] {
     for c in &a.conditions {
         let d: [f64; 6] = match c {
             Condition::HeartFailure => [5.0, 1.5, -1.0, 0.0, -4.0, -2.0],
-            Condition::Hypertension => [0.0, 0.0, 0.0, 0.0, 15.0, 8.0],
+            Condition::Hypertension => [
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                HYPERTENSION_SHIFT.0,
+                HYPERTENSION_SHIFT.1,
+            ],
             Condition::Copd => [4.0, 2.0, 0.0, 0.0, 0.0, 0.0],
             Condition::Diabetes => [2.0, 0.0, 0.0, 0.0, 3.0, 1.0],
+            Condition::AtrialFibrillation | Condition::Dementia => [0.0; 6],
         };
         for i in 0..6 {
             cond_shift[i] += d[i];
         }
     }
+    let copd = a.conditions.contains(&Condition::Copd);
     let age_sbp = 0.25 * (a.age - 60.0);
-    let patient = Patient {
-        ix: PatientIx(0),
-        scale: a.scale,
-        on_oxygen: a.on_oxygen,
-    };
-    let mut best = [0.0; 6];
-    for attempt in 0..50 {
-        let mut b = [0.0; 6];
-        for i in 0..6 {
-            let (mean, sd, lo, hi) = if i == SPO2 && a.scale == Spo2Scale::Scale2 {
-                BASELINE_SPO2_SCALE_2
-            } else {
-                BASELINE[i]
-            };
-            let z: f64 = rng.sample(StandardNormal);
-            let shifted = mean
-                + sd * z
-                + acuity_shift[i]
-                + cond_shift[i]
-                + if i == SBP { age_sbp } else { 0.0 };
-            b[i] = shifted.clamp(lo, hi);
-        }
-        best = b;
-        let tv = compose(&b, &[0.0; N_STATE], &[0.0; 6], &[0.0; 6], Acvpu::Alert);
-        let max = if a.on_oxygen {
-            MAX_BASELINE_NEWS2_OXYGEN
+    let mut b = [0.0; 6];
+    let mut z_sbp = 0.0;
+    for i in 0..6 {
+        let (mean, sd, lo, hi) = if i == SPO2 && (copd || a.scale == Spo2Scale::Scale2) {
+            BASELINE_SPO2_COPD
         } else {
-            MAX_BASELINE_NEWS2_AIR
+            BASELINE[i]
         };
-        if tv.news2(&patient).total <= max || attempt == 49 {
-            break;
+        let centre = mean + acuity_shift[i] + cond_shift[i] + if i == SBP { age_sbp } else { 0.0 };
+        // A truncated normal: redraw outside the bounds (20 tries cover any sane shift).
+        let mut v = centre;
+        for _ in 0..20 {
+            let z: f64 = rng.sample(StandardNormal);
+            let z = if i == DBP {
+                SBP_DBP_CORRELATION * z_sbp + (1.0 - SBP_DBP_CORRELATION.powi(2)).sqrt() * z
+            } else {
+                z
+            };
+            v = centre + sd * z;
+            if i == SBP {
+                z_sbp = z;
+            }
+            if (lo..=hi).contains(&v) {
+                break;
+            }
         }
+        b[i] = v.clamp(lo, hi);
     }
-    best
+    b
 }

@@ -76,17 +76,17 @@ pub(super) fn update_circadian(clock: Res<SimClock>, mut step: ResMut<Physiology
 
 /// True vitals from a state (shared by the evolve system and spawning).
 pub(crate) fn compose(
-    baseline: &[f64; 6],
-    ou: &[f64; N_STATE],
+    ph: &Physiology,
     circadian: &[f64; 6],
     deltas: &[f64; 6],
     consciousness: Acvpu,
 ) -> TrueVitals {
+    let (baseline, ou) = (&ph.baseline, &ph.ou);
     let mut v = [0.0; 6];
     for i in 0..6 {
         let x = baseline[i]
             + circadian[i]
-            + ou[i] * OU_SD[i]
+            + ou[i] * OU_SD[i] * ph.sd_scale[i]
             + ou[AROUSAL] * AROUSAL_GAIN[i]
             + deltas[i];
         v[i] = x.clamp(LIMITS[i].0, LIMITS[i].1);
@@ -131,6 +131,12 @@ pub(super) fn evolve(
     }
 }
 
+/// Chronic confusion (dementia with sundowning): confused in the patient's daily window.
+fn ph_confusion(ph: &Physiology, local_h: f64) -> Option<Acvpu> {
+    let (start, hours) = ph.sundowning?;
+    ((local_h - start).rem_euclid(24.0) < hours).then_some(Acvpu::Confused)
+}
+
 /// One patient, one step.
 fn evolve_one(
     now: SimMillis,
@@ -148,23 +154,25 @@ fn evolve_one(
     let mut deltas = [0.0; 6];
     let mut consciousness = Acvpu::Alert;
     if let Some(eps) = episodes.as_deref_mut() {
-        for ep in eps.0.iter_mut().filter(|e| !e.closed) {
-            let s = ep.severity_at(now);
+        // A closed episode still acts if it left a residual (a partial recovery).
+        for ep in eps
+            .0
+            .iter_mut()
+            .filter(|e| !e.closed || e.phenotype.residual > 0.0)
+        {
+            let x = ep.progress_at(now);
+            let ph = &ep.phenotype;
+            let s = ph.severity * x;
             ep.last_s = s;
-            if s <= 0.0 {
+            if x <= 0.0 {
                 continue;
             }
-            for (i, d) in ep.effect.delta.iter().enumerate() {
-                let scale = if i == SPO2 {
-                    s.powf(ep.effect.spo2_exponent)
-                } else {
-                    s
-                };
-                deltas[i] += d * scale;
+            for (i, d) in ph.delta.iter().enumerate() {
+                deltas[i] += d * ph.severity * x.powf(ph.lead[i]);
             }
-            let c = if s >= ep.effect.voice_at {
+            let c = if s >= ph.voice_at {
                 Acvpu::Voice
-            } else if s >= ep.effect.confused_at {
+            } else if s >= ph.confused_at {
                 Acvpu::Confused
             } else {
                 Acvpu::Alert
@@ -172,13 +180,10 @@ fn evolve_one(
             consciousness = consciousness.max(c);
         }
     }
-    *tv = compose(
-        &ph.baseline,
-        &ph.ou,
-        &step.circadian,
-        &deltas,
-        consciousness,
-    );
+    if let Some(window) = ph_confusion(ph, step.local_h) {
+        consciousness = consciousness.max(window);
+    }
+    *tv = compose(ph, &step.circadian, &deltas, consciousness);
     let cc = conditions;
     let news2 = (episodes.is_some() || cc.tracker.needs_news2(now, step.step_ms))
         .then(|| tv.news2(patient));
@@ -206,8 +211,10 @@ fn evolve_one(
             if total >= 7 && r.news2_ge7_ms.is_none() {
                 r.news2_ge7_ms = Some(now);
             }
-            // Over once treatment has brought severity under 5 % of its full effect.
-            if r.resolve_ms.is_some_and(|res| now > res) && ep.last_s < 0.05 * ep.severity {
+            // Over once treatment has brought it within 5 % of where it settles.
+            let ph = &ep.phenotype;
+            let settled = ph.severity * (ph.residual + 0.05);
+            if r.resolve_ms.is_some_and(|res| now > res) && ep.last_s < settled {
                 r.end_ms = Some(now);
                 ep.closed = true;
             }

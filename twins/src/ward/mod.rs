@@ -27,6 +27,8 @@ use crate::faults::gaps::{DeliveryGaps, Watched};
 use crate::faults::{DeviceFaults, PlanDevice};
 use crate::gateway::{DeviceLink, Link, Links, Site, spawn_gateway};
 use crate::patient::glucose::Hypo;
+use crate::patient::params::{COPD_ON_OXYGEN, COPD_SCALE_2, RELAPSE_DEVELOP, RELAPSE_SEVERITY};
+use crate::patient::phenotype::{self, Pins};
 use crate::patient::spawn::{PatientPlan, spawn_patient};
 use crate::patient::{Episode, PhysiologyStep};
 use crate::rtls::RtlsParams;
@@ -45,6 +47,10 @@ pub struct Admission {
     pub scale: Spo2Scale,
     pub kit: String,
     pub fall_risk: bool,
+}
+
+fn uniform(rng: &mut SimRng, (lo, hi): (f64, f64)) -> f64 {
+    lo + (hi - lo) * rng.random::<f64>()
 }
 
 /// Who is in which bed. Each bed draws from its own stream.
@@ -108,10 +114,13 @@ pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
         let oxygen_draw = rng.random::<f64>() < pop.oxygen;
         let conditions = spec.conditions.clone().unwrap_or(cond_draw);
         let copd = conditions.contains(&Condition::Copd);
+        // Own stream: charting COPD on scale 1 or 2 changed no other draw.
+        let scale_2 = stream(seed, &bed.id, "spo2_scale").random::<f64>() < COPD_SCALE_2;
+        let copd_oxygen = stream(seed, &bed.id, "copd_oxygen").random::<f64>() < COPD_ON_OXYGEN;
         let scale = match spec.spo2_scale {
             Some(2) => Spo2Scale::Scale2,
             Some(_) => Spo2Scale::Scale1,
-            None if copd => Spo2Scale::Scale2,
+            None if copd && scale_2 => Spo2Scale::Scale2,
             None => Spo2Scale::Scale1,
         };
         // Own stream: adding fall risk changed no other draw.
@@ -123,7 +132,7 @@ pub fn admissions(s: &Scenario, seed: u64) -> Vec<Admission> {
             age,
             acuity: spec.acuity.unwrap_or(acuity_draw),
             conditions,
-            on_oxygen: spec.oxygen.unwrap_or(oxygen_draw),
+            on_oxygen: spec.oxygen.unwrap_or(oxygen_draw || (copd && copd_oxygen)),
             scale,
             kit: spec.kit.clone().unwrap_or_else(|| pop.kit.clone()),
         });
@@ -397,6 +406,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
     step.patients = admissions.len();
     // Patients, with their episodes (numbered in timeline order).
     let mut episodes: BTreeMap<usize, Vec<Episode>> = BTreeMap::new();
+    let mut relapses = 0usize;
+    let admissions_by_bed: BTreeMap<usize, &Admission> =
+        admissions.iter().map(|a| (a.bed, a)).collect();
     let mut scheduled_artifacts: BTreeMap<(usize, DeviceKind), Vec<ArtifactWindow>> =
         BTreeMap::new();
     let mut hypos: BTreeMap<usize, Vec<Hypo>> = BTreeMap::new();
@@ -447,23 +459,63 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
                 develop_ms,
                 resolve_after_ms,
                 severity,
+                variant,
+                recovery,
+                relapse_after_ms,
             } => {
+                let pins = Pins {
+                    develop_ms: *develop_ms,
+                    severity: *severity,
+                    variant: *variant,
+                    recovery: *recovery,
+                };
+                let patient = patient_ix[&bed];
+                let pid = &admissions_by_bed[&bed].id;
+                let mut rng = stream(seed, pid, &format!("episode-{n}"));
+                let treated = resolve_after_ms.is_some();
+                let (develop_ms, phenotype) = phenotype::draw(&mut rng, *condition, treated, pins);
                 let record = EpisodeRecord {
                     id: n as u32,
-                    patient: patient_ix[&bed],
+                    patient,
                     kind: *condition,
                     onset_ms: at,
-                    develop_ms: *develop_ms,
+                    develop_ms,
                     news2_ge5_ms: None,
                     news2_ge7_ms: None,
                     peak_news2: 0,
                     resolve_ms: resolve_after_ms.map(|r| at + r),
                     end_ms: None,
+                    severity: 1.0,
+                    variant: phenotype.variant,
+                    recovery: None,
+                    relapse_of: None,
                 };
-                episodes
-                    .entry(bed)
-                    .or_default()
-                    .push(Episode::new(record, *severity));
+                let list = episodes.entry(bed).or_default();
+                list.push(Episode::new(record, phenotype));
+                // A pinned relapse: the same illness again, a little milder and faster, treated
+                // after the same delay; numbered after every event of the timeline.
+                if let (Some(relapse), Some(treat)) = (relapse_after_ms, resolve_after_ms) {
+                    let onset = at + treat + relapse;
+                    let sev = uniform(&mut rng, RELAPSE_SEVERITY);
+                    let dev = ((develop_ms as f64) * uniform(&mut rng, RELAPSE_DEVELOP)) as i64;
+                    let pins = Pins {
+                        develop_ms: Some(dev.max(60_000)),
+                        severity: Some(phenotype.severity * sev),
+                        variant: Some(phenotype.variant),
+                        recovery: None,
+                    };
+                    let (develop_ms, again) = phenotype::draw(&mut rng, *condition, true, pins);
+                    let record = EpisodeRecord {
+                        id: (s.events.len() + relapses) as u32,
+                        onset_ms: onset,
+                        develop_ms,
+                        resolve_ms: Some(onset + treat),
+                        relapse_of: Some(n as u32),
+                        ..record
+                    };
+                    relapses += 1;
+                    list.push(Episode::new(record, again));
+                }
             }
             EventKind::Artifact {
                 kind,
