@@ -46,9 +46,9 @@ pub struct Scenario {
     pub gateways: GatewayParams,
     /// `[scoring] gates`, each checked by the scorer's parser (docs/scoring.md).
     pub gates: Vec<String>,
-    /// `[scoring] chronic = "dont_care"`: deterioration conditions outside every episode of
-    /// their patient are neither detected nor missed (a drill about outages judges the
-    /// deteriorations its timeline wrote, not the ward's chronically abnormal patients).
+    /// `[scoring] chronic = "dont_care"`: deterioration conditions that began outside every
+    /// episode of their patient are neither detected nor missed (a drill about outages judges
+    /// the deteriorations its timeline wrote, not the ward's chronically abnormal patients).
     pub chronic_dont_care: bool,
 }
 

@@ -670,8 +670,8 @@ fn run_file(run: &Path, name: &std::ffi::OsStr) -> std::path::PathBuf {
 }
 
 /// `[scoring] chronic = "dont_care"` (written to the manifest) makes the deterioration
-/// conditions that overlap no episode don't care, and only those; without it (`score`, the
-/// default) a silent system misses them.
+/// conditions that did not begin during an episode don't care, and only those; without it
+/// (`score`, the default) a silent system misses them.
 #[test]
 fn chronic_dont_care_spares_only_the_conditions_outside_episodes() {
     let tmp = temp_dir("chronic");

@@ -173,13 +173,19 @@ pub fn episode_lines(world: &mut bevy_ecs::world::World) -> Vec<String> {
     eps.iter()
         .map(|r| {
             format!(
-                "{} in {}: onset {}, NEWS2>=5 {}, >=7 {}, peak {}",
+                "{} in {}: onset {}, NEWS2>=5 {}, >=7 {}, peak {} ({}, severity {:.2}, over {}{})",
                 r.kind.name(),
                 dir.bed_of_patient(r.patient).id,
                 &format_iso_ms(r.onset_ms)[11..16],
                 after(r.news2_ge5_ms, r.onset_ms),
                 after(r.news2_ge7_ms, r.onset_ms),
-                r.peak_news2
+                r.peak_news2,
+                r.variant.name(),
+                r.severity,
+                // Drawn development times are in ms: the summary shows whole seconds.
+                format_duration(r.develop_ms / 1000 * 1000),
+                r.recovery
+                    .map_or(String::new(), |x| format!(", {} recovery", x.name()))
             )
         })
         .collect()

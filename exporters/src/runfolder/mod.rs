@@ -350,8 +350,10 @@ fn conditions(dir: &Path) -> Result<Vec<Condition>, RunFolderError> {
     Ok(out)
 }
 
-/// `[scoring] chronic = "dont_care"`: a deterioration condition that overlaps no episode of its
-/// patient (`episodes.parquet`) is don't care, like a transient one.
+/// `[scoring] chronic = "dont_care"`: a deterioration condition that did not begin during an
+/// episode of its patient (`episodes.parquet`: from its onset until it ended) is don't care,
+/// like a transient one: it was the patient's own state, not the episode's doing (a spell
+/// already open at an episode's onset included; the episode's worse tiers open their own).
 fn chronic_dont_care(dir: &Path, conditions: &mut [Condition]) -> Result<(), RunFolderError> {
     let df = read_table(dir, "episodes", &["patient_id", "onset_time", "end_time"])?;
     let c = Cols::new(&df, dir, "episodes");
@@ -368,16 +370,15 @@ fn chronic_dont_care(dir: &Path, conditions: &mut [Condition]) -> Result<(), Run
         episodes.entry(p).or_default().push((o, end[i]));
     }
     for cond in conditions.iter_mut().filter(|c| c.class == "deterioration") {
-        let overlaps = cond
+        let during = cond
             .patient
             .as_ref()
             .and_then(|p| episodes.get(p))
             .is_some_and(|eps| {
-                eps.iter().any(|&(o, e)| {
-                    cond.end_ms.is_none_or(|ce| ce > o) && e.is_none_or(|e| e > cond.onset_ms)
-                })
+                eps.iter()
+                    .any(|&(o, e)| cond.onset_ms >= o && e.is_none_or(|e| cond.onset_ms < e))
             });
-        if !overlaps {
+        if !during {
             cond.transient = true;
         }
     }

@@ -75,6 +75,7 @@ pub(super) fn update_circadian(clock: Res<SimClock>, mut step: ResMut<Physiology
 }
 
 /// True vitals from a state (shared by the evolve system and spawning).
+#[inline]
 pub(crate) fn compose(
     ph: &Physiology,
     circadian: &[f64; 6],
@@ -132,6 +133,7 @@ pub(super) fn evolve(
 }
 
 /// Chronic confusion (dementia with sundowning): confused in the patient's daily window.
+#[inline]
 fn ph_confusion(ph: &Physiology, local_h: f64) -> Option<Acvpu> {
     let (start, hours) = ph.sundowning?;
     ((local_h - start).rem_euclid(24.0) < hours).then_some(Acvpu::Confused)
