@@ -24,7 +24,6 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -77,16 +76,16 @@ pub struct EpisodeIn {
     pub end: Option<i64>,
 }
 
-/// The readings of one device's metric, in time order: `(time, value, status)`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Series {
-    pub device_kind: String,
-    pub metric: String,
+/// One reading of one metric of a device, as `telemetry.parquet` has it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadingIn<'a> {
+    pub device: &'a str,
+    pub device_kind: &'a str,
     pub patient: Option<usize>,
-    pub rows: Vec<(i64, Option<f32>, Cow<'static, str>)>,
-    /// The device's artifact windows `[start, end)`: readings in them are not counted as
-    /// the device's error (an artifact is its own record).
-    pub artifacts: Vec<(i64, i64)>,
+    pub metric: &'static str,
+    pub t: i64,
+    pub value: Option<f32>,
+    pub status: &'a str,
 }
 
 /// Everything the report reads.
@@ -100,8 +99,12 @@ pub struct Inputs {
     /// Per patient (index = position), its truth samples in time order.
     pub truth: Vec<Vec<TruthRow>>,
     pub episodes: Vec<EpisodeIn>,
-    /// Per device and metric.
-    pub series: Vec<Series>,
+    /// Per device and metric, what its readings add up to (fed one reading at a time by
+    /// [`Inputs::add_reading`], so telemetry streams through in bounded memory).
+    pub readings: BTreeMap<(String, &'static str), DeviceAcc>,
+    /// Each device's artifact windows `[start, end)`: readings in them are not counted as
+    /// the device's error (an artifact is its own record). Set before readings are added.
+    pub artifact_windows: std::collections::HashMap<String, Vec<(i64, i64)>>,
     /// Devices of each kind.
     pub devices: BTreeMap<String, usize>,
     /// `(device kind, artifact kind)` → how many.
@@ -255,10 +258,13 @@ impl Inputs {
                 e.patient += offset;
                 e
             }));
-            all.series.extend(r.series.into_iter().map(|mut s| {
-                s.patient = s.patient.map(|p| p + offset);
-                s
-            }));
+            // Device ids repeat between runs: keep them apart by run.
+            let run = names.len() - 1;
+            all.readings.extend(
+                r.readings
+                    .into_iter()
+                    .map(|((d, m), acc)| ((format!("{d}#{run}"), m), acc)),
+            );
             for (k, n) in r.devices {
                 *all.devices.entry(k).or_default() += n;
             }
@@ -503,31 +509,24 @@ pub fn compute(inp: &Inputs) -> Report {
     };
 
     // Devices.
-    let mut metrics: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    let mut metrics: BTreeMap<(String, &'static str), Vec<&DeviceAcc>> = BTreeMap::new();
     let mut kinds: BTreeMap<String, (usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for s in &inp.series {
-        let first_metric = s.metric.as_str() == first_metric_of(&s.device_kind);
-        if first_metric {
-            let k = kinds.entry(s.device_kind.clone()).or_default();
-            for (_, _, status) in &s.rows {
-                k.0 += 1;
-                match k.1.get_mut(status.as_ref()) {
-                    Some(c) => *c += 1,
-                    None => {
-                        k.1.insert(status.to_string(), 1);
-                    }
-                }
+    for ((_, metric), acc) in &inp.readings {
+        if *metric == first_metric_of(&acc.kind) {
+            let k = kinds.entry(acc.kind.clone()).or_default();
+            k.0 += acc.readings;
+            for (st, n) in &acc.status {
+                *k.1.entry(st.clone()).or_default() += n;
             }
         }
-        let acc = metrics
-            .entry((s.device_kind.clone(), s.metric.clone()))
-            .or_default();
-        acc.add_series(s, inp, dt);
+        metrics
+            .entry((acc.kind.clone(), metric))
+            .or_default()
+            .push(acc);
     }
     let metrics: Vec<MetricStats> = metrics
         .into_iter()
-        .filter(|(_, a)| a.readings > 0 && (a.err.len() + a.rel.len()) > 0)
-        .map(|((kind, metric), a)| a.finish(kind, metric))
+        .filter_map(|((kind, metric), accs)| metric_stats(kind, metric, &accs))
         .collect();
     let mut device_kinds = Vec::new();
     for (kind, &n) in &inp.devices {
@@ -643,93 +642,150 @@ fn first_metric_of(kind: &str) -> &'static str {
     }
 }
 
-/// Accumulates one metric's errors.
-#[derive(Default)]
-struct Acc {
-    readings: usize,
-    with_value: usize,
-    err: Vec<f64>,
-    rel: Vec<f64>,
-    /// Pairs of consecutive readings, device mean removed.
-    pairs: Vec<(f64, f64)>,
-    truth_sd: Vec<f64>,
+/// What one device's readings of one metric add up to: counts, running sums of the error
+/// against the truth, of the truth itself, and of consecutive pairs (for their correlation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceAcc {
+    pub kind: String,
+    pub readings: usize,
+    pub with_value: usize,
+    /// Readings by status.
+    pub status: BTreeMap<String, usize>,
+    /// Errors: n, Σe, Σe², Σ|e|; relative (glucose): n, Σ|e|/truth.
+    err: [f64; 4],
+    rel: [f64; 2],
+    /// Truth at the readings: n, Σ, Σ².
+    truth: [f64; 3],
+    /// The last valid reading `(t, v)` and the shortest gap seen.
+    last: Option<(i64, f64)>,
+    min_gap: Option<i64>,
+    /// Consecutive pairs: n, Σx, Σy, Σx², Σy², Σxy.
+    pairs: [f64; 6],
 }
 
-impl Acc {
-    fn add_series(&mut self, s: &Series, inp: &Inputs, dt: i64) {
-        self.readings += s.rows.len();
-        let Some(p) = s.patient else { return };
-        let Some(rows) = inp.truth.get(p).filter(|r| !r.is_empty()) else {
-            return;
-        };
-        let t0 = rows[0].t;
-        let vital = vital_of(&s.metric);
-        let glucose = s.metric == "glucose";
-        let mut vals = Vec::new();
-        let mut truths = Vec::new();
-        for &(t, v, ref status) in &s.rows {
-            let Some(v) = v else { continue };
-            self.with_value += 1;
-            if status.as_ref() != "ok" || s.artifacts.iter().any(|&(a, b)| t >= a && t < b) {
-                continue;
+impl Inputs {
+    /// Adds one reading: its status, its error against the truth at its time (not inside one
+    /// of the device's artifacts), and its pair with the device's previous reading if that is
+    /// the one before it (readings arrive in forwarding order: a backfilled one is not paired).
+    pub fn add_reading(&mut self, r: ReadingIn) {
+        let dt = self.truth_interval_ms.max(1);
+        let key = (r.device.to_string(), r.metric);
+        let acc = self.readings.entry(key).or_insert_with(|| DeviceAcc {
+            kind: r.device_kind.to_string(),
+            ..DeviceAcc::default()
+        });
+        acc.readings += 1;
+        match acc.status.get_mut(r.status) {
+            Some(c) => *c += 1,
+            None => {
+                acc.status.insert(r.status.to_string(), 1);
             }
-            let v = f64::from(v);
-            let truth = match (vital, glucose) {
-                (Some(i), _) => truth_at(rows, t0, dt, t, i),
-                (None, true) => glucose_at(rows, t0, dt, t),
-                _ => None,
+        }
+        let Some(v) = r.value else { return };
+        acc.with_value += 1;
+        let in_artifact = self
+            .artifact_windows
+            .get(r.device)
+            .is_some_and(|w| w.iter().any(|&(a, b)| r.t >= a && r.t < b));
+        if r.status != "ok" || in_artifact {
+            acc.last = None;
+            return;
+        }
+        let v = f64::from(v);
+        let rows = r
+            .patient
+            .and_then(|p| self.truth.get(p))
+            .filter(|x| !x.is_empty());
+        if let Some(rows) = rows {
+            let t0 = rows[0].t;
+            let truth = match vital_of(r.metric) {
+                Some(i) => truth_at(rows, t0, dt, r.t, i),
+                None if r.metric == "glucose" => glucose_at(rows, t0, dt, r.t),
+                None => None,
             };
             if let Some(tr) = truth {
-                self.err.push(v - tr);
-                if glucose && tr > 0.0 {
-                    self.rel.push((v - tr).abs() / tr);
+                let e = v - tr;
+                acc.err[0] += 1.0;
+                acc.err[1] += e;
+                acc.err[2] += e * e;
+                acc.err[3] += e.abs();
+                if r.metric == "glucose" && tr > 0.0 {
+                    acc.rel[0] += 1.0;
+                    acc.rel[1] += e.abs() / tr;
                 }
-                truths.push(tr);
+                acc.truth[0] += 1.0;
+                acc.truth[1] += tr;
+                acc.truth[2] += tr * tr;
             }
-            vals.push((t, v));
         }
-        if truths.len() > 1 {
-            self.truth_sd.push(sd(&truths));
-        }
-        if vals.len() > 2 {
-            let m = vals.iter().map(|x| x.1).sum::<f64>() / vals.len() as f64;
-            // Consecutive: no more than twice the median gap apart.
-            let mut gaps: Vec<i64> = vals.windows(2).map(|w| w[1].0 - w[0].0).collect();
-            gaps.sort_unstable();
-            let gap = gaps[gaps.len() / 2];
-            for w in vals.windows(2) {
-                if w[1].0 - w[0].0 <= 2 * gap {
-                    self.pairs.push((w[0].1 - m, w[1].1 - m));
-                }
+        if let Some((t_prev, v_prev)) = acc.last
+            && r.t > t_prev
+        {
+            let gap = r.t - t_prev;
+            let min = acc.min_gap.map_or(gap, |m| m.min(gap));
+            acc.min_gap = Some(min);
+            // Consecutive: no more than twice the device's shortest gap apart.
+            if gap <= 2 * min {
+                let p = &mut acc.pairs;
+                p[0] += 1.0;
+                p[1] += v_prev;
+                p[2] += v;
+                p[3] += v_prev * v_prev;
+                p[4] += v * v;
+                p[5] += v_prev * v;
             }
+        }
+        if acc.last.is_none_or(|(t_prev, _)| r.t > t_prev) {
+            acc.last = Some((r.t, v));
         }
     }
+}
 
-    fn finish(self, device_kind: String, metric: String) -> MetricStats {
-        let some = |x: f64| x.is_finite().then_some(x);
-        let corr = if self.pairs.len() > 10 {
-            let sxy: f64 = self.pairs.iter().map(|(a, b)| a * b).sum();
-            let sxx: f64 = self.pairs.iter().map(|(a, _)| a * a).sum();
-            let syy: f64 = self.pairs.iter().map(|(_, b)| b * b).sum();
-            some(sxy / (sxx * syy).sqrt())
-        } else {
-            None
-        };
-        let n = !self.err.is_empty();
-        MetricStats {
-            device_kind,
-            metric,
-            readings: self.readings,
-            with_value: self.with_value,
-            bias: n.then(|| mean(&self.err)),
-            error_sd: n.then(|| sd(&self.err)),
-            mean_abs_error: n
-                .then(|| self.err.iter().map(|e| e.abs()).sum::<f64>() / self.err.len() as f64),
-            mard: (!self.rel.is_empty()).then(|| mean(&self.rel)),
-            lag1_correlation: corr,
-            truth_within_sd: (!self.truth_sd.is_empty()).then(|| mean(&self.truth_sd)),
-        }
+/// One metric's statistics over the devices that report it.
+fn metric_stats(kind: String, metric: &str, accs: &[&DeviceAcc]) -> Option<MetricStats> {
+    let sum = |f: &dyn Fn(&DeviceAcc) -> f64| accs.iter().map(|a| f(a)).sum::<f64>();
+    let readings = accs.iter().map(|a| a.readings).sum::<usize>();
+    let n = sum(&|a| a.err[0]);
+    if readings == 0 || n == 0.0 {
+        return None;
     }
+    let (se, sse, sabs) = (sum(&|a| a.err[1]), sum(&|a| a.err[2]), sum(&|a| a.err[3]));
+    let bias = se / n;
+    let var = ((sse - n * bias * bias) / (n - 1.0).max(1.0)).max(0.0);
+    let rel_n = sum(&|a| a.rel[0]);
+    // Each device's pairs around their own means, pooled.
+    let (mut sxy, mut sxx, mut syy, mut pairs) = (0.0, 0.0, 0.0, 0.0);
+    for a in accs {
+        let [k, x, y, xx, yy, xy] = a.pairs;
+        if k < 2.0 {
+            continue;
+        }
+        pairs += k;
+        sxy += xy - x * y / k;
+        sxx += xx - x * x / k;
+        syy += yy - y * y / k;
+    }
+    let corr = (pairs > 10.0 && sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt());
+    let within: Vec<f64> = accs
+        .iter()
+        .filter(|a| a.truth[0] > 1.0)
+        .map(|a| {
+            let [k, s1, s2] = a.truth;
+            ((s2 - s1 * s1 / k) / (k - 1.0)).max(0.0).sqrt()
+        })
+        .collect();
+    Some(MetricStats {
+        device_kind: kind,
+        metric: metric.to_string(),
+        readings,
+        with_value: accs.iter().map(|a| a.with_value).sum(),
+        bias: Some(bias),
+        error_sd: Some(var.sqrt()),
+        mean_abs_error: Some(sabs / n),
+        mard: (rel_n > 0.0).then(|| sum(&|a| a.rel[1]) / rel_n),
+        lag1_correlation: corr,
+        truth_within_sd: (!within.is_empty()).then(|| mean(&within)),
+    })
 }
 
 fn check(f: &published::Figure, value: Option<f64>) -> Check {

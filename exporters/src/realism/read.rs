@@ -1,12 +1,14 @@
 //! Reads what the realism report needs from a run folder.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::Path;
 
 use polars_core::prelude::*;
+use polars_io::SerReader;
+use polars_io::parquet::read::ParquetReader;
 
-use super::{EpisodeIn, Inputs, Series, TruthRow, VITALS};
+use super::{EpisodeIn, Inputs, ReadingIn, TruthRow, VITALS};
 use crate::runfolder::{RunFolderError, read_header, read_table};
 
 const SUBSCORES: [&str; 7] = [
@@ -18,6 +20,9 @@ const SUBSCORES: [&str; 7] = [
     "news2_consciousness",
     "news2_temperature",
 ];
+
+/// Telemetry rows read at once.
+const TELEMETRY_SLICE: usize = 1 << 20;
 
 /// The metrics whose readings are compared with the truth.
 const METRICS: [&str; 8] = [
@@ -180,78 +185,84 @@ pub fn read_inputs(dir: &Path) -> Result<Inputs, RunFolderError> {
         }
     }
 
-    // Telemetry of the vital-signs and glucose metrics, per device and metric.
+    inp.artifact_windows = artifact_windows;
+
+    // Telemetry of the vital-signs and glucose metrics, a slice of rows at a time (a week of
+    // a thousand beds is hundreds of millions of rows): each reading goes into its device's
+    // running sums and is dropped.
     {
         let t = "telemetry";
-        let df = read_table(
-            dir,
-            t,
-            &[
-                "sim_time",
-                "device_id",
-                "device_kind",
-                "patient_id",
-                "metric",
-                "value",
-                "status",
-            ],
-        )?;
-        let e = |c: &str, x| bad(dir, t, c, x);
-        let s = |c: &str| -> Result<StringChunked, RunFolderError> {
-            let col = df.column(c).map_err(|x| e(c, x))?;
-            Ok(col.str().map_err(|x| e(c, x))?.clone())
+        let path = dir.join("telemetry.parquet");
+        let open = || {
+            File::open(&path).map_err(|source| RunFolderError::Io {
+                path: path.clone(),
+                source,
+            })
         };
-        let (dev, kind, pid, metric, status) = (
-            s("device_id")?,
-            s("device_kind")?,
-            s("patient_id")?,
-            s("metric")?,
-            s("status")?,
-        );
-        let time = df.column("sim_time").and_then(|c| c.datetime().cloned());
-        let time = time.map_err(|x| e("sim_time", x))?;
-        let value = df.column("value").map_err(|x| e("value", x))?;
-        let value = value.f64().map_err(|x| e("value", x))?;
-        let mut at: HashMap<(&str, &'static str), usize> = HashMap::new();
-        let rows = dev
-            .iter()
-            .zip(kind.iter())
-            .zip(pid.iter())
-            .zip(metric.iter())
-            .zip(status.iter())
-            .zip(time.physical().iter())
-            .zip(value.iter());
-        for ((((((d, k), p), m), st), t), v) in rows {
-            let (Some(d), Some(k), Some(m), Some(st), Some(t)) = (d, k, m, st, t) else {
-                continue;
+        let polars = |source| RunFolderError::Polars {
+            path: path.clone(),
+            source,
+        };
+        let rows = ParquetReader::new(open()?).num_rows().map_err(polars)?;
+        let cols: Vec<String> = [
+            "sim_time",
+            "device_id",
+            "device_kind",
+            "patient_id",
+            "metric",
+            "value",
+            "status",
+        ]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+        for offset in (0..rows).step_by(TELEMETRY_SLICE) {
+            let df = ParquetReader::new(open()?)
+                .with_columns(Some(cols.clone()))
+                .with_slice(Some((offset, TELEMETRY_SLICE)))
+                .finish()
+                .map_err(polars)?;
+            let e = |c: &str, x| bad(dir, t, c, x);
+            let s = |c: &str| -> Result<StringChunked, RunFolderError> {
+                let col = df.column(c).map_err(|x| e(c, x))?;
+                Ok(col.str().map_err(|x| e(c, x))?.clone())
             };
-            let Some(&m) = METRICS.iter().find(|x| **x == m) else {
-                continue;
-            };
-            let key = (d, m);
-            let ix = match at.get(&key) {
-                Some(&ix) => ix,
-                None => {
-                    inp.series.push(Series {
-                        artifacts: artifact_windows.get(d).cloned().unwrap_or_default(),
-                        device_kind: k.to_string(),
-                        metric: m.to_string(),
-                        patient: p.and_then(|p| patient_ix.get(p).copied()),
-                        rows: Vec::new(),
-                    });
-                    at.insert(key, inp.series.len() - 1);
-                    inp.series.len() - 1
-                }
-            };
-            let st = match st {
-                "ok" => Cow::Borrowed("ok"),
-                other => Cow::Owned(other.to_string()),
-            };
-            inp.series[ix].rows.push((t, v.map(|v| v as f32), st));
-        }
-        // Telemetry is in forwarding order: a device's readings by time.
-        for s in &mut inp.series {
-            s.rows.sort_by_key(|r| r.0);
+            let (dev, kind, pid, metric, status) = (
+                s("device_id")?,
+                s("device_kind")?,
+                s("patient_id")?,
+                s("metric")?,
+                s("status")?,
+            );
+            let time = df.column("sim_time").and_then(|c| c.datetime().cloned());
+            let time = time.map_err(|x| e("sim_time", x))?;
+            let value = df.column("value").map_err(|x| e("value", x))?;
+            let value = value.f64().map_err(|x| e("value", x))?;
+            let it = dev
+                .iter()
+                .zip(kind.iter())
+                .zip(pid.iter())
+                .zip(metric.iter())
+                .zip(status.iter())
+                .zip(time.physical().iter())
+                .zip(value.iter());
+            for ((((((d, k), p), m), st), time), v) in it {
+                let (Some(d), Some(k), Some(m), Some(st), Some(time)) = (d, k, m, st, time) else {
+                    continue;
+                };
+                let Some(&metric) = METRICS.iter().find(|x| **x == m) else {
+                    continue;
+                };
+                inp.add_reading(ReadingIn {
+                    device: d,
+                    device_kind: k,
+                    patient: p.and_then(|p| patient_ix.get(p).copied()),
+                    metric,
+                    t: time,
+                    value: v.map(|v| v as f32),
+                    status: st,
+                });
+            }
         }
     }
     Ok(inp)

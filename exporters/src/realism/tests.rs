@@ -1,7 +1,5 @@
 //! The report's statistics on inputs whose answers are known.
 
-use std::borrow::Cow;
-
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
@@ -126,41 +124,42 @@ fn device_error_mard_and_the_correlation_of_consecutive_readings() {
     inp.devices.insert("cgm".into(), 1);
     inp.devices.insert("pulse_oximeter".into(), 1);
     // A CGM reading 10 % high every 5 min; two of its readings without a value.
-    let mut cgm = Series {
-        device_kind: "cgm".into(),
-        metric: "glucose".into(),
-        patient: Some(0),
-        rows: Vec::new(),
-        artifacts: Vec::new(),
-    };
     for k in 0..288 {
-        let (v, st) = if k < 2 {
-            (None, Cow::Borrowed("warm_up"))
+        let (value, status) = if k < 2 {
+            (None, "warm_up")
         } else {
-            (Some(8.8f32), Cow::Borrowed("ok"))
+            (Some(8.8f32), "ok")
         };
-        cgm.rows.push((k * 5 * MIN, v, st));
+        inp.add_reading(ReadingIn {
+            device: "cgm-1",
+            device_kind: "cgm",
+            patient: Some(0),
+            metric: "glucose",
+            t: k * 5 * MIN,
+            value,
+            status,
+        });
     }
     // An oximeter whose readings are the truth plus white noise: consecutive readings barely
-    // correlate beyond what the truth itself does.
+    // correlate beyond what the truth itself does. A reading inside an artifact is not the
+    // device's error.
+    inp.artifact_windows
+        .insert("spo2-1".into(), vec![(100 * MIN, 110 * MIN)]);
     let mut r = rng();
-    let mut ox = Series {
-        device_kind: "pulse_oximeter".into(),
-        metric: "spo2".into(),
-        patient: Some(0),
-        rows: Vec::new(),
-        artifacts: Vec::new(),
-    };
     for k in 0..1440 {
         let truth = f64::from(inp.truth[0][k as usize].v[2]);
         let noise: f64 = r.sample(StandardNormal);
-        ox.rows.push((
-            k * MIN,
-            Some((truth + 3.0 * noise) as f32),
-            Cow::Borrowed("ok"),
-        ));
+        let off = (100..110).contains(&k);
+        inp.add_reading(ReadingIn {
+            device: "spo2-1",
+            device_kind: "pulse_oximeter",
+            patient: Some(0),
+            metric: "spo2",
+            t: k * MIN,
+            value: Some((truth + 3.0 * noise - if off { 40.0 } else { 0.0 }) as f32),
+            status: "ok",
+        });
     }
-    inp.series = vec![cgm, ox];
     let rep = compute(&inp);
     let mard = check(&rep, published::CGM_MARD.key).value.unwrap();
     assert!((mard - 0.1).abs() < 1e-6, "{mard}");
