@@ -1,6 +1,6 @@
 //! # wardtwin-exporters: the only crate that knows output formats
 //!
-//! Four rooms, one concern each:
+//! Five rooms, one concern each:
 //!
 //! - [`runfolder`]: the run folder. [`ParquetSink`] streams every record table to Parquet in
 //!   bounded memory ([`runfolder::tables`]: which record fills which table, and its columns,
