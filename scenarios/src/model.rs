@@ -112,6 +112,8 @@ pub struct Incidents {
     pub occlusions_per_pump_day: f64,
     /// CGM compression lows per CGM per night.
     pub compression_lows_per_night: f64,
+    /// Random deterioration episodes per patient per day (0: only the timeline's).
+    pub deteriorations_per_patient_day: f64,
 }
 
 impl Default for Incidents {
@@ -121,6 +123,7 @@ impl Default for Incidents {
             bed_exits_per_night: 1.0,
             occlusions_per_pump_day: 0.5,
             compression_lows_per_night: 0.3,
+            deteriorations_per_patient_day: 0.0,
         }
     }
 }

@@ -115,6 +115,7 @@ pub struct RawIncidents {
     pub bed_exits_per_night: Option<Spanned<f64>>,
     pub occlusions_per_pump_day: Option<Spanned<f64>>,
     pub compression_lows_per_night: Option<Spanned<f64>>,
+    pub deteriorations_per_patient_day: Option<Spanned<f64>>,
 }
 
 /// `[scoring]`: how a run of this scenario is judged.

@@ -745,6 +745,14 @@ pub(crate) fn resolve(
             d.compression_lows_per_night,
             "compression_lows_per_night",
         )?,
+        deteriorations_per_patient_day: match &i.deteriorations_per_patient_day {
+            // Each episode is evaluated every step: a handful a day is a very sick ward.
+            Some(v) if !(0.0..=5.0).contains(v.get_ref()) => {
+                return Err(ctx.err(v.span(), "deteriorations_per_patient_day must be 0 to 5"));
+            }
+            Some(v) => *v.get_ref(),
+            None => d.deteriorations_per_patient_day,
+        },
     };
 
     // Timeline.

@@ -166,6 +166,20 @@ pub fn develop_range_ms(kind: Deterioration) -> (i64, i64) {
     }
 }
 
+/// Random deteriorations (`[incidents] deteriorations_per_patient_day`): the share of each
+/// kind (sepsis is the commonest cause of ward deterioration, then respiratory failure, then
+/// bleeding), the share treated within the run, when treatment starts after onset, and the
+/// share of treated episodes that relapse, and when (ms).
+pub const RANDOM_KINDS: [(Deterioration, f64); 3] = [
+    (Deterioration::Sepsis, 0.5),
+    (Deterioration::RespiratoryFailure, 0.3),
+    (Deterioration::Haemorrhage, 0.2),
+];
+pub const RANDOM_TREATED: f64 = 0.85;
+pub const RANDOM_TREAT_AFTER_MS: (i64, i64) = (3_600_000, 4 * 3_600_000);
+pub const RANDOM_RELAPSE: f64 = 0.1;
+pub const RANDOM_RELAPSE_AFTER_MS: (i64, i64) = (6 * 3_600_000, 48 * 3_600_000);
+
 /// Severity drawn per episode: log-normal around 1 (the textbook picture), SD of its log, and
 /// its bounds (the scenario's `severity` allows up to 2).
 pub const SEVERITY_LOG_SD: f64 = 0.25;

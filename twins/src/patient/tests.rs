@@ -570,3 +570,51 @@ fn dementia_confusion_comes_in_the_evening() {
     }
     assert!((4..=16).contains(&confused), "{confused} of 20 sundown");
 }
+
+/// `[incidents] deteriorations_per_patient_day` draws episodes the timeline did not write:
+/// their kind, whether and when they are treated, their phenotype and an occasional relapse,
+/// numbered after the timeline's; none at the default rate (the golden digest holds that).
+#[test]
+fn random_deteriorations_draw_everything_the_timeline_would_pin() {
+    let s = small(
+        20,
+        "24h",
+        "[incidents]\ndeteriorations_per_patient_day = 1.0\n\n[[event]]\nat = \"2h\"\nbed = \"W1-01\"\nkind = \"haemorrhage\"\n",
+    );
+    let (mut rec, _) = run_to_memory(&s);
+    let mut eps = rec.take::<EpisodeRecord>();
+    eps.sort_by_key(|e| e.id);
+    let random: Vec<&EpisodeRecord> = eps.iter().filter(|e| e.id >= 1).collect();
+    assert!(
+        (8..=40).contains(&random.len()),
+        "{} random episodes",
+        random.len()
+    );
+    assert_eq!(eps[0].id, 0, "the timeline's episode keeps its number");
+    let ids: std::collections::BTreeSet<u32> = eps.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), eps.len(), "unique ids");
+    let kinds: std::collections::BTreeSet<_> = random.iter().map(|e| e.kind).collect();
+    assert!(kinds.len() >= 2, "{kinds:?}");
+    assert!(random.iter().any(|e| e.resolve_ms.is_some()));
+    assert!(
+        random
+            .iter()
+            .all(|e| e.recovery.is_some() == e.resolve_ms.is_some())
+    );
+    let dev: std::collections::BTreeSet<i64> = random.iter().map(|e| e.develop_ms).collect();
+    assert!(dev.len() > random.len() / 2, "development times differ");
+    for e in &random {
+        assert!(e.onset_ms >= s.epoch_ms && e.onset_ms < s.epoch_ms + s.duration_ms);
+        if let Some(first) = e.relapse_of {
+            let f = eps
+                .iter()
+                .find(|x| x.id == first)
+                .expect("relapse of a recorded episode");
+            assert_eq!(
+                (f.patient, f.kind, f.variant),
+                (e.patient, e.kind, e.variant)
+            );
+            assert!(e.onset_ms > f.resolve_ms.unwrap());
+        }
+    }
+}

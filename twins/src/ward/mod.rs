@@ -27,7 +27,10 @@ use crate::faults::gaps::{DeliveryGaps, Watched};
 use crate::faults::{DeviceFaults, PlanDevice};
 use crate::gateway::{DeviceLink, Link, Links, Site, spawn_gateway};
 use crate::patient::glucose::Hypo;
-use crate::patient::params::{COPD_ON_OXYGEN, COPD_SCALE_2, RELAPSE_DEVELOP, RELAPSE_SEVERITY};
+use crate::patient::params::{
+    COPD_ON_OXYGEN, COPD_SCALE_2, RANDOM_KINDS, RANDOM_RELAPSE, RANDOM_RELAPSE_AFTER_MS,
+    RANDOM_TREAT_AFTER_MS, RANDOM_TREATED, RELAPSE_DEVELOP, RELAPSE_SEVERITY,
+};
 use crate::patient::phenotype::{self, Pins};
 use crate::patient::spawn::{PatientPlan, spawn_patient};
 use crate::patient::{Episode, PhysiologyStep};
@@ -51,6 +54,92 @@ pub struct Admission {
 
 fn uniform(rng: &mut SimRng, (lo, hi): (f64, f64)) -> f64 {
     lo + (hi - lo) * rng.random::<f64>()
+}
+
+/// A relapse of `first` (the same illness again, a little milder and faster, treated after the
+/// same delay), beginning `after_ms` after its treatment began.
+fn relapse_of(
+    rng: &mut SimRng,
+    first: &EpisodeRecord,
+    phenotype: &phenotype::Phenotype,
+    treat_ms: i64,
+    after_ms: i64,
+    id: u32,
+) -> Episode {
+    let onset = first.onset_ms + treat_ms + after_ms;
+    let sev = uniform(rng, RELAPSE_SEVERITY);
+    let dev = ((first.develop_ms as f64) * uniform(rng, RELAPSE_DEVELOP)) as i64;
+    let pins = Pins {
+        develop_ms: Some(dev.max(60_000)),
+        severity: Some(phenotype.severity * sev),
+        variant: Some(phenotype.variant),
+        recovery: None,
+    };
+    let (develop_ms, again) = phenotype::draw(rng, first.kind, true, pins);
+    let record = EpisodeRecord {
+        id,
+        onset_ms: onset,
+        develop_ms,
+        resolve_ms: Some(onset + treat_ms),
+        relapse_of: Some(first.id),
+        ..*first
+    };
+    Episode::new(record, again)
+}
+
+/// A random deterioration beginning at `onset` (and its relapse, if it draws one): its kind,
+/// whether and when it is treated, and its phenotype all drawn ([`RANDOM_KINDS`] and the rest).
+fn random_episode(
+    rng: &mut SimRng,
+    patient: PatientIx,
+    onset: SimMillis,
+    next_id: &mut u32,
+) -> Vec<Episode> {
+    let u: f64 = rng.random();
+    let mut acc = 0.0;
+    let kind = RANDOM_KINDS
+        .iter()
+        .find(|(_, share)| {
+            acc += share;
+            u < acc
+        })
+        .map_or(RANDOM_KINDS[0].0, |k| k.0);
+    let treated = rng.random::<f64>() < RANDOM_TREATED;
+    let treat_ms = rng.random_range(RANDOM_TREAT_AFTER_MS.0..=RANDOM_TREAT_AFTER_MS.1);
+    let relapses = rng.random::<f64>() < RANDOM_RELAPSE;
+    let relapse_ms = rng.random_range(RANDOM_RELAPSE_AFTER_MS.0..=RANDOM_RELAPSE_AFTER_MS.1);
+    let (develop_ms, phenotype) = phenotype::draw(rng, kind, treated, Pins::default());
+    let record = EpisodeRecord {
+        id: *next_id,
+        patient,
+        kind,
+        onset_ms: onset,
+        develop_ms,
+        news2_ge5_ms: None,
+        news2_ge7_ms: None,
+        peak_news2: 0,
+        resolve_ms: treated.then_some(onset + treat_ms),
+        end_ms: None,
+        severity: 1.0,
+        variant: phenotype.variant,
+        recovery: None,
+        relapse_of: None,
+    };
+    *next_id += 1;
+    let first = Episode::new(record, phenotype);
+    let mut out = vec![first.clone()];
+    if treated && relapses {
+        out.push(relapse_of(
+            rng,
+            &first.record,
+            &phenotype,
+            treat_ms,
+            relapse_ms,
+            *next_id,
+        ));
+        *next_id += 1;
+    }
+    out
 }
 
 /// Who is in which bed. Each bed draws from its own stream.
@@ -492,29 +581,12 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
                 };
                 let list = episodes.entry(bed).or_default();
                 list.push(Episode::new(record, phenotype));
-                // A pinned relapse: the same illness again, a little milder and faster, treated
-                // after the same delay; numbered after every event of the timeline.
+                // A pinned relapse, numbered after every event of the timeline.
                 if let (Some(relapse), Some(treat)) = (relapse_after_ms, resolve_after_ms) {
-                    let onset = at + treat + relapse;
-                    let sev = uniform(&mut rng, RELAPSE_SEVERITY);
-                    let dev = ((develop_ms as f64) * uniform(&mut rng, RELAPSE_DEVELOP)) as i64;
-                    let pins = Pins {
-                        develop_ms: Some(dev.max(60_000)),
-                        severity: Some(phenotype.severity * sev),
-                        variant: Some(phenotype.variant),
-                        recovery: None,
-                    };
-                    let (develop_ms, again) = phenotype::draw(&mut rng, *condition, true, pins);
-                    let record = EpisodeRecord {
-                        id: (s.events.len() + relapses) as u32,
-                        onset_ms: onset,
-                        develop_ms,
-                        resolve_ms: Some(onset + treat),
-                        relapse_of: Some(n as u32),
-                        ..record
-                    };
+                    let id = (s.events.len() + relapses) as u32;
                     relapses += 1;
-                    list.push(Episode::new(record, again));
+                    let again = relapse_of(&mut rng, &record, &phenotype, *treat, *relapse, id);
+                    list.push(again);
                 }
             }
             EventKind::Artifact {
@@ -567,6 +639,21 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
             | EventKind::ClockDrift { .. }
             | EventKind::AssetWander { .. }
             | EventKind::Duress => {}
+        }
+    }
+    // Random deteriorations (`[incidents] deteriorations_per_patient_day`), numbered after the
+    // timeline's events and relapses, patient by patient in bed order.
+    let rate = s.incidents.deteriorations_per_patient_day;
+    if rate > 0.0 {
+        let mut next_id = (s.events.len() + relapses) as u32;
+        for a in &admissions {
+            for day in 0..schedule::days(s) {
+                let mut rng = schedule::day_stream(seed, &a.id, "deteriorations", day);
+                for onset in schedule::poisson_in_day(s, &mut rng, rate, (0.0, 24.0), day) {
+                    let drawn = random_episode(&mut rng, patient_ix[&a.bed], onset, &mut next_id);
+                    episodes.entry(a.bed).or_default().extend(drawn);
+                }
+            }
         }
     }
     let mut patient_entity = BTreeMap::new();
