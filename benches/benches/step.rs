@@ -1,4 +1,5 @@
-//! Hot paths of the simulation: one fixed step of a whole hospital, and NEWS2 scoring.
+//! Hot paths of the simulation: one fixed step of a whole hospital, NEWS2 scoring, and
+//! waveform synthesis (samples per second of one patient's ECG, pleth and respiration).
 //!
 //! `cargo bench -p wardtwin-benches`. Inputs are the seeded library scenarios, so numbers are
 //! comparable between commits. Recording goes to a counting sink (no file I/O here: the
@@ -32,6 +33,32 @@ fn step(c: &mut Criterion) {
     g.finish();
 }
 
+/// Ten seconds of one patient's waveforms (2,500 ECG, 1,250 pleth, 625 respiration samples),
+/// sinus and AF: the throughput is samples per second.
+fn waveforms(c: &mut Criterion) {
+    use wardtwin_twins::waveform::{BeatClock, Hrv, Rhythm, State, synthesize};
+    let mut g = c.benchmark_group("waveform");
+    g.throughput(criterion::Throughput::Elements(4_375));
+    for (name, rhythm) in [
+        ("sinus-10s", Rhythm::Sinus),
+        ("af-10s", Rhythm::AtrialFibrillation),
+    ] {
+        let mut clock =
+            BeatClock::new(wardtwin_sim::rng::stream(1, "P-1", "beats"), Hrv::default());
+        let state = State {
+            heart_rate: 80.0,
+            resp_rate: 16.0,
+            rhythm,
+            perfusion: 1.0,
+            systolic: 120.0,
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(synthesize(&mut clock, &state, 10.0)))
+        });
+    }
+    g.finish();
+}
+
 fn news2(c: &mut Criterion) {
     let inputs = News2Inputs {
         resp_rate: 22.4,
@@ -48,5 +75,5 @@ fn news2(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, step, news2);
+criterion_group!(benches, step, news2, waveforms);
 criterion_main!(benches);

@@ -27,6 +27,7 @@ pub mod patient;
 pub mod rtls;
 pub mod schedule;
 pub mod ward;
+pub mod waveform;
 
 #[cfg(test)]
 mod testkit;

@@ -1,0 +1,103 @@
+//! Beat timing. Sinus rhythm: each RR interval is the state's mean interval modulated by
+//! respiratory sinus arrhythmia (a sine of the breathing phase at the beat: the high-frequency
+//! band) and by a slow mean-reverting process of ~10 s (the low-frequency band, Mayer waves at
+//! ~0.1 Hz), their powers in the ratio ECGSYN uses by default (LF/HF 0.5, McSharry et al.
+//! 2003). Atrial fibrillation: intervals drawn independently around the mean, log-normal with a
+//! coefficient of variation of ~0.2 (AF RR CV 0.15–0.3, Tateno & Glass 2001, Med Biol Eng
+//! Comput 39:664), so the rhythm is irregularly irregular and does not follow breathing.
+
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use wardtwin_sim::rng::SimRng;
+
+/// The heart's rhythm over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rhythm {
+    Sinus,
+    AtrialFibrillation,
+}
+
+/// Heart-rate variability of sinus rhythm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hrv {
+    /// SDNN as a share of the mean RR interval (0.045: ~36 ms at 75 /min, within the 20–50 ms
+    /// of short-term recordings in adult inpatients).
+    pub sdnn_share: f64,
+    /// LF/HF power ratio.
+    pub lf_hf: f64,
+    /// Time constant of the LF process, ms.
+    pub lf_tau_ms: f64,
+}
+
+impl Default for Hrv {
+    fn default() -> Self {
+        Self {
+            sdnn_share: 0.045,
+            lf_hf: 0.5,
+            lf_tau_ms: 10_000.0,
+        }
+    }
+}
+
+/// Coefficient of variation of RR intervals in atrial fibrillation.
+pub const AF_RR_CV: f64 = 0.2;
+
+/// A patient's beat clock: its variability state, and where the next beat falls.
+#[derive(Debug, Clone)]
+pub struct BeatClock {
+    rng: SimRng,
+    pub hrv: Hrv,
+    /// The LF process, in SD units.
+    lf: f64,
+    /// The next R peak, ms from the start of the next window.
+    pub next_r_ms: f64,
+    /// The last R peak before the next window (≤ 0), if any.
+    pub prev_r_ms: Option<f64>,
+    /// Time synthesised so far (for the breathing phase), ms.
+    pub elapsed_ms: f64,
+    /// Phase of the fibrillatory waves (drawn once: windows join up).
+    pub f_phase: f64,
+}
+
+impl BeatClock {
+    pub fn new(mut rng: SimRng, hrv: Hrv) -> Self {
+        let lf = rng.sample(StandardNormal);
+        let first = 1000.0 * rng.random::<f64>();
+        let f_phase = std::f64::consts::TAU * rng.random::<f64>();
+        Self {
+            f_phase,
+            rng,
+            hrv,
+            lf,
+            next_r_ms: first,
+            prev_r_ms: None,
+            elapsed_ms: 0.0,
+        }
+    }
+
+    /// The interval to the next beat (ms) at heart rate `hr` (/min) for a beat at breathing
+    /// phase `resp_phase` (radians).
+    pub fn next_rr(&mut self, hr: f64, resp_phase: f64, rhythm: Rhythm) -> f64 {
+        let mean = 60_000.0 / hr.clamp(10.0, 350.0);
+        match rhythm {
+            Rhythm::Sinus => {
+                let h = &self.hrv;
+                // Variance split: HF (a sine: variance A²/2) and LF in the ratio lf_hf.
+                let var = h.sdnn_share * h.sdnn_share;
+                let hf_amp = (2.0 * var / (1.0 + h.lf_hf)).sqrt();
+                let lf_sd = (var * h.lf_hf / (1.0 + h.lf_hf)).sqrt();
+                let phi = (-mean / h.lf_tau_ms).exp();
+                let z: f64 = self.rng.sample(StandardNormal);
+                self.lf = self.lf * phi + (1.0 - phi * phi).sqrt() * z;
+                // RR lengthens on expiration (phase π to 2π of a sine that rises on inspiration).
+                mean * (1.0 - hf_amp * resp_phase.sin() + lf_sd * self.lf)
+            }
+            Rhythm::AtrialFibrillation => {
+                let s = (1.0 + AF_RR_CV * AF_RR_CV).ln().sqrt();
+                let z: f64 = self.rng.sample(StandardNormal);
+                // Log-normal with mean `mean` and CV AF_RR_CV; at least 250 ms (refractory).
+                (mean * (s * z - s * s / 2.0).exp()).max(250.0)
+            }
+        }
+    }
+}
