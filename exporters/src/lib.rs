@@ -1,6 +1,6 @@
 //! # wardtwin-exporters: the only crate that knows output formats
 //!
-//! Five rooms, one concern each:
+//! Six rooms, one concern each:
 //!
 //! - [`runfolder`]: the run folder. [`ParquetSink`] streams every record table to Parquet in
 //!   bounded memory ([`runfolder::tables`]: which record fills which table, and its columns,
@@ -14,6 +14,7 @@
 //!   `test-support` feature, a mosquitto harness for tests and benchmarks.
 //! - [`report`]: a [`wardtwin_scoring::Scorecard`] as JSON, Markdown, HTML and JUnit XML.
 //! - [`realism`]: the realism report of a run folder against published ward figures.
+//! - [`wfdb`]: PhysioNet WFDB records and annotation files (waveforms, beats, rhythms).
 //!
 //! Nothing else in the workspace knows a column name, a topic or a file layout. The reference
 //! alerting stack is a system under test and lives in its own crate (`wardtwin-reference`),
@@ -33,6 +34,7 @@ pub mod mqtt;
 pub mod realism;
 pub mod report;
 pub mod runfolder;
+pub mod wfdb;
 pub mod wire;
 
 pub use runfolder::manifest::Manifest;

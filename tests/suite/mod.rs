@@ -7,3 +7,4 @@ mod realism;
 mod scoring;
 pub mod support;
 mod sync;
+mod wfdb;
