@@ -51,6 +51,8 @@ fn waveforms(c: &mut Criterion) {
             rhythm,
             perfusion: 1.0,
             systolic: 120.0,
+            pvc_per_min: 0.0,
+            pac_per_min: 0.0,
         };
         g.bench_function(name, |b| {
             b.iter(|| black_box(synthesize(&mut clock, &state, 10.0)))

@@ -20,6 +20,8 @@ fn wfdb_reads_back_the_samples_and_beats_written() {
         rhythm: Rhythm::Sinus,
         perfusion: 0.8,
         systolic: 118.0,
+        pvc_per_min: 4.0,
+        pac_per_min: 2.0,
     };
     let s = synthesize(&mut clock, &state, 60.0);
     let frames = s.resp.len();
@@ -60,7 +62,7 @@ fn wfdb_reads_back_the_samples_and_beats_written() {
     }];
     anns.extend(s.beats.iter().map(|b| Annotation {
         sample: (b.r_ms * ECG_HZ / 1000.0).round() as u64,
-        symbol: "N",
+        symbol: b.kind.symbol(),
         aux: None,
     }));
     write_annotations(tmp.path(), "W1-03", "atr", &anns).unwrap();
@@ -125,6 +127,11 @@ print(json.dumps({
         .map(|x| x.as_str().unwrap())
         .collect();
     assert_eq!(symbols[0], "+");
-    assert!(symbols[1..].iter().all(|s| *s == "N"));
+    let written: Vec<&str> = anns[1..].iter().map(|a| a.symbol).collect();
+    assert_eq!(symbols[1..], written[..]);
+    assert!(
+        written.contains(&"V"),
+        "a minute at 4 PVCs a minute has one"
+    );
     assert_eq!(v["aux"][0], "(N");
 }

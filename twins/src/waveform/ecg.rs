@@ -66,6 +66,28 @@ pub fn render(beats: &[Beat], n: usize, hz: f64, p_waves: bool) -> Vec<f64> {
         .collect()
 }
 
+/// A premature ventricular beat: no P, a wide tall QRS (~140 ms), a deep S, a discordant T.
+pub const VENTRICULAR: [Wave; 3] = [
+    Wave {
+        offset_ms: 0.0,
+        width_ms: 40.0,
+        mv: 1.4,
+        with_qt: false,
+    },
+    Wave {
+        offset_ms: 70.0,
+        width_ms: 30.0,
+        mv: -0.6,
+        with_qt: false,
+    },
+    Wave {
+        offset_ms: 320.0,
+        width_ms: 60.0,
+        mv: -0.4,
+        with_qt: true,
+    },
+];
+
 /// The ECG (mV) at `t` (ms) from `beats` (from the first that can reach `t`).
 fn at(t: f64, beats: &[Beat], p_waves: bool) -> f64 {
     let mut v = 0.0;
@@ -83,10 +105,25 @@ fn at(t: f64, beats: &[Beat], p_waves: bool) -> f64 {
             .map_or(1000.0, |n| n.r_ms - b.r_ms)
             .clamp(250.0, 2500.0);
         let qt = (rr / 1000.0).sqrt();
-        for (i, w) in WAVES.iter().enumerate() {
-            if i == 0 && !p_waves {
+        let waves: &[Wave] = match b.kind {
+            super::BeatKind::Ventricular => &VENTRICULAR,
+            _ => &WAVES,
+        };
+        for (i, w) in waves.iter().enumerate() {
+            let normal_shape = b.kind != super::BeatKind::Ventricular;
+            if normal_shape && i == 0 && !p_waves {
                 continue;
             }
+            // A premature atrial beat's P comes early, closer to its QRS.
+            let w = if normal_shape && i == 0 && b.kind == super::BeatKind::Atrial {
+                &Wave {
+                    offset_ms: -120.0,
+                    mv: 0.1,
+                    ..*w
+                }
+            } else {
+                w
+            };
             let (mu, sd) = if w.with_qt {
                 (w.offset_ms * qt, w.width_ms * qt)
             } else {

@@ -1,6 +1,7 @@
 //! Waveform synthesis: the groundwork of the heart-rhythms issue. Beat timing from the
 //! patient's heart rate, with heart-rate variability and respiratory sinus arrhythmia
-//! ([`rr`]); an ECG lead II as a sum of Gaussian waves around each R peak, the form of
+//! ([`rr`]), and premature ventricular and atrial beats at a rate per minute; an ECG lead II
+//! as a sum of Gaussian waves around each R peak, the form of
 //! McSharry et al.'s ECGSYN (IEEE TBME 2003, 50:289) written in time rather than phase
 //! ([`ecg`]); a photoplethysmogram with one pulse per perfusing beat after the pulse transit
 //! time ([`pleth`]); impedance respiration at the breathing rate ([`resp`]).
@@ -23,10 +24,44 @@ pub const ECG_HZ: f64 = 250.0;
 pub const PLETH_HZ: f64 = 125.0;
 pub const RESP_HZ: f64 = 62.5;
 
-/// One beat: when its R peak falls (ms from the window's start), and whether it perfuses.
+/// Where a beat starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BeatKind {
+    /// From the sinus node (or conducted AF).
+    #[default]
+    Normal,
+    /// A premature ventricular beat: early, wide QRS, no P, discordant T, a weak pulse, a full
+    /// compensatory pause.
+    Ventricular,
+    /// A premature atrial beat: early, an early P, a normal QRS, no compensatory pause.
+    Atrial,
+}
+
+impl BeatKind {
+    /// Its PhysioNet annotation symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BeatKind::Normal => "N",
+            BeatKind::Ventricular => "V",
+            BeatKind::Atrial => "A",
+        }
+    }
+    /// Its pulse, as a share of a normal beat's (a premature beat fills the ventricle less).
+    pub fn pulse(self) -> f64 {
+        match self {
+            BeatKind::Normal => 1.0,
+            BeatKind::Ventricular => 0.4,
+            BeatKind::Atrial => 0.8,
+        }
+    }
+}
+
+/// One beat: when its R peak falls (ms from the window's start), where it starts, and whether
+/// it perfuses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Beat {
     pub r_ms: f64,
+    pub kind: BeatKind,
     pub perfusing: bool,
 }
 
@@ -52,6 +87,9 @@ pub struct State {
     pub perfusion: f64,
     /// Systolic pressure (mmHg): sets the pulse transit time.
     pub systolic: f64,
+    /// Premature ventricular and atrial beats per minute (0: none).
+    pub pvc_per_min: f64,
+    pub pac_per_min: f64,
 }
 
 /// Synthesises the next `seconds` of ECG, pleth and respiration for `state`: beats from
@@ -66,19 +104,33 @@ pub fn synthesize(clock: &mut BeatClock, state: &State, seconds: f64) -> Signals
     // beats, and the next one (its P wave may begin inside it).
     let mut beats: Vec<Beat> = clock
         .prev_r_ms
-        .map(|r_ms| Beat { r_ms, perfusing })
+        .map(|(r_ms, kind)| Beat {
+            r_ms,
+            kind,
+            perfusing,
+        })
         .into_iter()
         .collect();
     let mut t = clock.next_r_ms;
     while t < span_ms {
-        beats.push(Beat { r_ms: t, perfusing });
+        beats.push(Beat {
+            r_ms: t,
+            kind: clock.next_kind,
+            perfusing,
+        });
         let phase = std::f64::consts::TAU * ((clock.elapsed_ms + t) / breath_ms).fract();
-        t += clock.next_rr(state.heart_rate, phase, state.rhythm);
+        let (rr, kind) = clock.next_beat(state, phase);
+        clock.next_kind = kind;
+        t += rr;
     }
-    clock.prev_r_ms = beats.last().map(|b| b.r_ms - span_ms);
+    clock.prev_r_ms = beats.last().map(|b| (b.r_ms - span_ms, b.kind));
     clock.next_r_ms = t - span_ms;
     clock.elapsed_ms += span_ms;
-    beats.push(Beat { r_ms: t, perfusing });
+    beats.push(Beat {
+        r_ms: t,
+        kind: clock.next_kind,
+        perfusing,
+    });
     let af = state.rhythm == Rhythm::AtrialFibrillation;
     let ecg = ecg::render(&beats, (seconds * ECG_HZ) as usize, ECG_HZ, !af)
         .into_iter()

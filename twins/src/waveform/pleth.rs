@@ -38,7 +38,8 @@ fn at(t: f64, beats: &[Beat], ptt: f64) -> f64 {
         }
         let systolic = (dt - 130.0) / 70.0;
         let dicrotic = (dt - 380.0) / 90.0;
-        v += (-0.5 * systolic * systolic).exp() + 0.35 * (-0.5 * dicrotic * dicrotic).exp();
+        v += b.kind.pulse()
+            * ((-0.5 * systolic * systolic).exp() + 0.35 * (-0.5 * dicrotic * dicrotic).exp());
     }
     v
 }

@@ -51,8 +51,12 @@ pub struct BeatClock {
     lf: f64,
     /// The next R peak, ms from the start of the next window.
     pub next_r_ms: f64,
-    /// The last R peak before the next window (≤ 0), if any.
-    pub prev_r_ms: Option<f64>,
+    /// The last R peak before the next window (≤ 0) and its kind, if any.
+    pub prev_r_ms: Option<(f64, super::BeatKind)>,
+    /// The kind of the beat at `next_r_ms`.
+    pub next_kind: super::BeatKind,
+    /// An interval already decided (a premature ventricular beat's compensatory pause).
+    pending_ms: Option<f64>,
     /// Time synthesised so far (for the breathing phase), ms.
     pub elapsed_ms: f64,
     /// Phase of the fibrillatory waves (drawn once: windows join up).
@@ -71,7 +75,42 @@ impl BeatClock {
             lf,
             next_r_ms: first,
             prev_r_ms: None,
+            next_kind: super::BeatKind::Normal,
+            pending_ms: None,
             elapsed_ms: 0.0,
+        }
+    }
+
+    /// The interval to the next beat and its kind, for `state`'s rate, rhythm and ectopy, at
+    /// breathing phase `resp_phase`. A premature ventricular beat comes at 60 % of the interval
+    /// and is followed by a full compensatory pause (the two intervals add up to two normal
+    /// ones); a premature atrial beat comes at 75 % and resets the sinus node (no pause). In
+    /// AF there are no atrial premature beats. Ectopy draws only when its rate is not zero, so
+    /// a clock without it draws what it always drew.
+    pub fn next_beat(&mut self, state: &super::State, resp_phase: f64) -> (f64, super::BeatKind) {
+        use super::BeatKind;
+        let normal = self.next_rr(state.heart_rate, resp_phase, state.rhythm);
+        if let Some(pause) = self.pending_ms.take() {
+            return (pause, BeatKind::Normal);
+        }
+        let pac = if state.rhythm == Rhythm::Sinus {
+            state.pac_per_min
+        } else {
+            0.0
+        };
+        if state.pvc_per_min <= 0.0 && pac <= 0.0 {
+            return (normal, BeatKind::Normal);
+        }
+        let per_beat = |per_min: f64| (per_min / state.heart_rate.max(10.0)).clamp(0.0, 0.5);
+        let u: f64 = self.rng.random();
+        if u < per_beat(state.pvc_per_min) {
+            let coupling = 0.6 * normal;
+            self.pending_ms = Some(2.0 * normal - coupling);
+            (coupling, BeatKind::Ventricular)
+        } else if u < per_beat(state.pvc_per_min) + per_beat(pac) {
+            (0.75 * normal, BeatKind::Atrial)
+        } else {
+            (normal, BeatKind::Normal)
         }
     }
 

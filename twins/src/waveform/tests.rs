@@ -11,6 +11,8 @@ fn state(hr: f64, rhythm: Rhythm) -> State {
         rhythm,
         perfusion: 1.0,
         systolic: 120.0,
+        pvc_per_min: 0.0,
+        pac_per_min: 0.0,
     }
 }
 
@@ -182,4 +184,91 @@ fn af_has_no_p_waves() {
     for (i, (a, b)) in whole.iter().zip(&halves).enumerate() {
         assert!((a - b).abs() < 1e-4, "sample {i}: {a} vs {b}");
     }
+}
+
+/// Premature beats: at the rates asked, a ventricular one early with a full compensatory pause
+/// and a wide QRS, an atrial one early with no pause.
+#[test]
+fn premature_beats_come_early_and_ventricular_ones_pause_and_are_wide() {
+    let mut clock = BeatClock::new(stream(6, "P-6", "beats"), Hrv::default());
+    let st = State {
+        pvc_per_min: 6.0,
+        pac_per_min: 3.0,
+        ..state(75.0, Rhythm::Sinus)
+    };
+    let mut beats = Vec::new();
+    let mut ecg = Vec::new();
+    for m in 0..10 {
+        let s = synthesize(&mut clock, &st, 60.0);
+        beats.extend(
+            s.beats
+                .iter()
+                .map(|b| (b.r_ms + 60_000.0 * f64::from(m), b.kind)),
+        );
+        ecg.extend(s.ecg);
+    }
+    let count = |k: BeatKind| beats.iter().filter(|b| b.1 == k).count();
+    assert!(
+        (35..=90).contains(&count(BeatKind::Ventricular)),
+        "{} PVCs in 10 min",
+        count(BeatKind::Ventricular)
+    );
+    assert!(
+        (12..=50).contains(&count(BeatKind::Atrial)),
+        "{} PACs in 10 min",
+        count(BeatKind::Atrial)
+    );
+    let normal_rr = 800.0;
+    let mut pac_pairs = Vec::new();
+    for w in beats.windows(3) {
+        let (pre, post) = (w[1].0 - w[0].0, w[2].0 - w[1].0);
+        if w[0].1 != BeatKind::Normal || w[2].1 != BeatKind::Normal {
+            continue;
+        }
+        match w[1].1 {
+            BeatKind::Ventricular => {
+                assert!(pre < 0.75 * normal_rr, "PVC coupling {pre:.0} ms");
+                assert!(
+                    ((pre + post) / (2.0 * normal_rr) - 1.0).abs() < 0.12,
+                    "pause {pre:.0}+{post:.0}"
+                );
+            }
+            BeatKind::Atrial => {
+                assert!(pre < 0.85 * normal_rr, "PAC coupling {pre:.0} ms");
+                pac_pairs.push(pre + post);
+            }
+            BeatKind::Normal => {}
+        }
+    }
+    // No compensatory pause after a PAC: on average 1.75 normal intervals, not 2.
+    let pac = pac_pairs.iter().sum::<f64>() / pac_pairs.len() as f64;
+    assert!(
+        pac < 1.85 * normal_rr,
+        "PAC with its next interval {pac:.0} ms"
+    );
+    // QRS width at half its height: ~24 ms for a normal beat, ~90 ms for a PVC.
+    let half_width = |r_ms: f64| {
+        let i0 = (r_ms * ECG_HZ / 1000.0).round() as i64;
+        let peak = f64::from(ecg[i0 as usize]);
+        (i0 - 40..=i0 + 40)
+            .filter(|i| {
+                *i >= 0 && (*i as usize) < ecg.len() && f64::from(ecg[*i as usize]) > peak / 2.0
+            })
+            .count() as f64
+            * 1000.0
+            / ECG_HZ
+    };
+    let inner = |k: BeatKind| {
+        beats
+            .iter()
+            .filter(|b| b.1 == k && b.0 > 500.0 && b.0 < 599_000.0)
+            .map(|b| half_width(b.0))
+            .collect::<Vec<_>>()
+    };
+    assert!(inner(BeatKind::Normal).iter().all(|w| *w < 40.0));
+    assert!(
+        inner(BeatKind::Ventricular).iter().all(|w| *w > 70.0),
+        "{:?}",
+        inner(BeatKind::Ventricular)
+    );
 }
