@@ -109,6 +109,11 @@ pub fn poisson_in_day(
     }
 }
 
+/// A uniform draw in `[lo, hi)`.
+pub fn uniform(rng: &mut impl RngExt, (lo, hi): (f64, f64)) -> f64 {
+    lo + (hi - lo) * rng.random::<f64>()
+}
+
 /// An exponential duration with mean `mean_ms`, clamped.
 pub fn exp_duration(rng: &mut SimRng, mean_ms: f64, (lo, hi): (i64, i64)) -> i64 {
     ((-mean_ms * (1.0 - rng.random::<f64>()).ln()) as i64).clamp(lo, hi)

@@ -24,9 +24,10 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use wardtwin_sim::records::DeviceKind;
 
 pub use read::read_inputs;
 pub use render::to_markdown;
@@ -101,10 +102,11 @@ pub struct Inputs {
     pub episodes: Vec<EpisodeIn>,
     /// Per device and metric, what its readings add up to (fed one reading at a time by
     /// [`Inputs::add_reading`], so telemetry streams through in bounded memory).
-    pub readings: BTreeMap<(String, &'static str), DeviceAcc>,
+    /// (A hash map: looked up once per telemetry row; the report walks it in device order.)
+    pub readings: HashMap<String, BTreeMap<&'static str, DeviceAcc>>,
     /// Each device's artifact windows `[start, end)`: readings in them are not counted as
     /// the device's error (an artifact is its own record). Set before readings are added.
-    pub artifact_windows: std::collections::HashMap<String, Vec<(i64, i64)>>,
+    pub artifact_windows: HashMap<String, Vec<(i64, i64)>>,
     /// Devices of each kind.
     pub devices: BTreeMap<String, usize>,
     /// `(device kind, artifact kind)` → how many.
@@ -263,7 +265,7 @@ impl Inputs {
             all.readings.extend(
                 r.readings
                     .into_iter()
-                    .map(|((d, m), acc)| ((format!("{d}#{run}"), m), acc)),
+                    .map(|(d, accs)| (format!("{d}#{run}"), accs)),
             );
             for (k, n) in r.devices {
                 *all.devices.entry(k).or_default() += n;
@@ -370,29 +372,31 @@ fn in_episode(eps: &[&EpisodeIn], t: i64) -> bool {
         .any(|e| t >= e.onset && e.end.is_none_or(|end| t < end))
 }
 
-/// The true value of vital `i` of patient rows `rows` at `t`, linear between samples.
-fn truth_at(rows: &[TruthRow], t0: i64, dt: i64, t: i64, i: usize) -> Option<f64> {
-    if rows.is_empty() || dt <= 0 {
+/// A true quantity of patient rows `rows` at `t`, linear between samples (`value`: its value
+/// in a sample, `None` where the sample has none).
+fn interpolate(
+    rows: &[TruthRow],
+    t0: i64,
+    dt: i64,
+    t: i64,
+    value: impl Fn(&TruthRow) -> Option<f64>,
+) -> Option<f64> {
+    if dt <= 0 {
         return None;
     }
-    let k = (t - t0).div_euclid(dt);
-    let a = rows.get(usize::try_from(k).ok()?)?;
+    let k = usize::try_from((t - t0).div_euclid(dt)).ok()?;
+    let a = rows.get(k)?;
+    let va = value(a)?;
     let frac = (t - a.t) as f64 / dt as f64;
-    let va = f64::from(a.v[i]);
-    match rows.get(k as usize + 1) {
-        Some(b) if frac > 0.0 => Some(va + (f64::from(b.v[i]) - va) * frac),
+    match rows.get(k + 1).and_then(&value) {
+        Some(vb) if frac > 0.0 => Some(va + (vb - va) * frac),
         _ => Some(va),
     }
 }
 
-fn glucose_at(rows: &[TruthRow], t0: i64, dt: i64, t: i64) -> Option<f64> {
-    let k = usize::try_from((t - t0).div_euclid(dt)).ok()?;
-    let a = f64::from(rows.get(k)?.glucose?);
-    let frac = (t - rows[k].t) as f64 / dt as f64;
-    match rows.get(k + 1).and_then(|b| b.glucose) {
-        Some(b) if frac > 0.0 => Some(a + (f64::from(b) - a) * frac),
-        _ => Some(a),
-    }
+/// The true value of vital `i` at `t`.
+fn truth_at(rows: &[TruthRow], t0: i64, dt: i64, t: i64, i: usize) -> Option<f64> {
+    interpolate(rows, t0, dt, t, |r| Some(f64::from(r.v[i])))
 }
 
 /// The vital a metric measures (index into [`VITALS`]), or `None` (glucose and the rest).
@@ -511,7 +515,10 @@ pub fn compute(inp: &Inputs) -> Report {
     // Devices.
     let mut metrics: BTreeMap<(String, &'static str), Vec<&DeviceAcc>> = BTreeMap::new();
     let mut kinds: BTreeMap<String, (usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for ((_, metric), acc) in &inp.readings {
+    let mut devices: Vec<(&String, &BTreeMap<&'static str, DeviceAcc>)> =
+        inp.readings.iter().collect();
+    devices.sort_by(|a, b| a.0.cmp(b.0));
+    for (metric, acc) in devices.iter().flat_map(|(_, m)| m.iter()) {
         if *metric == first_metric_of(&acc.kind) {
             let k = kinds.entry(acc.kind.clone()).or_default();
             k.0 += acc.readings;
@@ -627,19 +634,9 @@ pub fn compute(inp: &Inputs) -> Report {
     report
 }
 
-/// The metric whose readings stand for a kind's readings (one per emission).
+/// The metric whose readings stand for a kind's readings (one per emission): its first.
 fn first_metric_of(kind: &str) -> &'static str {
-    match kind {
-        "ecg_patch" => "heart_rate",
-        "pulse_oximeter" => "spo2",
-        "bp_cuff" => "bp_systolic",
-        "temp_patch" => "body_temp",
-        "cgm" => "glucose",
-        "infusion_pump" => "infusion_rate",
-        "bed_exit_sensor" => "bed_occupied",
-        "fridge_logger" => "product_temp",
-        _ => "",
-    }
+    DeviceKind::from_name(kind).map_or("", |k| k.metrics()[0].name())
 }
 
 /// What one device's readings of one metric add up to: counts, running sums of the error
@@ -669,8 +666,12 @@ impl Inputs {
     /// the one before it (readings arrive in forwarding order: a backfilled one is not paired).
     pub fn add_reading(&mut self, r: ReadingIn) {
         let dt = self.truth_interval_ms.max(1);
-        let key = (r.device.to_string(), r.metric);
-        let acc = self.readings.entry(key).or_insert_with(|| DeviceAcc {
+        // Looked up by reference: a new String only for a device's first reading.
+        let per_metric = match self.readings.get_mut(r.device) {
+            Some(m) => m,
+            None => self.readings.entry(r.device.to_string()).or_default(),
+        };
+        let acc = per_metric.entry(r.metric).or_insert_with(|| DeviceAcc {
             kind: r.device_kind.to_string(),
             ..DeviceAcc::default()
         });
@@ -700,7 +701,9 @@ impl Inputs {
             let t0 = rows[0].t;
             let truth = match vital_of(r.metric) {
                 Some(i) => truth_at(rows, t0, dt, r.t, i),
-                None if r.metric == "glucose" => glucose_at(rows, t0, dt, r.t),
+                None if r.metric == "glucose" => {
+                    interpolate(rows, t0, dt, r.t, |x| x.glucose.map(f64::from))
+                }
                 None => None,
             };
             if let Some(tr) = truth {

@@ -18,6 +18,7 @@ use crate::patient::TrueVitals;
 use crate::patient::glucose::Glycaemia;
 use crate::patient::mobility::BedPresence;
 use crate::patient::params as vitals;
+use crate::schedule::uniform;
 
 /// The kinds sensed here.
 const KINDS: [DeviceKind; 7] = [
@@ -67,10 +68,6 @@ pub(super) fn sense_patients(
         };
         sensed.map_or(Sensed::Nothing, |()| Sensed::Reading)
     });
-}
-
-fn uniform(rng: &mut impl RngExt, (lo, hi): (f64, f64)) -> f64 {
-    lo + (hi - lo) * rng.random::<f64>()
 }
 
 fn quantise(m: &params::Measurement, v: f64) -> f64 {

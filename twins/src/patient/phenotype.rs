@@ -68,8 +68,7 @@ pub fn draw(rng: &mut SimRng, kind: Deterioration, treated: bool, pins: Pins) ->
     let zc: f64 = rng.sample(StandardNormal);
     let shift = (CONFUSION_SD * zc).clamp(-0.2, 0.2);
     let partial = rng.random::<f64>() < PARTIAL_RECOVERY;
-    let residual_draw =
-        RESIDUAL_RANGE.0 + (RESIDUAL_RANGE.1 - RESIDUAL_RANGE.0) * rng.random::<f64>();
+    let residual_draw = crate::schedule::uniform(rng, RESIDUAL_RANGE);
     let recovery = treated.then(|| {
         pins.recovery.unwrap_or(if partial {
             Recovery::Partial

@@ -113,8 +113,8 @@ fn draw_chronic(a: &Admission, rng: &mut SimRng) -> Chronic {
     let uncontrolled = rng.random::<f64>() < AF_UNCONTROLLED;
     let z: f64 = rng.sample(StandardNormal);
     let sundowns = rng.random::<f64>() < DEMENTIA_SUNDOWNING;
-    let start = SUNDOWN_START_H.0 + (SUNDOWN_START_H.1 - SUNDOWN_START_H.0) * rng.random::<f64>();
-    let hours = SUNDOWN_HOURS.0 + (SUNDOWN_HOURS.1 - SUNDOWN_HOURS.0) * rng.random::<f64>();
+    let start = schedule::uniform(rng, SUNDOWN_START_H);
+    let hours = schedule::uniform(rng, SUNDOWN_HOURS);
     if a.conditions.contains(&Condition::AtrialFibrillation) {
         let (mean, sd) = if uncontrolled {
             AF_HR_SHIFT_UNCONTROLLED

@@ -52,10 +52,6 @@ pub struct Admission {
     pub fall_risk: bool,
 }
 
-fn uniform(rng: &mut SimRng, (lo, hi): (f64, f64)) -> f64 {
-    lo + (hi - lo) * rng.random::<f64>()
-}
-
 /// A relapse of `first` (the same illness again, a little milder and faster, treated after the
 /// same delay), beginning `after_ms` after its treatment began.
 fn relapse_of(
@@ -67,8 +63,8 @@ fn relapse_of(
     id: u32,
 ) -> Episode {
     let onset = first.onset_ms + treat_ms + after_ms;
-    let sev = uniform(rng, RELAPSE_SEVERITY);
-    let dev = ((first.develop_ms as f64) * uniform(rng, RELAPSE_DEVELOP)) as i64;
+    let sev = schedule::uniform(rng, RELAPSE_SEVERITY);
+    let dev = ((first.develop_ms as f64) * schedule::uniform(rng, RELAPSE_DEVELOP)) as i64;
     let pins = Pins {
         develop_ms: Some(dev.max(60_000)),
         severity: Some(phenotype.severity * sev),
