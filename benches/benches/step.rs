@@ -53,6 +53,8 @@ fn waveforms(c: &mut Criterion) {
             systolic: 120.0,
             pvc_per_min: 0.0,
             pac_per_min: 0.0,
+            ecg_artifact: None,
+            pleth_artifact: None,
         };
         g.bench_function(name, |b| {
             b.iter(|| black_box(synthesize(&mut clock, &state, 10.0)))

@@ -13,6 +13,7 @@
 //! and MQTT rooms of `wardtwin-exporters` and on the scorer's alert model, never on the twins
 //! or the ground truth.
 
+pub mod arrhythmia;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,6 +129,8 @@ pub struct ReferenceReport {
     /// Of those, the times the broker had lost its session (restarted without persistence):
     /// what was published meanwhile never reached it.
     pub sessions_lost: u64,
+    /// ECG waveform frames fed to the arrhythmia detectors.
+    pub waveform_frames: u64,
 }
 
 #[derive(Deserialize)]
@@ -227,8 +230,22 @@ fn decode(payload: &[u8]) -> Option<(ReadingIn, u32)> {
     ))
 }
 
+#[derive(Deserialize)]
+struct WaveformIn {
+    device: String,
+    patient: Option<String>,
+    signal: String,
+    seq: u64,
+    ts: String,
+    first_sample: u64,
+    factor: f64,
+    data: Vec<Option<f64>>,
+}
+
 /// The stack's state between messages.
 struct Stack {
+    /// Per ECG patch, its arrhythmia detector (waveform frames).
+    detectors: BTreeMap<String, arrhythmia::Detector>,
     cfg: ReferenceConfig,
     policy: Policy,
     client: Client,
@@ -288,6 +305,37 @@ impl Stack {
             self.outgoing += 1;
         }
         self.echo.clear();
+    }
+
+    /// A waveform frame: the ECG goes to its device's arrhythmia detector.
+    fn waveform(&mut self, payload: &[u8]) {
+        let Ok(w) = serde_json::from_slice::<WaveformIn>(payload) else {
+            self.report.malformed += 1;
+            return;
+        };
+        if w.signal != "ecg_ii" {
+            return;
+        }
+        let (Some(ts), true) = (parse_iso_ms(&w.ts), w.factor.is_finite()) else {
+            self.report.malformed += 1;
+            return;
+        };
+        self.report.waveform_frames += 1;
+        // A sample that is not a number is 0 (a lead-off amplifier's flat line).
+        let data: Vec<f64> = w
+            .data
+            .iter()
+            .map(|v| v.unwrap_or(0.0) * w.factor)
+            .map(|v| if v.is_finite() { v } else { 0.0 })
+            .collect();
+        let subject = w.patient.clone().unwrap_or_else(|| w.device.clone());
+        let d = self
+            .detectors
+            .entry(w.device.clone())
+            .or_insert_with(|| arrhythmia::Detector::new(&w.device, &subject));
+        let mut out = Vec::new();
+        d.frame(w.seq, w.first_sample, ts, &data, &mut out);
+        self.publish(out);
     }
 
     fn telemetry(&mut self, payload: &[u8]) {
@@ -469,6 +517,7 @@ impl ReferenceStack {
             format!("{}/+/+/+/telemetry", cfg.prefix),
             format!("{}/+/+/+/status", cfg.prefix),
             format!("{}/+/site/map", cfg.prefix),
+            format!("{}/+/+/+/waveform", cfg.prefix),
         ];
         if cfg.lockstep {
             topics.push(format!("{}/+/sim/clock", cfg.prefix));
@@ -476,6 +525,7 @@ impl ReferenceStack {
         let published = Arc::new(AtomicU64::new(0));
         let (mut sub, ready) = Subscription::new(client.clone(), topics);
         let mut stack = Stack {
+            detectors: BTreeMap::new(),
             policy: Policy::new(cfg.policy),
             cfg,
             client: client.clone(),
@@ -527,6 +577,8 @@ impl ReferenceStack {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if p.topic.ends_with("/telemetry") {
                                 stack.telemetry(&p.payload);
+                            } else if p.topic.ends_with("/waveform") {
+                                stack.waveform(&p.payload);
                             } else if p.topic.ends_with("/sim/clock") {
                                 stack.clock(&p.topic, &p.payload, p.retain);
                             } else if p.topic.ends_with("/site/map") {

@@ -39,6 +39,7 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ),
     ("asset-hunt", include_str!("../library/asset-hunt.toml")),
     ("hospital-day", include_str!("../library/hospital-day.toml")),
+    ("cardiac-ward", include_str!("../library/cardiac-ward.toml")),
     (
         "drill-ward-wifi-night",
         include_str!("../library/drill-ward-wifi-night.toml"),

@@ -114,6 +114,8 @@ pub struct Incidents {
     pub compression_lows_per_night: f64,
     /// Random deterioration episodes per patient per day (0: only the timeline's).
     pub deteriorations_per_patient_day: f64,
+    /// Random paroxysmal atrial fibrillation episodes per patient per day (0: none).
+    pub paroxysmal_af_per_patient_day: f64,
 }
 
 impl Default for Incidents {
@@ -124,6 +126,7 @@ impl Default for Incidents {
             occlusions_per_pump_day: 0.5,
             compression_lows_per_night: 0.3,
             deteriorations_per_patient_day: 0.0,
+            paroxysmal_af_per_patient_day: 0.0,
         }
     }
 }
@@ -189,6 +192,9 @@ pub struct PatientSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kit {
     pub devices: Vec<DeviceSpec>,
+    /// `waveforms = true`: a live run streams the waveforms of the patients wearing this kit
+    /// (files need `--waveforms`).
+    pub waveforms: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -352,6 +358,18 @@ pub enum EventKind {
         /// 1 = a nadir of 2.6 mmol/L (level 2); 0.5 = 3.1 mmol/L; at most 2.
         severity: f64,
     },
+    /// The heart goes into `rhythm` (`afib`, `vt`, `vf`, `asystole`, `heart_block`) for
+    /// `duration_ms` (`None`: to the end of the run), then back to sinus; or, with `arrest`,
+    /// it degenerates instead (VT into VF, VF into asystole, which lasts).
+    Rhythm {
+        rhythm: wardtwin_sim::records::Rhythm,
+        duration_ms: Option<i64>,
+        /// Ventricular rate, /min (`None`: drawn; AF: the rate it reaches).
+        rate: Option<f64>,
+        arrest: bool,
+    },
+    /// Premature ventricular beats at `per_min` for `duration_ms` (a burst of ectopy).
+    Ectopy { per_min: f64, duration_ms: i64 },
     /// The patient's infusion pump occludes until a nurse clears it.
     PumpOcclusion { duration_ms: i64 },
     /// The patient gets out of bed for a while.

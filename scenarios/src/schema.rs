@@ -116,6 +116,7 @@ pub struct RawIncidents {
     pub occlusions_per_pump_day: Option<Spanned<f64>>,
     pub compression_lows_per_night: Option<Spanned<f64>>,
     pub deteriorations_per_patient_day: Option<Spanned<f64>>,
+    pub paroxysmal_af_per_patient_day: Option<Spanned<f64>>,
 }
 
 /// `[scoring]`: how a run of this scenario is judged.
@@ -228,6 +229,8 @@ pub struct RawPatient {
 #[serde(deny_unknown_fields)]
 pub struct RawKit {
     pub devices: Spanned<Vec<RawDevice>>,
+    /// Live runs stream these patients' waveforms (ECG, pleth, respiration) on the wire.
+    pub waveforms: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,6 +304,12 @@ pub struct RawEvent {
     /// `broker_outage`, `broker_restart`: whether the broker keeps retained messages and
     /// sessions (default false).
     pub persistence: Option<Spanned<bool>>,
+    /// Rhythms: the ventricular rate, /min; `pvcs`: premature beats per minute.
+    pub rate: Option<Spanned<f64>>,
+    /// `vt`, `vf`, `asystole`: what follows, `sinus` (the default) or `arrest`.
+    pub then: Option<Spanned<String>>,
+    /// `vt`: its length in beats instead of a duration (a run of 3 or 4 is a PVC run).
+    pub beats: Option<Spanned<i64>>,
 }
 
 /// `[[space]]`: one space of an explicit ward floor plan.

@@ -45,6 +45,7 @@ fn every_library_scenario_is_valid() {
             "cold-chain-failure",
             "asset-hunt",
             "hospital-day",
+            "cardiac-ward",
             "drill-ward-wifi-night",
             "drill-gateway-power",
             "drill-flapping-uplink",
@@ -129,13 +130,68 @@ fn an_event_after_the_run_ends_is_rejected() {
 }
 
 #[test]
+fn rhythm_events_are_checked_where_they_are_written() {
+    let cases = [
+        (
+            "kind = \"vt\"\nrate = 90.0\nduration = \"30s\"",
+            "90.0",
+            "101 to 300",
+        ),
+        (
+            "kind = \"vf\"\nthen = \"death\"\nduration = \"1m\"",
+            "death",
+            "`sinus` or `arrest`",
+        ),
+        (
+            "kind = \"vt\"\nbeats = 5\nduration = \"1m\"",
+            "beats",
+            "not both",
+        ),
+        (
+            "kind = \"vf\"\nthen = \"arrest\"",
+            "vf",
+            "give its `duration`",
+        ),
+        ("kind = \"afib\"\nbeats = 5", "beats", "`beats`"),
+        ("kind = \"pvcs\"\nduration = \"5m\"", "pvcs", "needs `rate"),
+        (
+            "kind = \"pvcs\"\nrate = 1e308\nduration = \"5m\"",
+            "1e308",
+            "at most 30",
+        ),
+    ];
+    for (body, at, says) in cases {
+        let extra = format!("\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\n{body}\n");
+        let e = error_of(&extra);
+        assert_eq!(e.line, line_of(&extra, at), "{body}: {e}");
+        assert!(e.message.contains(says), "{body}: {e}");
+    }
+    let ok = "\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"vt\"\nbeats = 9\nrate = 180.0\nthen = \"arrest\"\n";
+    let s = parse(&format!("{MINIMAL}{ok}"), "t.toml").unwrap();
+    let ev = s
+        .events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Rhythm { .. }))
+        .unwrap();
+    assert_eq!(
+        ev.kind,
+        EventKind::Rhythm {
+            rhythm: wardtwin_sim::records::Rhythm::VentricularTachycardia,
+            duration_ms: Some(3_000),
+            rate: Some(180.0),
+            arrest: true
+        }
+    );
+}
+
+#[test]
 fn unknown_event_kind_lists_the_known_ones() {
     let extra = "\n[[event]]\nat = \"1h\"\nbed = \"W1-02\"\nkind = \"stroke\"\n";
     let e = error_of(extra);
     assert_eq!(e.line, line_of(extra, "stroke"));
     assert!(
         e.message
-            .contains("sepsis, respiratory_failure, haemorrhage, hypoglycaemia, pump_occlusion, bed_exit, motion_artifact, probe_off, compression_low, door_open, compressor_failure, power_outage, probe_failure"),
+            .contains("sepsis, respiratory_failure, haemorrhage, afib, vt, vf, asystole, heart_block, pvcs, hypoglycaemia, pump_occlusion, bed_exit, motion_artifact, probe_off, compression_low, door_open, compressor_failure, power_outage, probe_failure"),
         "{e}"
     );
 }

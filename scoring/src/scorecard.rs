@@ -185,6 +185,86 @@ pub struct Validity {
     pub causes: Vec<String>,
 }
 
+/// The PhysioNet/CinC 2015 challenge's score, `(TP + TN) / (TP + TN + FP + 5·FN)`: TP the
+/// conditions detected, FN those missed, FP the false alerts, TN the recorded artifacts that
+/// could mimic the class and that no alert of it fell for (the false alarms a good system
+/// suppresses).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cinc {
+    /// `[class, TP, TN, FP, FN, score]` per class, in the challenge's order.
+    pub classes: Vec<CincClass>,
+    pub overall: CincClass,
+    /// The challenge's best real-time entry, for comparison (Plesinger et al. 2015).
+    pub published_best_realtime: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CincClass {
+    pub class: String,
+    pub tp: u64,
+    pub tn: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    /// `None` with nothing to score.
+    pub score: Option<f64>,
+}
+
+impl CincClass {
+    fn of(class: &str, tp: u64, tn: u64, fp: u64, fn_: u64) -> Self {
+        Self {
+            class: class.to_string(),
+            tp,
+            tn,
+            fp,
+            fn_,
+            score: ratio(tp + tn, tp + tn + fp + 5 * fn_),
+        }
+    }
+}
+
+/// The best real-time score of PhysioNet/CinC 2015 (81.39 of 100).
+pub const CINC_BEST_REALTIME: f64 = 0.8139;
+
+/// The CinC section, if the run has any of its classes' conditions or alerts.
+fn cinc(classes: &[ClassScore]) -> Option<Cinc> {
+    let rows: Vec<&ClassScore> = taxonomy::CINC_CLASSES
+        .iter()
+        .filter_map(|n| classes.iter().find(|c| c.class == *n))
+        .collect();
+    if rows
+        .iter()
+        .all(|c| c.conditions == 0 && c.alerts == 0 && c.transient == 0)
+    {
+        return None;
+    }
+    let per: Vec<CincClass> = rows
+        .iter()
+        .map(|c| {
+            CincClass::of(
+                &c.class,
+                c.detected,
+                c.true_negatives,
+                c.false_alerts,
+                c.missed,
+            )
+        })
+        .collect();
+    let sum = |f: fn(&CincClass) -> u64| per.iter().map(f).sum::<u64>();
+    let overall = CincClass::of(
+        "all",
+        sum(|c| c.tp),
+        sum(|c| c.tn),
+        sum(|c| c.fp),
+        sum(|c| c.fn_),
+    );
+    Some(Cinc {
+        classes: per,
+        overall,
+        published_best_realtime: CINC_BEST_REALTIME,
+    })
+}
+
 /// The scorecard (docs/scoring.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scorecard {
@@ -206,6 +286,10 @@ pub struct Scorecard {
     /// Runs with faults: each fault judged (docs/scoring.md, "Drills").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drill: Option<crate::drill::DrillSection>,
+    /// Runs with arrhythmias (or arrhythmia alerts): the PhysioNet/CinC 2015 score of each of
+    /// its five classes and over them all (docs/scoring.md, "Arrhythmias").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cinc: Option<Cinc>,
     pub gates: Vec<GateResult>,
     /// Every gate passed (true when there are none).
     pub passed: bool,
@@ -518,7 +602,9 @@ pub fn score_matched(inputs: &Inputs, m: &Matching) -> Scorecard {
     for (fate, n) in &inputs.fates {
         *delivery.entry(fate.name().to_string()).or_default() += n;
     }
+    let cinc = cinc(&classes);
     Scorecard {
+        cinc,
         format: FORMAT,
         run: inputs.run.clone(),
         bed_days: round4(bed_days),

@@ -172,6 +172,50 @@ pub const CLASSES: &[ClassSpec] = &[
         late_ms: 5 * MIN,
         mimicked_by: &[],
     },
+    // The lethal arrhythmias (PhysioNet/CinC 2015 classes): ANSI/AAMI EC13 asks for the alarm
+    // within 10 s of the condition; a detector needs 4 s of evidence, so 10 s early (the
+    // rhythm's onset is on the step grid) and 30 s late for the pipeline. A lead off is a flat
+    // line (asystole to a naive detector); motion on the electrodes makes large noise in the
+    // band of VF and VT (the false alarms CinC 2015 was about).
+    ClassSpec {
+        name: "asystole",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: 30 * S,
+        mimicked_by: &[("ecg_patch", "probe_off"), ("ecg_patch", "motion")],
+    },
+    ClassSpec {
+        name: "ventricular_tachycardia",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: 30 * S,
+        mimicked_by: &[("ecg_patch", "motion")],
+    },
+    ClassSpec {
+        name: "ventricular_flutter_fib",
+        domain: "clinical",
+        early_ms: 10 * S,
+        late_ms: 30 * S,
+        mimicked_by: &[("ecg_patch", "motion")],
+    },
+    // AF detectors judge RR irregularity over 30 s to 2 min windows: 30 s early, 5 min late.
+    // Noise on the electrodes makes the detected intervals irregular.
+    ClassSpec {
+        name: "atrial_fibrillation",
+        domain: "clinical",
+        early_ms: 30 * S,
+        late_ms: 5 * MIN,
+        mimicked_by: &[("ecg_patch", "motion")],
+    },
+];
+
+/// The arrhythmia classes of PhysioNet/CinC 2015, scored with its formula in the scorecard.
+pub const CINC_CLASSES: [&str; 5] = [
+    "asystole",
+    "extreme_bradycardia",
+    "extreme_tachycardia",
+    "ventricular_tachycardia",
+    "ventricular_flutter_fib",
 ];
 
 /// The silence classes: from the receiving side a device that stopped measuring, one whose

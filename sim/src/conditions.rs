@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::news2::{News2, Spo2Scale};
-use crate::records::{DeviceIx, PatientIx};
+use crate::records::{DeviceIx, PatientIx, Rhythm, RhythmOrigin, RhythmRecord};
 use crate::time::SimMillis;
 
 /// How bad a condition is; maps to the IEC 60601-1-8 alarm priorities a system should use.
@@ -57,9 +57,11 @@ pub enum ConditionClass {
     Deterioration,
     /// True SpO2 below the desaturation threshold of the patient's SpO2 scale.
     Desaturation,
-    /// True heart rate above 140 /min (PhysioNet/CinC 2015 definition).
+    /// True ventricular rate above 140 /min for 17 beats (PhysioNet/CinC 2015), in a rhythm
+    /// that is not ventricular tachycardia (that is its own class).
     ExtremeTachycardia,
-    /// True heart rate below 40 /min (PhysioNet/CinC 2015 definition).
+    /// True ventricular rate below 40 /min for 5 beats (PhysioNet/CinC 2015), with a pulse
+    /// (asystole and fibrillation are their own classes).
     ExtremeBradycardia,
     /// A device produced no value for longer than its cadence allows (dead battery, probe off).
     MonitoringLost,
@@ -86,10 +88,19 @@ pub enum ConditionClass {
     /// Nothing from a ward gateway (its own status included) reached the broker for longer
     /// than its cadence allows.
     GatewayOffline,
+    /// No QRS for at least 4 s (PhysioNet/CinC 2015): asystole.
+    Asystole,
+    /// 5 or more ventricular beats at over 100 /min (PhysioNet/CinC 2015).
+    VentricularTachycardia,
+    /// A fibrillatory, flutter or oscillatory waveform for at least 4 s (PhysioNet/CinC 2015).
+    VentricularFlutterFib,
+    /// New-onset atrial fibrillation lasting at least 30 s (the ESC 2020 definition of an
+    /// episode); a patient's known permanent AF is recorded but not alertable.
+    AtrialFibrillation,
 }
 
 impl ConditionClass {
-    pub const ALL: [ConditionClass; 15] = [
+    pub const ALL: [ConditionClass; 19] = [
         ConditionClass::Deterioration,
         ConditionClass::Desaturation,
         ConditionClass::ExtremeTachycardia,
@@ -105,6 +116,10 @@ impl ConditionClass {
         ConditionClass::Duress,
         ConditionClass::DataGap,
         ConditionClass::GatewayOffline,
+        ConditionClass::Asystole,
+        ConditionClass::VentricularTachycardia,
+        ConditionClass::VentricularFlutterFib,
+        ConditionClass::AtrialFibrillation,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -123,6 +138,10 @@ impl ConditionClass {
             ConditionClass::Duress => "duress",
             ConditionClass::DataGap => "data_gap",
             ConditionClass::GatewayOffline => "gateway_offline",
+            ConditionClass::Asystole => "asystole",
+            ConditionClass::VentricularTachycardia => "ventricular_tachycardia",
+            ConditionClass::VentricularFlutterFib => "ventricular_flutter_fib",
+            ConditionClass::AtrialFibrillation => "atrial_fibrillation",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
@@ -172,8 +191,10 @@ const MIN: i64 = 60_000;
 /// bradycardia (PhysioNet/CinC 2015, DOMAIN.md §3); SpO2 90 % is the common default low limit
 /// and 85 % marks severe hypoxaemia (scale 2 patients, who target 88–92 %, are judged 5 points
 /// lower). Minimum durations: 5 min for NEWS2 (a charted observation set takes minutes), 60 s
-/// for desaturation (monitors' SpO2 averaging and hold-off), 10 s / 5 s for the arrhythmia
-/// rates (17 and 5 beats in the PhysioNet definitions).
+/// for desaturation (monitors' SpO2 averaging and hold-off); the arrhythmia rates need the
+/// PhysioNet definitions' 17 beats over 140 /min (7.3 s) and 5 beats under 40 /min (7.5 s),
+/// and do not count a ventricular tachycardia, fibrillation or asystole (their own classes,
+/// [`rhythm_condition`]): one definition each.
 pub const CLINICAL_TIERS: [Tier; 7] = [
     Tier {
         class: ConditionClass::Deterioration,
@@ -213,18 +234,61 @@ pub const CLINICAL_TIERS: [Tier; 7] = [
     Tier {
         class: ConditionClass::ExtremeTachycardia,
         severity: Severity::High,
-        min_ms: 10_000,
+        min_ms: 17 * 60_000 / 140,
         clear_ms: 30_000,
-        rule: "true heart rate > 140 /min",
+        rule: "true ventricular rate > 140 /min for 17 beats, not in ventricular tachycardia",
     },
     Tier {
         class: ConditionClass::ExtremeBradycardia,
         severity: Severity::High,
-        min_ms: 5_000,
+        min_ms: 5 * 60_000 / 40,
         clear_ms: 30_000,
-        rule: "true heart rate < 40 /min",
+        rule: "true ventricular rate < 40 /min for 5 beats, with a pulse (not asystole or \
+               fibrillation)",
     },
 ];
+
+/// Minimum length of a new atrial fibrillation episode (ESC 2020: 30 s).
+pub const AF_MIN_MS: i64 = 30_000;
+/// Minimum length of asystole and of ventricular flutter/fibrillation (PhysioNet/CinC 2015: 4 s).
+pub const ARREST_MIN_MS: i64 = 4_000;
+
+/// The alertable condition a rhythm spell is, by the PhysioNet/CinC 2015 definitions (and the
+/// ESC's for atrial fibrillation): asystole and ventricular flutter/fibrillation for 4 s,
+/// ventricular tachycardia for 5 beats at its rate, atrial fibrillation for 30 s; shorter is
+/// transient, and so is a patient's known permanent AF (`chronic`: a system is not expected to
+/// alarm on it, nor wrong to). Second-degree block has no class of its own: its slow rate is
+/// extreme bradycardia when under 40 /min.
+pub fn rhythm_condition(r: &RhythmRecord) -> Option<ConditionRecord> {
+    let (class, severity, min_ms) = match r.rhythm {
+        Rhythm::Sinus | Rhythm::SecondDegreeBlock => return None,
+        Rhythm::AtrialFibrillation => (
+            ConditionClass::AtrialFibrillation,
+            Severity::Medium,
+            AF_MIN_MS,
+        ),
+        Rhythm::VentricularTachycardia => (
+            ConditionClass::VentricularTachycardia,
+            Severity::High,
+            (5.0 * 60_000.0 / f64::from(r.rate).max(1.0)).round() as i64,
+        ),
+        Rhythm::VentricularFibrillation => (
+            ConditionClass::VentricularFlutterFib,
+            Severity::High,
+            ARREST_MIN_MS,
+        ),
+        Rhythm::Asystole => (ConditionClass::Asystole, Severity::High, ARREST_MIN_MS),
+    };
+    let short = r.end_ms.is_some_and(|e| e - r.onset_ms < min_ms);
+    Some(ConditionRecord {
+        class,
+        severity,
+        subject: Subject::Patient(r.patient),
+        onset_ms: r.onset_ms,
+        end_ms: r.end_ms,
+        transient: short || r.origin == RhythmOrigin::Chronic,
+    })
+}
 
 /// Hypoglycaemia from the true blood glucose (International Hypoglycaemia Study Group levels;
 /// a CGM "event" lasts at least 15 min, the international consensus on CGM metrics).
@@ -353,6 +417,18 @@ pub fn rule_of(class: ConditionClass, severity: Severity) -> &'static str {
         ConditionClass::LowBattery => LOW_BATTERY_RULE,
         ConditionClass::DataGap => DATA_GAP_RULE,
         ConditionClass::GatewayOffline => GATEWAY_OFFLINE_RULE,
+        ConditionClass::Asystole => {
+            "a spell of asystole (no QRS) of at least 4 s (PhysioNet/CinC 2015)"
+        }
+        ConditionClass::VentricularTachycardia => {
+            "a spell of ventricular tachycardia of at least 5 beats over 100 /min (PhysioNet/CinC 2015)"
+        }
+        ConditionClass::VentricularFlutterFib => {
+            "a spell of ventricular flutter or fibrillation of at least 4 s (PhysioNet/CinC 2015)"
+        }
+        ConditionClass::AtrialFibrillation => {
+            "a new spell of atrial fibrillation of at least 30 s (ESC 2020); permanent AF is transient"
+        }
         _ => tiers()
             .find(|t| t.class == class && t.severity == severity)
             .map_or("", |t| t.rule),
@@ -429,6 +505,8 @@ pub struct ClinicalState {
     pub heart_rate: f64,
     pub spo2: f64,
     pub scale: Spo2Scale,
+    /// The heart's rhythm: the rate tiers do not count a ventricular arrhythmia or arrest.
+    pub rhythm: Rhythm,
 }
 
 impl ClinicalTracker {
@@ -444,8 +522,8 @@ impl ClinicalTracker {
             total >= 7,
             s.spo2 < desat,
             s.spo2 < severe,
-            s.heart_rate > 140.0,
-            s.heart_rate < 40.0,
+            s.heart_rate > 140.0 && !s.rhythm.lethal(),
+            s.heart_rate < 40.0 && !s.rhythm.lethal(),
         ]
     }
 
@@ -573,6 +651,7 @@ mod tests {
             heart_rate: hr,
             spo2,
             scale: Spo2Scale::Scale1,
+            rhythm: Rhythm::Sinus,
         }
     }
 

@@ -20,7 +20,8 @@ use bevy_ecs::schedule::{ScheduleLabel, Schedules, SingleThreadedExecutor};
 use crate::conditions::ConditionRecord;
 use crate::records::{
     ArtifactRecord, DeviceEvent, EmissionFate, EmissionKind, EpisodeRecord, ExcursionRecord, Fate,
-    FaultRecord, Forwarded, PositionRecord, Reading, StatusReport, TruthVitals,
+    FaultRecord, Forwarded, PositionRecord, Reading, RhythmRecord, StatusReport, TruthVitals,
+    WaveFrame,
 };
 use crate::sink::{Batch, Record, RecordSink, SinkError, SinkReport};
 use crate::time::SimMillis;
@@ -166,6 +167,21 @@ pub struct ExcursionRecorded(pub ExcursionRecord);
 /// A fault of the devices or network began (its record says when it heals).
 #[derive(Message, Debug, Clone, Copy)]
 pub struct FaultRecorded(pub FaultRecord);
+
+/// A spell of a heart rhythm other than sinus is over (or the run ended while it went on).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct RhythmRecorded(pub RhythmRecord);
+
+/// A step of a patient's waveforms was synthesised (only with `--waveforms`).
+#[derive(Message, Debug, Clone)]
+pub struct WaveformFramed(pub WaveFrame);
+
+impl Carries for WaveformFramed {
+    type Row = WaveFrame;
+    fn row(&self) -> WaveFrame {
+        self.0.clone()
+    }
+}
 
 /// A tag's true position was sampled for the ground truth.
 #[derive(Message, Debug, Clone, Copy)]
@@ -379,6 +395,7 @@ carries! {
     ExcursionRecorded => ExcursionRecord,
     PositionSampled => PositionRecord,
     FaultRecorded => FaultRecord,
+    RhythmRecorded => RhythmRecord,
 }
 
 /// The record kinds of a run, in the order the recorder hands them to the sinks each tick.
@@ -395,7 +412,9 @@ fn record_kinds(app: &mut App) {
         .add_record::<ConditionRecorded>()
         .add_record::<ExcursionRecorded>()
         .add_record::<PositionSampled>()
-        .add_record::<FaultRecorded>();
+        .add_record::<FaultRecorded>()
+        .add_record::<RhythmRecorded>()
+        .add_record::<WaveformFramed>();
 }
 
 /// Registering a record kind: its message, and a place in the recorder.

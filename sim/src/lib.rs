@@ -37,6 +37,6 @@ pub use sink::{
 pub use engine::{
     ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, DirectUplink, EmissionFated,
     EpisodeClosed, ExcursionRecorded, FaultRecorded, FileTransport, ForwardedByPlugin,
-    PositionSampled, ReadingEmitted, ReadingForwarded, RecordApp, RunSeed, Sim, SimClock, SimEnd,
-    SimPlugin, SimSet, Sinks, StatusEmitted, TruthSampled,
+    PositionSampled, ReadingEmitted, ReadingForwarded, RecordApp, RhythmRecorded, RunSeed, Sim,
+    SimClock, SimEnd, SimPlugin, SimSet, Sinks, StatusEmitted, TruthSampled, WaveformFramed,
 };

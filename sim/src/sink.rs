@@ -17,7 +17,7 @@ use crate::conditions::{ConditionClass, Severity, Subject};
 use crate::records::{
     ArtifactKind, ArtifactRecord, DeviceEvent, DeviceEventKind, DeviceIx, EmissionFate,
     EmissionKind, EpisodeRecord, ExcursionRecord, FaultRecord, Forwarded, Measure, PatientIx,
-    PositionRecord, StatusReport, TruthVitals,
+    PositionRecord, RhythmRecord, StatusReport, TruthVitals, WaveFrame,
 };
 
 /// Error from a sink: the sink says what failed and why.
@@ -30,7 +30,7 @@ pub struct SinkReport {
 }
 
 /// A kind of recorded row.
-pub trait Record: Copy + Send + Sync + 'static {
+pub trait Record: Clone + Send + Sync + 'static {
     /// The output table it goes to (`telemetry`, `emissions`, …; docs/outputs.md).
     const TABLE: &'static str;
     /// The stable order of one tick's rows (nothing unordered reaches an output).
@@ -106,6 +106,20 @@ impl Record for FaultRecord {
     type Key = u32;
     fn key(&self) -> Self::Key {
         self.id
+    }
+}
+impl Record for RhythmRecord {
+    const TABLE: &'static str = "rhythms";
+    type Key = u32;
+    fn key(&self) -> Self::Key {
+        self.id
+    }
+}
+impl Record for WaveFrame {
+    const TABLE: &'static str = "waveforms";
+    type Key = PatientIx;
+    fn key(&self) -> Self::Key {
+        self.patient
     }
 }
 impl Record for PositionRecord {

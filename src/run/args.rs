@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// they first report, on every signal change and at every event they can know).
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub status_interval: String,
+    /// Record these beds' waveforms (ECG II 250 Hz, pleth 125 Hz, respiration 62.5 Hz, with
+    /// beat and rhythm annotations) as WFDB records under waveforms/: a comma-separated list
+    /// of beds (W1-03,W1-07) or `all`. Ground truth and telemetry are the same without it.
+    #[arg(long, value_name = "BEDS")]
+    pub waveforms: Option<String>,
     #[command(flatten)]
     pub live: LiveArgs,
 }

@@ -326,7 +326,8 @@ pub(super) fn sinks(
                 o.prefix,
                 wire.site
             );
-            let sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms);
+            let sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms)
+                .with_step(scenario.step_ms);
             live_report = Some(sink.report_handle());
             live_stats = Some(sink.stats());
             let _ = wire_clock.set(sink.stats());

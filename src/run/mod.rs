@@ -18,11 +18,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use wardtwin_exporters::mqtt::{AutoRate, Speed};
 use wardtwin_exporters::runfolder;
+use wardtwin_exporters::wfdb::WaveformSink;
 use wardtwin_exporters::{DEFAULT_CHUNK_ROWS, ParquetSink};
 use wardtwin_scenarios::Scenario;
+use wardtwin_sim::records::PatientIx;
 use wardtwin_sim::time::{format_duration, format_iso_ms, parse_duration};
 use wardtwin_sim::{Sim, Sinks};
-use wardtwin_twins::{BuildOptions, build_app};
+use wardtwin_twins::{BuildOptions, Waveforms, build_app};
+
+/// Where a run's WFDB records go, in its folder.
+pub const WAVEFORMS_DIR: &str = "waveforms";
 
 pub use args::{BrokerSecurity, RunArgs};
 use delivery::{Delivery, delivery_verdict};
@@ -35,6 +40,7 @@ fn prepare_out(out: &Path) -> Result<()> {
         let _ = std::fs::remove_file(out.join(format!("{t}.parquet")));
     }
     let _ = std::fs::remove_file(out.join("manifest.json"));
+    let _ = std::fs::remove_dir_all(out.join(WAVEFORMS_DIR));
     for f in [
         runfolder::ALERTS_LOG,
         runfolder::ECHO_LOG,
@@ -115,6 +121,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         "--speed auto paces the run to what the system under test ingests, measured by its \
          ingestion echo: it needs --alerts-topic and --echo-topic (or --with-reference-stack)"
     );
+    let waveforms = args
+        .waveforms
+        .as_deref()
+        .map(Waveforms::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--waveforms: {e}"))?;
     let live = live::broker(&args.live, &scenario, seed)?;
     prepare_out(&out)?;
 
@@ -131,10 +143,39 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         status_interval_ms: Some(status_interval_ms),
     };
     let (mut app, dir) = build_app(&scenario, &opts);
+    // Files for the beds asked; on the wire, those and (live) every patient whose kit says
+    // `waveforms = true`.
+    let files: Vec<PatientIx> = match &waveforms {
+        Some(w) => w
+            .patients(&dir)
+            .map_err(|e| anyhow::anyhow!("--waveforms: {e}"))?,
+        None => Vec::new(),
+    };
+    let mut tap: std::collections::BTreeSet<PatientIx> = files.iter().copied().collect();
+    if live.is_some() {
+        tap.extend((0..dir.patients.len() as u32).map(PatientIx).filter(|p| {
+            let bed = &dir.bed_of_patient(*p).id;
+            scenario
+                .beds
+                .iter()
+                .position(|b| &b.id == bed)
+                .is_some_and(|b| scenario.kit_of_bed(b).waveforms)
+        }));
+    }
+    if !tap.is_empty() {
+        let which: Vec<PatientIx> = tap.iter().copied().collect();
+        wardtwin_twins::waveform::tap(app.world_mut(), Some(&which));
+    }
     let dir = Arc::new(dir);
     let sink = ParquetSink::create(&out, Arc::clone(&dir), DEFAULT_CHUNK_ROWS)
         .with_context(|| format!("cannot write into {}", out.display()))?;
-    let wired = live::sinks(sink, &live, &dir, &scenario, &sut.wire_clock)?;
+    let mut wired = live::sinks(sink, &live, &dir, &scenario, &sut.wire_clock)?;
+    if !files.is_empty() {
+        let wdir = out.join(WAVEFORMS_DIR);
+        let w = WaveformSink::create(&wdir, Arc::clone(&dir), scenario.epoch_ms, &files)
+            .with_context(|| format!("cannot write into {}", wdir.display()))?;
+        wired.sinks.push(Box::new(w));
+    }
     app.insert_resource(Sinks::new(wired.sinks));
     let mut sim = Sim::new(app);
 

@@ -39,7 +39,12 @@ pub(super) fn manifest(
         for (table, rows) in &r.tables {
             files.push(FileEntry {
                 table: table.clone(),
-                path: format!("{table}.parquet"),
+                // WFDB records (one per tapped bed) are a folder; `rows` counts their frames.
+                path: if table == super::WAVEFORMS_DIR {
+                    format!("{table}/")
+                } else {
+                    format!("{table}.parquet")
+                },
                 rows: *rows,
             });
         }
@@ -170,17 +175,18 @@ pub(super) fn print(
             l.speed
         );
         outln!(
-            "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent, {} dropped; {} status messages",
+            "  fates         {} acknowledged, {} sent (QoS 0), {} unacknowledged, {} unsent, {} dropped; {} status messages; {} outside the ledger (site map, clock, waveform frames)",
             r.acknowledged,
             r.sent,
             r.unacknowledged,
             r.unsent,
             r.dropped,
-            r.status_messages
+            r.status_messages,
+            r.stream_messages
         );
         outln!(
             "  delivery      {:.0} msg/s; {} reconnects, {} resent, max queue depth {}, spool-full waits {}",
-            (r.acknowledged + r.sent + r.status_messages) as f64 / secs,
+            (r.acknowledged + r.sent + r.status_messages + r.stream_messages) as f64 / secs,
             r.reconnects,
             r.resent,
             r.max_queue_depth,

@@ -55,6 +55,7 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
             "faults.parquet",
             "manifest.json",
             "positions.parquet",
+            "rhythms.parquet",
             "telemetry.parquet",
             "truth_vitals.parquet"
         ]
@@ -136,7 +137,7 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     run_scenario(s, &tmp.path().join("parallel"), &["--threads", "2"]);
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
-    assert_eq!(a.len(), 13);
+    assert_eq!(a.len(), 14);
     assert_eq!(
         file_names(&b),
         file_names(&a),

@@ -4,6 +4,7 @@ mod drills;
 mod live;
 mod outputs;
 mod realism;
+mod rhythms;
 mod scoring;
 pub mod support;
 mod sync;

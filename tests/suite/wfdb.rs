@@ -20,8 +20,10 @@ fn wfdb_reads_back_the_samples_and_beats_written() {
         rhythm: Rhythm::Sinus,
         perfusion: 0.8,
         systolic: 118.0,
-        pvc_per_min: 4.0,
+        pvc_per_min: 8.0,
         pac_per_min: 2.0,
+        ecg_artifact: None,
+        pleth_artifact: None,
     };
     let s = synthesize(&mut clock, &state, 60.0);
     let frames = s.resp.len();
@@ -65,7 +67,7 @@ fn wfdb_reads_back_the_samples_and_beats_written() {
         symbol: b.kind.symbol(),
         aux: None,
     }));
-    write_annotations(tmp.path(), "W1-03", "atr", &anns).unwrap();
+    write_annotations(tmp.path(), "W1-03", "atr", Some(ECG_HZ), &anns).unwrap();
 
     // wfdb's view: every channel at its own rate, in physical units; the annotations.
     let script = r#"
@@ -78,6 +80,7 @@ print(json.dumps({
   'pleth': [float(x) for x in r.e_p_signal[1]],
   'resp': [float(x) for x in r.e_p_signal[2]],
   'samples': [int(x) for x in a.sample], 'symbols': list(a.symbol), 'aux': list(a.aux_note),
+  'ann_fs': a.fs,
 }))
 "#;
     let out = Command::new("python3")
@@ -95,6 +98,8 @@ print(json.dumps({
     assert_eq!(v["fs"], serde_json::json!(62.5));
     assert_eq!(v["names"], serde_json::json!(["ECG II", "PLETH", "RESP"]));
     assert_eq!(v["spf"], serde_json::json!([4, 2, 1]));
+    // Annotation times are ECG samples, and the file says so.
+    assert_eq!(v["ann_fs"].as_f64(), Some(250.0));
     let close = |key: &str, written: &[f32], step: f64| {
         let read: Vec<f64> = v[key]
             .as_array()
@@ -131,7 +136,7 @@ print(json.dumps({
     assert_eq!(symbols[1..], written[..]);
     assert!(
         written.contains(&"V"),
-        "a minute at 4 PVCs a minute has one"
+        "a minute at 8 PVCs a minute has one"
     );
     assert_eq!(v["aux"][0], "(N");
 }

@@ -104,6 +104,61 @@ impl PluginGroup for TwinPlugins {
             .add(DevicePlugin)
             .add(GatewayPlugin)
             .add(FaultsPlugin)
+            .add(waveform::WaveformPlugin)
+    }
+}
+
+/// Which patients' waveforms a run synthesises (`--waveforms`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waveforms {
+    All,
+    /// Bed ids (`W1-03`).
+    Beds(Vec<String>),
+}
+
+impl Waveforms {
+    /// `all`, or a comma-separated list of bed ids.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "all" {
+            return Ok(Waveforms::All);
+        }
+        let beds: Vec<String> = s
+            .split(',')
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
+        if beds.is_empty() {
+            return Err(
+                "expected `all` or a comma-separated list of beds, e.g. W1-03,W1-07".into(),
+            );
+        }
+        Ok(Waveforms::Beds(beds))
+    }
+
+    /// The patients of `dir` it selects, or which bed is unknown or empty.
+    pub fn patients(
+        &self,
+        dir: &Directory,
+    ) -> Result<Vec<wardtwin_sim::records::PatientIx>, String> {
+        use wardtwin_sim::records::PatientIx;
+        let all = || (0..dir.patients.len() as u32).map(PatientIx);
+        match self {
+            Waveforms::All => Ok(all().collect()),
+            Waveforms::Beds(beds) => beds
+                .iter()
+                .map(|b| {
+                    if !dir.beds.iter().any(|x| &x.id == b) {
+                        let some: Vec<&str> =
+                            dir.beds.iter().take(4).map(|x| x.id.as_str()).collect();
+                        return Err(format!("no bed `{b}` (beds are like {})", some.join(", ")));
+                    }
+                    all()
+                        .find(|p| &dir.bed_of_patient(*p).id == b)
+                        .ok_or_else(|| format!("bed `{b}` is empty: no waveforms to record"))
+                })
+                .collect(),
+        }
     }
 }
 

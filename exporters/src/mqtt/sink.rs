@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wardtwin_sim::records::{EmissionFate, EmissionKind, Forwarded, StatusReport};
+use wardtwin_sim::records::{EmissionFate, EmissionKind, Forwarded, StatusReport, WaveFrame};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{Batch, RecordSink, SinkError, SinkReport};
 
@@ -24,6 +24,8 @@ pub struct LiveSink {
     wire: Arc<WireDirectory>,
     mode: ConnectionMode,
     epoch_ms: SimMillis,
+    /// The scenario's step (a waveform frame's sequence number is its step's).
+    step_ms: i64,
     drain: Duration,
     buf: String,
     /// Payloads of one batch share one allocation (split off as `Bytes`), so neither thread
@@ -51,6 +53,7 @@ impl LiveSink {
             wire,
             mode: opts.connection,
             epoch_ms,
+            step_ms: 1000,
             drain: opts.drain_timeout,
             buf: String::with_capacity(512),
             arena: bytes::BytesMut::new(),
@@ -58,6 +61,12 @@ impl LiveSink {
             report: Arc::new(Mutex::new(None)),
             map_sent: false,
         }
+    }
+
+    /// The scenario's step (default 1 s).
+    pub fn with_step(mut self, step_ms: i64) -> Self {
+        self.step_ms = step_ms;
+        self
     }
 
     /// Live figures while the run goes on.
@@ -166,6 +175,36 @@ impl LiveSink {
     }
 }
 
+impl LiveSink {
+    /// Publishes a step's waveform frames: each signal on the waveform topic of the device that
+    /// measures it (a patient without that device has none on the wire), QoS as configured,
+    /// not retained. Frames are a stream beside the emissions: they are not in the ledger.
+    fn waveforms(&mut self, rows: &[WaveFrame]) -> Result<(), SinkError> {
+        let mut batch = Vec::with_capacity(rows.len() * 3);
+        for f in rows {
+            let devices = self.wire.waveform_devices[f.patient.0 as usize];
+            let seq = ((f.sim_ms - self.epoch_ms) / self.step_ms.max(1)) as u64;
+            for (k, sig) in crate::wire::WAVE_SIGNALS.iter().enumerate() {
+                let Some(dev) = devices[sig.5] else {
+                    continue;
+                };
+                self.wire
+                    .waveform(dev, f, k, self.epoch_ms, seq, &mut self.buf);
+                batch.push(OutMsg {
+                    conn: self.conn_of(dev),
+                    topic: Arc::clone(&self.wire.devices[dev as usize].waveform_topic),
+                    payload: self.take_payload(),
+                    retain: false,
+                    ledger: None,
+                    offset_ms: f.sim_ms - self.epoch_ms,
+                });
+            }
+        }
+        self.publisher.send(batch)?;
+        Ok(())
+    }
+}
+
 impl RecordSink for LiveSink {
     /// Every kind goes to the run folder; readings and status messages are published too. A
     /// live run records fates itself: fates that reach here (a gateway's radio and spool
@@ -176,6 +215,8 @@ impl RecordSink for LiveSink {
             self.readings(rows)
         } else if let Some(rows) = batch.get::<StatusReport>() {
             self.statuses(rows)
+        } else if let Some(rows) = batch.get::<WaveFrame>() {
+            self.waveforms(rows)
         } else {
             Ok(())
         }

@@ -114,6 +114,17 @@ pub fn summary_lines(card: &Scorecard) -> Vec<String> {
     if let Some(d) = &card.drill {
         out.extend(drill::summary_lines(d));
     }
+    if let Some(c) = &card.cinc {
+        out.push(format!(
+            "  CinC 2015   score {} (TP {}, TN {}, FP {}, FN {}); best real-time entry in 2015: {:.4}",
+            ratio(c.overall.score),
+            c.overall.tp,
+            c.overall.tn,
+            c.overall.fp,
+            c.overall.fn_,
+            c.published_best_realtime
+        ));
+    }
     for g in &card.gates {
         out.push(format!(
             "  gate        {} {}: {}",
@@ -176,6 +187,31 @@ pub fn markdown(card: &Scorecard) -> String {
     s.push_str(CLASS_HEADER);
     for c in card.classes.iter().chain(std::iter::once(&card.overall)) {
         s.push_str(&class_row(c));
+    }
+    if let Some(c) = &card.cinc {
+        s.push_str(
+            "\n## Arrhythmias (PhysioNet/CinC 2015)\n\n\
+             Score (TP + TN) / (TP + TN + FP + 5·FN): TN are the recorded artifacts that could \
+             mimic the class and that no alert of it fell for.\n\n\
+             | class | TP | TN | FP | FN | score |\n|---|---|---|---|---|---|\n",
+        );
+        for r in c.classes.iter().chain(std::iter::once(&c.overall)) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.class,
+                r.tp,
+                r.tn,
+                r.fp,
+                r.fn_,
+                ratio(r.score)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nThe challenge's best real-time entry scored {:.2} (of 100).",
+            100.0 * c.published_best_realtime
+        );
     }
     s.push_str("\n## Alerts\n\n| class | alerts | true | repeats | under-prioritised | false | of which during an artifact | don't care | artifacts resisted |\n|---|---|---|---|---|---|---|---|---|\n");
     for c in card.classes.iter().chain(std::iter::once(&card.overall)) {

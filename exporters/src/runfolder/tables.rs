@@ -11,8 +11,8 @@ use polars_core::prelude::*;
 use wardtwin_sim::conditions::{ConditionRecord, Subject, rule_of};
 use wardtwin_sim::records::{
     ArtifactRecord, DeviceEvent, DeviceIx, EmissionFate, EpisodeRecord, ExcursionRecord,
-    FaultParam, FaultRecord, Forwarded, Metric, NO_SOURCE, ObsStatus, PositionRecord, StatusReport,
-    TruthVitals,
+    FaultParam, FaultRecord, Forwarded, Metric, NO_SOURCE, ObsStatus, PositionRecord, RhythmRecord,
+    StatusReport, TruthVitals,
 };
 use wardtwin_sim::{Batch, Directory, Record};
 
@@ -53,6 +53,7 @@ pub fn all() -> Vec<Box<dyn Buffer>> {
         buffer::<ExcursionRecord>(),
         buffer::<PositionRecord>(),
         buffer::<FaultRecord>(),
+        buffer::<RhythmRecord>(),
     ]
 }
 
@@ -150,6 +151,8 @@ table!(StatusReport, device_status_frame);
 table!(TruthVitals, truth_frame);
 // Episodes are few (one per scheduled deterioration): written at the end, in id order.
 table!(EpisodeRecord, episodes_frame, held: |e: &EpisodeRecord| e.id);
+// Rhythm spells are few: written at the end, in id order.
+table!(RhythmRecord, rhythms_frame, held: |r: &RhythmRecord| r.id);
 table!(ArtifactRecord, artifacts_frame);
 table!(DeviceEvent, device_events_frame);
 // Conditions are few (they are events, not samples) and arrive as each ends: written at the
@@ -420,6 +423,35 @@ pub fn episodes_frame(rows: &[EpisodeRecord], dir: &Directory) -> PolarsResult<D
                 rows.iter().map(|r| r.recovery.map(|x| x.name())),
             ),
             UInt32Chunked::from_iter_options(s("relapse_of"), rows.iter().map(|r| r.relapse_of))
+                .into_column(),
+        ],
+    )
+}
+
+pub fn rhythms_frame(rows: &[RhythmRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    frame(
+        rows.len(),
+        vec![
+            u32s("rhythm_id", rows.iter().map(|r| r.id)),
+            strings(
+                "patient_id",
+                rows.iter().map(|r| dir.patient(r.patient).id.as_str()),
+            ),
+            strings(
+                "bed_id",
+                rows.iter()
+                    .map(|r| dir.bed_of_patient(r.patient).id.as_str()),
+            ),
+            strings("rhythm", rows.iter().map(|r| r.rhythm.name())),
+            strings(
+                "mit_label",
+                rows.iter().map(|r| r.rhythm.mit_label(f64::from(r.rate))),
+            ),
+            times("onset_time", rows.iter().map(|r| r.onset_ms)),
+            opt_times("end_time", rows.iter().map(|r| r.end_ms)),
+            f32s("rate", rows.iter().map(|r| r.rate)),
+            strings("origin", rows.iter().map(|r| r.origin.name())),
+            UInt32Chunked::from_iter_options(s("follows"), rows.iter().map(|r| r.follows))
                 .into_column(),
         ],
     )

@@ -1,17 +1,21 @@
 //! WFDB records, as PhysioNet's tools read them: a header (`.hea`), a signal file (`.dat`,
 //! format 16: little-endian 16-bit samples, frames interleaved, several samples per frame for
 //! a faster signal), and annotation files in the MIT format (`.atr`: beat symbols `N`, `V`,
-//! `A`, …; rhythm changes as `+` with their aux text `(N`, `(AFIB`, …). Groundwork of the
-//! heart-rhythms issue: the writer and its checks (tests/suite read them back with the `wfdb`
-//! Python package); the twin does not write waveforms yet.
+//! `A`, …; rhythm changes as `+` with their aux text `(N`, `(AFIB`, …). Tests read them
+//! back with PhysioNet's `wfdb` Python package (tests/suite/wfdb.rs).
+//!
+//! Runs write them with [`WaveformSink`] (`--waveforms`), streaming.
 //!
 //! Formats: PhysioNet WFDB documentation, header(5), signal(5) format 16, annot(5) MIT format.
 
 use std::io::{self, Write};
 use std::path::Path;
 
+mod stream;
 #[cfg(test)]
 mod tests;
+
+pub use stream::{ANNOTATION_HZ, FRAME_HZ, SIGNALS, SignalSpec, StreamRecord, WaveformSink};
 
 /// One signal of a record.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +113,7 @@ pub fn code(symbol: &str) -> Option<u16> {
         "~" => 14,
         "|" => 16,
         "+" => 28,
+        "\"" => 22,
         "!" => 31,
         _ => return None,
     })
@@ -117,11 +122,20 @@ pub fn code(symbol: &str) -> Option<u16> {
 const SKIP: u16 = 59;
 const AUX: u16 = 63;
 
-/// Writes annotation file `name.ext` in `dir` (MIT format), annotations in sample order.
-pub fn write_annotations(dir: &Path, name: &str, ext: &str, anns: &[Annotation]) -> io::Result<()> {
+/// Writes annotation file `name.ext` in `dir` (MIT format), annotations in sample order;
+/// with `resolution_hz`, first the note that says the samples' rate (for a multi-frequency
+/// record, whose frames are slower than the annotated signal).
+pub fn write_annotations(
+    dir: &Path,
+    name: &str,
+    ext: &str,
+    resolution_hz: Option<f64>,
+    anns: &[Annotation],
+) -> io::Result<()> {
     let mut b: Vec<u8> = Vec::new();
-    let word =
-        |b: &mut Vec<u8>, code: u16, i: u16| b.extend_from_slice(&((code << 10) | i).to_le_bytes());
+    if let Some(hz) = resolution_hz {
+        stream::encode(&mut b, 0, 22, Some(&format!("## time resolution: {hz}")))?;
+    }
     let mut last = 0u64;
     for a in anns {
         let Some(c) = code(a.symbol) else {
@@ -136,29 +150,8 @@ pub fn write_annotations(dir: &Path, name: &str, ext: &str, anns: &[Annotation])
                 "annotations must be in sample order",
             ));
         }
-        let delta = a.sample - last;
+        stream::encode(&mut b, a.sample - last, c, a.aux.as_deref())?;
         last = a.sample;
-        if delta > 1023 {
-            // SKIP, then the interval as a 32-bit number, high 16 bits first (PDP-11 order).
-            let d = u32::try_from(delta).map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidInput, "annotation interval over 2^32")
-            })?;
-            word(&mut b, SKIP, 0);
-            b.extend_from_slice(&((d >> 16) as u16).to_le_bytes());
-            b.extend_from_slice(&((d & 0xffff) as u16).to_le_bytes());
-            word(&mut b, c, 0);
-        } else {
-            word(&mut b, c, delta as u16);
-        }
-        if let Some(aux) = &a.aux {
-            let bytes = aux.as_bytes();
-            let n = bytes.len().min(255);
-            word(&mut b, AUX, n as u16);
-            b.extend_from_slice(&bytes[..n]);
-            if n % 2 == 1 {
-                b.push(0);
-            }
-        }
     }
     b.extend_from_slice(&[0, 0]);
     std::fs::write(dir.join(format!("{name}.{ext}")), b)

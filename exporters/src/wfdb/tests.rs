@@ -88,7 +88,7 @@ fn annotations_use_skips_for_long_intervals_and_carry_aux_text() {
             aux: None,
         },
     ];
-    write_annotations(dir.path(), "r1", "atr", &anns).unwrap();
+    write_annotations(dir.path(), "r1", "atr", None, &anns).unwrap();
     let b = std::fs::read(dir.path().join("r1.atr")).unwrap();
     let w: Vec<u16> = b
         .chunks(2)
@@ -108,5 +108,5 @@ fn annotations_use_skips_for_long_intervals_and_carry_aux_text() {
         symbol: "Z",
         aux: None,
     }];
-    assert!(write_annotations(dir.path(), "r2", "atr", &bad).is_err());
+    assert!(write_annotations(dir.path(), "r2", "atr", None, &bad).is_err());
 }

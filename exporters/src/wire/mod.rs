@@ -120,6 +120,8 @@ pub struct WireGateway {
 pub struct WireDevice {
     pub telemetry_topic: Arc<str>,
     pub status_topic: Arc<str>,
+    /// Waveform frames (a run with `--waveforms`): ECG patches and oximeters only.
+    pub waveform_topic: Arc<str>,
     /// Index into [`WireDirectory::gateways`].
     pub gateway: usize,
     /// `"device":…,"device_kind":…,"patient":…,"bed":…,"ward":…,"gateway":…` (no braces).
@@ -138,7 +140,18 @@ pub struct WireDirectory {
     /// The site map (retained): its topic and payload.
     pub site_map_topic: Arc<str>,
     pub site_map: String,
+    /// Per patient: the devices that carry its waveforms (ECG patch, oximeter).
+    pub waveform_devices: Vec<[Option<u32>; 2]>,
 }
+
+/// The waveform signals on the wire, in [`wardtwin_sim::records::WaveFrame`]'s order: name,
+/// unit, MDC code (IEEE 11073-10101), sample period (ms), factor (physical units per integer
+/// of `data`), and which device carries it (0: the ECG patch, 1: the oximeter).
+pub const WAVE_SIGNALS: [(&str, &str, u32, u32, f64, usize); 3] = [
+    ("ecg_ii", "mV", 131_330, 4, 0.001, 0),
+    ("pleth", "1", 150_452, 8, 0.001, 1),
+    ("resp_impedance", "Ohm", 151_808, 16, 0.001, 0),
+];
 
 impl WireDirectory {
     /// Renders topics for `dir` under `prefix` (checked with [`check_prefix`]) and `site` (any
@@ -188,6 +201,7 @@ impl WireDirectory {
             devices.push(WireDevice {
                 telemetry_topic: format!("{base}/telemetry").into(),
                 status_topic: format!("{base}/status").into(),
+                waveform_topic: format!("{base}/waveform").into(),
                 gateway: gw,
                 ids_json: ids,
             });
@@ -203,6 +217,17 @@ impl WireDirectory {
             .collect();
         let site_map_topic = format!("{prefix}/{site}/site/map").into();
         let site_map = site_map(dir, &site);
+        let mut waveform_devices = vec![[None, None]; dir.patients.len()];
+        for (ix, d) in dir.devices.iter().enumerate() {
+            let slot = match d.kind {
+                wardtwin_sim::records::DeviceKind::EcgPatch => 0,
+                wardtwin_sim::records::DeviceKind::PulseOximeter => 1,
+                _ => continue,
+            };
+            if let Some(p) = d.patient {
+                waveform_devices[p.0 as usize][slot].get_or_insert(ix as u32);
+            }
+        }
         Ok(Self {
             prefix: prefix.to_string(),
             site,
@@ -211,7 +236,54 @@ impl WireDirectory {
             receivers,
             site_map_topic,
             site_map,
+            waveform_devices,
         })
+    }
+
+    /// The waveform payload of signal `k` ([`WAVE_SIGNALS`]) of frame `f`, carried by `device`,
+    /// into `out` (cleared first): FHIR `SampledData`'s shape (origin, period, factor, data),
+    /// with the time of its first sample, its index since the run began, and a sequence number
+    /// (the step's).
+    pub fn waveform(
+        &self,
+        device: u32,
+        f: &wardtwin_sim::records::WaveFrame,
+        k: usize,
+        epoch_ms: SimMillis,
+        seq: u64,
+        out: &mut String,
+    ) {
+        out.clear();
+        let (name, unit, mdc, period, factor, _) = WAVE_SIGNALS[k];
+        let d = &self.devices[device as usize];
+        let first = f.first[k];
+        let _ = write!(out, "{{\"v\":{WIRE_VERSION},\"type\":\"waveform\",");
+        out.push_str(&d.ids_json);
+        let _ = write!(
+            out,
+            ",\"signal\":\"{name}\",\"mdc\":{mdc},\"unit\":\"{unit}\",\"seq\":{seq},\"ts\":\""
+        );
+        write_iso_ms(out, epoch_ms + first as i64 * i64::from(period));
+        let _ = write!(
+            out,
+            "\",\"first_sample\":{first},\"period_ms\":{period},\"origin\":0,\"factor\":{factor},\"data\":["
+        );
+        let samples = match k {
+            0 => &f.ecg,
+            1 => &f.pleth,
+            _ => &f.resp,
+        };
+        for (i, v) in samples.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if v.is_finite() {
+                let _ = write!(out, "{}", (f64::from(*v) / factor).round() as i64);
+            } else {
+                out.push_str("null");
+            }
+        }
+        out.push_str("]}");
     }
 
     /// The telemetry payload of `r`, into `out` (cleared first).
@@ -439,7 +511,7 @@ mod tests;
 #[cfg(any(test, feature = "schema-check"))]
 pub mod schemas {
     /// Schema texts by payload `type`.
-    pub const SOURCES: [(&str, &str); 7] = [
+    pub const SOURCES: [(&str, &str); 8] = [
         (
             "telemetry",
             include_str!("../../../docs/schemas/telemetry.v1.schema.json"),
@@ -467,6 +539,10 @@ pub mod schemas {
         (
             "clock_ack",
             include_str!("../../../docs/schemas/clock-ack.v1.schema.json"),
+        ),
+        (
+            "waveform",
+            include_str!("../../../docs/schemas/waveform.v1.schema.json"),
         ),
     ];
 

@@ -355,3 +355,43 @@ fn status(battery_pct: f32, signal: ObsStatus, reason: StatusReason) -> StatusRe
         reason,
     }
 }
+
+/// A waveform frame: each signal on its device's waveform topic, SampledData-shaped, valid
+/// against its schema; the samples scale back to the physical values; NaN goes as null.
+#[test]
+fn waveform_frames_validate_and_scale_back() {
+    let dir = directory();
+    let wire = WireDirectory::new(&dir, DEFAULT_PREFIX, "Example General").unwrap();
+    // The oximeter carries the patient's pleth (there is no ECG patch here).
+    assert_eq!(wire.waveform_devices[0], [None, Some(1)]);
+    let f = wardtwin_sim::records::WaveFrame {
+        patient: PatientIx(0),
+        sim_ms: 1_000,
+        first: [250, 125, 62],
+        ecg: vec![0.0; 250],
+        pleth: (0..125)
+            .map(|i| i as f32 / 100.0)
+            .chain([f32::NAN])
+            .collect(),
+        resp: vec![0.5; 63],
+        beats: Vec::new(),
+        rhythm: None,
+    };
+    let mut out = String::new();
+    wire.waveform(1, &f, 1, 0, 1, &mut out);
+    WireSchemas::load()
+        .check(out.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["signal"], "pleth");
+    assert_eq!(v["ts"], "1970-01-01T00:00:01.000Z");
+    assert_eq!(v["first_sample"], 125);
+    let data = v["data"].as_array().unwrap();
+    assert!((data[42].as_f64().unwrap() * v["factor"].as_f64().unwrap() - 0.42).abs() < 1e-9);
+    assert!(data[125].is_null());
+    assert!(
+        wire.devices[1]
+            .waveform_topic
+            .ends_with("/w1/spo2-w1-07/waveform")
+    );
+}

@@ -74,7 +74,12 @@ pub(super) fn event(
     // (field, where it is, the kinds it applies to)
     type FaultField<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
     const DETERIORATIONS: &[&str] = &["sepsis", "respiratory_failure", "haemorrhage"];
-    let fault_fields: [FaultField; 14] = [
+    const RATED: &[&str] = &["afib", "vt", "heart_block", "pvcs"];
+    const ARRESTS: &[&str] = &["vt", "vf", "asystole"];
+    let fault_fields: [FaultField; 17] = [
+        ("rate", ev.rate.as_ref().map(|v| v.span()), RATED),
+        ("then", span(&ev.then), ARRESTS),
+        ("beats", ev.beats.as_ref().map(|v| v.span()), &["vt"]),
         ("variant", span(&ev.variant), DETERIORATIONS),
         ("recovery", span(&ev.recovery), DETERIORATIONS),
         ("relapse_after", span(&ev.relapse_after), DETERIORATIONS),
@@ -562,7 +567,88 @@ pub(super) fn event(
             ),
         ))
     };
-    let kind = if let Some(condition) = Deterioration::from_name(kind_str) {
+    let kind = if let Some(rhythm) = Rhythm::from_event_name(kind_str) {
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        // Plausible ventricular rates: AF's response, VT's (CinC: over 100), a 2:1 block's.
+        let (lo, hi) = match rhythm {
+            Rhythm::AtrialFibrillation => (50.0, 220.0),
+            Rhythm::VentricularTachycardia => (101.0, 300.0),
+            _ => (15.0, 60.0),
+        };
+        let rate = match &ev.rate {
+            Some(r) if !(lo..=hi).contains(r.get_ref()) => {
+                return Err(ctx.err(
+                    r.span(),
+                    format!("a `{kind_str}` rate is {lo} to {hi} /min"),
+                ));
+            }
+            r => r.as_ref().map(|r| *r.get_ref()),
+        };
+        let arrest = match &ev.then {
+            None => false,
+            Some(t) => match t.get_ref().as_str() {
+                "sinus" => false,
+                "arrest" => true,
+                other => {
+                    return Err(ctx.err(
+                        t.span(),
+                        format!("`then` is `sinus` or `arrest`, found `{other}`"),
+                    ));
+                }
+            },
+        };
+        let duration_ms = match (&ev.beats, &ev.duration) {
+            (Some(b), Some(_)) => {
+                return Err(ctx.err(b.span(), "give `beats` or `duration`, not both"));
+            }
+            (Some(b), None) => {
+                if !(1..=10_000).contains(b.get_ref()) {
+                    return Err(ctx.err(b.span(), "`beats` is 1 to 10000"));
+                }
+                // At the rate given, or the middle of VT's drawn range.
+                let rate = rate.unwrap_or(180.0);
+                Some((*b.get_ref() as f64 * 60_000.0 / rate).round() as i64)
+            }
+            (None, Some(d)) => Some(ctx.positive_duration(d, "duration")?),
+            (None, None) => None,
+        };
+        if duration_ms.is_none() && arrest {
+            return Err(ctx.err(
+                ev.kind.span(),
+                format!("`then = \"arrest\"` follows the `{kind_str}`: give its `duration`"),
+            ));
+        }
+        EventKind::Rhythm {
+            rhythm,
+            duration_ms,
+            rate,
+            arrest,
+        }
+    } else if kind_str == "pvcs" {
+        forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
+        forbid(span(&ev.develop), "develop")?;
+        forbid(span(&ev.resolve_after), "resolve_after")?;
+        forbid(ev.severity.as_ref().map(|v| v.span()), "severity")?;
+        let per_min = match &ev.rate {
+            None => {
+                return Err(ctx.err(
+                    ev.kind.span(),
+                    "a `pvcs` event needs `rate = ...` (premature beats per minute)",
+                ));
+            }
+            Some(r) if !(*r.get_ref() > 0.0 && *r.get_ref() <= 30.0) => {
+                return Err(ctx.err(r.span(), "`pvcs` rate is more than 0 and at most 30 /min"));
+            }
+            Some(r) => *r.get_ref(),
+        };
+        EventKind::Ectopy {
+            per_min,
+            duration_ms: needs_duration()?,
+        }
+    } else if let Some(condition) = Deterioration::from_name(kind_str) {
         forbid(ev.device.as_ref().map(|d| d.span()), "device")?;
         forbid(span(&ev.duration), "duration")?;
         let develop_ms = ev
@@ -711,7 +797,14 @@ pub(super) fn event(
         }
     } else {
         let mut expected: Vec<&str> = Deterioration::ALL.iter().map(|d| d.name()).collect();
+        expected.extend(
+            Rhythm::ALL
+                .iter()
+                .filter(|r| **r != Rhythm::Sinus)
+                .map(|r| r.event_name()),
+        );
         expected.extend([
+            "pvcs",
             "hypoglycaemia",
             "pump_occlusion",
             "bed_exit",

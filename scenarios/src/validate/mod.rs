@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 use toml::value::{Datetime, Offset};
-use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind, Recovery, Variant};
+use wardtwin_sim::records::{ArtifactKind, Deterioration, DeviceKind, Recovery, Rhythm, Variant};
 use wardtwin_sim::time::{self, DAY_MS, MINUTE_MS, SECOND_MS, format_duration};
 
 use crate::error::{Located, ScenarioError};
@@ -246,7 +246,13 @@ fn default_kits() -> BTreeMap<String, Kit> {
         buffer: None,
     })
     .collect();
-    BTreeMap::from([("standard".to_string(), Kit { devices })])
+    BTreeMap::from([(
+        "standard".to_string(),
+        Kit {
+            devices,
+            waveforms: false,
+        },
+    )])
 }
 
 pub(crate) fn resolve(
@@ -447,7 +453,19 @@ pub(crate) fn resolve(
                 buffer,
             });
         }
-        kits.insert(kname.clone(), Kit { devices });
+        let waveforms = k.waveforms.as_ref().is_some_and(|w| *w.get_ref());
+        if waveforms
+            && !devices
+                .iter()
+                .any(|d| matches!(d.kind, DeviceKind::EcgPatch | DeviceKind::PulseOximeter))
+        {
+            let span = k.waveforms.as_ref().map(|w| w.span()).unwrap_or_default();
+            return Err(ctx.err(
+                span,
+                format!("kit `{kname}` streams waveforms but has no ecg_patch or pulse_oximeter"),
+            ));
+        }
+        kits.insert(kname.clone(), Kit { devices, waveforms });
     }
     let kit_name = |s: &Spanned<String>| -> Result<String, ScenarioError> {
         if kits.contains_key(s.get_ref()) {
@@ -752,6 +770,13 @@ pub(crate) fn resolve(
             }
             Some(v) => *v.get_ref(),
             None => d.deteriorations_per_patient_day,
+        },
+        paroxysmal_af_per_patient_day: match &i.paroxysmal_af_per_patient_day {
+            Some(v) if !(0.0..=5.0).contains(v.get_ref()) => {
+                return Err(ctx.err(v.span(), "paroxysmal_af_per_patient_day must be 0 to 5"));
+            }
+            Some(v) => *v.get_ref(),
+            None => d.paroxysmal_af_per_patient_day,
         },
     };
 

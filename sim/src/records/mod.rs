@@ -666,6 +666,152 @@ pub struct EpisodeRecord {
     pub end_ms: Option<SimMillis>,
 }
 
+/// A heart rhythm: the ground truth of the ECG (`twins::patient::rhythm`, docs/rhythms.md).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Rhythm {
+    /// Sinus rhythm (bradycardia, normal or tachycardia by its rate).
+    #[default]
+    Sinus,
+    /// Irregularly irregular ventricular response, no P waves.
+    AtrialFibrillation,
+    /// Wide-complex ventricular rhythm over 100 /min; a weak pulse.
+    VentricularTachycardia,
+    /// Ventricular flutter or fibrillation: no QRS, no pulse.
+    VentricularFibrillation,
+    /// No ventricular activity at all: no pulse.
+    Asystole,
+    /// Second-degree atrioventricular block (2:1): every other P wave is not conducted, the
+    /// ventricular rate is half the sinus rate.
+    SecondDegreeBlock,
+}
+
+impl Rhythm {
+    pub const ALL: [Rhythm; 6] = [
+        Rhythm::Sinus,
+        Rhythm::AtrialFibrillation,
+        Rhythm::VentricularTachycardia,
+        Rhythm::VentricularFibrillation,
+        Rhythm::Asystole,
+        Rhythm::SecondDegreeBlock,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Rhythm::Sinus => "sinus",
+            Rhythm::AtrialFibrillation => "atrial_fibrillation",
+            Rhythm::VentricularTachycardia => "ventricular_tachycardia",
+            Rhythm::VentricularFibrillation => "ventricular_fibrillation",
+            Rhythm::Asystole => "asystole",
+            Rhythm::SecondDegreeBlock => "second_degree_block",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+    /// The scenario event that starts it (`kind = "afib"`, …; none for sinus).
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Rhythm::Sinus => "sinus",
+            Rhythm::AtrialFibrillation => "afib",
+            Rhythm::VentricularTachycardia => "vt",
+            Rhythm::VentricularFibrillation => "vf",
+            Rhythm::Asystole => "asystole",
+            Rhythm::SecondDegreeBlock => "heart_block",
+        }
+    }
+    pub fn from_event_name(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| *k != Rhythm::Sinus && k.event_name() == s)
+    }
+    /// The MIT-BIH rhythm label (the aux text of a `+` annotation) at ventricular rate `rate`:
+    /// `(N`, `(SBR` under 60 /min, `(AFIB`, `(VT`, `(VFL`, `(ASYS` (as the MIT-BIH Malignant
+    /// Ventricular Ectopy Database writes it), `(BII`.
+    pub fn mit_label(self, rate: f64) -> &'static str {
+        match self {
+            Rhythm::Sinus if rate < 60.0 => "(SBR",
+            Rhythm::Sinus => "(N",
+            Rhythm::AtrialFibrillation => "(AFIB",
+            Rhythm::VentricularTachycardia => "(VT",
+            Rhythm::VentricularFibrillation => "(VFL",
+            Rhythm::Asystole => "(ASYS",
+            Rhythm::SecondDegreeBlock => "(BII",
+        }
+    }
+    /// Whether the heart ejects blood (a pulse the oximeter and the cuff can find).
+    pub fn perfusing(self) -> bool {
+        !matches!(self, Rhythm::VentricularFibrillation | Rhythm::Asystole)
+    }
+    /// Whether it is a ventricular arrhythmia or arrest (its own alarm classes: the rate
+    /// alarms do not count it).
+    pub fn lethal(self) -> bool {
+        matches!(
+            self,
+            Rhythm::VentricularTachycardia | Rhythm::VentricularFibrillation | Rhythm::Asystole
+        )
+    }
+}
+
+/// A spell of one rhythm other than sinus, as it really was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RhythmRecord {
+    /// Stable number: the timeline's first (scenario order), then the random ones.
+    pub id: u32,
+    pub patient: PatientIx,
+    pub rhythm: Rhythm,
+    pub onset_ms: SimMillis,
+    /// First moment it was over; `None` if it still went on when the run ended.
+    pub end_ms: Option<SimMillis>,
+    /// Ventricular rate, /min (0 without a pulse; the mean for atrial fibrillation).
+    pub rate: f32,
+    /// Scheduled in the timeline, drawn at random, or the patient's known permanent rhythm
+    /// (`chronic`: present before the run began).
+    pub origin: RhythmOrigin,
+    /// The spell this one follows on from (VT degenerating into VF, VF into asystole).
+    pub follows: Option<u32>,
+}
+
+/// One step of a patient's waveforms (a run with `--waveforms`): ECG lead II (mV, 250 Hz),
+/// pleth (125 Hz), impedance respiration (62.5 Hz), each from its sample `first` since the
+/// run began, and the beats and rhythm changes under them (ground truth).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaveFrame {
+    pub patient: PatientIx,
+    /// Start of the step.
+    pub sim_ms: SimMillis,
+    /// Index of the first sample of each signal (ECG, pleth, respiration).
+    pub first: [u64; 3],
+    pub ecg: Vec<f32>,
+    pub pleth: Vec<f32>,
+    pub resp: Vec<f32>,
+    /// Each beat: the ECG sample of its R peak, its PhysioNet symbol (`N`, `V`, `A`).
+    pub beats: Vec<(u64, &'static str)>,
+    /// The rhythm's MIT label (`(N`, `(AFIB`, …) when it changed at this frame's first ECG
+    /// sample (and in the first frame).
+    pub rhythm: Option<&'static str>,
+}
+
+/// Where a rhythm spell came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RhythmOrigin {
+    Scheduled,
+    Random,
+    Chronic,
+}
+
+impl RhythmOrigin {
+    pub fn name(self) -> &'static str {
+        match self {
+            RhythmOrigin::Scheduled => "scheduled",
+            RhythmOrigin::Random => "random",
+            RhythmOrigin::Chronic => "chronic",
+        }
+    }
+}
+
 /// Artifact kinds: things that make a device report something other than the truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

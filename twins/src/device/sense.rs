@@ -160,7 +160,14 @@ fn sense_vitals(
     now: SimMillis,
 ) {
     let kind = device.kind;
-    let blank = artifact.and_then(|a| a.no_value_status(kind));
+    // Without a pulse (VF, asystole) the oximeter finds none and the cuff no pressure.
+    let pulseless = match kind {
+        _ if tv.rhythm.perfusing() => None,
+        DeviceKind::PulseOximeter => Some(ObsStatus::LowPerfusion),
+        DeviceKind::BpCuff => Some(ObsStatus::CuffError),
+        _ => None,
+    };
+    let blank = artifact.and_then(|a| a.no_value_status(kind)).or(pulseless);
     for (slot, &metric) in kind.metrics().iter().enumerate() {
         obs[slot] = match blank {
             Some(status) => Observation {

@@ -22,6 +22,7 @@ pub mod mobility;
 pub mod params;
 pub mod phenotype;
 mod plugin;
+pub mod rhythm;
 pub(crate) mod spawn;
 mod systems;
 #[cfg(test)]
@@ -58,6 +59,8 @@ pub struct Physiology {
     pub sd_scale: [f64; 6],
     /// Dementia with sundowning: confused from this local hour, for this many hours, daily.
     pub sundowning: Option<(f64, f64)>,
+    /// Permanent atrial fibrillation (the rhythm between spells): its spell's id.
+    pub chronic_af: Option<u32>,
 }
 
 /// The patient's true vitals now.
@@ -66,6 +69,8 @@ pub struct TrueVitals {
     /// HR, RR, SpO2, temperature, systolic, diastolic.
     pub v: [f64; 6],
     pub consciousness: Acvpu,
+    /// The heart's rhythm ([`rhythm`]): VF and asystole have no pulse.
+    pub rhythm: wardtwin_sim::records::Rhythm,
 }
 
 impl TrueVitals {

@@ -4,8 +4,8 @@ use wardtwin_sim::{SimEnd, SimSet};
 
 use super::systems::{
     close_episodes, evolve, evolve_glucose, flush_open_care_conditions, flush_open_conditions,
-    flush_open_episodes, move_patients, plan_patients, record_conditions, sample_truth,
-    update_circadian,
+    flush_open_episodes, flush_open_rhythms, move_patients, plan_patients, record_conditions,
+    record_rhythms, sample_truth, update_circadian,
 };
 
 /// The patient systems, in order: circadian terms, evolve, close episodes, sample truth.
@@ -26,6 +26,7 @@ impl Plugin for PatientPlugin {
                     update_circadian,
                     evolve,
                     close_episodes,
+                    record_rhythms,
                     record_conditions,
                     evolve_glucose,
                     move_patients,
@@ -39,6 +40,7 @@ impl Plugin for PatientPlugin {
                 SimEnd,
                 (
                     flush_open_episodes,
+                    flush_open_rhythms,
                     flush_open_conditions,
                     flush_open_care_conditions,
                 )

@@ -21,6 +21,10 @@ use crate::ward::Admission;
 /// What the scenario's timeline and the patient's kit say about one patient.
 pub(crate) struct PatientPlan {
     pub episodes: Option<Vec<Episode>>,
+    /// The heart's rhythm spells and ectopy, when the scenario has any rhythm.
+    pub heart: Option<super::rhythm::HeartRhythm>,
+    /// Permanent atrial fibrillation: its spell's id.
+    pub chronic_af: Option<u32>,
     pub hypos: Vec<Hypo>,
     pub exits: Vec<Window>,
     /// The patient wears a CGM.
@@ -59,11 +63,18 @@ pub(crate) fn spawn_patient(
         ou,
         sd_scale: chronic.sd_scale,
         sundowning: chronic.sundowning,
+        chronic_af: plan.chronic_af,
     };
-    let tv: TrueVitals = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
+    let mut tv: TrueVitals = compose(&ph, &[0.0; 6], &[0.0; 6], Acvpu::Alert);
+    if ph.chronic_af.is_some() {
+        tv.rhythm = wardtwin_sim::records::Rhythm::AtrialFibrillation;
+    }
     let mut e = world.spawn((patient, ph, tv, ClinicalConditions::default()));
     if let Some(eps) = plan.episodes {
         e.insert(Episodes(eps));
+    }
+    if let Some(heart) = plan.heart {
+        e.insert(heart);
     }
     let diabetic = a.conditions.contains(&Condition::Diabetes);
     let cgm = plan.cgm;

@@ -9,11 +9,14 @@ use wardtwin_sim::conditions::ClinicalState;
 use wardtwin_sim::news2::Acvpu;
 use wardtwin_sim::records::{DeviceEvent, DeviceEventKind, TruthVitals};
 use wardtwin_sim::time::{HOUR_MS, SimMillis};
-use wardtwin_sim::{ConditionRecorded, DeviceEventOccurred, EpisodeClosed, SimClock, TruthSampled};
+use wardtwin_sim::{
+    ConditionRecorded, DeviceEventOccurred, EpisodeClosed, RhythmRecorded, SimClock, TruthSampled,
+};
 
 use super::glucose::Glycaemia;
 use super::mobility::BedPresence;
 use super::params::*;
+use super::rhythm::HeartRhythm;
 use super::{ClinicalConditions, Episodes, Patient, Physiology, TrueVitals};
 use crate::schedule::{self, Plan};
 
@@ -39,6 +42,8 @@ pub struct PhysiologyStep {
     /// Set when a patient's clinical condition ended this step (checked by the recorder
     /// system, so it does not visit every patient every step).
     pub conditions_ended: AtomicBool,
+    /// Set when a spell of a heart rhythm ended this step.
+    pub rhythms_ended: AtomicBool,
 }
 
 impl PhysiologyStep {
@@ -60,6 +65,7 @@ impl PhysiologyStep {
             patients: 0,
             step_ms,
             conditions_ended: AtomicBool::new(false),
+            rhythms_ended: AtomicBool::new(false),
         }
     }
 }
@@ -94,7 +100,11 @@ pub(crate) fn compose(
     }
     // Diastolic follows systolic's variability in part, and stays below it.
     v[DBP] = v[DBP].min(v[SBP] - 15.0);
-    TrueVitals { v, consciousness }
+    TrueVitals {
+        v,
+        consciousness,
+        rhythm: wardtwin_sim::records::Rhythm::Sinus,
+    }
 }
 
 /// Patients from which the step runs in parallel. Waking the compute pool costs tens of
@@ -108,6 +118,7 @@ type PatientItem<'a> = (
     &'a mut TrueVitals,
     &'a mut ClinicalConditions,
     Option<&'a mut Episodes>,
+    Option<&'a mut HeartRhythm>,
 );
 
 /// Advances every patient by one step; in parallel for large wards. Each patient draws only
@@ -122,12 +133,12 @@ pub(super) fn evolve(
     if step.patients >= PARALLEL_FROM {
         patients
             .par_iter_mut()
-            .for_each(|(p, mut ph, mut tv, mut cc, eps)| {
-                evolve_one(now, step, p, &mut ph, &mut tv, &mut cc, eps);
+            .for_each(|(p, mut ph, mut tv, mut cc, eps, hr)| {
+                evolve_one(now, step, p, &mut ph, &mut tv, &mut cc, eps, hr);
             });
     } else {
-        for (p, mut ph, mut tv, mut cc, eps) in &mut patients {
-            evolve_one(now, step, p, &mut ph, &mut tv, &mut cc, eps);
+        for (p, mut ph, mut tv, mut cc, eps, hr) in &mut patients {
+            evolve_one(now, step, p, &mut ph, &mut tv, &mut cc, eps, hr);
         }
     }
 }
@@ -140,6 +151,7 @@ fn ph_confusion(ph: &Physiology, local_h: f64) -> Option<Acvpu> {
 }
 
 /// One patient, one step.
+#[allow(clippy::too_many_arguments)]
 fn evolve_one(
     now: SimMillis,
     step: &PhysiologyStep,
@@ -148,6 +160,7 @@ fn evolve_one(
     tv: &mut TrueVitals,
     conditions: &mut ClinicalConditions,
     mut episodes: Option<Mut<Episodes>>,
+    heart: Option<Mut<HeartRhythm>>,
 ) {
     for i in 0..N_STATE {
         let z: f64 = ph.rng.sample(StandardNormal);
@@ -186,7 +199,17 @@ fn evolve_one(
         consciousness = consciousness.max(window);
     }
     *tv = compose(ph, &step.circadian, &deltas, consciousness);
+    if ph.chronic_af.is_some() {
+        tv.rhythm = wardtwin_sim::records::Rhythm::AtrialFibrillation;
+    }
     let cc = conditions;
+    if let Some(mut heart) = heart {
+        let dt_s = step.step_ms as f64 / 1000.0;
+        if heart.step(now, dt_s, ph.baseline[HR], tv, &mut cc.ended) {
+            step.conditions_ended.store(true, Ordering::Relaxed);
+            step.rhythms_ended.store(true, Ordering::Relaxed);
+        }
+    }
     let news2 = (episodes.is_some() || cc.tracker.needs_news2(now, step.step_ms))
         .then(|| tv.news2(patient));
     let state = ClinicalState {
@@ -194,6 +217,7 @@ fn evolve_one(
         heart_rate: tv.v[HR],
         spo2: tv.v[SPO2],
         scale: patient.scale,
+        rhythm: tv.rhythm,
     };
     if cc.tracker.update(patient.ix, now, &state, &mut cc.ended) {
         step.conditions_ended.store(true, Ordering::Relaxed);
@@ -238,6 +262,55 @@ pub(super) fn record_conditions(
             out.write_batch(cc.ended.drain(..).map(ConditionRecorded));
         }
     }
+}
+
+/// Records the spells of heart rhythms that ended this step (only looks when one did).
+pub(super) fn record_rhythms(
+    step: Res<PhysiologyStep>,
+    mut q: Query<&mut HeartRhythm>,
+    mut out: MessageWriter<RhythmRecorded>,
+) {
+    if !step.rhythms_ended.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    for mut h in &mut q {
+        if !h.ended.is_empty() {
+            out.write_batch(h.ended.drain(..).map(RhythmRecorded));
+        }
+    }
+}
+
+/// At the end of the run, records the rhythm spells still going, and their conditions; and
+/// each permanent AF, a spell from the start that never ended.
+pub(super) fn flush_open_rhythms(
+    clock: Res<SimClock>,
+    q: Query<&HeartRhythm>,
+    chronic: Query<(&Patient, &Physiology)>,
+    mut out: MessageWriter<RhythmRecorded>,
+    mut conds: MessageWriter<ConditionRecorded>,
+) {
+    let (mut open, mut c) = (Vec::new(), Vec::new());
+    for h in &q {
+        h.flush(clock.end_ms(), &mut open, &mut c);
+    }
+    for (p, ph) in &chronic {
+        if let Some(id) = ph.chronic_af {
+            let r = wardtwin_sim::records::RhythmRecord {
+                id,
+                patient: p.ix,
+                rhythm: wardtwin_sim::records::Rhythm::AtrialFibrillation,
+                onset_ms: clock.epoch_ms(),
+                end_ms: None,
+                rate: 0.0,
+                origin: wardtwin_sim::records::RhythmOrigin::Chronic,
+                follows: None,
+            };
+            open.push(r);
+            c.extend(wardtwin_sim::conditions::rhythm_condition(&r));
+        }
+    }
+    out.write_batch(open.into_iter().map(RhythmRecorded));
+    conds.write_batch(c.into_iter().map(ConditionRecorded));
 }
 
 /// At the end of the run, records the clinical conditions still going.

@@ -11,7 +11,10 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use wardtwin_scenarios::{Acuity, Condition, EventKind, FridgeFault, Only, Scenario, Target};
 use wardtwin_sim::news2::Spo2Scale;
-use wardtwin_sim::records::{BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx};
+use wardtwin_sim::records::{
+    BedIx, DeviceIx, DeviceKind, EpisodeRecord, Origin, PatientIx, Rhythm, RhythmOrigin,
+    RhythmRecord,
+};
 use wardtwin_sim::rng::{SimRng, stream};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{
@@ -32,6 +35,7 @@ use crate::patient::params::{
     RANDOM_TREAT_AFTER_MS, RANDOM_TREATED, RELAPSE_DEVELOP, RELAPSE_SEVERITY,
 };
 use crate::patient::phenotype::{self, Pins};
+use crate::patient::rhythm::{self, HeartRhythm, Spell};
 use crate::patient::spawn::{PatientPlan, spawn_patient};
 use crate::patient::{Episode, PhysiologyStep};
 use crate::rtls::RtlsParams;
@@ -81,6 +85,68 @@ fn relapse_of(
         ..*first
     };
     Episode::new(record, again)
+}
+
+/// The spells a rhythm event starts at `at`: the rhythm for its duration, and with `arrest`
+/// what it degenerates into (VT into VF, VF into asystole, which lasts). Rates not given are
+/// drawn from `rng` (the event's own stream).
+#[allow(clippy::too_many_arguments)]
+fn rhythm_spells(
+    s: &Scenario,
+    rng: &mut SimRng,
+    patient: PatientIx,
+    at: SimMillis,
+    rhythm: Rhythm,
+    duration_ms: Option<i64>,
+    rate: Option<f64>,
+    arrest: bool,
+    next_id: &mut u32,
+) -> Vec<Spell> {
+    let drawn = match rhythm {
+        Rhythm::VentricularTachycardia => schedule::uniform(rng, rhythm::VT_RATE),
+        Rhythm::AtrialFibrillation => schedule::uniform(rng, rhythm::AF_RATE),
+        // A 2:1 block halves the sinus rate as it goes.
+        _ => 0.0,
+    };
+    let mut out = Vec::new();
+    let mut push = |r: Rhythm, onset: SimMillis, end: Option<SimMillis>, rate: f64, follows| {
+        let id = *next_id;
+        *next_id += 1;
+        let record = RhythmRecord {
+            id,
+            patient,
+            rhythm: r,
+            onset_ms: onset,
+            end_ms: end,
+            rate: rate as f32,
+            origin: RhythmOrigin::Scheduled,
+            follows,
+        };
+        out.push(Spell::on_grid(record, s.epoch_ms, s.step_ms));
+        id
+    };
+    let end = duration_ms.map(|d| at + d);
+    if arrest && rhythm == Rhythm::Asystole {
+        push(rhythm, at, None, 0.0, None);
+        return out;
+    }
+    let first = push(rhythm, at, end, rate.unwrap_or(drawn), None);
+    if let (true, Some(end)) = (arrest, end) {
+        if rhythm == Rhythm::VentricularTachycardia {
+            // VF for a few minutes, then asystole.
+            let vf = push(
+                Rhythm::VentricularFibrillation,
+                end,
+                Some(end + 4 * 60_000),
+                0.0,
+                Some(first),
+            );
+            push(Rhythm::Asystole, end + 4 * 60_000, None, 0.0, Some(vf));
+        } else {
+            push(Rhythm::Asystole, end, None, 0.0, Some(first));
+        }
+    }
+    out
 }
 
 /// A random deterioration beginning at `onset` (and its relapse, if it draws one): its kind,
@@ -492,6 +558,9 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
     // Patients, with their episodes (numbered in timeline order).
     let mut episodes: BTreeMap<usize, Vec<Episode>> = BTreeMap::new();
     let mut relapses = 0usize;
+    let mut spells: BTreeMap<usize, Vec<Spell>> = BTreeMap::new();
+    let mut ectopy: BTreeMap<usize, Vec<(Window, f64)>> = BTreeMap::new();
+    let mut next_spell = 0u32;
     let admissions_by_bed: BTreeMap<usize, &Admission> =
         admissions.iter().map(|a| (a.bed, a)).collect();
     let mut scheduled_artifacts: BTreeMap<(usize, DeviceKind), Vec<ArtifactWindow>> =
@@ -610,6 +679,36 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
                 nadir_mmol: Hypo::nadir_for(*severity),
                 origin: Origin::Scheduled,
             }),
+            EventKind::Rhythm {
+                rhythm,
+                duration_ms,
+                rate,
+                arrest,
+            } => {
+                let mut rng = stream(seed, &format!("event-{n}"), "rhythm");
+                let chain = rhythm_spells(
+                    s,
+                    &mut rng,
+                    patient_ix[&bed],
+                    at,
+                    *rhythm,
+                    *duration_ms,
+                    *rate,
+                    *arrest,
+                    &mut next_spell,
+                );
+                spells.entry(bed).or_default().extend(chain);
+            }
+            EventKind::Ectopy {
+                per_min,
+                duration_ms,
+            } => ectopy.entry(bed).or_default().push((
+                Window {
+                    start_ms: at,
+                    end_ms: until(Some(*duration_ms)),
+                },
+                *per_min,
+            )),
             EventKind::PumpOcclusion { duration_ms } => {
                 occlusions.entry(bed).or_default().push(Window {
                     start_ms: at,
@@ -652,9 +751,67 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
             }
         }
     }
+    // Random paroxysms of AF (`[incidents] paroxysmal_af_per_patient_day`), numbered after the
+    // timeline's spells; then each permanent AF, present from the start.
+    let af_rate = s.incidents.paroxysmal_af_per_patient_day;
+    for a in &admissions {
+        if af_rate <= 0.0 || a.conditions.contains(&Condition::AtrialFibrillation) {
+            continue;
+        }
+        for day in 0..schedule::days(s) {
+            let mut rng = schedule::day_stream(seed, &a.id, "paroxysmal_af", day);
+            for onset in schedule::poisson_in_day(s, &mut rng, af_rate, (0.0, 24.0), day) {
+                let len = schedule::exp_duration(&mut rng, rhythm::AF_MEAN_MS, rhythm::AF_RANGE_MS);
+                let rate = schedule::uniform(&mut rng, rhythm::AF_RATE);
+                let record = RhythmRecord {
+                    id: next_spell,
+                    patient: patient_ix[&a.bed],
+                    rhythm: Rhythm::AtrialFibrillation,
+                    onset_ms: onset,
+                    end_ms: Some(onset + len),
+                    rate: rate as f32,
+                    origin: RhythmOrigin::Random,
+                    follows: None,
+                };
+                next_spell += 1;
+                let spell = Spell::on_grid(record, s.epoch_ms, s.step_ms);
+                spells.entry(a.bed).or_default().push(spell);
+            }
+        }
+    }
+    let mut hearts: BTreeMap<usize, HeartRhythm> = BTreeMap::new();
+    let mut chronic_spells: BTreeMap<usize, u32> = BTreeMap::new();
+    for a in &admissions {
+        let chronic = a.conditions.contains(&Condition::AtrialFibrillation);
+        let list = spells.remove(&a.bed).unwrap_or_default();
+        // Permanent AF is a spell from the start, numbered last; the patient's physiology
+        // carries it (no rhythm component needed for it alone, so such a ward steps as fast).
+        if chronic {
+            chronic_spells.insert(a.bed, next_spell);
+            next_spell += 1;
+        }
+        // A patient has a heart-rhythm component when the scenario gives them a spell or a
+        // burst, or has random paroxysms (a scenario without rhythms steps as it did).
+        let bursts = ectopy.remove(&a.bed).unwrap_or_default();
+        if list.is_empty() && bursts.is_empty() && af_rate <= 0.0 {
+            continue;
+        }
+        let mut rng = stream(seed, &a.id, "rhythm");
+        let mut h = HeartRhythm::new(stream(seed, &a.id, "rhythm-scatter"), list, chronic);
+        if rng.random::<f64>() < rhythm::PVC_SHARE {
+            h.pvc_per_min = schedule::uniform(&mut rng, rhythm::PVC_RATE);
+        }
+        if rng.random::<f64>() < rhythm::PAC_SHARE {
+            h.pac_per_min = schedule::uniform(&mut rng, rhythm::PAC_RATE);
+        }
+        h.ectopy = bursts;
+        hearts.insert(a.bed, h);
+    }
     let mut patient_entity = BTreeMap::new();
     for a in &admissions {
         let plan = PatientPlan {
+            heart: hearts.remove(&a.bed),
+            chronic_af: chronic_spells.get(&a.bed).copied(),
             episodes: episodes.remove(&a.bed),
             hypos: hypos.remove(&a.bed).unwrap_or_default(),
             exits: exits.remove(&a.bed).unwrap_or_default(),

@@ -54,16 +54,59 @@ pub const WAVES: [Wave; 5] = [
 /// sample); `p_waves`: sinus (with P waves) or not. Each sample sums the beats within reach
 /// (400 ms before their R to 800 ms after), found with a sliding index.
 pub fn render(beats: &[Beat], n: usize, hz: f64, p_waves: bool) -> Vec<f64> {
+    render_from(beats, 0.0, n, hz, p_waves, false)
+}
+
+/// [`render`] with the first sample at `t0` ms; `dropped_p`: a 2:1 block, whose P waves come
+/// twice per QRS (the one halfway between two QRS complexes is not conducted).
+pub fn render_from(
+    beats: &[Beat],
+    t0: f64,
+    n: usize,
+    hz: f64,
+    p_waves: bool,
+    dropped_p: bool,
+) -> Vec<f64> {
     let mut first = 0;
     (0..n)
         .map(|i| {
-            let t = i as f64 * 1000.0 / hz;
+            let t = t0 + i as f64 * 1000.0 / hz;
             while first < beats.len() && beats[first].r_ms < t - 800.0 {
                 first += 1;
             }
-            at(t, &beats[first..], p_waves)
+            let mut v = at(t, &beats[first..], p_waves);
+            if dropped_p {
+                v += blocked_p(t, &beats[first.saturating_sub(1)..]);
+            }
+            v
         })
         .collect()
+}
+
+/// The non-conducted P waves of a 2:1 block at `t`: one halfway between each pair of beats.
+fn blocked_p(t: f64, beats: &[Beat]) -> f64 {
+    let p = &WAVES[0];
+    beats
+        .windows(2)
+        .map(|w| {
+            let centre = w[1].r_ms + p.offset_ms - (w[1].r_ms - w[0].r_ms) / 2.0;
+            let x = (t - centre) / p.width_ms;
+            p.mv * (-0.5 * x * x).exp()
+        })
+        .sum()
+}
+
+/// Ventricular fibrillation (mV) at `t` (ms): coarse, chaotic undulations of 4–6 Hz and
+/// ~0.5 mV peak to peak, with no QRS (three incommensurate waves, their sum's amplitude
+/// waxing and waning).
+pub fn ventricular_fibrillation(t: f64, phase: f64) -> f64 {
+    use std::f64::consts::TAU;
+    let s = t / 1000.0;
+    let envelope = 0.75 + 0.25 * (TAU * 0.23 * s + phase).sin();
+    envelope
+        * (0.22 * (TAU * 4.3 * s + phase).sin()
+            + 0.14 * (TAU * 5.4 * s + 2.1 * phase + 0.6 * (TAU * 0.4 * s).sin()).sin()
+            + 0.09 * (TAU * 6.6 * s + 3.3 * phase).sin())
 }
 
 /// A premature ventricular beat: no P, a wide tall QRS (~140 ms), a deep S, a discordant T.

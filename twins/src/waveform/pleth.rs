@@ -13,10 +13,15 @@ pub fn transit_ms(systolic: f64) -> f64 {
 /// `n` samples at `hz` of the pulse (amplitude 1) from `beats` (in time order, ms from the
 /// first sample), transit `ptt` ms; a sliding index keeps each sample to the beats in reach.
 pub fn render(beats: &[Beat], n: usize, hz: f64, ptt: f64) -> Vec<f64> {
+    render_from(beats, 0.0, n, hz, ptt)
+}
+
+/// [`render`] with the first sample at `t0` ms.
+pub fn render_from(beats: &[Beat], t0: f64, n: usize, hz: f64, ptt: f64) -> Vec<f64> {
     let mut first = 0;
     (0..n)
         .map(|i| {
-            let t = i as f64 * 1000.0 / hz;
+            let t = t0 + i as f64 * 1000.0 / hz;
             while first < beats.len() && beats[first].r_ms + ptt < t - 900.0 {
                 first += 1;
             }

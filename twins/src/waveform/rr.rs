@@ -6,16 +6,10 @@
 //! coefficient of variation of ~0.2 (AF RR CV 0.15–0.3, Tateno & Glass 2001, Med Biol Eng
 //! Comput 39:664), so the rhythm is irregularly irregular and does not follow breathing.
 
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
+use wardtwin_sim::records::Rhythm;
 use wardtwin_sim::rng::SimRng;
-
-/// The heart's rhythm over a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rhythm {
-    Sinus,
-    AtrialFibrillation,
-}
 
 /// Heart-rate variability of sinus rhythm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,6 +35,9 @@ impl Default for Hrv {
 
 /// Coefficient of variation of RR intervals in atrial fibrillation.
 pub const AF_RR_CV: f64 = 0.2;
+/// Coefficient of variation of RR intervals in ventricular tachycardia (monomorphic VT is
+/// regular: a few per cent).
+pub const VT_RR_CV: f64 = 0.03;
 
 /// A patient's beat clock: its variability state, and where the next beat falls.
 #[derive(Debug, Clone)]
@@ -61,6 +58,10 @@ pub struct BeatClock {
     pub elapsed_ms: f64,
     /// Phase of the fibrillatory waves (drawn once: windows join up).
     pub f_phase: f64,
+    /// The sample noise's own stream (so splitting a window differently draws the same noise).
+    pub(crate) noise_rng: SimRng,
+    /// Motion noise states (ECG, pleth), AR(1).
+    pub(crate) motion: [f64; 2],
 }
 
 impl BeatClock {
@@ -68,8 +69,11 @@ impl BeatClock {
         let lf = rng.sample(StandardNormal);
         let first = 1000.0 * rng.random::<f64>();
         let f_phase = std::f64::consts::TAU * rng.random::<f64>();
+        let noise_rng = SimRng::seed_from_u64(rng.random());
         Self {
             f_phase,
+            noise_rng,
+            motion: [0.0; 2],
             rng,
             hrv,
             lf,
@@ -90,6 +94,10 @@ impl BeatClock {
     pub fn next_beat(&mut self, state: &super::State, resp_phase: f64) -> (f64, super::BeatKind) {
         use super::BeatKind;
         let normal = self.next_rr(state.heart_rate, resp_phase, state.rhythm);
+        if state.rhythm == Rhythm::VentricularTachycardia {
+            self.pending_ms = None;
+            return (normal, BeatKind::Ventricular);
+        }
         if let Some(pause) = self.pending_ms.take() {
             return (pause, BeatKind::Normal);
         }
@@ -119,7 +127,7 @@ impl BeatClock {
     pub fn next_rr(&mut self, hr: f64, resp_phase: f64, rhythm: Rhythm) -> f64 {
         let mean = 60_000.0 / hr.clamp(10.0, 350.0);
         match rhythm {
-            Rhythm::Sinus => {
+            Rhythm::Sinus | Rhythm::SecondDegreeBlock => {
                 let h = &self.hrv;
                 // Variance split: HF (a sine: variance A²/2) and LF in the ratio lf_hf.
                 let var = h.sdnn_share * h.sdnn_share;
@@ -137,6 +145,12 @@ impl BeatClock {
                 // Log-normal with mean `mean` and CV AF_RR_CV; at least 250 ms (refractory).
                 (mean * (s * z - s * s / 2.0).exp()).max(250.0)
             }
+            Rhythm::VentricularTachycardia => {
+                let z: f64 = self.rng.sample(StandardNormal);
+                (mean * (1.0 + VT_RR_CV * z)).max(180.0)
+            }
+            // No beats: the caller does not ask (a second, should it).
+            Rhythm::VentricularFibrillation | Rhythm::Asystole => 1000.0,
         }
     }
 }

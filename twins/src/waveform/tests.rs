@@ -3,16 +3,12 @@
 use wardtwin_sim::rng::stream;
 
 use super::*;
+use wardtwin_sim::records::ArtifactKind;
 
 fn state(hr: f64, rhythm: Rhythm) -> State {
     State {
-        heart_rate: hr,
-        resp_rate: 15.0,
         rhythm,
-        perfusion: 1.0,
-        systolic: 120.0,
-        pvc_per_min: 0.0,
-        pac_per_min: 0.0,
+        ..State::sinus(hr, 15.0)
     }
 }
 
@@ -271,4 +267,130 @@ fn premature_beats_come_early_and_ventricular_ones_pause_and_are_wide() {
         "{:?}",
         inner(BeatKind::Ventricular)
     );
+}
+
+/// Ventricular tachycardia: every beat ventricular, regular, at the state's rate.
+#[test]
+fn vt_is_a_regular_run_of_ventricular_beats_at_its_rate() {
+    let mut clock = BeatClock::new(stream(7, "P-7", "beats"), Hrv::default());
+    let s = synthesize(
+        &mut clock,
+        &state(180.0, Rhythm::VentricularTachycardia),
+        60.0,
+    );
+    // The first beat was decided before (the clock draws one beat ahead).
+    assert!(s.beats[1..].iter().all(|b| b.kind == BeatKind::Ventricular));
+    let rr: Vec<f64> = s.beats.windows(2).map(|w| w[1].r_ms - w[0].r_ms).collect();
+    let (m, sd) = mean_sd(&rr);
+    assert!(
+        (60_000.0 / m - 180.0).abs() < 3.0,
+        "rate {:.1}",
+        60_000.0 / m
+    );
+    assert!(sd / m < 0.05, "VT CV {:.3}", sd / m);
+}
+
+/// VF and asystole: no beats, and a flat pleth (no pulse); VF's ECG undulates at 4-7 Hz with
+/// no QRS, asystole's stays within the noise.
+#[test]
+fn vf_and_asystole_have_no_beats_and_no_pulse() {
+    let mut clock = BeatClock::new(stream(8, "P-8", "beats"), Hrv::default());
+    let _ = synthesize(&mut clock, &state(80.0, Rhythm::Sinus), 5.0);
+    let vf = synthesize(
+        &mut clock,
+        &state(0.0, Rhythm::VentricularFibrillation),
+        20.0,
+    );
+    assert!(vf.beats.is_empty());
+    assert!(vf.pleth.iter().all(|v| *v == 0.0), "VF has no pulse");
+    let (lo, hi) = vf
+        .ecg
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    assert!(hi - lo > 0.4 && hi < 0.7, "VF amplitude {lo}..{hi} mV");
+    // Zero crossings of the mean-removed signal: 4-7 Hz is 8-14 a second.
+    let m = vf.ecg.iter().sum::<f32>() / vf.ecg.len() as f32;
+    let crossings = vf
+        .ecg
+        .windows(2)
+        .filter(|w| (w[0] - m).signum() != (w[1] - m).signum())
+        .count() as f64
+        / 20.0;
+    assert!((7.0..16.0).contains(&crossings), "{crossings} crossings/s");
+    let asys = synthesize(&mut clock, &state(0.0, Rhythm::Asystole), 10.0);
+    assert!(asys.beats.is_empty());
+    assert!(asys.pleth.iter().all(|v| *v == 0.0));
+    assert!(asys.ecg.iter().all(|v| v.abs() < 0.12), "asystole is flat");
+    // The heart starts again within a second.
+    let back = synthesize(&mut clock, &state(80.0, Rhythm::Sinus), 2.0);
+    assert!(back.beats.first().is_some_and(|b| b.r_ms < 1000.0));
+}
+
+/// A 2:1 block: two P waves per QRS, the blocked one halfway between.
+#[test]
+fn second_degree_block_has_two_p_waves_per_qrs() {
+    let mut clock = BeatClock::new(stream(9, "P-9", "beats"), Hrv::default());
+    let s = synthesize(&mut clock, &state(36.0, Rhythm::SecondDegreeBlock), 30.0);
+    let mut blocked = Vec::new();
+    for w in s.beats.windows(2) {
+        let t = w[1].r_ms - 170.0 - (w[1].r_ms - w[0].r_ms) / 2.0;
+        let i = (t * ECG_HZ / 1000.0).round() as usize;
+        blocked.push(f64::from(s.ecg[i]));
+    }
+    let mean = blocked.iter().sum::<f64>() / blocked.len() as f64;
+    assert!((0.1..0.22).contains(&mean), "blocked P {mean:.3} mV");
+}
+
+/// Artifacts act on the waveforms: a lead off flattens the ECG, motion on the electrodes
+/// makes large noise in VF's band, motion on the probe corrupts the pleth, a probe off
+/// flattens it.
+#[test]
+fn artifacts_corrupt_the_waveforms() {
+    let mut clock = BeatClock::new(stream(10, "P-10", "beats"), Hrv::default());
+    let st = state(75.0, Rhythm::Sinus);
+    let off = synthesize(
+        &mut clock,
+        &State {
+            ecg_artifact: Some(ArtifactKind::ProbeOff),
+            pleth_artifact: Some(ArtifactKind::ProbeOff),
+            ..st
+        },
+        5.0,
+    );
+    assert!(off.ecg.iter().all(|v| *v == 0.0));
+    assert!(off.pleth.iter().all(|v| *v == 0.0));
+    assert!(!off.beats.is_empty(), "the heart beats on under a lead off");
+    let clean = synthesize(&mut clock, &st, 20.0);
+    let moving = synthesize(
+        &mut clock,
+        &State {
+            ecg_artifact: Some(ArtifactKind::Motion),
+            pleth_artifact: Some(ArtifactKind::Motion),
+            ..st
+        },
+        20.0,
+    );
+    let sd = |x: &[f32]| {
+        let v: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
+        mean_sd(&v).1
+    };
+    assert!(sd(&moving.ecg) > 1.5 * sd(&clean.ecg), "ECG motion");
+    assert!(sd(&moving.pleth) > 1.5 * sd(&clean.pleth), "pleth motion");
+}
+
+/// Windows of any length hold the samples whose time falls inside them: 62.5 Hz in 1-s
+/// windows alternates 63 and 62 samples and adds up.
+#[test]
+fn sample_ranges_join_at_any_rate() {
+    let mut clock = BeatClock::new(stream(11, "P-11", "beats"), Hrv::default());
+    let st = state(75.0, Rhythm::Sinus);
+    let mut n = [0u64; 3];
+    for k in 0..10 {
+        let s = synthesize(&mut clock, &st, 1.0);
+        assert_eq!(s.first, n, "window {k}");
+        n[0] += s.ecg.len() as u64;
+        n[1] += s.pleth.len() as u64;
+        n[2] += s.resp.len() as u64;
+    }
+    assert_eq!(n, [2500, 1250, 625]);
 }

@@ -12,6 +12,7 @@ pub(super) struct Totals {
     pub(super) unsent: u64,
     pub(super) dropped: u64,
     pub(super) status_messages: u64,
+    pub(super) unledgered: u64,
     pub(super) resent: u64,
     pub(super) reconnects: u64,
     pub(super) outstanding: u64,
@@ -76,7 +77,7 @@ impl Shared {
                 lateness_us: m.lateness_us,
             });
         } else if m.attempts > 0 {
-            t.status_messages += 1;
+            t.unledgered += 1;
         }
         let wake = t.outstanding <= self.wake_at.load(Ordering::Relaxed);
         drop(t);

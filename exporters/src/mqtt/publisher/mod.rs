@@ -137,6 +137,9 @@ pub struct LiveReport {
     pub dropped: u64,
     /// Status messages (device and gateway) published.
     pub status_messages: u64,
+    /// Messages published outside the ledger: the site map, the lockstep clock, waveform
+    /// frames.
+    pub stream_messages: u64,
     /// Writes beyond the first (resends after reconnects).
     pub resent: u64,
     pub reconnects: u64,
@@ -477,6 +480,7 @@ impl Publisher {
             unsent: t.unsent,
             dropped: t.dropped,
             status_messages: t.status_messages,
+            stream_messages: t.unledgered,
             resent: t.resent,
             reconnects: t.reconnects,
             max_queue_depth: t.max_depth,
