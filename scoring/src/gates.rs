@@ -80,6 +80,13 @@ const METRICS: &[(&str, Kind, bool, bool, &str)] = &[
         true,
         "worst detection latency",
     ),
+    (
+        "cinc_score",
+        Kind::Ratio,
+        false,
+        false,
+        "PhysioNet/CinC 2015 score over its five arrhythmia classes; no value without them",
+    ),
     ("missed", Kind::Number, true, true, "conditions missed"),
     ("false_alerts", Kind::Number, true, false, "false alerts"),
     (
@@ -372,6 +379,7 @@ pub fn figure(card: &Scorecard, g: &Gate) -> Option<f64> {
             return delivered_ratio(|f| card.delivery.get(f.name()).copied().unwrap_or(0));
         }
         "backfill_completeness" => return card.drill.as_ref()?.backfill_completeness,
+        "cinc_score" => return card.cinc.as_ref()?.overall.score,
         "conditions_detected_late" => {
             return Some(card.drill.as_ref()?.conditions_detected_late as f64);
         }
