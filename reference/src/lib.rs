@@ -246,6 +246,9 @@ struct WaveformIn {
 struct Stack {
     /// Per ECG patch, its arrhythmia detector (waveform frames).
     detectors: BTreeMap<String, arrhythmia::Detector>,
+    /// Lockstep: ECG frames received since the last clock processed, and frames received in all.
+    held_frames: Vec<(WaveformIn, i64)>,
+    waveforms_received: u64,
     cfg: ReferenceConfig,
     policy: Policy,
     client: Client,
@@ -307,19 +310,34 @@ impl Stack {
         self.echo.clear();
     }
 
-    /// A waveform frame: the ECG goes to its device's arrhythmia detector.
+    /// A waveform frame: the ECG goes to its device's arrhythmia detector (lock-stepped: held
+    /// until the clock that covers it, like telemetry, so alerts are reproducible).
     fn waveform(&mut self, payload: &[u8]) {
+        self.waveforms_received += 1;
         let Ok(w) = serde_json::from_slice::<WaveformIn>(payload) else {
             self.report.malformed += 1;
+            self.try_clock();
             return;
         };
-        if w.signal != "ecg_ii" {
-            return;
+        if w.signal == "ecg_ii" {
+            match parse_iso_ms(&w.ts) {
+                Some(ts) if w.factor.is_finite() => {
+                    if self.cfg.lockstep {
+                        self.held_frames.push((w, ts));
+                    } else {
+                        self.frame(w, ts);
+                    }
+                }
+                _ => self.report.malformed += 1,
+            }
         }
-        let (Some(ts), true) = (parse_iso_ms(&w.ts), w.factor.is_finite()) else {
-            self.report.malformed += 1;
-            return;
-        };
+        if self.cfg.lockstep {
+            self.try_clock();
+        }
+    }
+
+    /// One ECG frame through its device's detector.
+    fn frame(&mut self, w: WaveformIn, ts: i64) {
         self.report.waveform_frames += 1;
         // A sample that is not a number is 0 (a lead-off amplifier's flat line).
         let data: Vec<f64> = w
@@ -377,6 +395,7 @@ impl Stack {
             Some(c) => {
                 if std::mem::take(&mut self.rebaseline) {
                     self.telemetry_received = self.telemetry_received.max(c.telemetry);
+                    self.waveforms_received = self.waveforms_received.max(c.waveforms);
                 }
                 // A newer clock while one still waits for telemetry that never came (lost at
                 // QoS 0, or dropped): the twin has given up waiting; answer the old one with
@@ -393,9 +412,10 @@ impl Stack {
 
     /// Lockstep: once everything the waiting clock covers has arrived, answers it.
     fn try_clock(&mut self) {
+        let (telemetry, waveforms) = (self.telemetry_received, self.waveforms_received);
         if let Some((topic, c)) = self
             .waiting
-            .take_if(|(_, c)| self.telemetry_received >= c.telemetry)
+            .take_if(|(_, c)| telemetry >= c.telemetry && waveforms >= c.waveforms)
         {
             self.answer(&topic, &c);
         }
@@ -426,6 +446,12 @@ impl Stack {
 
     /// Lockstep: the telemetry held so far, in a fixed order.
     fn process_held(&mut self) {
+        // Waveform frames first, per device in order (alerts from them in a fixed order).
+        let mut frames = std::mem::take(&mut self.held_frames);
+        frames.sort_by(|a, b| (&a.0.device, a.0.seq).cmp(&(&b.0.device, b.0.seq)));
+        for (w, ts) in frames {
+            self.frame(w, ts);
+        }
         let mut held = std::mem::take(&mut self.held);
         held.sort_by(|a, b| (a.0.ts_ms, &a.0.device, a.1).cmp(&(b.0.ts_ms, &b.0.device, b.1)));
         for (r, seq) in held.drain(..) {
@@ -526,6 +552,8 @@ impl ReferenceStack {
         let (mut sub, ready) = Subscription::new(client.clone(), topics);
         let mut stack = Stack {
             detectors: BTreeMap::new(),
+            held_frames: Vec::new(),
+            waveforms_received: 0,
             policy: Policy::new(cfg.policy),
             cfg,
             client: client.clone(),

@@ -390,6 +390,25 @@ fn the_reference_stack_catches_arrhythmias_on_the_wire_and_falls_for_a_lead_off(
     );
     let cinc = &card["cinc"]["overall"];
     assert_eq!(cinc["fn"], serde_json::json!(0), "{cinc}");
+    // Lock-stepped, frames included: the same alerts, stamped the same, in another run.
+    let again = tmp.path().join("again");
+    run_scenario(
+        scenario.to_str().unwrap(),
+        &again,
+        &[
+            "--live",
+            "--with-reference-stack",
+            "news2",
+            "--speed",
+            "max",
+        ],
+    );
+    let alerts = |d: &Path| std::fs::read_to_string(d.join("alerts.jsonl")).unwrap();
+    assert_eq!(
+        alerts(&out),
+        alerts(&again),
+        "the same alerts in another run"
+    );
     let m = read_manifest(&out);
     let stream = m["live"]["stream_messages"].as_u64().unwrap();
     // 3 patients x 3 signals x 1,200 steps, the site map, and the lockstep clock (every 5 s,

@@ -200,7 +200,7 @@ impl LiveSink {
                 });
             }
         }
-        self.publisher.send(batch)?;
+        self.publisher.send_waveforms(batch)?;
         Ok(())
     }
 }

@@ -88,7 +88,14 @@ pub struct ClockMsg {
     pub step_ms: i64,
     /// Telemetry messages published before this clock message.
     pub telemetry: u64,
+    /// Waveform frames published before it (absent when none: a run without waveforms).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waveforms: u64,
     pub sync: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ClockMsg {
@@ -302,6 +309,7 @@ impl SimClockOut {
             sim_time: format_iso_ms(sim_ms),
             step_ms: self.step_ms,
             telemetry: publisher.telemetry(),
+            waveforms: publisher.waveforms(),
             sync: self.mode.name().into(),
         };
         let payload = serde_json::to_string(&msg).expect("a clock message serialises");
@@ -371,6 +379,7 @@ impl SimClockOut {
 pub struct ClockSender {
     tx: super::publisher::BatchSender,
     telemetry: Arc<AtomicU64>,
+    waveforms: Arc<AtomicU64>,
     /// The publisher's own connection (not a gateway's: a ward's link going down must not
     /// hold up the clock).
     conn: u32,
@@ -381,12 +390,17 @@ impl ClockSender {
         Some(Self {
             tx: p.batch_sender()?,
             telemetry: p.telemetry_counter(),
+            waveforms: p.waveform_counter(),
             conn: p.control(),
         })
     }
 
     fn telemetry(&self) -> u64 {
         self.telemetry.load(Ordering::Acquire)
+    }
+
+    fn waveforms(&self) -> u64 {
+        self.waveforms.load(Ordering::Acquire)
     }
 
     fn send(&self, mut m: OutMsg) -> Result<(), LiveError> {
@@ -527,8 +541,19 @@ mod tests {
             sim_time: "2026-03-02T00:04:59.000Z".into(),
             step_ms: 1000,
             telemetry: 5231,
+            waveforms: 0,
             sync: "lockstep".into(),
         };
+        assert!(!serde_json::to_string(&m).unwrap().contains("waveforms"));
+        let with = ClockMsg {
+            waveforms: 900,
+            ..m.clone()
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        crate::wire::schemas::WireSchemas::load()
+            .check(text.as_bytes())
+            .expect("a valid clock message with waveforms");
+        assert_eq!(ClockMsg::decode(text.as_bytes()), Some(with));
         let s = serde_json::to_string(&m).expect("serialises");
         let schemas = crate::wire::schemas::WireSchemas::load();
         schemas.check(s.as_bytes()).expect("a valid clock message");

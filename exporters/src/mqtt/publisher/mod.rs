@@ -182,6 +182,8 @@ pub struct Publisher {
     connections: usize,
     /// Telemetry messages handed over so far (the clock message says how many went before it).
     telemetry: Arc<AtomicU64>,
+    /// Waveform frames handed over so far (likewise).
+    waveforms: Arc<AtomicU64>,
 }
 
 /// Hands batches to the publisher's queue from elsewhere (the clock of [`super::sync`]),
@@ -354,6 +356,7 @@ impl Publisher {
             thread: Some(thread),
             connections: links,
             telemetry: Arc::new(AtomicU64::new(0)),
+            waveforms: Arc::new(AtomicU64::new(0)),
         };
         for _ in 0..n {
             match ready_rx.recv_timeout(CONNECT_TIMEOUT + Duration::from_secs(2)) {
@@ -443,6 +446,19 @@ impl Publisher {
     /// Telemetry messages handed over so far.
     pub fn telemetry_counter(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.telemetry)
+    }
+
+    /// Hands a batch of waveform frames over (counted for the clock message).
+    pub fn send_waveforms(&self, batch: Vec<OutMsg>) -> Result<(), LiveError> {
+        let n = batch.len() as u64;
+        self.send(batch)?;
+        self.waveforms.fetch_add(n, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Waveform frames handed over so far.
+    pub fn waveform_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.waveforms)
     }
 
     /// Fates decided since the last call (completion order).
