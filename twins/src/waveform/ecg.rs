@@ -173,7 +173,10 @@ fn at(t: f64, beats: &[Beat], p_waves: bool) -> f64 {
                 (w.offset_ms, w.width_ms)
             };
             let x = (dt - mu) / sd;
-            v += w.mv * (-0.5 * x * x).exp();
+            // Beyond 7 SD a wave is under 1e-10 of its height: not worth an exp.
+            if x.abs() < 7.0 {
+                v += w.mv * (-0.5 * x * x).exp();
+            }
         }
     }
     v
