@@ -46,15 +46,8 @@ fn waveforms(c: &mut Criterion) {
         let mut clock =
             BeatClock::new(wardtwin_sim::rng::stream(1, "P-1", "beats"), Hrv::default());
         let state = State {
-            heart_rate: 80.0,
-            resp_rate: 16.0,
             rhythm,
-            perfusion: 1.0,
-            systolic: 120.0,
-            pvc_per_min: 0.0,
-            pac_per_min: 0.0,
-            ecg_artifact: None,
-            pleth_artifact: None,
+            ..State::sinus(80.0, 16.0)
         };
         g.bench_function(name, |b| {
             b.iter(|| black_box(synthesize(&mut clock, &state, 10.0)))

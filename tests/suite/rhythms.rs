@@ -4,7 +4,6 @@
 //! ground truth with or without waveforms.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -55,18 +54,7 @@ print(json.dumps({
   'pleth_max': [float(np.max(pleth[i*125:(i+1)*125])) for i in range(secs)],
 }))
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(record)
-        .output()
-        .expect("python3 (with wfdb: .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json(script, record)
 }
 
 /// The first 5½ hours of cardiac-ward with W1-03's and W1-14's waveforms: W1-03's paroxysm of

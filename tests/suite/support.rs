@@ -152,3 +152,20 @@ pub fn external_reference_stack(
     );
     (stack, lines)
 }
+
+/// Runs a Python `script` (PhysioNet's `wfdb` and numpy available: .ci/run installs them) with
+/// `arg` and reads the JSON it prints; panics with its stderr if it fails.
+pub fn python_json(script: &str, arg: &Path) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(arg)
+        .output()
+        .expect("python3 (with wfdb: .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}

@@ -1,14 +1,13 @@
 //! WFDB records read back by PhysioNet's own Python package (`wfdb`, installed by .ci/run):
-//! the independent reader the heart-rhythms issue asks for. The writer is groundwork (the
-//! twin does not write waveforms yet); these records come from the waveform synthesiser.
-
-use std::process::Command;
+//! the independent reader the heart-rhythms issue asks for. These records come straight from the
+//! synthesiser and the batch writer; a run's streamed records are read back in
+//! tests/suite/rhythms.rs.
 
 use wardtwin_exporters::wfdb::{Annotation, Signal, write_annotations, write_record};
 use wardtwin_sim::rng::stream;
 use wardtwin_twins::waveform::{BeatClock, ECG_HZ, Hrv, RESP_HZ, Rhythm, State, synthesize};
 
-use super::support::temp_dir;
+use super::support::{python_json, temp_dir};
 
 #[test]
 fn wfdb_reads_back_the_samples_and_beats_written() {
@@ -83,18 +82,7 @@ print(json.dumps({
   'ann_fs': a.fs,
 }))
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(tmp.path().join("W1-03"))
-        .output()
-        .expect("python3 (with wfdb: .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = python_json(script, &tmp.path().join("W1-03"));
     assert_eq!(v["fs"], serde_json::json!(62.5));
     assert_eq!(v["names"], serde_json::json!(["ECG II", "PLETH", "RESP"]));
     assert_eq!(v["spf"], serde_json::json!([4, 2, 1]));

@@ -393,20 +393,31 @@ pub fn truth_frame(rows: &[TruthVitals], dir: &Directory) -> PolarsResult<DataFr
     )
 }
 
+/// `patient_id` and `bed_id` of the patients of a table's rows.
+fn patient_columns(
+    dir: &Directory,
+    patients: impl Iterator<Item = wardtwin_sim::records::PatientIx> + Clone,
+) -> [Column; 2] {
+    [
+        strings(
+            "patient_id",
+            patients.clone().map(|p| dir.patient(p).id.as_str()),
+        ),
+        strings(
+            "bed_id",
+            patients.map(|p| dir.bed_of_patient(p).id.as_str()),
+        ),
+    ]
+}
+
 pub fn episodes_frame(rows: &[EpisodeRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let [patient, bed] = patient_columns(dir, rows.iter().map(|r| r.patient));
     frame(
         rows.len(),
         vec![
             u32s("episode_id", rows.iter().map(|r| r.id)),
-            strings(
-                "patient_id",
-                rows.iter().map(|r| dir.patient(r.patient).id.as_str()),
-            ),
-            strings(
-                "bed_id",
-                rows.iter()
-                    .map(|r| dir.bed_of_patient(r.patient).id.as_str()),
-            ),
+            patient,
+            bed,
             strings("kind", rows.iter().map(|r| r.kind.name())),
             times("onset_time", rows.iter().map(|r| r.onset_ms)),
             Int64Chunked::from_iter_values(s("develop_ms"), rows.iter().map(|r| r.develop_ms))
@@ -429,19 +440,13 @@ pub fn episodes_frame(rows: &[EpisodeRecord], dir: &Directory) -> PolarsResult<D
 }
 
 pub fn rhythms_frame(rows: &[RhythmRecord], dir: &Directory) -> PolarsResult<DataFrame> {
+    let [patient, bed] = patient_columns(dir, rows.iter().map(|r| r.patient));
     frame(
         rows.len(),
         vec![
             u32s("rhythm_id", rows.iter().map(|r| r.id)),
-            strings(
-                "patient_id",
-                rows.iter().map(|r| dir.patient(r.patient).id.as_str()),
-            ),
-            strings(
-                "bed_id",
-                rows.iter()
-                    .map(|r| dir.bed_of_patient(r.patient).id.as_str()),
-            ),
+            patient,
+            bed,
             strings("rhythm", rows.iter().map(|r| r.rhythm.name())),
             strings(
                 "mit_label",

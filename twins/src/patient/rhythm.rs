@@ -30,7 +30,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use wardtwin_sim::conditions::{ConditionRecord, rhythm_condition};
 use wardtwin_sim::news2::Acvpu;
-use wardtwin_sim::records::{Rhythm, RhythmOrigin, RhythmRecord};
+use wardtwin_sim::records::{Rhythm, RhythmRecord};
 use wardtwin_sim::rng::SimRng;
 use wardtwin_sim::time::SimMillis;
 
@@ -163,13 +163,9 @@ impl HeartRhythm {
                 ended = true;
             }
         }
-        // The latest spell under way wins (a VT inside a paroxysm of AF); permanent AF is
-        // what is left between them.
-        let spell = self
-            .spells
-            .iter()
-            .rev()
-            .find(|s| s.record.origin != RhythmOrigin::Chronic && s.active(now));
+        // The latest spell under way wins (a VT inside a paroxysm of AF); permanent AF (on the
+        // patient's physiology, not a spell here) is what is left between them.
+        let spell = self.spells.iter().rev().find(|s| s.active(now));
         let (rhythm, rate) = match spell {
             Some(s) => (s.record.rhythm, f64::from(s.record.rate)),
             None if self.chronic_af => (Rhythm::AtrialFibrillation, 0.0),

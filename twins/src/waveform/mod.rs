@@ -1,6 +1,6 @@
-//! Waveform synthesis: the groundwork of the heart-rhythms issue. Beat timing from the
-//! patient's heart rate, with heart-rate variability and respiratory sinus arrhythmia
-//! ([`rr`]), and premature ventricular and atrial beats at a rate per minute; an ECG lead II
+//! Waveform synthesis (docs/rhythms.md). Beat timing from the patient's ventricular rate and
+//! rhythm, with heart-rate variability and respiratory sinus arrhythmia ([`rr`]), and premature
+//! ventricular and atrial beats at a rate per minute; an ECG lead II
 //! as a sum of Gaussian waves around each R peak, the form of
 //! McSharry et al.'s ECGSYN (IEEE TBME 2003, 50:289) written in time rather than phase
 //! ([`ecg`]); a photoplethysmogram with one pulse per perfusing beat after the pulse transit
