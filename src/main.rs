@@ -1,29 +1,9 @@
-//! `wardtwin`: the command-line program.
-//!
-//! Orchestration only: scenario → app → sinks → summary. The model lives in `twins`, the engine
-//! in `sim`, file formats in `exporters`.
+//! `wardtwin`: the command-line program (its orchestration is the `wardtwin` library).
 
-/// `println!` that survives a closed stdout (`wardtwin run … | head -3`): once a write fails
-/// with a broken pipe, output stops quietly and the work goes on (a run still writes its files).
-macro_rules! outln {
-    () => {
-        $crate::stdout_line(format_args!(""))
-    };
-    ($($arg:tt)*) => {
-        $crate::stdout_line(format_args!($($arg)*))
-    };
-}
-
-mod realism;
-mod run;
-mod score;
-mod signals;
-
-use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
+use wardtwin::{outln, realism, run, score, stdout_closed};
 
 #[derive(Parser)]
 #[command(
@@ -59,27 +39,6 @@ enum Command {
     Realism(realism::RealismArgs),
     /// A reference system under test: reads the twin's MQTT telemetry, publishes alerts.
     ReferenceStack(score::ReferenceArgs),
-}
-
-static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
-
-/// Writes one line to stdout; after a broken pipe, nothing more (see [`outln!`]).
-pub fn stdout_line(args: std::fmt::Arguments<'_>) {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
-    if let Err(e) = written.and_then(|()| out.flush()) {
-        // The reader went away (`| head`), or stdout is gone: stop printing, quietly.
-        let _ = e;
-        STDOUT_CLOSED.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Whether stdout's reader has gone away.
-pub fn stdout_closed() -> bool {
-    STDOUT_CLOSED.load(Ordering::Relaxed)
 }
 
 /// Exit codes: 0 done (every gate passed), 1 a gate failed, 2 an error (or a usage error,

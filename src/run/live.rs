@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
 use wardtwin_exporters::ParquetSink;
@@ -15,6 +15,7 @@ use wardtwin_exporters::mqtt::{
     LiveOptions, LiveReport, LiveSink, LiveStats, Pacer, Publisher, Scope, SimClockOut, SyncMode,
     SyncPoint,
 };
+use wardtwin_exporters::runfolder::manifest::LiveManifest;
 use wardtwin_exporters::wire::{WireDirectory, slug};
 use wardtwin_reference::{ReferenceConfig, ReferenceStack};
 use wardtwin_scenarios::Scenario;
@@ -43,6 +44,26 @@ impl Broker {
     pub fn through(&self) -> &LiveOptions {
         self.proxy.as_ref().map_or(&self.opts, |p| &p.opts)
     }
+}
+
+/// What the manifest says of a live run's broker and stream.
+pub(super) fn live_manifest(
+    live: &Option<Broker>,
+    report: &Option<Arc<Mutex<Option<LiveReport>>>>,
+) -> Option<LiveManifest> {
+    live.as_ref().map(|b| LiveManifest {
+        broker: b.opts.broker.to_string(),
+        embedded: b.embedded.is_some(),
+        fault_proxy: b.proxy.as_ref().map(|p| p.proxy.stats()),
+        qos: b.opts.qos,
+        connection: b.opts.connection.name(),
+        speed: b.opts.speed.name(),
+        topic_prefix: b.opts.prefix.clone(),
+        report: report
+            .as_ref()
+            .and_then(|r| r.lock().ok().and_then(|g| g.clone()))
+            .unwrap_or_default(),
+    })
 }
 
 /// Connects to `--broker`, or starts the embedded broker (`--live`); `None` for a file run.

@@ -31,6 +31,7 @@ pub const WAVEFORMS_DIR: &str = "waveforms";
 
 pub use args::{BrokerSecurity, RunArgs};
 use delivery::{Delivery, delivery_verdict};
+pub use summary::manifest;
 
 fn prepare_out(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)
@@ -243,8 +244,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         seed,
         interrupted,
         &dir,
-        &live,
-        &wired.live_report,
+        "wardtwin",
+        live::live_manifest(&live, &wired.live_report),
     )?;
     summary::print(
         &manifest,

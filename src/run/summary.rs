@@ -1,18 +1,14 @@
 //! The end of a run: `manifest.json`, and the summary on the terminal.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use wardtwin_exporters::mqtt::LiveReport;
 use wardtwin_exporters::runfolder::manifest::{
     FileEntry, LiveManifest, Manifest, Program, RUN_FORMAT, ScenarioRef,
 };
 use wardtwin_scenarios::Scenario;
 use wardtwin_sim::time::{format_duration, format_iso_ms};
 use wardtwin_sim::{Directory, SinkReport};
-
-use super::live::Broker;
 
 /// Peak resident memory of this process, from /proc (Linux).
 fn peak_rss_bytes() -> Option<u64> {
@@ -22,17 +18,19 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// What the run wrote, as `manifest.json` says it (written into `out`).
+/// What the run wrote, as `manifest.json` says it (written into `out`): `program` is the
+/// program that ran it (`wardtwin`, or `wardtwin-viz` for a trainer's session), `live` what
+/// became of the live stream.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn manifest(
+pub fn manifest(
     out: &Path,
     reports: &[SinkReport],
     scenario: &Scenario,
     seed: u64,
     interrupted: bool,
     dir: &Directory,
-    live: &Option<Broker>,
-    live_report: &Option<Arc<Mutex<Option<LiveReport>>>>,
+    program: &'static str,
+    live: Option<LiveManifest>,
 ) -> Result<Manifest> {
     let mut files = Vec::new();
     for r in reports {
@@ -52,7 +50,7 @@ pub(super) fn manifest(
     let manifest = Manifest {
         format: RUN_FORMAT,
         program: Program {
-            name: "wardtwin",
+            name: program,
             version: env!("CARGO_PKG_VERSION"),
         },
         scenario: ScenarioRef {
@@ -73,19 +71,7 @@ pub(super) fn manifest(
         files,
         gates: scenario.gates.clone(),
         chronic: scenario.chronic_dont_care.then_some("dont_care"),
-        live: live.as_ref().map(|b| LiveManifest {
-            broker: b.opts.broker.to_string(),
-            embedded: b.embedded.is_some(),
-            fault_proxy: b.proxy.as_ref().map(|p| p.proxy.stats()),
-            qos: b.opts.qos,
-            connection: b.opts.connection.name(),
-            speed: b.opts.speed.name(),
-            topic_prefix: b.opts.prefix.clone(),
-            report: live_report
-                .as_ref()
-                .and_then(|r| r.lock().ok().and_then(|g| g.clone()))
-                .unwrap_or_default(),
-        }),
+        live,
     };
     manifest
         .write(&out.join("manifest.json"))

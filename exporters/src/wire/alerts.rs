@@ -202,6 +202,11 @@ impl MessageLog {
         self.lines
     }
 
+    /// Writes what is buffered (a log whose lines must survive the program being killed).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
     pub fn finish(mut self) -> std::io::Result<u64> {
         self.out.flush()?;
         Ok(self.lines)

@@ -1,6 +1,6 @@
 use wardtwin_sim::records::{
-    BatteryLevel, BedIx, DeviceEventKind, DeviceIx, DeviceKind, MAX_OBS, Metric, NO_SOURCE,
-    ObsStatus, Observation, PatientIx, StatusReason, StatusReport,
+    BatteryLevel, BedIx, DeviceEventKind, DeviceIx, DeviceKind, Metric, ObsStatus, PatientIx,
+    StatusReason, StatusReport,
 };
 use wardtwin_sim::{BedInfo, DeviceInfo, PatientInfo};
 
@@ -47,27 +47,14 @@ fn directory() -> Directory {
 }
 
 fn reading(device: u32, obs: &[(Metric, Option<f32>, ObsStatus)]) -> Reading {
-    let mut o = [Observation {
-        metric: Metric::HeartRate,
-        value: None,
-        status: ObsStatus::Ok,
-        source: NO_SOURCE,
-    }; MAX_OBS];
-    for (i, (m, v, s)) in obs.iter().enumerate() {
-        o[i] = Observation {
-            metric: *m,
-            value: *v,
-            status: *s,
-            source: NO_SOURCE,
-        };
-    }
+    let (o, len) = Reading::pack(obs);
     Reading {
         device: DeviceIx(device),
         seq: 41,
         sim_ms: 1_772_438_400_000,
         device_ms: 1_772_438_401_234,
         battery_pct: 87.46,
-        len: obs.len() as u8,
+        len,
         obs: o,
     }
 }

@@ -346,6 +346,26 @@ impl Reading {
     pub fn observations(&self) -> &[Observation] {
         &self.obs[..usize::from(self.len)]
     }
+
+    /// The observations `(metric, value, status)` as an emission's array (at most
+    /// [`MAX_OBS`]; the rest empty) and their count: for readings built by hand (tests, tools).
+    pub fn pack(obs: &[(Metric, Option<f32>, ObsStatus)]) -> ([Observation; MAX_OBS], u8) {
+        let mut o = [Observation {
+            metric: Metric::HeartRate,
+            value: None,
+            status: ObsStatus::Ok,
+            source: NO_SOURCE,
+        }; MAX_OBS];
+        for (slot, (metric, value, status)) in o.iter_mut().zip(obs) {
+            *slot = Observation {
+                metric: *metric,
+                value: *value,
+                status: *status,
+                source: NO_SOURCE,
+            };
+        }
+        (o, obs.len().min(MAX_OBS) as u8)
+    }
 }
 
 /// A reading as it went upstream: what the telemetry table and the wire get. The forwarding

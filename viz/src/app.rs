@@ -1,0 +1,507 @@
+//! Assembly: the command line, the session, and the Bevy app, in a window or offscreen (an
+//! image render target with the egui context on its camera, for `--screenshot` and for
+//! `--bench-frames` where there is no display).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::asset::RenderAssetUsages;
+use bevy::camera::RenderTarget;
+use bevy::prelude::*;
+use bevy::render::render_resource::{TextureFormat, TextureUsages};
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+use bevy::window::{ExitCondition, PrimaryWindow};
+use bevy::winit::WinitPlugin;
+use bevy_egui::{
+    EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext,
+};
+use wardtwin_sim::time::parse_duration;
+
+use crate::live::{self, Command, Handle as Session, SessionConfig, Shared};
+use crate::model::Priority;
+use crate::scene::{self, Plan, ViewXf};
+use crate::{Frame, FrameStatus, ScreenSize, ScreenshotSpec, UiState};
+
+/// `wardtwin-viz SCENARIO|RUN [options]`
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "wardtwin-viz",
+    version,
+    about = "wardtwin's visual ward for trainers"
+)]
+pub struct Args {
+    /// A built-in scenario name (`wardtwin list`) or a scenario file.
+    pub source: String,
+    /// Overrides the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated seconds per wall second: 1, 10, 60, any number, or `max`.
+    #[arg(long, default_value = "1")]
+    pub speed: String,
+    /// The session's run folder [default: runs/<scenario>-<seed>-session].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads of the twin's compute pool.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Start paused.
+    #[arg(long)]
+    pub paused: bool,
+    /// Start in the instructor's view (the truth instead of what the monitors show).
+    #[arg(long)]
+    pub truth: bool,
+    /// Select this bed at the start (its waveforms on the central station).
+    #[arg(long, value_name = "BED")]
+    pub select: Option<String>,
+    /// Render one picture offscreen (no window, no X server) and exit.
+    #[arg(long, value_name = "FILE")]
+    pub screenshot: Option<PathBuf>,
+    /// The simulation time of the screenshot: an offset from the epoch (`10:30`, `90m`).
+    #[arg(long, value_name = "TIME", requires = "screenshot")]
+    pub at: Option<String>,
+    /// The picture's size (logical pixels), `WIDTHxHEIGHT`.
+    #[arg(long, value_name = "WxH", default_value = "1280x800")]
+    pub size: String,
+    /// Render this many frames, print the frame-time percentiles and exit (offscreen when
+    /// there is no display).
+    #[arg(long, value_name = "N")]
+    pub bench_frames: Option<u32>,
+}
+
+fn parse_speed(s: &str) -> Result<f64> {
+    if s == "max" {
+        return Ok(f64::INFINITY);
+    }
+    let v: f64 = s
+        .trim_end_matches(['x', '×'])
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--speed {s:?}: expected a number (1, 10, 60) or max"))?;
+    anyhow::ensure!(
+        v.is_finite() && v > 0.0 && v <= 1e6,
+        "--speed {s:?}: more than 0 and at most 1e6, or max"
+    );
+    Ok(v)
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| anyhow::anyhow!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 1280x800"))?;
+    let w: u32 = w
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--size {s:?}: bad width"))?;
+    let h: u32 = h
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--size {s:?}: bad height"))?;
+    anyhow::ensure!(
+        (320..=8192).contains(&w) && (240..=8192).contains(&h),
+        "--size {s:?}: 320x240 to 8192x8192"
+    );
+    Ok((w, h))
+}
+
+/// The scenario's text and its label, from a file or the library.
+fn scenario_text(source: &str) -> Result<(String, String)> {
+    let path = Path::new(source);
+    if path.is_file() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| anyhow::anyhow!("{source}: not UTF-8 text ({e})"))?;
+        return Ok((text, source.to_string()));
+    }
+    if path.is_dir() {
+        anyhow::bail!(
+            "{source} is a folder: replaying a run folder is not built yet (run a scenario, \
+             e.g. `wardtwin-viz quickstart`, or its session.toml)"
+        );
+    }
+    match wardtwin_scenarios::LIBRARY
+        .iter()
+        .find(|(n, _)| *n == source)
+    {
+        Some((n, t)) => Ok((t.to_string(), format!("library:{n}"))),
+        None => {
+            let names: Vec<&str> = wardtwin_scenarios::LIBRARY
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            anyhow::bail!(
+                "{source:?} is neither a scenario file nor a built-in scenario ({})",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// The session, for the view's systems.
+#[derive(Resource)]
+struct SessionRes {
+    shared: Arc<Shared>,
+    tx: Sender<Command>,
+}
+
+/// Frame times of `--bench-frames`.
+#[derive(Resource)]
+struct Bench {
+    left: u32,
+    last: Option<Instant>,
+    times_ms: Vec<f64>,
+}
+
+/// The screenshot's progress: frames rendered, and whether it was asked for.
+#[derive(Resource, Default)]
+struct Shot {
+    frames: u32,
+    requested: bool,
+    path: PathBuf,
+    image: Option<Handle<Image>>,
+}
+
+/// Runs the visual ward; returns when the window closes (or the screenshot or bench is done).
+pub fn run(args: Args) -> Result<()> {
+    let (text, label) = scenario_text(&args.source)?;
+    let speed = parse_speed(&args.speed)?;
+    let (width, height) = parse_size(&args.size)?;
+    let at_ms = args
+        .at
+        .as_deref()
+        .map(|a| parse_duration(a).map_err(|e| anyhow::anyhow!("--at {a:?}: {e}")))
+        .transpose()?;
+    // Parsed once here for its name and seed (the session parses its own copy).
+    let scenario = wardtwin_scenarios::parse(&text, &label).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(a) = at_ms {
+        anyhow::ensure!(
+            a >= 0 && a <= scenario.duration_ms,
+            "--at {:?}: the run lasts {}",
+            args.at.as_deref().unwrap_or(""),
+            wardtwin_sim::time::format_duration(scenario.duration_ms)
+        );
+    }
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| live::default_out(&scenario, seed));
+    let selected_bed = match &args.select {
+        Some(b) => Some(
+            scenario
+                .beds
+                .iter()
+                .position(|x| &x.id == b)
+                .ok_or_else(|| anyhow::anyhow!("--select {b:?}: no such bed"))?,
+        ),
+        None => None,
+    };
+    let shot = args.screenshot.as_ref().map(|p| ScreenshotSpec {
+        path: p.clone(),
+        width,
+        height,
+    });
+    // A screenshot steps as fast as it can to 15 s before its time (the waveform strip needs
+    // that much), selects its bed, then steps to the time.
+    let lead_ms = 15_000;
+    let cfg = SessionConfig {
+        text,
+        label,
+        seed: args.seed,
+        out: out.clone(),
+        speed: if shot.is_some() { f64::INFINITY } else { speed },
+        paused: args.paused,
+        threads: args.threads,
+        stop_at_ms: shot.as_ref().map(|_| (at_ms.unwrap_or(0) - lead_ms).max(0)),
+    };
+    let handle = live::start(cfg)?;
+    let mut ui = UiState::new(&scenario);
+    ui.truth = args.truth;
+    if shot.is_some() {
+        handle.wait_until_stopped()?;
+        let bed = selected_bed.or_else(|| most_urgent(&handle));
+        if let Some(b) = bed {
+            ui.selected = Some(b);
+            let p = handle.shared.model().beds[b].patient;
+            let _ = handle.tx.send(Command::Select(p));
+        }
+        let _ = handle.tx.send(Command::RunUntil(at_ms.unwrap_or(0)));
+        // RunUntil unpauses; wait for the session to stop again at the time.
+        handle.wait_for(at_ms.unwrap_or(0))?;
+        ui.screenshot = true;
+    } else if let Some(b) = selected_bed {
+        ui.selected = Some(b);
+        let p = handle.shared.model().beds[b].patient;
+        let _ = handle.tx.send(Command::Select(p));
+    }
+    let result = view(
+        &scenario,
+        &handle,
+        ui,
+        shot.as_ref(),
+        args.bench_frames,
+        (width, height),
+    );
+    let finished = handle.finish();
+    result?;
+    finished?;
+    if let Some(s) = &shot {
+        println!("{}", s.path.display());
+    }
+    eprintln!("session folder: {}", out.display());
+    Ok(())
+}
+
+/// The bed with the most urgent alarm now (for a screenshot without `--select`).
+fn most_urgent(handle: &Session) -> Option<usize> {
+    let m = handle.shared.model();
+    (0..m.beds.len())
+        .filter(|b| m.beds[*b].patient.is_some())
+        .max_by_key(|b| (m.bed_alarm(*b, false).0, std::cmp::Reverse(*b)))
+        .filter(|b| m.bed_alarm(*b, false).0 > Priority::None)
+}
+
+/// The Bevy app: in a window, or offscreen for a screenshot or a bench without a display.
+fn view(
+    scenario: &wardtwin_scenarios::Scenario,
+    handle: &Session,
+    ui: UiState,
+    shot: Option<&ScreenshotSpec>,
+    bench: Option<u32>,
+    (width, height): (u32, u32),
+) -> Result<()> {
+    let offscreen = shot.is_some()
+        || (bench.is_some()
+            && std::env::var_os("DISPLAY").is_none()
+            && std::env::var_os("WAYLAND_DISPLAY").is_none());
+    let mut app = App::new();
+    if offscreen {
+        app.add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    close_when_requested: false,
+                    ..default()
+                })
+                .disable::<WinitPlugin>(),
+        )
+        .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::ZERO));
+    } else {
+        app.add_plugins(DefaultPlugins.set(WindowPlugin {
+            primary_window: Some(Window {
+                title: format!("wardtwin-viz: {}", scenario.name),
+                resolution: (width, height).into(),
+                ..default()
+            }),
+            ..default()
+        }));
+    }
+    let first = handle.shared.model().clone();
+    app.add_plugins(EguiPlugin::default())
+        .insert_resource(ClearColor(Color::srgb(0.05, 0.06, 0.07)))
+        .insert_resource(Plan::of(scenario))
+        .insert_resource(ViewXf::default())
+        .insert_resource(ScreenSize(Vec2::new(width as f32, height as f32)))
+        .insert_resource(Frame(first))
+        .insert_resource(FrameStatus::default())
+        .insert_resource(ui)
+        .insert_resource(SessionRes {
+            shared: Arc::clone(&handle.shared),
+            tx: handle.tx.clone(),
+        })
+        .add_systems(Startup, scene::spawn_plan)
+        .add_systems(
+            Update,
+            (
+                copy_frame,
+                window_size,
+                (
+                    scene::update_beds,
+                    scene::update_fixtures,
+                    scene::update_movers,
+                ),
+                scene::place_camera,
+            )
+                .chain(),
+        )
+        .add_systems(EguiPrimaryContextPass, ui_system);
+    if offscreen {
+        let spec = shot.cloned().unwrap_or(ScreenshotSpec {
+            path: PathBuf::new(),
+            width,
+            height,
+        });
+        app.insert_resource(Shot {
+            path: spec.path.clone(),
+            ..default()
+        })
+        .add_systems(
+            Startup,
+            move |c: Commands,
+                  e: ResMut<EguiGlobalSettings>,
+                  i: ResMut<Assets<Image>>,
+                  s: ResMut<Shot>| {
+                offscreen_camera(c, e, i, s, spec.width, spec.height)
+            },
+        );
+        if shot.is_some() {
+            app.add_systems(Update, take_screenshot);
+        }
+    } else {
+        app.add_systems(Startup, |mut commands: Commands| {
+            commands.spawn(Camera2d);
+        });
+    }
+    if let Some(n) = bench {
+        app.insert_resource(Bench {
+            left: n,
+            last: None,
+            times_ms: Vec::with_capacity(n as usize),
+        })
+        .add_systems(Last, bench_frame);
+    }
+    app.run();
+    if let Some(b) = app.world_mut().remove_resource::<Bench>() {
+        report_bench(&b.times_ms, scenario, handle);
+    }
+    if let Some(s) = app.world().get_resource::<Shot>()
+        && shot.is_some()
+        && !s.path.is_file()
+    {
+        anyhow::bail!("the screenshot was not written to {}", s.path.display());
+    }
+    Ok(())
+}
+
+fn offscreen_camera(
+    mut commands: Commands,
+    mut egui: ResMut<EguiGlobalSettings>,
+    mut images: ResMut<Assets<Image>>,
+    mut shot: ResMut<Shot>,
+    width: u32,
+    height: u32,
+) {
+    egui.auto_create_primary_context = false;
+    let mut image = Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
+    image.asset_usage = RenderAssetUsages::default();
+    image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
+    let handle = images.add(image);
+    shot.image = Some(handle.clone());
+    commands.spawn((
+        Camera2d,
+        RenderTarget::Image(handle.into()),
+        PrimaryEguiContext,
+    ));
+}
+
+/// Frames before the picture is taken: egui lays its panels out over the first frames and the
+/// plan is fitted to what they leave.
+const SETTLE_FRAMES: u32 = 6;
+
+fn take_screenshot(mut commands: Commands, mut shot: ResMut<Shot>, ui: Res<UiState>) {
+    shot.frames += 1;
+    if shot.frames < SETTLE_FRAMES || shot.requested {
+        return;
+    }
+    let Some(image) = shot.image.clone() else {
+        return;
+    };
+    shot.requested = true;
+    if let Some(dir) = shot.path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // The map of the frame drawn last (frames are alike by now: nothing moves or blinks).
+    let mut map_path = shot.path.clone().into_os_string();
+    map_path.push(".json");
+    if let Ok(json) = serde_json::to_string_pretty(&ui.map) {
+        let _ = std::fs::write(PathBuf::from(map_path), json);
+    }
+    commands
+        .spawn(Screenshot::image(image))
+        .observe(save_to_disk(shot.path.clone()))
+        .observe(
+            |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+                exit.write(AppExit::Success);
+            },
+        );
+}
+
+fn copy_frame(session: Res<SessionRes>, mut frame: ResMut<Frame>, mut st: ResMut<FrameStatus>) {
+    frame.0.clone_from(&session.shared.model());
+    st.0.clone_from(&session.shared.status());
+}
+
+fn window_size(windows: Query<&Window, With<PrimaryWindow>>, mut size: ResMut<ScreenSize>) {
+    if let Ok(w) = windows.single() {
+        let s = Vec2::new(w.width(), w.height());
+        if s != size.0 {
+            size.0 = s;
+        }
+    }
+}
+
+fn ui_system(
+    mut contexts: EguiContexts,
+    frame: Res<Frame>,
+    st: Res<FrameStatus>,
+    plan: Res<Plan>,
+    mut xf: ResMut<ViewXf>,
+    mut ui: ResMut<UiState>,
+    session: Res<SessionRes>,
+) -> bevy::prelude::Result {
+    let ctx = contexts.ctx_mut()?;
+    let mut cmds = crate::station::draw(ctx, &frame.0, &st.0, &plan, &mut xf, &mut ui);
+    if ui.pending_select {
+        ui.pending_select = false;
+        if let Some(b) = ui.selected {
+            cmds.push(Command::Select(frame.0.beds[b].patient));
+        }
+    }
+    for c in cmds {
+        let _ = session.tx.send(c);
+    }
+    Ok(())
+}
+
+fn bench_frame(mut bench: ResMut<Bench>, mut exit: MessageWriter<AppExit>) {
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    if let Some(last) = bench.last {
+        bench
+            .times_ms
+            .push(now.duration_since(last).as_secs_f64() * 1000.0);
+        bench.left = bench.left.saturating_sub(1);
+    }
+    bench.last = Some(now);
+    if bench.left == 0 {
+        exit.write(AppExit::Success);
+    }
+}
+
+fn report_bench(times: &[f64], scenario: &wardtwin_scenarios::Scenario, handle: &Session) {
+    if times.is_empty() {
+        return;
+    }
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
+    let st = handle.shared.status();
+    let mean = t.iter().sum::<f64>() / t.len() as f64;
+    println!(
+        "{} frames of {} ({} beds): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({:.0} fps mean); \
+         simulation at {:.0} s simulated, last step {} us",
+        t.len(),
+        scenario.name,
+        scenario.beds.len(),
+        q(0.5),
+        q(0.99),
+        q(1.0),
+        1000.0 / mean,
+        (st.ticks_done as i64 * scenario.step_ms) as f64 / 1000.0,
+        st.step_us
+    );
+}

@@ -1,0 +1,373 @@
+//! The visual ward end to end: a real offscreen screenshot whose pixels are checked, an
+//! instructor's injection that `wardtwin run` reproduces byte for byte from the saved
+//! session, and a trainee's escalation that `wardtwin score` scores.
+//!
+//! The `wardtwin` binary is the one the headless build put in the same target folder (CI
+//! builds and tests the headless workspace first); the screenshot needs a Vulkan driver
+//! (Mesa's lavapipe where there is no GPU; `.ci/run` installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The headless `wardtwin` binary next to this test's target folder.
+fn wardtwin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = dir.join("wardtwin");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the headless workspace first (cargo build)",
+        bin.display()
+    );
+    bin
+}
+
+fn viz() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wardtwin-viz"));
+    // Vulkan loaders want a runtime dir; a CI container may have none.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    c
+}
+
+/// Where the tests keep what they produce (screenshots are build artefacts).
+fn out_dir(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("viz-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("output folder");
+    dir
+}
+
+fn run_ok(mut c: Command) -> String {
+    let out = c.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A pixel of an RGBA8 picture.
+struct Picture {
+    w: u32,
+    h: u32,
+    px: Vec<u8>,
+}
+
+impl Picture {
+    fn read(path: &Path) -> Self {
+        let img = image::open(path).expect("a PNG").to_rgba8();
+        Self {
+            w: img.width(),
+            h: img.height(),
+            px: img.into_raw(),
+        }
+    }
+    fn at(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * self.w + x) * 4) as usize;
+        [self.px[i], self.px[i + 1], self.px[i + 2]]
+    }
+    /// Pixels of a rectangle (logical = physical pixels offscreen) that pass `f`.
+    fn count(&self, r: [f32; 4], f: impl Fn([u8; 3]) -> bool) -> (usize, usize) {
+        let (x0, y0) = (r[0].max(0.0) as u32, r[1].max(0.0) as u32);
+        let (x1, y1) = ((r[2] as u32).min(self.w), (r[3] as u32).min(self.h));
+        let mut n = 0;
+        let mut total = 0;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                total += 1;
+                if f(self.at(x, y)) {
+                    n += 1;
+                }
+            }
+        }
+        (n, total)
+    }
+    /// Rows of a rectangle that hold at least one pixel passing `f`.
+    fn rows(&self, r: [f32; 4], f: impl Fn([u8; 3]) -> bool) -> usize {
+        let (x0, y0) = (r[0].max(0.0) as u32, r[1].max(0.0) as u32);
+        let (x1, y1) = ((r[2] as u32).min(self.w), (r[3] as u32).min(self.h));
+        (y0..y1)
+            .filter(|&y| (x0..x1).any(|x| f(self.at(x, y))))
+            .count()
+    }
+}
+
+fn red(c: [u8; 3]) -> bool {
+    c[0] > 180 && c[1] < 80 && c[2] < 80
+}
+fn green_trace(c: [u8; 3]) -> bool {
+    c[1] > 150 && c[0] < 140 && c[2] < 160
+}
+
+fn rect(v: &serde_json::Value) -> [f32; 4] {
+    let a = v.as_array().expect("a rect");
+    [0, 1, 2, 3].map(|i| a[i].as_f64().expect("number") as f32)
+}
+
+#[test]
+fn a_screenshot_at_10_30_shows_the_septic_patient_red_the_plan_and_a_waveform() {
+    let dir = out_dir("screenshot");
+    let png = dir.join("ward.png");
+    let mut c = viz();
+    c.args(["quickstart", "--screenshot"])
+        .arg(&png)
+        .args([
+            "--at", "10:30", "--size", "1280x800", "--select", "W1-07", "--out",
+        ])
+        .arg(dir.join("session"));
+    run_ok(c);
+    let pic = Picture::read(&png);
+    assert_eq!((pic.w, pic.h), (1280, 800));
+    // Where the app drew what (its own account), checked against the pixels.
+    let map: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("ward.png.json")).expect("the screenshot's map"),
+    )
+    .expect("JSON");
+    let tiles = map["tiles"].as_object().expect("tiles");
+    let septic = rect(&tiles["W1-07"]["head"]);
+    let (n, total) = pic.count(septic, red);
+    assert!(
+        n * 2 > total,
+        "W1-07's tile head is red: {n} of {total} pixels"
+    );
+    let mut calm = 0;
+    for (bed, t) in tiles {
+        let p = t["priority"].as_str().expect("priority");
+        let (n, total) = pic.count(rect(&t["head"]), red);
+        if p != "high" {
+            assert!(n * 10 < total, "{bed} ({p}) is not red: {n} of {total}");
+            calm += 1;
+        }
+    }
+    assert!(
+        calm >= 10,
+        "most of the visible ward is not in high alarm: {calm}"
+    );
+    // The floor plan: where the app says it drew the plan, inside the plan's area, the
+    // pixels are mostly not the background colour.
+    let area = rect(&map["plan"]);
+    let plan = rect(&map["plan_bounds"]);
+    assert!(
+        plan[0] >= area[0] - 1.0 && plan[2] <= area[2] + 1.0 && plan[2] - plan[0] > 300.0,
+        "the plan fills its area's width: {plan:?} in {area:?}"
+    );
+    let bg = [13u8, 15, 18];
+    let (drawn, total) = pic.count(plan, |c| c.iter().zip(bg).any(|(a, b)| a.abs_diff(b) > 6));
+    assert!(
+        drawn * 10 > total * 7,
+        "the plan is drawn: {drawn} of {total} pixels"
+    );
+    // The selected bed's ECG: green trace pixels over many rows (a waveform, not a line).
+    let strip = rect(&map["ecg_strip"]);
+    let (trace, _) = pic.count(strip, green_trace);
+    let rows = pic.rows(strip, green_trace);
+    assert!(trace > 300, "ECG trace pixels: {trace}");
+    assert!(rows > 15, "the ECG spans {rows} rows");
+}
+
+/// quickstart cut to 3 hours: a session runs it in seconds.
+fn short_quickstart(dir: &Path) -> PathBuf {
+    let text = wardtwin_scenarios::LIBRARY
+        .iter()
+        .find(|(n, _)| *n == "quickstart")
+        .expect("quickstart")
+        .1
+        .replace("duration = \"24h\"", "duration = \"3h\"");
+    // Without its gates: the trainee is scored, not judged.
+    let text = match text.find("\n[scoring]") {
+        Some(i) => format!("{}\n[scoring]\nchronic = \"dont_care\"\n", &text[..i]),
+        None => text,
+    };
+    // Events past 3 h are outside the run: keep the first two (06:30 and later are dropped).
+    let mut kept = String::new();
+    for block in text.split("\n[[event]]") {
+        if kept.is_empty() {
+            kept.push_str(block);
+            continue;
+        }
+        let at = block
+            .lines()
+            .find_map(|l| l.strip_prefix("at = \""))
+            .and_then(|l| l.split('"').next())
+            .unwrap_or("99:00");
+        let h: u32 = at.split(':').next().unwrap_or("99").parse().unwrap_or(99);
+        if h < 3 {
+            kept.push_str("\n[[event]]");
+            kept.push_str(block);
+        } else if let Some(rest) = block.find("\n[scoring]") {
+            kept.push_str(&block[rest..]);
+        }
+    }
+    let path = dir.join("quickstart-3h.toml");
+    std::fs::write(&path, kept).expect("scenario");
+    path
+}
+
+fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("run folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| {
+            (
+                p.file_name().expect("name").to_string_lossy().into_owned(),
+                std::fs::read(&p).expect("read"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored() {
+    use wardtwin_viz::live::{Command as C, SessionConfig, start};
+    let dir = out_dir("inject");
+    let scenario = short_quickstart(&dir);
+    let text = std::fs::read_to_string(&scenario).expect("text");
+    let session = dir.join("session");
+    let h = start(SessionConfig {
+        text,
+        label: scenario.display().to_string(),
+        seed: None,
+        out: session.clone(),
+        speed: f64::INFINITY,
+        paused: false,
+        threads: None,
+        stop_at_ms: Some(30 * 60_000),
+    })
+    .expect("starts");
+    h.wait_until_stopped().expect("reaches 00:30");
+    // The instructor starts a sepsis on W1-20 at 00:30, and pulls W1-05's oximeter probe.
+    let inj =
+        wardtwin_viz::inject::Injection::Deterioration(wardtwin_viz::inject::Deterioration::Sepsis);
+    let params = wardtwin_viz::inject::Params {
+        target: "W1-20".into(),
+        duration: "20m".into(),
+        develop: "1h".into(),
+    };
+    h.tx.send(C::Inject {
+        label: inj.label(&params),
+        toml: inj.toml(&params).expect("toml"),
+    })
+    .expect("send");
+    let probe = wardtwin_viz::inject::Injection::ProbeOff(wardtwin_viz::inject::Probe::Oximeter);
+    let p2 = wardtwin_viz::inject::Params {
+        target: "W1-05".into(),
+        ..params.clone()
+    };
+    h.tx.send(C::Inject {
+        label: probe.label(&p2),
+        toml: probe.toml(&p2).expect("toml"),
+    })
+    .expect("send");
+    // An injection the scenario refuses is reported, and the session goes on.
+    h.tx.send(C::Inject {
+        label: "nonsense".into(),
+        toml: "bed = \"W1-99\"\nkind = \"sepsis\"\ndevelop = \"1h\"\n".into(),
+    })
+    .expect("send");
+    // At 02:00 the trainee escalates W1-20's deterioration.
+    h.tx.send(C::RunUntil(120 * 60_000)).expect("send");
+    h.wait_for(120 * 60_000).expect("reaches 02:00");
+    h.tx.send(C::Escalate(wardtwin_viz::trainee::Escalation {
+        subject: "P-W1-20".into(),
+        class: "deterioration".into(),
+        priority: wardtwin_scoring::model::Priority::High,
+        device: None,
+        note: "looks septic".into(),
+    }))
+    .expect("send");
+    h.tx.send(C::RunUntil(3 * 3_600_000)).expect("send");
+    h.wait_for(3 * 3_600_000).expect("runs to the end");
+    assert_eq!(h.shared.status().ticks_done, 3 * 3_600);
+    let log = h.shared.status().log.clone();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("injection refused") && l.contains("W1-99")),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|l| l.contains(": injected ")).count(),
+        2,
+        "{log:?}"
+    );
+    h.finish().expect("finishes");
+
+    // The saved session has both events, at 00:30.
+    let saved = std::fs::read_to_string(session.join("session.toml")).expect("session.toml");
+    assert_eq!(saved.matches("at = \"30m\"").count(), 2, "{saved}");
+    // `wardtwin run` on it writes the same ground truth and telemetry, byte for byte.
+    let rerun = dir.join("rerun");
+    let mut c = Command::new(wardtwin());
+    c.arg("run")
+        .arg(session.join("session.toml"))
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&rerun);
+    run_ok(c);
+    let a = tables(&session);
+    let b = tables(&rerun);
+    assert!(
+        a.len() >= 8,
+        "tables: {:?}",
+        a.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        a.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        b.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name} differs between the session and its rerun");
+    }
+    // The injected sepsis is in the ground truth.
+    let episodes =
+        wardtwin_exporters::runfolder::read_table(&session, "episodes", &["bed_id", "kind"])
+            .expect("episodes");
+    let beds = wardtwin_exporters::runfolder::Cols::new(&episodes, &session, "episodes")
+        .str("bed_id")
+        .expect("bed_id");
+    assert!(
+        beds.iter().any(|b| b.as_deref() == Some("W1-20")),
+        "{beds:?}"
+    );
+
+    // The escalation is an alert in the run folder, and `wardtwin score` scores it.
+    let alerts = std::fs::read_to_string(session.join("alerts.jsonl")).expect("alerts.jsonl");
+    assert_eq!(alerts.lines().count(), 1, "{alerts}");
+    // The session scored itself at its end; `wardtwin score` gives the same card.
+    let own = std::fs::read(session.join("scorecard.json")).expect("the session's scorecard");
+    let mut c = Command::new(wardtwin());
+    c.arg("score").arg(&session).arg("--quiet");
+    run_ok(c);
+    assert!(
+        own == std::fs::read(session.join("scorecard.json")).expect("scorecard.json"),
+        "re-scoring the session gives a byte-identical scorecard.json"
+    );
+    let card: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(session.join("scorecard.json")).expect("scorecard.json"),
+    )
+    .expect("JSON");
+    let text = card.to_string();
+    assert!(text.contains("deterioration"), "{text}");
+    assert_eq!(card["overall"]["alerts"].as_u64(), Some(1), "{text}");
+    assert_eq!(
+        card["overall"]["true_alerts"].as_u64(),
+        Some(1),
+        "the escalation matched the injected sepsis: {text}"
+    );
+}
