@@ -21,7 +21,7 @@ use bevy_egui::{
 };
 use wardtwin_sim::time::parse_duration;
 
-use crate::live::{self, Command, Handle as Session, SessionConfig, Shared};
+use crate::live::{self, Command, SessionConfig, Shared};
 use crate::model::Priority;
 use crate::scene::{self, Plan, ViewXf};
 use crate::{Frame, FrameStatus, ScreenSize, ScreenshotSpec, UiState};
@@ -34,14 +34,16 @@ use crate::{Frame, FrameStatus, ScreenSize, ScreenshotSpec, UiState};
     about = "wardtwin's visual ward for trainers"
 )]
 pub struct Args {
-    /// A built-in scenario name (`wardtwin list`) or a scenario file.
+    /// A built-in scenario name (`wardtwin scenarios`), a scenario file, or a run folder to
+    /// replay.
     pub source: String,
     /// Overrides the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Simulated seconds per wall second: 1, 10, 60, any number, or `max`.
-    #[arg(long, default_value = "1")]
-    pub speed: String,
+    /// Simulated seconds per wall second: 1, 10, 60, any number, or `max` [default: 1; a
+    /// replay: 60].
+    #[arg(long)]
+    pub speed: Option<String>,
     /// The session's run folder [default: runs/<scenario>-<seed>-session].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -66,6 +68,10 @@ pub struct Args {
     /// The picture's size (logical pixels), `WIDTHxHEIGHT`.
     #[arg(long, value_name = "WxH", default_value = "1280x800")]
     pub size: String,
+    /// The reference stack's policy (`naive` or `news2`) on the central station: its alarms
+    /// in the alarm list and on the tiles, its alerts in reference-alerts.jsonl.
+    #[arg(long, value_name = "POLICY")]
+    pub with_reference_stack: Option<String>,
     /// Render this many frames, print the frame-time percentiles and exit (offscreen when
     /// there is no display).
     #[arg(long, value_name = "N")]
@@ -115,10 +121,7 @@ fn scenario_text(source: &str) -> Result<(String, String)> {
         return Ok((text, source.to_string()));
     }
     if path.is_dir() {
-        anyhow::bail!(
-            "{source} is a folder: replaying a run folder is not built yet (run a scenario, \
-             e.g. `wardtwin-viz quickstart`, or its session.toml)"
-        );
+        anyhow::bail!("{source} is a folder but not a run folder (it has no manifest.json)");
     }
     match wardtwin_scenarios::LIBRARY
         .iter()
@@ -150,7 +153,8 @@ struct SessionRes {
 struct Bench {
     left: u32,
     last: Option<Instant>,
-    times_ms: Vec<f64>,
+    /// Shared with the caller: `App::run` consumes the app's world.
+    times_ms: Arc<std::sync::Mutex<Vec<f64>>>,
 }
 
 /// The screenshot's progress: frames rendered, and whether it was asked for.
@@ -164,39 +168,30 @@ struct Shot {
 
 /// Runs the visual ward; returns when the window closes (or the screenshot or bench is done).
 pub fn run(args: Args) -> Result<()> {
+    if crate::replay::is_run_folder(Path::new(&args.source)) {
+        return run_replay(&args);
+    }
     let (text, label) = scenario_text(&args.source)?;
-    let speed = parse_speed(&args.speed)?;
-    let (width, height) = parse_size(&args.size)?;
-    let at_ms = args
-        .at
+    let speed = parse_speed(args.speed.as_deref().unwrap_or("1"))?;
+    let stack = args
+        .with_reference_stack
         .as_deref()
-        .map(|a| parse_duration(a).map_err(|e| anyhow::anyhow!("--at {a:?}: {e}")))
+        .map(|p| {
+            wardtwin_reference::PolicyKind::parse(p).ok_or_else(|| {
+                anyhow::anyhow!("--with-reference-stack {p:?}: expected naive or news2")
+            })
+        })
         .transpose()?;
+    let (width, height) = parse_size(&args.size)?;
     // Parsed once here for its name and seed (the session parses its own copy).
     let scenario = wardtwin_scenarios::parse(&text, &label).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(a) = at_ms {
-        anyhow::ensure!(
-            a >= 0 && a <= scenario.duration_ms,
-            "--at {:?}: the run lasts {}",
-            args.at.as_deref().unwrap_or(""),
-            wardtwin_sim::time::format_duration(scenario.duration_ms)
-        );
-    }
+    let at_ms = at_of(&args, &scenario)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| live::default_out(&scenario, seed));
-    let selected_bed = match &args.select {
-        Some(b) => Some(
-            scenario
-                .beds
-                .iter()
-                .position(|x| &x.id == b)
-                .ok_or_else(|| anyhow::anyhow!("--select {b:?}: no such bed"))?,
-        ),
-        None => None,
-    };
+    let selected_bed = bed_of(&args, &scenario)?;
     let shot = args.screenshot.as_ref().map(|p| ScreenshotSpec {
         path: p.clone(),
         width,
@@ -214,13 +209,14 @@ pub fn run(args: Args) -> Result<()> {
         paused: args.paused,
         threads: args.threads,
         stop_at_ms: shot.as_ref().map(|_| (at_ms.unwrap_or(0) - lead_ms).max(0)),
+        stack,
     };
     let handle = live::start(cfg)?;
     let mut ui = UiState::new(&scenario);
     ui.truth = args.truth;
     if shot.is_some() {
         handle.wait_until_stopped()?;
-        let bed = selected_bed.or_else(|| most_urgent(&handle));
+        let bed = selected_bed.or_else(|| most_urgent(&handle.shared));
         if let Some(b) = bed {
             ui.selected = Some(b);
             let p = handle.shared.model().beds[b].patient;
@@ -237,11 +233,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     let result = view(
         &scenario,
-        &handle,
+        (&handle.shared, &handle.tx),
         ui,
-        shot.as_ref(),
-        args.bench_frames,
-        (width, height),
+        (shot.as_ref(), args.bench_frames, (width, height)),
     );
     let finished = handle.finish();
     result?;
@@ -253,9 +247,80 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// `--at` as an offset from the epoch, inside the run.
+fn at_of(args: &Args, scenario: &wardtwin_scenarios::Scenario) -> Result<Option<i64>> {
+    let Some(a) = args.at.as_deref() else {
+        return Ok(None);
+    };
+    let ms = parse_duration(a).map_err(|e| anyhow::anyhow!("--at {a:?}: {e}"))?;
+    anyhow::ensure!(
+        ms >= 0 && ms <= scenario.duration_ms,
+        "--at {a:?}: the run lasts {}",
+        wardtwin_sim::time::format_duration(scenario.duration_ms)
+    );
+    Ok(Some(ms))
+}
+
+/// `--select` as a bed index.
+fn bed_of(args: &Args, scenario: &wardtwin_scenarios::Scenario) -> Result<Option<usize>> {
+    match &args.select {
+        Some(b) => Ok(Some(
+            scenario
+                .beds
+                .iter()
+                .position(|x| &x.id == b)
+                .ok_or_else(|| anyhow::anyhow!("--select {b:?}: no such bed"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Replays a run folder: its files read back, scrubbed on a timeline.
+fn run_replay(args: &Args) -> Result<()> {
+    anyhow::ensure!(
+        args.seed.is_none()
+            && args.out.is_none()
+            && args.threads.is_none()
+            && args.with_reference_stack.is_none(),
+        "--seed, --out, --threads and --with-reference-stack are for a live session: a run \
+         folder is replayed as it was (its alerts.jsonl is on the timeline)"
+    );
+    let run = Path::new(&args.source);
+    let speed = parse_speed(args.speed.as_deref().unwrap_or("60"))?;
+    let (width, height) = parse_size(&args.size)?;
+    let shot = args.screenshot.as_ref().map(|p| ScreenshotSpec {
+        path: p.clone(),
+        width,
+        height,
+    });
+    let probe = crate::replay::Recording::read(run)?;
+    let scenario = probe.scenario.clone();
+    let at_ms = at_of(args, &scenario)?
+        .unwrap_or_else(|| crate::replay::default_start(&probe.marks, scenario.epoch_ms));
+    drop(probe);
+    let handle = crate::replay::start(run, at_ms, speed, args.paused || shot.is_some())?;
+    let mut ui = UiState::new(&scenario);
+    ui.truth = args.truth;
+    ui.replay = Some(handle.marks.clone());
+    ui.selected = bed_of(args, &scenario)?.or_else(|| most_urgent(&handle.shared));
+    ui.screenshot = shot.is_some();
+    let result = view(
+        &scenario,
+        (&handle.shared, &handle.tx),
+        ui,
+        (shot.as_ref(), args.bench_frames, (width, height)),
+    );
+    handle.finish();
+    result?;
+    if let Some(s) = &shot {
+        println!("{}", s.path.display());
+    }
+    Ok(())
+}
+
 /// The bed with the most urgent alarm now (for a screenshot without `--select`).
-fn most_urgent(handle: &Session) -> Option<usize> {
-    let m = handle.shared.model();
+fn most_urgent(shared: &Shared) -> Option<usize> {
+    let m = shared.model();
     (0..m.beds.len())
         .filter(|b| m.beds[*b].patient.is_some())
         .max_by_key(|b| (m.bed_alarm(*b, false).0, std::cmp::Reverse(*b)))
@@ -265,11 +330,9 @@ fn most_urgent(handle: &Session) -> Option<usize> {
 /// The Bevy app: in a window, or offscreen for a screenshot or a bench without a display.
 fn view(
     scenario: &wardtwin_scenarios::Scenario,
-    handle: &Session,
+    (shared, tx): (&Arc<Shared>, &Sender<Command>),
     ui: UiState,
-    shot: Option<&ScreenshotSpec>,
-    bench: Option<u32>,
-    (width, height): (u32, u32),
+    (shot, bench, (width, height)): (Option<&ScreenshotSpec>, Option<u32>, (u32, u32)),
 ) -> Result<()> {
     let offscreen = shot.is_some()
         || (bench.is_some()
@@ -298,7 +361,7 @@ fn view(
             ..default()
         }));
     }
-    let first = handle.shared.model().clone();
+    let first = shared.model().clone();
     app.add_plugins(EguiPlugin::default())
         .insert_resource(ClearColor(Color::srgb(0.05, 0.06, 0.07)))
         .insert_resource(Plan::of(scenario))
@@ -308,8 +371,8 @@ fn view(
         .insert_resource(FrameStatus::default())
         .insert_resource(ui)
         .insert_resource(SessionRes {
-            shared: Arc::clone(&handle.shared),
-            tx: handle.tx.clone(),
+            shared: Arc::clone(shared),
+            tx: tx.clone(),
         })
         .add_systems(Startup, scene::spawn_plan)
         .add_systems(
@@ -354,20 +417,21 @@ fn view(
             commands.spawn(Camera2d);
         });
     }
+    let times = Arc::new(std::sync::Mutex::new(Vec::new()));
     if let Some(n) = bench {
         app.insert_resource(Bench {
             left: n,
             last: None,
-            times_ms: Vec::with_capacity(n as usize),
+            times_ms: Arc::clone(&times),
         })
         .add_systems(Last, bench_frame);
     }
     app.run();
-    if let Some(b) = app.world_mut().remove_resource::<Bench>() {
-        report_bench(&b.times_ms, scenario, handle);
+    if bench.is_some() {
+        let t = times.lock().unwrap_or_else(|e| e.into_inner());
+        report_bench(&t, scenario, shared);
     }
-    if let Some(s) = app.world().get_resource::<Shot>()
-        && shot.is_some()
+    if let Some(s) = shot
         && !s.path.is_file()
     {
         anyhow::bail!("the screenshot was not written to {}", s.path.display());
@@ -471,9 +535,12 @@ fn bench_frame(mut bench: ResMut<Bench>, mut exit: MessageWriter<AppExit>) {
     #[allow(clippy::disallowed_methods)]
     let now = Instant::now();
     if let Some(last) = bench.last {
+        let ms = now.duration_since(last).as_secs_f64() * 1000.0;
         bench
             .times_ms
-            .push(now.duration_since(last).as_secs_f64() * 1000.0);
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ms);
         bench.left = bench.left.saturating_sub(1);
     }
     bench.last = Some(now);
@@ -482,14 +549,14 @@ fn bench_frame(mut bench: ResMut<Bench>, mut exit: MessageWriter<AppExit>) {
     }
 }
 
-fn report_bench(times: &[f64], scenario: &wardtwin_scenarios::Scenario, handle: &Session) {
+fn report_bench(times: &[f64], scenario: &wardtwin_scenarios::Scenario, shared: &Shared) {
     if times.is_empty() {
         return;
     }
     let mut t = times.to_vec();
     t.sort_by(f64::total_cmp);
     let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
-    let st = handle.shared.status();
+    let st = shared.status();
     let mean = t.iter().sum::<f64>() / t.len() as f64;
     println!(
         "{} frames of {} ({} beds): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({:.0} fps mean); \

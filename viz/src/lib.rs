@@ -15,10 +15,13 @@
 //! (docs/architecture.md).
 
 pub mod app;
+pub mod debrief;
 pub mod inject;
 pub mod live;
 pub mod model;
+pub mod replay;
 pub mod scene;
+pub mod stack;
 pub mod station;
 pub mod trainee;
 
@@ -67,6 +70,8 @@ pub struct UiState {
     pub staff: Vec<String>,
     pub assets: Vec<String>,
     pub station_width: f32,
+    /// A replay: the timeline's marks (no injections, no escalations).
+    pub replay: Option<Vec<replay::Mark>>,
     /// Rendering for a screenshot: nothing blinks, and where things were drawn is noted.
     pub screenshot: bool,
     /// Where this frame drew what (for a screenshot's map, which its tests check the pixels of).
@@ -94,6 +99,8 @@ pub struct TileMap {
     pub tile: [f32; 4],
     pub priority: &'static str,
     pub text: String,
+    /// The numbers as drawn: `hr`, `spo2`, `rr`, `nibp`, `temp`, `news2`.
+    pub values: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// A rectangle as `[x0, y0, x1, y1]`.
@@ -121,6 +128,7 @@ impl UiState {
             staff: scenario.staff.iter().map(|s| s.id.clone()).collect(),
             assets: scenario.assets.iter().map(|a| a.id.clone()).collect(),
             station_width: 560.0,
+            replay: None,
             screenshot: false,
             map: ShotMap::default(),
         }

@@ -58,6 +58,8 @@ pub enum Command {
     },
     /// A trainee's escalation.
     Escalate(Escalation),
+    /// Replay: jump to this simulation time (ms since the epoch).
+    Seek(i64),
     /// Run (at the current speed) until this simulation time (ms since the epoch), then pause.
     RunUntil(i64),
     /// Finish the run folder and stop.
@@ -82,6 +84,8 @@ pub struct Status {
     pub error: Option<String>,
     /// The last wall time one step took, in microseconds.
     pub step_us: u64,
+    /// A replay of a run folder (no injections, no escalations).
+    pub replay: bool,
 }
 
 /// What the view and the session share.
@@ -144,6 +148,8 @@ pub struct SessionConfig {
     pub threads: Option<usize>,
     /// Stop stepping here (simulation time since the epoch, ms), e.g. for a screenshot.
     pub stop_at_ms: Option<i64>,
+    /// The reference stack's policy on the central station (`--with-reference-stack`).
+    pub stack: Option<wardtwin_reference::PolicyKind>,
 }
 
 /// The session's own state, on its thread.
@@ -151,6 +157,8 @@ struct Session {
     cfg: SessionConfig,
     /// `[[event]]` blocks the instructor added, in order.
     injected: Vec<String>,
+    /// When each was made, and what it was (for the debrief).
+    injected_labels: Vec<(SimMillis, String)>,
     scenario: Scenario,
     seed: u64,
     sim: Sim,
@@ -194,7 +202,15 @@ fn build(scenario: &Scenario, seed: u64, cfg: &SessionConfig, shared: &Arc<Share
     let view = ViewSink {
         shared: Arc::clone(shared),
     };
-    app.insert_resource(Sinks::new(vec![Box::new(parquet), Box::new(view)]));
+    let mut sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(parquet), Box::new(view)];
+    if let Some(kind) = cfg.stack {
+        // A rebuilt twin feeds a fresh policy from the start: its log starts afresh too.
+        let stack =
+            crate::stack::StackSink::new(kind, Arc::clone(&dir), Arc::clone(shared), &cfg.out)
+                .with_context(|| format!("cannot write into {}", cfg.out.display()))?;
+        sinks.push(Box::new(stack));
+    }
+    app.insert_resource(Sinks::new(sinks));
     Ok(Sim::new(app))
 }
 
@@ -251,12 +267,14 @@ impl Session {
         injected.push(block);
         let scenario = parse(&self.cfg.text, &self.cfg.label, &injected)?;
         self.shared.status().catching_up = true;
-        // The old twin goes first (its sinks unfinished: its files are replaced by the new
-        // twin's, written from the start).
+        // The old twin goes first: its sinks are finished (their writer threads done with the
+        // files), then the new twin's replace them, written from the start.
         let placeholder = Sim::new(bevy::app::App::new());
-        drop(std::mem::replace(&mut self.sim, placeholder));
+        let _ = std::mem::replace(&mut self.sim, placeholder).finish();
         self.sim = build(&scenario, self.seed, &self.cfg, &self.shared)?;
         self.injected = injected;
+        self.injected_labels
+            .push((self.scenario.epoch_ms + at, label.to_string()));
         self.scenario = scenario;
         let tapped = std::mem::take(&mut self.tapped);
         let selected = self.selected;
@@ -314,6 +332,14 @@ impl Session {
         // The trainee's scorecard, as `wardtwin score` writes it.
         if self.trainee.count() > 0 {
             let card = wardtwin::score::score_run(&self.cfg.out, &self.cfg.out, None, &[])?;
+            crate::debrief::write(
+                &self.cfg.out,
+                &card,
+                self.scenario.epoch_ms,
+                self.scenario.epoch_ms + self.scenario.duration_ms,
+                &self.injected_labels,
+                &self.trainee.escalated,
+            )?;
             self.shared.status().log.push(format!(
                 "scorecard: {} of {} alerts true, sensitivity {}",
                 card.overall.true_alerts,
@@ -416,6 +442,7 @@ pub fn start(cfg: SessionConfig) -> Result<Handle> {
                     trainee: TraineeLog::new(&sc),
                     cfg,
                     injected: Vec::new(),
+                    injected_labels: Vec::new(),
                     scenario: sc,
                     seed,
                     sim,
@@ -563,6 +590,8 @@ fn run(mut s: Session, rx: Receiver<Command>) -> Result<()> {
                 anchor = Anchor::now(s.sim.ticks_done());
             }
             Some(Command::Select(p)) => s.select(p),
+            // A live session cannot go back in time.
+            Some(Command::Seek(_)) => {}
             Some(Command::Inject { label, toml }) => {
                 let msg = match s.inject(&label, &toml) {
                     Ok(()) => format!("{}: injected {label}", &format_iso_ms(s.now_ms())[11..19]),

@@ -75,6 +75,9 @@ pub fn draw(
             .max_rect(ctx.viewport_rect()),
     );
     clock_bar(&mut root, m, status, ui, &mut out);
+    if ui.replay.is_some() {
+        timeline(&mut root, m, ui, &mut out);
+    }
     egui::Panel::right("station")
         .resizable(false)
         .exact_size(ui.station_width)
@@ -84,14 +87,16 @@ pub fn draw(
                 .inner_margin(6.0),
         )
         .show(&mut root, |p| station(p, m, status, ui, &mut out));
-    egui::Panel::bottom("instructor")
-        .resizable(false)
-        .frame(
-            egui::Frame::new()
-                .fill(Color32::from_rgb(22, 24, 30))
-                .inner_margin(6.0),
-        )
-        .show(&mut root, |p| instructor(p, m, status, ui, &mut out));
+    if ui.replay.is_none() {
+        egui::Panel::bottom("instructor")
+            .resizable(false)
+            .frame(
+                egui::Frame::new()
+                    .fill(Color32::from_rgb(22, 24, 30))
+                    .inner_margin(6.0),
+            )
+            .show(&mut root, |p| instructor(p, m, status, ui, &mut out));
+    }
     // What is left is the floor plan's.
     let free = root.available_rect_before_wrap();
     if free != xf.free {
@@ -175,6 +180,75 @@ fn clock_bar(
         });
 }
 
+/// A replay's timeline: the run from start to end with its episodes (orange), conditions
+/// (yellow), faults (violet) and alerts (cyan) marked; click or drag to go there.
+fn timeline(root: &mut egui::Ui, m: &WardModel, ui: &UiState, out: &mut Vec<Command>) {
+    let marks = ui.replay.as_deref().unwrap_or(&[]);
+    egui::Panel::top("timeline")
+        .resizable(false)
+        .frame(
+            egui::Frame::new()
+                .fill(Color32::from_rgb(20, 22, 28))
+                .inner_margin(4.0),
+        )
+        .show(root, |p| {
+            let w = p.available_width();
+            let (rect, resp) =
+                p.allocate_exact_size(Vec2::new(w, 30.0), egui::Sense::click_and_drag());
+            let painter = p.painter_at(rect);
+            painter.rect_filled(rect, 2.0, Color32::from_rgb(34, 36, 44));
+            let span = (m.end_ms - m.epoch_ms).max(1) as f32;
+            let x_of = |t: i64| rect.left() + (t - m.epoch_ms) as f32 / span * rect.width();
+            for (i, mk) in marks.iter().enumerate() {
+                let (c, y0, y1) = match mk.kind {
+                    crate::replay::MarkKind::Episode => {
+                        (Color32::from_rgb(255, 150, 40), 0.0, 0.35)
+                    }
+                    crate::replay::MarkKind::Condition => {
+                        (Color32::from_rgb(240, 210, 60), 0.35, 0.6)
+                    }
+                    crate::replay::MarkKind::Fault => (Color32::from_rgb(170, 110, 255), 0.6, 0.8),
+                    crate::replay::MarkKind::Alert => (Color32::from_rgb(40, 210, 240), 0.8, 1.0),
+                };
+                let x0 = x_of(mk.at_ms);
+                let x1 = mk.end_ms.map_or(x0 + 2.0, |e| x_of(e).max(x0 + 2.0));
+                let r = egui::Rect::from_min_max(
+                    Pos2::new(x0, rect.top() + y0 * rect.height()),
+                    Pos2::new(x1, rect.top() + y1 * rect.height()),
+                );
+                painter.rect_filled(r, 0.0, c.gamma_multiply(if i % 2 == 0 { 0.9 } else { 0.7 }));
+            }
+            let x = x_of(m.now_ms);
+            painter.line_segment(
+                [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+                Stroke::new(2.0, Color32::WHITE),
+            );
+            if let Some(pos) = resp.interact_pointer_pos()
+                && (resp.clicked() || resp.dragged())
+            {
+                let f = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+                out.push(Command::Seek((f * span) as i64));
+            }
+            if let Some(pos) = resp.hover_pos() {
+                let t = m.epoch_ms + ((pos.x - rect.left()) / rect.width() * span) as i64;
+                let near: Vec<&str> = marks
+                    .iter()
+                    .filter(|mk| {
+                        (mk.at_ms - t).abs() < (span / w * 4.0) as i64
+                            || mk.end_ms.is_some_and(|e| mk.at_ms <= t && t < e)
+                    })
+                    .take(8)
+                    .map(|mk| mk.text.as_str())
+                    .collect();
+                resp.on_hover_text(format!(
+                    "{}\n{}",
+                    &format_iso_ms(t)[11..16],
+                    near.join("\n")
+                ));
+            }
+        });
+}
+
 /// The central station: the selected bed, the alarm list, then every bed's tile.
 fn station(p: &mut egui::Ui, m: &WardModel, st: &Status, ui: &mut UiState, out: &mut Vec<Command>) {
     if let Some(b) = ui.selected {
@@ -227,6 +301,7 @@ fn tile(g: &mut egui::Ui, m: &WardModel, b: usize, ui: &mut UiState) -> egui::Re
                 tile: crate::corners(rect),
                 priority: p.name(),
                 text: text.clone(),
+                values: Default::default(),
             },
         );
     }
@@ -279,6 +354,19 @@ fn tile(g: &mut egui::Ui, m: &WardModel, b: usize, ui: &mut UiState) -> egui::Re
         );
     };
     let v = |x: Vital| bed.value(x, ui.truth);
+    let shown = [
+        ("hr", fmt(v(Vital::Hr), 0)),
+        ("spo2", fmt(v(Vital::Spo2), 0)),
+        ("rr", fmt(v(Vital::Rr), 0)),
+        (
+            "nibp",
+            format!("{}/{}", fmt(v(Vital::Sys), 0), fmt(v(Vital::Dia), 0)),
+        ),
+        ("temp", fmt(v(Vital::Temp), 1)),
+    ];
+    if let Some(t) = ui.map.tiles.get_mut(&bed.id) {
+        t.values = shown.iter().map(|(k, s)| (*k, s.clone())).collect();
+    }
     let hr_label = if !ui.truth && bed.measured(Vital::Hr).is_some_and(|m| m.from_pulse) {
         "PR"
     } else {
@@ -331,6 +419,26 @@ fn tile(g: &mut egui::Ui, m: &WardModel, b: usize, ui: &mut UiState) -> egui::Re
         egui::FontId::monospace(12.0),
         head_text,
     );
+    // The system under test's alert on this bed, as a badge.
+    if let Some(a) = m.stack_alert_for(b) {
+        let pr = match a.priority {
+            AlertPriority::High => Priority::High,
+            AlertPriority::Medium => Priority::Medium,
+            AlertPriority::Low => Priority::Low,
+        };
+        let badge = egui::Rect::from_min_size(
+            rect.right_bottom() + Vec2::new(-22.0, -16.0),
+            Vec2::new(18.0, 13.0),
+        );
+        painter.rect_filled(badge, 2.0, colour(pr));
+        painter.text(
+            badge.center(),
+            egui::Align2::CENTER_CENTER,
+            "SUT",
+            egui::FontId::proportional(8.0),
+            Color32::BLACK,
+        );
+    }
     resp
 }
 
@@ -358,6 +466,36 @@ fn alarm_list(p: &mut egui::Ui, m: &WardModel, ui: &mut UiState) {
             ui.silenced_until = Some(m.now_ms + 120_000);
         }
     });
+    if !m.stack_alerts.is_empty() {
+        p.label(RichText::new("System under test (reference stack)").strong());
+        egui::ScrollArea::vertical()
+            .id_salt("stack-alarms")
+            .max_height(72.0)
+            .show(p, |s| {
+                for a in m.stack_alerts.iter().rev().take(30) {
+                    let pr = match a.priority {
+                        AlertPriority::High => Priority::High,
+                        AlertPriority::Medium => Priority::Medium,
+                        AlertPriority::Low => Priority::Low,
+                    };
+                    s.horizontal(|h| {
+                        h.label(
+                            RichText::new(format!("{:4}", pr.marker()))
+                                .monospace()
+                                .background_color(colour(pr))
+                                .color(Color32::BLACK),
+                        );
+                        h.label(format!(
+                            "{} {} {}: {}",
+                            hhmm(a.at_ms),
+                            a.subject,
+                            a.class,
+                            a.text
+                        ));
+                    });
+                }
+            });
+    }
     egui::ScrollArea::vertical()
         .id_salt("alarms")
         .max_height(96.0)
@@ -443,7 +581,11 @@ fn selected_bed(
             painter.text(
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
-                "waveform starting…",
+                if ui.replay.is_some() {
+                    "no waveforms in a replay"
+                } else {
+                    "waveform starting…"
+                },
                 egui::FontId::proportional(11.0),
                 Color32::from_gray(120),
             );
@@ -479,7 +621,10 @@ fn selected_bed(
                 .color(colour(Priority::Inop)),
         );
     }
-    // The trainee escalates.
+    // The trainee escalates (not in a replay: what happened is written).
+    if ui.replay.is_some() {
+        return;
+    }
     p.horizontal(|h| {
         h.label("escalate:");
         egui::ComboBox::from_id_salt("esc-class")

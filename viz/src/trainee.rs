@@ -47,6 +47,8 @@ pub struct TraineeLog {
     log: Option<MessageLog>,
     count: u32,
     name: String,
+    /// What was escalated, for the debrief.
+    pub escalated: Vec<crate::debrief::Escalated>,
 }
 
 impl TraineeLog {
@@ -55,6 +57,7 @@ impl TraineeLog {
             log: None,
             count: 0,
             name: scenario.name.clone(),
+            escalated: Vec::new(),
         }
     }
 
@@ -82,6 +85,13 @@ impl TraineeLog {
         log.append(now, TRAINEE_TOPIC, payload.as_bytes())
             .and_then(|()| log.flush())
             .context("cannot append to alerts.jsonl")?;
+        self.escalated.push(crate::debrief::Escalated {
+            line: self.count as usize,
+            at_ms: now,
+            subject: e.subject.clone(),
+            class: e.class.clone(),
+            priority: e.priority.name(),
+        });
         Ok(format!(
             "{}: escalated {} {} ({})",
             &format_iso_ms(now)[11..19],

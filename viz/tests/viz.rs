@@ -249,6 +249,7 @@ fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored()
         paused: false,
         threads: None,
         stop_at_ms: Some(30 * 60_000),
+        stack: Some(wardtwin_reference::PolicyKind::News2),
     })
     .expect("starts");
     h.wait_until_stopped().expect("reaches 00:30");
@@ -346,6 +347,25 @@ fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored()
         "{beds:?}"
     );
 
+    // The reference stack on the central station was fed the same telemetry: its log holds
+    // alerts v1 only, among them the injected sepsis (its log restarted with the rebuilt twin).
+    let stack =
+        wardtwin_exporters::wire::alerts::read_alert_log(&session.join("reference-alerts.jsonl"))
+            .expect("reference-alerts.jsonl");
+    assert!(!stack.is_empty());
+    assert!(stack.iter().all(|r| r.alert.is_ok()), "{stack:?}");
+    assert!(
+        stack.iter().any(|r| r
+            .alert
+            .as_ref()
+            .is_ok_and(|a| a.subject == "P-W1-20" && a.class == "deterioration")),
+        "the stack caught the injected sepsis"
+    );
+    assert!(
+        stack.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms),
+        "one pass, in time order"
+    );
+
     // The escalation is an alert in the run folder, and `wardtwin score` scores it.
     let alerts = std::fs::read_to_string(session.join("alerts.jsonl")).expect("alerts.jsonl");
     assert_eq!(alerts.lines().count(), 1, "{alerts}");
@@ -365,9 +385,99 @@ fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored()
     let text = card.to_string();
     assert!(text.contains("deterioration"), "{text}");
     assert_eq!(card["overall"]["alerts"].as_u64(), Some(1), "{text}");
+    // The debrief lists the injection, the truth and the escalation, judged.
+    let debrief = std::fs::read_to_string(session.join("debrief.html")).expect("debrief.html");
+    assert!(
+        debrief.contains("injected sepsis over 1h on W1-20"),
+        "{debrief}"
+    );
+    assert!(
+        debrief.contains("escalated P-W1-20 deterioration (high)"),
+        "{debrief}"
+    );
+    assert!(
+        debrief.contains("true: caught deterioration of P-W1-20"),
+        "{debrief}"
+    );
     assert_eq!(
         card["overall"]["true_alerts"].as_u64(),
         Some(1),
         "the escalation matched the injected sepsis: {text}"
     );
+}
+
+/// The latest value of `metric` from `device` measured before `t` (ms since the Unix epoch),
+/// read from telemetry.parquet with polars.
+fn latest(run: &Path, device: &str, metric: &str, t: i64) -> Option<Option<f64>> {
+    use wardtwin_exporters::runfolder::{Cols, read_table};
+    let df = read_table(
+        run,
+        "telemetry",
+        &["sim_time", "device_id", "metric", "value"],
+    )
+    .expect("telemetry");
+    let c = Cols::new(&df, run, "telemetry");
+    let (st, d, m, v) = (
+        c.time("sim_time").expect("sim_time"),
+        c.str("device_id").expect("device_id"),
+        c.str("metric").expect("metric"),
+        c.f64("value").expect("value"),
+    );
+    let mut best: Option<(i64, Option<f64>)> = None;
+    for i in 0..df.height() {
+        if d[i].as_deref() == Some(device)
+            && m[i].as_deref() == Some(metric)
+            && let Some(at) = st[i]
+            && at < t
+            && best.is_none_or(|(b, _)| at >= b)
+        {
+            best = Some((at, v[i]));
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+#[test]
+fn a_replay_shows_at_time_t_what_the_parquet_files_hold_at_t() {
+    let dir = out_dir("replay");
+    let run = dir.join("run");
+    let mut c = Command::new(wardtwin());
+    c.args(["run", "quickstart", "--duration", "2h", "--quiet", "--out"])
+        .arg(&run);
+    run_ok(c);
+    let png = dir.join("replay.png");
+    let mut c = viz();
+    c.arg(&run)
+        .arg("--screenshot")
+        .arg(&png)
+        .args(["--at", "01:30", "--select", "W1-03"]);
+    run_ok(c);
+    let map: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("replay.png.json")).expect("the screenshot's map"),
+    )
+    .expect("JSON");
+    assert_eq!(map["sim_time"], "2026-03-02T01:30:00.000Z");
+    let t = wardtwin_sim::time::parse_iso_ms("2026-03-02T01:30:00.000Z").expect("a time");
+    let tiles = map["tiles"].as_object().expect("tiles");
+    assert!(tiles.len() >= 10, "visible tiles: {}", tiles.len());
+    let shown = |v: Option<Option<f64>>, digits: usize| match v.flatten() {
+        Some(x) => format!("{:.*}", digits, x as f32),
+        None => "---".into(),
+    };
+    for (bed, tile) in tiles {
+        let values = &tile["values"];
+        let spo2 = latest(&run, &format!("spo2-{bed}"), "spo2", t);
+        assert_eq!(values["spo2"], shown(spo2, 0), "{bed} SpO2");
+        let temp = latest(&run, &format!("temp-{bed}"), "body_temp", t);
+        assert_eq!(values["temp"], shown(temp, 1), "{bed} temperature");
+        let sys = latest(&run, &format!("nibp-{bed}"), "bp_systolic", t);
+        let dia = latest(&run, &format!("nibp-{bed}"), "bp_diastolic", t);
+        assert_eq!(
+            values["nibp"],
+            format!("{}/{}", shown(sys, 0), shown(dia, 0)),
+            "{bed} NIBP"
+        );
+    }
+    // The replay draws the run's own plan and a timeline; nothing is written into the run.
+    assert!(!run.join("session.toml").exists());
 }

@@ -172,6 +172,10 @@ impl<'a> Cols<'a> {
         let c = self.df.column(col).map_err(|e| self.err(col, e))?;
         Ok(c.f64().map_err(|e| self.err(col, e))?.iter().collect())
     }
+    pub fn f32(&self, col: &str) -> Result<Vec<Option<f32>>, RunFolderError> {
+        let c = self.df.column(col).map_err(|e| self.err(col, e))?;
+        Ok(c.f32().map_err(|e| self.err(col, e))?.iter().collect())
+    }
     pub fn bool(&self, col: &str) -> Result<Vec<Option<bool>>, RunFolderError> {
         let c = self.df.column(col).map_err(|e| self.err(col, e))?;
         Ok(c.bool().map_err(|e| self.err(col, e))?.iter().collect())

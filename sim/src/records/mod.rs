@@ -988,6 +988,36 @@ pub enum DeviceEventKind {
 }
 
 impl DeviceEventKind {
+    pub const ALL: [DeviceEventKind; 23] = [
+        DeviceEventKind::BatteryLow,
+        DeviceEventKind::BatteryDepleted,
+        DeviceEventKind::Occluded,
+        DeviceEventKind::OcclusionCleared,
+        DeviceEventKind::InfusionCompleted,
+        DeviceEventKind::InfusionStarted,
+        DeviceEventKind::BedExited,
+        DeviceEventKind::BedReturned,
+        DeviceEventKind::DoorOpened,
+        DeviceEventKind::DoorClosed,
+        DeviceEventKind::DefrostStarted,
+        DeviceEventKind::CompressorFailed,
+        DeviceEventKind::CompressorRepaired,
+        DeviceEventKind::PowerLost,
+        DeviceEventKind::PowerRestored,
+        DeviceEventKind::ProbeFailed,
+        DeviceEventKind::ProbeReplaced,
+        DeviceEventKind::UplinkLost,
+        DeviceEventKind::UplinkRestored,
+        DeviceEventKind::DuressPressed,
+        DeviceEventKind::DuressAnswered,
+        DeviceEventKind::ZoneLeft,
+        DeviceEventKind::ZoneReturned,
+    ];
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
     /// Whether the device itself can tell (and so may report it in a status message). A
     /// fridge logger cannot see its compressor, its door or the mains: those are ground truth
     /// only.

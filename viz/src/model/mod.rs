@@ -312,6 +312,17 @@ impl WaveStrip {
     }
 }
 
+/// An alert a system under test raised (the reference stack on the central station).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackAlert {
+    /// When it arrived (simulation time).
+    pub at_ms: SimMillis,
+    pub subject: String,
+    pub class: &'static str,
+    pub priority: wardtwin_scoring::model::Priority,
+    pub text: String,
+}
+
 /// The view's whole model.
 #[derive(Debug, Clone)]
 pub struct WardModel {
@@ -329,6 +340,8 @@ pub struct WardModel {
     /// Faults under way (ground truth, shown where they act).
     pub faults: Vec<FaultRecord>,
     pub wave: WaveStrip,
+    /// The newest alerts of the system on the central station, oldest first.
+    pub stack_alerts: VecDeque<StackAlert>,
     /// The device's owner: (bed, fridge, gateway, mover) index.
     owner: Vec<Owner>,
     bed_of_patient: Vec<Option<usize>>,
@@ -474,6 +487,7 @@ impl WardModel {
             gateways,
             faults: Vec::new(),
             wave: WaveStrip::default(),
+            stack_alerts: VecDeque::new(),
             owner,
             bed_of_patient,
             rhythms: BTreeMap::new(),
@@ -698,6 +712,29 @@ impl WardModel {
     pub fn advance(&mut self, end_ms: SimMillis) {
         self.now_ms = end_ms;
         self.faults.retain(|f| f.end_ms.is_none_or(|e| e > end_ms));
+    }
+
+    /// Alerts the station keeps.
+    pub const STACK_ALERTS: usize = 200;
+
+    /// An alert of the system on the central station.
+    pub fn push_stack_alert(&mut self, a: StackAlert) {
+        self.stack_alerts.push_back(a);
+        while self.stack_alerts.len() > Self::STACK_ALERTS {
+            self.stack_alerts.pop_front();
+        }
+    }
+
+    /// The newest alert of the system about bed `b` (its patient, the bed, or one of its
+    /// devices) in the last 30 minutes.
+    pub fn stack_alert_for(&self, b: usize) -> Option<&StackAlert> {
+        let bed = &self.beds[b];
+        self.stack_alerts.iter().rev().find(|a| {
+            self.now_ms - a.at_ms <= 30 * 60_000
+                && (Some(&a.subject) == bed.patient_id.as_ref()
+                    || a.subject == bed.id
+                    || bed.devices.iter().any(|&d| self.devices[d].id == a.subject))
+        })
     }
 
     /// Selects whose waveforms are kept.
