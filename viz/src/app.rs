@@ -62,8 +62,9 @@ pub struct Args {
     /// Render one picture offscreen (no window, no X server) and exit.
     #[arg(long, value_name = "FILE")]
     pub screenshot: Option<PathBuf>,
-    /// The simulation time of the screenshot: an offset from the epoch (`10:30`, `90m`).
-    #[arg(long, value_name = "TIME", requires = "screenshot")]
+    /// Where to start: an offset from the epoch (`10:30`, `90m`). A session steps there at full
+    /// speed and waits, paused; a replay opens there; a screenshot is taken there.
+    #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// The picture's size (logical pixels), `WIDTHxHEIGHT`.
     #[arg(long, value_name = "WxH", default_value = "1280x800")]
@@ -166,11 +167,43 @@ struct Shot {
     image: Option<Handle<Image>>,
 }
 
-/// Runs the visual ward; returns when the window closes (or the screenshot or bench is done).
-pub fn run(args: Args) -> Result<()> {
-    if crate::replay::is_run_folder(Path::new(&args.source)) {
-        return run_replay(&args);
+/// How a visual session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The window closed (or the screenshot or bench is done).
+    Done,
+    /// SIGINT/SIGTERM: the view closed and the session's files were finished with what was
+    /// simulated (`"complete": false`).
+    Interrupted,
+}
+
+/// Set by the first SIGINT/SIGTERM (a second one exits at once, status 130).
+#[derive(Resource, Clone)]
+struct Stop(wardtwin::signals::StopFlag);
+
+fn stop_on_signal(stop: Res<Stop>, mut exit: MessageWriter<AppExit>) {
+    if stop.0.raised() {
+        exit.write(AppExit::Success);
     }
+}
+
+/// Runs the visual ward; returns when the window closes (or the screenshot or bench is done).
+pub fn run(args: Args) -> Result<Outcome> {
+    let stop = Stop(wardtwin::signals::StopFlag::install()?);
+    if crate::replay::is_run_folder(Path::new(&args.source)) {
+        run_replay(&args, stop.clone())?;
+    } else {
+        run_session(&args, stop.clone())?;
+    }
+    Ok(if stop.0.raised() {
+        Outcome::Interrupted
+    } else {
+        Outcome::Done
+    })
+}
+
+/// A live session of a scenario.
+fn run_session(args: &Args, stop: Stop) -> Result<()> {
     let (text, label) = scenario_text(&args.source)?;
     let speed = parse_speed(args.speed.as_deref().unwrap_or("1"))?;
     let stack = args
@@ -185,13 +218,13 @@ pub fn run(args: Args) -> Result<()> {
     let (width, height) = parse_size(&args.size)?;
     // Parsed once here for its name and seed (the session parses its own copy).
     let scenario = wardtwin_scenarios::parse(&text, &label).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let at_ms = at_of(&args, &scenario)?;
+    let at_ms = at_of(args, &scenario)?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| live::default_out(&scenario, seed));
-    let selected_bed = bed_of(&args, &scenario)?;
+    let selected_bed = bed_of(args, &scenario)?;
     let shot = args.screenshot.as_ref().map(|p| ScreenshotSpec {
         path: p.clone(),
         width,
@@ -205,10 +238,18 @@ pub fn run(args: Args) -> Result<()> {
         label,
         seed: args.seed,
         out: out.clone(),
-        speed: if shot.is_some() { f64::INFINITY } else { speed },
+        speed: if shot.is_some() || at_ms.is_some() {
+            f64::INFINITY
+        } else {
+            speed
+        },
         paused: args.paused,
         threads: args.threads,
-        stop_at_ms: shot.as_ref().map(|_| (at_ms.unwrap_or(0) - lead_ms).max(0)),
+        stop_at_ms: match (&shot, at_ms) {
+            (Some(_), at) => Some((at.unwrap_or(0) - lead_ms).max(0)),
+            (None, Some(at)) => Some(at),
+            (None, None) => None,
+        },
         stack,
     };
     let handle = live::start(cfg)?;
@@ -226,16 +267,24 @@ pub fn run(args: Args) -> Result<()> {
         // RunUntil unpauses; wait for the session to stop again at the time.
         handle.wait_for(at_ms.unwrap_or(0))?;
         ui.screenshot = true;
-    } else if let Some(b) = selected_bed {
-        ui.selected = Some(b);
-        let p = handle.shared.model().beds[b].patient;
-        let _ = handle.tx.send(Command::Select(p));
+    } else {
+        if let Some(at) = at_ms {
+            // Stepped there at full speed; it waits, paused, at the chosen speed.
+            handle.wait_for(at)?;
+            let _ = handle.tx.send(Command::Speed(speed));
+        }
+        if let Some(b) = selected_bed {
+            ui.selected = Some(b);
+            let p = handle.shared.model().beds[b].patient;
+            let _ = handle.tx.send(Command::Select(p));
+        }
     }
     let result = view(
         &scenario,
         (&handle.shared, &handle.tx),
         ui,
         (shot.as_ref(), args.bench_frames, (width, height)),
+        stop,
     );
     let finished = handle.finish();
     result?;
@@ -276,7 +325,7 @@ fn bed_of(args: &Args, scenario: &wardtwin_scenarios::Scenario) -> Result<Option
 }
 
 /// Replays a run folder: its files read back, scrubbed on a timeline.
-fn run_replay(args: &Args) -> Result<()> {
+fn run_replay(args: &Args, stop: Stop) -> Result<()> {
     anyhow::ensure!(
         args.seed.is_none()
             && args.out.is_none()
@@ -309,6 +358,7 @@ fn run_replay(args: &Args) -> Result<()> {
         (&handle.shared, &handle.tx),
         ui,
         (shot.as_ref(), args.bench_frames, (width, height)),
+        stop,
     );
     handle.finish();
     result?;
@@ -333,6 +383,7 @@ fn view(
     (shared, tx): (&Arc<Shared>, &Sender<Command>),
     ui: UiState,
     (shot, bench, (width, height)): (Option<&ScreenshotSpec>, Option<u32>, (u32, u32)),
+    stop: Stop,
 ) -> Result<()> {
     let offscreen = shot.is_some()
         || (bench.is_some()
@@ -389,6 +440,8 @@ fn view(
             )
                 .chain(),
         )
+        .insert_resource(stop)
+        .add_systems(Last, stop_on_signal)
         .add_systems(EguiPrimaryContextPass, ui_system);
     if offscreen {
         let spec = shot.cloned().unwrap_or(ScreenshotSpec {

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 
-pub use app::{Args, run};
+pub use app::{Args, Outcome, run};
 
 /// This frame's copy of the model (taken under the lock once, read without it).
 #[derive(Resource)]

@@ -516,8 +516,14 @@ fn run(mut s: Session, rx: Receiver<Command>) -> Result<()> {
             (st.paused, st.speed)
         };
         let done = s.sim.ticks_done();
-        let at_stop = stop_tick.is_some_and(|t| done >= t);
-        if at_stop && !paused {
+        if done >= total && !paused {
+            // The end: the session waits, paused, to be closed.
+            s.shared.status().paused = true;
+            continue;
+        }
+        if stop_tick.is_some_and(|t| done >= t) {
+            // Reached: paused here, and the stop is spent (running on goes on).
+            stop_tick = None;
             s.shared.status().paused = true;
             continue;
         }

@@ -7,10 +7,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = wardtwin_viz::Args::parse();
     match wardtwin_viz::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(wardtwin_viz::Outcome::Done) => ExitCode::SUCCESS,
+        // As `wardtwin run`: interrupted, the files finished with what was simulated.
+        Ok(wardtwin_viz::Outcome::Interrupted) => ExitCode::from(130),
+        // As `wardtwin`: 2 is an error (clap's usage errors too).
         Err(e) => {
             eprintln!("wardtwin-viz: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

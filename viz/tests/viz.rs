@@ -293,7 +293,8 @@ fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored()
         note: "looks septic".into(),
     }))
     .expect("send");
-    h.tx.send(C::RunUntil(3 * 3_600_000)).expect("send");
+    // Run on (the 02:00 stop is spent): to the end, where the session pauses.
+    h.tx.send(C::Pause(false)).expect("send");
     h.wait_for(3 * 3_600_000).expect("runs to the end");
     assert_eq!(h.shared.status().ticks_done, 3 * 3_600);
     let log = h.shared.status().log.clone();
