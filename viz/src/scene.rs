@@ -136,6 +136,9 @@ pub struct MoverMark(pub usize);
 pub struct TrailMark(pub usize, pub usize);
 #[derive(Component)]
 pub struct SelectMark;
+/// The camera that draws the plan (egui has its own).
+#[derive(Component)]
+pub struct PlanCamera;
 
 /// Plan y grows downwards on screen: world y is its negative.
 fn world(p: Vec2, z: f32) -> Vec3 {
@@ -273,7 +276,8 @@ pub fn update_beds(
         } else {
             Color::srgb(0.3, 0.3, 0.32)
         };
-        if p == Priority::High && !blink {
+        // An acknowledged alarm stops flashing.
+        if p == Priority::High && !blink && ui.acked.get(&b.0) != Some(&p) {
             c = c.darker(0.25);
         }
         s.color = c;
@@ -419,7 +423,7 @@ pub fn mover_position(m: &WardModel, plan: &Plan, i: usize, truth: bool) -> Opti
 pub fn place_camera(
     xf: Res<ViewXf>,
     size: Res<crate::ScreenSize>,
-    mut cams: Query<(&mut Transform, &mut Projection), With<Camera2d>>,
+    mut cams: Query<(&mut Transform, &mut Projection), With<PlanCamera>>,
 ) {
     let Ok((mut t, mut proj)) = cams.single_mut() else {
         return;

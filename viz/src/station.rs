@@ -260,24 +260,26 @@ fn station(p: &mut egui::Ui, m: &WardModel, st: &Status, ui: &mut UiState, out: 
     let cols = ((p.available_width() + 4.0) / (TILE.x + 4.0))
         .floor()
         .max(1.0) as usize;
-    egui::ScrollArea::vertical().id_salt("tiles").show(p, |s| {
-        egui::Grid::new("tiles")
-            .spacing(Vec2::splat(4.0))
-            .show(s, |g| {
-                for b in 0..m.beds.len() {
-                    if m.beds[b].patient.is_none() {
-                        continue;
+    // Only the rows in sight are laid out and drawn (192 beds are 64 rows).
+    let occupied: Vec<usize> = (0..m.beds.len())
+        .filter(|&b| m.beds[b].patient.is_some())
+        .collect();
+    let rows = occupied.len().div_ceil(cols);
+    egui::ScrollArea::vertical()
+        .id_salt("tiles")
+        .show_rows(p, TILE.y, rows, |s, range| {
+            for row in range {
+                s.horizontal(|h| {
+                    h.spacing_mut().item_spacing = Vec2::splat(4.0);
+                    for &b in occupied.iter().skip(row * cols).take(cols) {
+                        if tile(h, m, b, ui).clicked() {
+                            ui.selected = Some(b);
+                            out.push(Command::Select(m.beds[b].patient));
+                        }
                     }
-                    if tile(g, m, b, ui).clicked() {
-                        ui.selected = Some(b);
-                        out.push(Command::Select(m.beds[b].patient));
-                    }
-                    if (b + 1) % cols == 0 {
-                        g.end_row();
-                    }
-                }
-            });
-    });
+                });
+            }
+        });
 }
 
 const TILE: Vec2 = Vec2::new(172.0, 84.0);
@@ -326,11 +328,18 @@ fn tile(g: &mut egui::Ui, m: &WardModel, b: usize, ui: &mut UiState) -> egui::Re
     painter.text(
         head.left_center() + Vec2::new(4.0, 0.0),
         egui::Align2::LEFT_CENTER,
-        format!(
-            "{} {marker} {}",
-            bed.id,
-            text.strip_prefix("NEWS2 ").map_or(text.as_str(), |_| "")
-        ),
+        {
+            // The NEWS2 is on the right; what is left of the header holds ~22 characters.
+            let head_line = format!(
+                "{} {marker} {}",
+                bed.id,
+                text.strip_prefix("NEWS2 ").map_or(text.as_str(), |_| "")
+            );
+            match head_line.char_indices().nth(22) {
+                Some((i, _)) => format!("{}…", &head_line[..i]),
+                None => head_line,
+            }
+        },
         egui::FontId::proportional(12.0),
         head_text,
     );
@@ -901,14 +910,28 @@ fn plan_overlay(
     let small = egui::FontId::proportional((xf.px_per_m * 0.8).clamp(8.0, 13.0));
     for (name, r) in &plan.wards {
         if r.is_positive() {
+            // The ward's name where it fits over the ward, else its id.
+            let px = r.width() * xf.px_per_m;
+            let label = if px > name.chars().count() as f32 * 7.5 {
+                name.as_str()
+            } else {
+                name.split(' ').next().unwrap_or(name)
+            };
             painter.text(
                 xf.to_screen(r.min.x, r.min.y) + Vec2::new(2.0, -2.0),
                 egui::Align2::LEFT_BOTTOM,
-                name,
+                label,
                 egui::FontId::proportional(13.0),
                 Color32::from_gray(200),
             );
         }
+    }
+    // Fridge and gateway labels where they can be read.
+    if xf.px_per_m < 6.0 {
+        if let Some(pick) = ui.picked {
+            inspector(ctx, m, pick, ui);
+        }
+        return;
     }
     // Bed numbers where there is room for them (beds stand about 2 m apart).
     if xf.px_per_m >= 9.0 {
