@@ -14,15 +14,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wardtwin_exporters::runfolder::{Cols, read_table};
+use wardtwin_exporters::runfolder::{Cols, for_each_slice, read_table};
 use wardtwin_scenarios::Scenario;
+use wardtwin_sim::Directory;
 use wardtwin_sim::news2::{Acvpu, News2, Spo2Scale};
 use wardtwin_sim::records::{
     DeviceEvent, DeviceEventKind, DeviceIx, Forwarded, Metric, NO_SOURCE, ObsStatus, PatientIx,
     PositionRecord, Reading, Rhythm, TruthVitals,
 };
 use wardtwin_sim::time::SimMillis;
-use wardtwin_sim::{Directory, records::Observation};
 
 use crate::live::{Command, Shared, Status};
 use crate::model::WardModel;
@@ -44,12 +44,53 @@ pub enum MarkKind {
     Alert,
 }
 
+/// One observation of the telemetry, compactly (a replay holds all of them).
+#[derive(Debug, Clone, Copy)]
+struct ObsRow {
+    at_ms: SimMillis,
+    device: u32,
+    seq: u32,
+    /// NaN: no value.
+    value: f32,
+    battery: f32,
+    source: u16,
+    /// Index into `Metric::ALL`.
+    metric: u8,
+    /// Index into `ObsStatus::ALL`.
+    status: u8,
+}
+
+impl ObsRow {
+    /// As the reading of one observation the model applies.
+    fn forwarded(&self) -> Forwarded {
+        let value = (!self.value.is_nan()).then_some(self.value);
+        let (mut obs, len) = Reading::pack(&[(
+            Metric::ALL[usize::from(self.metric)],
+            value,
+            ObsStatus::ALL[usize::from(self.status)],
+        )]);
+        obs[0].source = self.source;
+        Forwarded {
+            reading: Reading {
+                device: DeviceIx(self.device),
+                seq: self.seq,
+                sim_ms: self.at_ms,
+                device_ms: self.at_ms,
+                battery_pct: self.battery,
+                len,
+                obs,
+            },
+            forwarded_ms: self.at_ms,
+        }
+    }
+}
+
 /// What a run folder holds, in time order, ready to be applied.
 pub struct Recording {
     pub scenario: Scenario,
     pub dir: Directory,
-    /// (measured at, one reading of one observation).
-    readings: Vec<(SimMillis, Forwarded)>,
+    /// Every observation of telemetry.parquet, in time order.
+    readings: Vec<ObsRow>,
     truth: Vec<TruthVitals>,
     positions: Vec<PositionRecord>,
     events: Vec<DeviceEvent>,
@@ -116,72 +157,62 @@ impl Recording {
                 .map(|i| PatientIx(i as u32))
         };
 
-        let df = read_table(
-            run,
-            "telemetry",
-            &[
-                "sim_time",
-                "device_id",
-                "seq",
-                "metric",
-                "value",
-                "status",
-                "receiver_id",
-                "battery_pct",
-            ],
-        )?;
-        let c = Cols::new(&df, run, "telemetry");
-        let (t, dev, seq, metric, value, status, rx, batt) = (
-            c.time("sim_time")?,
-            c.str("device_id")?,
-            c.u32("seq")?,
-            c.str("metric")?,
-            c.f64("value")?,
-            c.str("status")?,
-            c.str("receiver_id")?,
-            c.f32("battery_pct")?,
-        );
+        // Telemetry a slice at a time, each observation kept as a compact row (32 bytes: a
+        // 192-bed day is 6.5 M of them).
         let receivers: Vec<&str> = dir.receivers.iter().map(|r| r.id.as_str()).collect();
-        let mut readings = Vec::with_capacity(df.height());
-        for i in 0..df.height() {
-            let Some(d) = dev[i].as_deref().and_then(device_ix) else {
-                continue;
-            };
-            let Some(m) = metric[i]
-                .as_deref()
-                .and_then(|n| Metric::ALL.into_iter().find(|m| m.name() == n))
-            else {
-                continue;
-            };
-            let st = status[i]
-                .as_deref()
-                .and_then(|n| ObsStatus::ALL.into_iter().find(|s| s.name() == n))
-                .unwrap_or(ObsStatus::Ok);
-            let at = must(t[i], "sim_time")?;
-            let (mut obs, _) = Reading::pack(&[(m, value[i].map(|v| v as f32), st)]);
-            obs[0] = Observation {
-                source: rx[i]
-                    .as_deref()
-                    .and_then(|r| receivers.iter().position(|x| *x == r))
-                    .map_or(NO_SOURCE, |p| p as u16),
-                ..obs[0]
-            };
-            readings.push((
-                at,
-                Forwarded {
-                    reading: Reading {
-                        device: d,
-                        seq: seq[i].unwrap_or(0),
-                        sim_ms: at,
-                        device_ms: at,
-                        battery_pct: batt[i].unwrap_or(100.0),
-                        len: 1,
-                        obs,
-                    },
-                    forwarded_ms: at,
-                },
-            ));
-        }
+        let mut readings = Vec::new();
+        let columns = [
+            "sim_time",
+            "device_id",
+            "seq",
+            "metric",
+            "value",
+            "status",
+            "receiver_id",
+            "battery_pct",
+        ];
+        for_each_slice(run, "telemetry", &columns, |df| {
+            let c = Cols::new(df, run, "telemetry");
+            let (t, dev, seq, metric, value, status, rx, batt) = (
+                c.time("sim_time")?,
+                c.str("device_id")?,
+                c.u32("seq")?,
+                c.str("metric")?,
+                c.f64("value")?,
+                c.str("status")?,
+                c.str("receiver_id")?,
+                c.f32("battery_pct")?,
+            );
+            readings.reserve(df.height());
+            for i in 0..df.height() {
+                let (Some(d), Some(m), Some(at)) = (
+                    dev[i].as_deref().and_then(device_ix),
+                    metric[i]
+                        .as_deref()
+                        .and_then(|n| Metric::ALL.into_iter().position(|m| m.name() == n)),
+                    t[i],
+                ) else {
+                    continue;
+                };
+                readings.push(ObsRow {
+                    at_ms: at,
+                    device: d.0,
+                    seq: seq[i].unwrap_or(0),
+                    value: value[i].map_or(f32::NAN, |v| v as f32),
+                    battery: batt[i].unwrap_or(100.0),
+                    source: rx[i]
+                        .as_deref()
+                        .and_then(|r| receivers.iter().position(|x| *x == r))
+                        .map_or(NO_SOURCE, |p| p as u16),
+                    metric: m as u8,
+                    status: status[i]
+                        .as_deref()
+                        .and_then(|n| ObsStatus::ALL.into_iter().position(|s| s.name() == n))
+                        .unwrap_or(0) as u8,
+                });
+            }
+            Ok(())
+        })?;
 
         let vitals = wardtwin_exporters::realism::VITALS;
         let mut columns = vec!["sim_time", "patient_id"];
@@ -313,7 +344,7 @@ impl Recording {
         }
 
         let marks = marks(run)?;
-        readings.sort_by_key(|(t, _)| *t);
+        readings.sort_by_key(|r| r.at_ms);
         truth.sort_by_key(|t| t.sim_ms);
         positions.sort_by_key(|p| p.sim_ms);
         events.sort_by_key(|e| e.sim_ms);
@@ -343,8 +374,8 @@ impl Recording {
             let hi = partition(n, |i| ts(i) < to);
             lo..hi
         };
-        for i in range(&|i| self.readings[i].0, self.readings.len()) {
-            m.apply_reading(&self.readings[i].1);
+        for i in range(&|i| self.readings[i].at_ms, self.readings.len()) {
+            m.apply_reading(&self.readings[i].forwarded());
         }
         for i in range(&|i| self.truth[i].sim_ms, self.truth.len()) {
             m.apply_truth(&self.truth[i]);

@@ -1,15 +1,12 @@
 //! Reads what the realism report needs from a run folder.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
 
 use polars_core::prelude::*;
-use polars_io::SerReader;
-use polars_io::parquet::read::ParquetReader;
 
 use super::{EpisodeIn, Inputs, ReadingIn, TruthRow, VITALS};
-use crate::runfolder::{RunFolderError, read_header, read_table};
+use crate::runfolder::{RunFolderError, for_each_slice, read_header, read_table};
 
 const SUBSCORES: [&str; 7] = [
     "news2_resp_rate",
@@ -20,9 +17,6 @@ const SUBSCORES: [&str; 7] = [
     "news2_consciousness",
     "news2_temperature",
 ];
-
-/// Telemetry rows read at once.
-const TELEMETRY_SLICE: usize = 1 << 20;
 
 /// The metrics whose readings are compared with the truth.
 const METRICS: [&str; 8] = [
@@ -192,19 +186,7 @@ pub fn read_inputs(dir: &Path) -> Result<Inputs, RunFolderError> {
     // running sums and is dropped.
     {
         let t = "telemetry";
-        let path = dir.join("telemetry.parquet");
-        let open = || {
-            File::open(&path).map_err(|source| RunFolderError::Io {
-                path: path.clone(),
-                source,
-            })
-        };
-        let polars = |source| RunFolderError::Polars {
-            path: path.clone(),
-            source,
-        };
-        let rows = ParquetReader::new(open()?).num_rows().map_err(polars)?;
-        let cols: Vec<String> = [
+        let cols = [
             "sim_time",
             "device_id",
             "device_kind",
@@ -212,16 +194,8 @@ pub fn read_inputs(dir: &Path) -> Result<Inputs, RunFolderError> {
             "metric",
             "value",
             "status",
-        ]
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-        for offset in (0..rows).step_by(TELEMETRY_SLICE) {
-            let df = ParquetReader::new(open()?)
-                .with_columns(Some(cols.clone()))
-                .with_slice(Some((offset, TELEMETRY_SLICE)))
-                .finish()
-                .map_err(polars)?;
+        ];
+        for_each_slice(dir, t, &cols, |df| {
             let e = |c: &str, x| bad(dir, t, c, x);
             let s = |c: &str| -> Result<StringChunked, RunFolderError> {
                 let col = df.column(c).map_err(|x| e(c, x))?;
@@ -263,7 +237,8 @@ pub fn read_inputs(dir: &Path) -> Result<Inputs, RunFolderError> {
                     status: st,
                 });
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(inp)
 }

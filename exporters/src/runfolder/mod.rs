@@ -130,6 +130,42 @@ pub fn read_table(dir: &Path, table: &str, columns: &[&str]) -> Result<DataFrame
         .map_err(|source| RunFolderError::Polars { path, source })
 }
 
+/// Rows of a table read at a time by [`for_each_slice`]: a big run's telemetry is hundreds of
+/// millions of rows, never held at once.
+pub const SLICE_ROWS: usize = 1 << 20;
+
+/// Reads columns of a Parquet table of the run [`SLICE_ROWS`] rows at a time, in file order,
+/// handing each slice to `f`.
+pub fn for_each_slice(
+    dir: &Path,
+    table: &str,
+    columns: &[&str],
+    mut f: impl FnMut(&DataFrame) -> Result<(), RunFolderError>,
+) -> Result<(), RunFolderError> {
+    let path = dir.join(format!("{table}.parquet"));
+    let open = || {
+        File::open(&path).map_err(|source| RunFolderError::Io {
+            path: path.clone(),
+            source,
+        })
+    };
+    let polars = |source| RunFolderError::Polars {
+        path: path.clone(),
+        source,
+    };
+    let rows = ParquetReader::new(open()?).num_rows().map_err(polars)?;
+    let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    for offset in (0..rows).step_by(SLICE_ROWS) {
+        let df = ParquetReader::new(open()?)
+            .with_columns(Some(columns.clone()))
+            .with_slice(Some((offset, SLICE_ROWS)))
+            .finish()
+            .map_err(polars)?;
+        f(&df)?;
+    }
+    Ok(())
+}
+
 /// Column accessors that name the table and column in their errors.
 pub struct Cols<'a> {
     df: &'a DataFrame,
