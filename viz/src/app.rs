@@ -66,6 +66,10 @@ pub struct Args {
     /// speed and waits, paused; a replay opens there; a screenshot is taken there.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Take the screenshot of a real window (needs an X server, e.g. Xvfb) instead of
+    /// rendering offscreen.
+    #[arg(long, requires = "screenshot")]
+    pub window: bool,
     /// The picture's size (logical pixels), `WIDTHxHEIGHT`.
     #[arg(long, value_name = "WxH", default_value = "1280x800")]
     pub size: String,
@@ -229,6 +233,7 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
         path: p.clone(),
         width,
         height,
+        window: args.window,
     });
     // A screenshot steps as fast as it can to 15 s before its time (the waveform strip needs
     // that much), selects its bed, then steps to the time.
@@ -341,6 +346,7 @@ fn run_replay(args: &Args, stop: Stop) -> Result<()> {
         path: p.clone(),
         width,
         height,
+        window: args.window,
     });
     let probe = crate::replay::Recording::read(run)?;
     let scenario = probe.scenario.clone();
@@ -385,8 +391,9 @@ fn view(
     (shot, bench, (width, height)): (Option<&ScreenshotSpec>, Option<u32>, (u32, u32)),
     stop: Stop,
 ) -> Result<()> {
-    let offscreen = shot.is_some()
-        || (bench.is_some()
+    let offscreen = shot.is_some_and(|s| !s.window)
+        || (shot.is_none()
+            && bench.is_some()
             && std::env::var_os("DISPLAY").is_none()
             && std::env::var_os("WAYLAND_DISPLAY").is_none());
     let mut app = App::new();
@@ -403,14 +410,28 @@ fn view(
         )
         .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::ZERO));
     } else {
-        app.add_plugins(DefaultPlugins.set(WindowPlugin {
-            primary_window: Some(Window {
-                title: format!("wardtwin-viz: {}", scenario.name),
-                resolution: (width, height).into(),
-                ..default()
-            }),
+        anyhow::ensure!(
+            std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
+            "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set): \
+             --screenshot FILE and --bench-frames N render offscreen"
+        );
+        // winit panics when it cannot reach the display it was given: an error, not a crash.
+        let window = Window {
+            title: format!("wardtwin-viz: {}", scenario.name),
+            resolution: (width, height).into(),
             ..default()
+        };
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            app.add_plugins(DefaultPlugins.set(WindowPlugin {
+                primary_window: Some(window),
+                ..default()
+            }));
         }));
+        anyhow::ensure!(
+            opened.is_ok(),
+            "cannot open a window on the display (see the message above); --screenshot FILE \
+             and --bench-frames N render offscreen"
+        );
     }
     let first = shared.model().clone();
     app.add_plugins(EguiPlugin::default())
@@ -448,6 +469,7 @@ fn view(
             path: PathBuf::new(),
             width,
             height,
+            window: false,
         });
         app.insert_resource(Shot {
             path: spec.path.clone(),
@@ -473,6 +495,13 @@ fn view(
                 spawn_cameras(&mut commands, None);
             },
         );
+        if let Some(s) = shot {
+            app.insert_resource(Shot {
+                path: s.path.clone(),
+                ..default()
+            })
+            .add_systems(Update, take_screenshot);
+        }
     }
     let times = Arc::new(std::sync::Mutex::new(Vec::new()));
     if let Some(n) = bench {
@@ -549,8 +578,12 @@ fn take_screenshot(mut commands: Commands, mut shot: ResMut<Shot>, ui: Res<UiSta
     if shot.frames < SETTLE_FRAMES || shot.requested {
         return;
     }
-    let Some(image) = shot.image.clone() else {
-        return;
+    // Offscreen, the image the cameras draw into; else the window (once it has been drawn a
+    // few more times: a window is mapped and sized over its first frames).
+    let target = match shot.image.clone() {
+        Some(image) => Screenshot::image(image),
+        None if shot.frames < SETTLE_FRAMES * 4 => return,
+        None => Screenshot::primary_window(),
     };
     shot.requested = true;
     if let Some(dir) = shot.path.parent()
@@ -565,7 +598,7 @@ fn take_screenshot(mut commands: Commands, mut shot: ResMut<Shot>, ui: Res<UiSta
         let _ = std::fs::write(PathBuf::from(map_path), json);
     }
     commands
-        .spawn(Screenshot::image(image))
+        .spawn(target)
         .observe(save_to_disk(shot.path.clone()))
         .observe(
             |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {

@@ -141,4 +141,6 @@ pub struct ScreenshotSpec {
     pub path: PathBuf,
     pub width: u32,
     pub height: u32,
+    /// Taken of a real window (an X server is needed) instead of offscreen.
+    pub window: bool,
 }

@@ -129,11 +129,58 @@ fn a_screenshot_at_10_30_shows_the_septic_patient_red_the_plan_and_a_waveform() 
         ])
         .arg(dir.join("session"));
     run_ok(c);
-    let pic = Picture::read(&png);
+    check_quickstart_at_10_30(&png);
+}
+
+/// The same picture taken of a real window, on an X server (Xvfb, which `.ci/run` installs).
+#[test]
+fn a_window_screenshot_shows_the_same_ward() {
+    let dir = out_dir("window");
+    let png = dir.join("ward.png");
+    let mut c = Command::new("xvfb-run");
+    c.args(["-a", "-s", "-screen 0 1400x900x24"])
+        .arg(env!("CARGO_BIN_EXE_wardtwin-viz"))
+        .args(["quickstart", "--window", "--screenshot"])
+        .arg(&png)
+        .args([
+            "--at", "10:30", "--size", "1280x800", "--select", "W1-07", "--out",
+        ])
+        .arg(dir.join("session"));
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    run_ok(c);
+    check_quickstart_at_10_30(&png);
+    // It was a window: without a display the same command is refused (an error, no panic).
+    let out = viz()
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["quickstart", "--window", "--screenshot"])
+        .arg(dir.join("none.png"))
+        .args(["--at", "00:01", "--out"])
+        .arg(dir.join("none"))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no display"));
+    assert!(!dir.join("none.png").exists());
+}
+
+/// quickstart at 10:30 with W1-07 selected: its tile red, no other tile without a high alarm
+/// red, the plan drawn where the app says, an ECG trace in the strip.
+fn check_quickstart_at_10_30(png: &Path) {
+    let mut map_path = png.as_os_str().to_owned();
+    map_path.push(".json");
+    let pic = Picture::read(png);
     assert_eq!((pic.w, pic.h), (1280, 800));
     // Where the app drew what (its own account), checked against the pixels.
     let map: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("ward.png.json")).expect("the screenshot's map"),
+        &std::fs::read(PathBuf::from(map_path)).expect("the screenshot's map"),
     )
     .expect("JSON");
     let tiles = map["tiles"].as_object().expect("tiles");
