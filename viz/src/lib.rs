@@ -70,6 +70,8 @@ pub struct UiState {
     pub staff: Vec<String>,
     pub assets: Vec<String>,
     pub station_width: f32,
+    /// The plan has not been fitted yet (the first fit may show one ward of a wide site).
+    pub first_view: bool,
     /// A replay: the timeline's marks (no injections, no escalations).
     pub replay: Option<Vec<replay::Mark>>,
     /// Rendering for a screenshot: nothing blinks, and where things were drawn is noted.
@@ -128,6 +130,7 @@ impl UiState {
             staff: scenario.staff.iter().map(|s| s.id.clone()).collect(),
             assets: scenario.assets.iter().map(|a| a.id.clone()).collect(),
             station_width: 560.0,
+            first_view: true,
             replay: None,
             screenshot: false,
             map: ShotMap::default(),

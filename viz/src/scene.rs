@@ -440,9 +440,95 @@ pub fn place_camera(
 
 /// Fits the plan into the free area.
 pub fn fit(xf: &mut ViewXf, plan: &Plan) {
-    let b = plan.bounds;
+    fit_rect(xf, plan.bounds);
+}
+
+/// Fits a rectangle of the plan (metres) into the free area.
+pub fn fit_rect(xf: &mut ViewXf, b: egui::Rect) {
     let w = (xf.free.width() - 20.0).max(50.0);
     let h = (xf.free.height() - 20.0).max(50.0);
     xf.px_per_m = (w / b.width()).min(h / b.height()).clamp(0.5, 200.0);
     xf.centre = Vec2::new(b.center().x, b.center().y);
+}
+
+/// The first view: the whole site if its beds can be told apart, else the ward of `bed` (a
+/// site of six wards side by side is a thin strip at 1280×800; double-click shows it all).
+pub fn first_view(xf: &mut ViewXf, plan: &Plan, ward_of_bed: Option<usize>) {
+    fit(xf, plan);
+    if xf.px_per_m >= 6.0 {
+        return;
+    }
+    let ward = ward_of_bed.unwrap_or(0);
+    if let Some((_, r)) = plan.wards.get(ward)
+        && r.is_positive()
+    {
+        fit_rect(xf, r.expand(2.0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(name: &str) -> Plan {
+        let text = wardtwin_scenarios::LIBRARY
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect(name)
+            .1;
+        Plan::of(&wardtwin_scenarios::parse(text, name).expect("parses"))
+    }
+
+    fn view() -> ViewXf {
+        ViewXf {
+            free: egui::Rect::from_min_size(egui::pos2(0.0, 30.0), egui::vec2(720.0, 730.0)),
+            ..ViewXf::default()
+        }
+    }
+
+    #[test]
+    fn the_first_view_is_the_site_or_the_selected_beds_ward_when_the_site_is_too_wide() {
+        // One ward: the whole site, legible.
+        let p = plan("quickstart");
+        let mut xf = view();
+        first_view(&mut xf, &p, None);
+        assert!(xf.px_per_m >= 6.0, "{}", xf.px_per_m);
+        let site = xf.to_screen(p.bounds.min.x, p.bounds.min.y);
+        assert!(xf.free.expand(1.0).contains(site), "the site is in sight");
+        // Six wards side by side: the fifth ward, filling the width.
+        let p = plan("hospital-day");
+        let mut xf = view();
+        fit(&mut xf, &p);
+        assert!(
+            xf.px_per_m < 6.0,
+            "the whole site is too small: {}",
+            xf.px_per_m
+        );
+        first_view(&mut xf, &p, Some(4));
+        assert!(xf.px_per_m >= 6.0, "{}", xf.px_per_m);
+        let ward = p.wards[4].1;
+        assert!(
+            ward.contains(egui::pos2(xf.centre.x, xf.centre.y)),
+            "centred on W5"
+        );
+        let (a, b) = (
+            xf.to_screen(ward.min.x, ward.min.y),
+            xf.to_screen(ward.max.x, ward.max.y),
+        );
+        assert!(xf.free.expand(1.0).contains(a) && xf.free.expand(1.0).contains(b));
+    }
+
+    #[test]
+    fn screen_and_plan_coordinates_are_inverse() {
+        let mut xf = view();
+        xf.centre = Vec2::new(40.0, 12.5);
+        xf.px_per_m = 9.5;
+        for (x, y) in [(0.0, 0.0), (40.0, 12.5), (-3.25, 77.0)] {
+            let back = xf.to_plan(xf.to_screen(x, y));
+            assert!(
+                (back.x - x).abs() < 1e-3 && (back.y - y).abs() < 1e-3,
+                "{back:?}"
+            );
+        }
+    }
 }

@@ -109,7 +109,17 @@ pub fn draw(
         xf.to_screen(b.max.x, b.max.y),
     ));
     if xf.fit {
-        crate::scene::fit(xf, plan);
+        if ui.first_view {
+            let ward = ui.selected.and_then(|b| {
+                plan.wards
+                    .iter()
+                    .position(|(n, _)| n.split(' ').next() == Some(m.beds[b].ward.as_str()))
+            });
+            crate::scene::first_view(xf, plan, ward);
+            ui.first_view = false;
+        } else {
+            crate::scene::fit(xf, plan);
+        }
         xf.fit = false;
     }
     plan_overlay(ctx, &mut root, free, m, plan, xf, ui, &mut out);
