@@ -229,12 +229,7 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
         .clone()
         .unwrap_or_else(|| live::default_out(&scenario, seed));
     let selected_bed = bed_of(args, &scenario)?;
-    let shot = args.screenshot.as_ref().map(|p| ScreenshotSpec {
-        path: p.clone(),
-        width,
-        height,
-        window: args.window,
-    });
+    let shot = shot_of(args, width, height);
     // A screenshot steps as fast as it can to 15 s before its time (the waveform strip needs
     // that much), selects its bed, then steps to the time.
     let lead_ms = 15_000;
@@ -301,6 +296,16 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
     Ok(())
 }
 
+/// `--screenshot` with its size and `--window`.
+fn shot_of(args: &Args, width: u32, height: u32) -> Option<ScreenshotSpec> {
+    args.screenshot.as_ref().map(|p| ScreenshotSpec {
+        path: p.clone(),
+        width,
+        height,
+        window: args.window,
+    })
+}
+
 /// `--at` as an offset from the epoch, inside the run.
 fn at_of(args: &Args, scenario: &wardtwin_scenarios::Scenario) -> Result<Option<i64>> {
     let Some(a) = args.at.as_deref() else {
@@ -342,18 +347,13 @@ fn run_replay(args: &Args, stop: Stop) -> Result<()> {
     let run = Path::new(&args.source);
     let speed = parse_speed(args.speed.as_deref().unwrap_or("60"))?;
     let (width, height) = parse_size(&args.size)?;
-    let shot = args.screenshot.as_ref().map(|p| ScreenshotSpec {
-        path: p.clone(),
-        width,
-        height,
-        window: args.window,
-    });
-    let probe = crate::replay::Recording::read(run)?;
-    let scenario = probe.scenario.clone();
+    let shot = shot_of(args, width, height);
+    // Read once: the scenario and marks decide where it opens, then the replay takes it.
+    let rec = crate::replay::Recording::read(run)?;
+    let scenario = rec.scenario.clone();
     let at_ms = at_of(args, &scenario)?
-        .unwrap_or_else(|| crate::replay::default_start(&probe.marks, scenario.epoch_ms));
-    drop(probe);
-    let handle = crate::replay::start(run, at_ms, speed, args.paused || shot.is_some())?;
+        .unwrap_or_else(|| crate::replay::default_start(&rec.marks, scenario.epoch_ms));
+    let handle = crate::replay::start(rec, at_ms, speed, args.paused || shot.is_some())?;
     let mut ui = UiState::new(&scenario);
     ui.truth = args.truth;
     ui.replay = Some(handle.marks.clone());

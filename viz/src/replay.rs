@@ -521,9 +521,9 @@ impl ReplayHandle {
     }
 }
 
-/// Opens a run folder and starts its replay at `at_ms` (since the epoch), paused or playing.
-pub fn start(run: &Path, at_ms: i64, speed: f64, paused: bool) -> Result<ReplayHandle> {
-    let rec = Recording::read(run)?;
+/// Starts the replay of a run folder read with [`Recording::read`] at `at_ms` (since the
+/// epoch), paused or playing.
+pub fn start(rec: Recording, at_ms: i64, speed: f64, paused: bool) -> Result<ReplayHandle> {
     let s = &rec.scenario;
     let (epoch, end, step) = (s.epoch_ms, s.epoch_ms + s.duration_ms, s.step_ms);
     let t0 = (epoch + at_ms.max(0)).min(end);

@@ -440,11 +440,7 @@ fn tile(g: &mut egui::Ui, m: &WardModel, b: usize, ui: &mut UiState) -> egui::Re
     );
     // The system under test's alert on this bed, as a badge.
     if let Some(a) = m.stack_alert_for(b) {
-        let pr = match a.priority {
-            AlertPriority::High => Priority::High,
-            AlertPriority::Medium => Priority::Medium,
-            AlertPriority::Low => Priority::Low,
-        };
+        let pr = Priority::of_alert(a.priority);
         let badge = egui::Rect::from_min_size(
             rect.right_bottom() + Vec2::new(-22.0, -16.0),
             Vec2::new(18.0, 13.0),
@@ -492,11 +488,7 @@ fn alarm_list(p: &mut egui::Ui, m: &WardModel, ui: &mut UiState) {
             .max_height(72.0)
             .show(p, |s| {
                 for a in m.stack_alerts.iter().rev().take(30) {
-                    let pr = match a.priority {
-                        AlertPriority::High => Priority::High,
-                        AlertPriority::Medium => Priority::Medium,
-                        AlertPriority::Low => Priority::Low,
-                    };
+                    let pr = Priority::of_alert(a.priority);
                     s.horizontal(|h| {
                         h.label(
                             RichText::new(format!("{:4}", pr.marker()))

@@ -83,6 +83,15 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// The priority an alert v1 asks for, as the station shows it.
+    pub fn of_alert(p: wardtwin_scoring::model::Priority) -> Self {
+        match p {
+            wardtwin_scoring::model::Priority::High => Priority::High,
+            wardtwin_scoring::model::Priority::Medium => Priority::Medium,
+            wardtwin_scoring::model::Priority::Low => Priority::Low,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Priority::High => "high",
