@@ -20,6 +20,7 @@ use bevy_egui::{
     EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext,
 };
 use wardtwin_sim::time::parse_duration;
+// Lines on stdout go through `outln!`: `wardtwin-viz … | head` must not panic on a closed pipe.
 
 use crate::live::{self, Command, SessionConfig, Shared};
 use crate::model::Priority;
@@ -290,7 +291,7 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
     result?;
     finished?;
     if let Some(s) = &shot {
-        println!("{}", s.path.display());
+        wardtwin::outln!("{}", s.path.display());
     }
     eprintln!("session folder: {}", out.display());
     Ok(())
@@ -369,7 +370,7 @@ fn run_replay(args: &Args, stop: Stop) -> Result<()> {
     handle.finish();
     result?;
     if let Some(s) = &shot {
-        println!("{}", s.path.display());
+        wardtwin::outln!("{}", s.path.display());
     }
     Ok(())
 }
@@ -671,7 +672,7 @@ fn report_bench(times: &[f64], scenario: &wardtwin_scenarios::Scenario, shared: 
     let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
     let st = shared.status();
     let mean = t.iter().sum::<f64>() / t.len() as f64;
-    println!(
+    wardtwin::outln!(
         "{} frames of {} ({} beds): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({:.0} fps mean); \
          simulation at {:.0} s simulated, last step {} us",
         t.len(),
