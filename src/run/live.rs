@@ -254,6 +254,7 @@ pub(super) fn sut_side(
                 Some(now) => now.load(Ordering::Acquire),
                 None => wire.get().and_then(LiveStats::wire_ms).unwrap_or(epoch),
             },
+            None,
         )?);
         outln!("collecting alerts from {topic}");
     }

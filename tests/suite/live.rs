@@ -625,12 +625,19 @@ fn a_broker_that_stays_down_fills_the_spool_and_every_emission_still_gets_a_fate
         "1000",
         "--drain-timeout",
         "1s",
+        // An alert collector too: once the run is over it gives up on the gone broker (it
+        // used to retry it for ever, and the run never ended).
+        "--alerts-topic",
+        "sut/alerts",
+        "--alerts-grace",
+        "1s",
     ];
     let child = spawn_run(&scenario, &out, &args);
     sub.until(Duration::from_secs(30), |got| got.telemetry_messages >= 300);
     broker.stop().expect("mosquitto stops");
-    // The run goes on without a broker and ends on time (no hang on a full spool). Hardening
-    // issue: it used to exit 0; a run that lost telemetry says so and exits 3.
+    // The run goes on without a broker and ends on time (no hang on a full spool, nor in the
+    // collector). Hardening issue: it used to exit 0; a run that lost telemetry says so and
+    // exits 3.
     let output = child.wait_with_output().expect("wardtwin ends");
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{err}");

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub struct CollectorReport {
     pub cut_off: bool,
 }
 
+/// Shown each alert as it is logged (its arrival in simulation time and its payload, as it
+/// came): the visual ward puts a system's alerts on its central station.
+pub type AlertTap = Box<dyn FnMut(SimMillis, &[u8]) + Send>;
+
 /// A running collector.
 pub struct Collector {
     client: Client,
@@ -42,6 +46,9 @@ pub struct Collector {
     received: Arc<AtomicU64>,
     /// Telemetry messages the system has echoed (items of its echo messages).
     echoed: Arc<AtomicU64>,
+    /// Set when collection ends: a connection error then ends the loop (a broker that is gone
+    /// for good would otherwise be retried for ever, and the disconnect never sent).
+    stopping: Arc<AtomicBool>,
     /// The run folder.
     dir: std::path::PathBuf,
 }
@@ -51,6 +58,8 @@ impl Collector {
     /// starts logging into `dir`. `clock` gives the simulation time to stamp arrivals with.
     /// With `sync` (the acknowledgement topic and the run's sync point), it also takes the
     /// system's clock acknowledgements and reports them and every alert to the sync point.
+    /// `tap`, if given, is shown every alert once it is logged.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         opts: &LiveOptions,
         client_id: String,
@@ -59,6 +68,7 @@ impl Collector {
         sync: Option<(String, SyncPoint)>,
         dir: &Path,
         clock: impl Fn() -> SimMillis + Send + 'static,
+        mut tap: Option<AlertTap>,
     ) -> Result<Self, LiveError> {
         let connect = |why: String| LiveError::Connect {
             url: opts.broker.to_string(),
@@ -98,15 +108,20 @@ impl Collector {
         let alerts = Arc::new(AtomicU64::new(0));
         let received = Arc::new(AtomicU64::new(0));
         let echoed = Arc::new(AtomicU64::new(0));
-        let (a, r, ec) = (
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (a, r, ec, stop) = (
             Arc::clone(&alerts),
             Arc::clone(&received),
             Arc::clone(&echoed),
+            Arc::clone(&stopping),
         );
         let thread = std::thread::Builder::new()
             .name("alert-collector".into())
             .spawn(move || {
                 for ev in conn.iter() {
+                    if ev.is_err() && stop.load(Ordering::Acquire) {
+                        break;
+                    }
                     sub.handle(&ev);
                     match ev {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -114,6 +129,9 @@ impl Collector {
                             if p.topic == alerts_topic {
                                 alerts_log.append(t, &p.topic, &p.payload)?;
                                 a.fetch_add(1, Ordering::Relaxed);
+                                if let Some(tap) = tap.as_mut() {
+                                    tap(t, &p.payload);
+                                }
                                 if let Some(sp) = &point {
                                     sp.on_alert();
                                 }
@@ -153,6 +171,7 @@ impl Collector {
             alerts,
             received,
             echoed,
+            stopping,
             dir: dir.to_path_buf(),
         };
         await_ready(&ready, &opts.broker.to_string(), || c.abort())?;
@@ -200,6 +219,7 @@ impl Collector {
             }
         }
         let cut_off = !went_quiet && !enough(self.alerts());
+        self.stopping.store(true, Ordering::Release);
         let _ = self.client.disconnect();
         let report = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,

@@ -34,7 +34,7 @@ pub mod stats;
 pub mod subscription;
 pub mod sync;
 
-pub use collector::{Collector, CollectorReport};
+pub use collector::{AlertTap, Collector, CollectorReport};
 pub use embedded::EmbeddedBroker;
 pub use options::{BrokerUrl, ConnectionMode, Credentials, LiveOptions, Speed, TlsFiles};
 pub use proxy::{Cut, FaultProxy, ProxyStats, Scope};

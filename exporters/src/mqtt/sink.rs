@@ -17,9 +17,11 @@ use super::publisher::{LedgerKey, LiveReport, OutMsg, Publisher};
 use crate::ParquetSink;
 use crate::wire::WireDirectory;
 
-/// Writes the run folder and publishes the stream.
-pub struct LiveSink {
-    parquet: ParquetSink,
+/// Writes the run folder and publishes the stream. The records and the publisher's fates go to
+/// `S` (the run folder's [`ParquetSink`]; the visual ward's sessions give it a ledger of their
+/// own).
+pub struct LiveSink<S: RecordSink = ParquetSink> {
+    parquet: S,
     publisher: Publisher,
     wire: Arc<WireDirectory>,
     mode: ConnectionMode,
@@ -37,11 +39,11 @@ pub struct LiveSink {
     map_sent: bool,
 }
 
-impl LiveSink {
+impl<S: RecordSink> LiveSink<S> {
     /// Writes through `parquet` and publishes through `publisher` (started with `opts`);
     /// `epoch_ms` is the scenario's epoch (offsets for pacing are taken from it).
     pub fn new(
-        parquet: ParquetSink,
+        parquet: S,
         publisher: Publisher,
         wire: Arc<WireDirectory>,
         opts: &LiveOptions,
@@ -175,7 +177,7 @@ impl LiveSink {
     }
 }
 
-impl LiveSink {
+impl<S: RecordSink> LiveSink<S> {
     /// Publishes a step's waveform frames: each signal on the waveform topic of the device that
     /// measures it (a patient without that device has none on the wire), QoS as configured,
     /// not retained. Frames are a stream beside the emissions: they are not in the ledger.
@@ -205,7 +207,7 @@ impl LiveSink {
     }
 }
 
-impl RecordSink for LiveSink {
+impl<S: RecordSink> RecordSink for LiveSink<S> {
     /// Every kind goes to the run folder; readings and status messages are published too. A
     /// live run records fates itself: fates that reach here (a gateway's radio and spool
     /// losses) pass through to the ledger.

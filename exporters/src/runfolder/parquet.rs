@@ -115,6 +115,7 @@ fn writer_thread(
     out: PathBuf,
     dir: Arc<Directory>,
     schemas: Vec<(&'static str, tables::FrameJob)>,
+    with_directory: bool,
     rx: Receiver<Chunk>,
 ) -> WriterResult {
     let d = &*dir;
@@ -127,13 +128,15 @@ fn writer_thread(
         files.push(TableFile::create(&out, table, &schema(empty(d), table)?)?);
     }
     // The directory is known from the start: written once.
-    let mut directory = TableFile::create(
-        &out,
-        tables::DIRECTORY,
-        &schema(tables::directory_frame(d), tables::DIRECTORY)?,
-    )?;
-    directory.write(tables::directory_frame(d))?;
-    files.push(directory);
+    if with_directory {
+        let mut directory = TableFile::create(
+            &out,
+            tables::DIRECTORY,
+            &schema(tables::directory_frame(d), tables::DIRECTORY)?,
+        )?;
+        directory.write(tables::directory_frame(d))?;
+        files.push(directory);
+    }
     for (ix, job) in rx {
         files[ix].write(job(d))?;
     }
@@ -155,14 +158,38 @@ pub struct ParquetSink {
 impl ParquetSink {
     /// Starts writing into `out` (which must exist).
     pub fn create(out: &Path, dir: Arc<Directory>, chunk_rows: usize) -> Result<Self, ExportError> {
+        Self::start(out, dir, chunk_rows, None)
+    }
+
+    /// Starts writing only the tables named in `only` into `out` (which must exist): the
+    /// records of other kinds, and the directory, are not kept.
+    pub fn create_only(
+        out: &Path,
+        dir: Arc<Directory>,
+        chunk_rows: usize,
+        only: &[&str],
+    ) -> Result<Self, ExportError> {
+        Self::start(out, dir, chunk_rows, Some(only))
+    }
+
+    fn start(
+        out: &Path,
+        dir: Arc<Directory>,
+        chunk_rows: usize,
+        only: Option<&[&str]>,
+    ) -> Result<Self, ExportError> {
         let (tx, rx) = sync_channel(CHANNEL_CHUNKS);
         let out = out.to_path_buf();
         let chunk_rows = chunk_rows.max(1);
-        let buffers = tables::all();
+        let mut buffers = tables::all();
+        if let Some(only) = only {
+            buffers.retain(|b| only.contains(&b.table()));
+        }
         let schemas = buffers.iter().map(|b| (b.table(), b.empty())).collect();
+        let with_directory = only.is_none_or(|o| o.contains(&tables::DIRECTORY));
         let handle = std::thread::Builder::new()
             .name("parquet-writer".into())
-            .spawn(move || writer_thread(out, dir, schemas, rx))
+            .spawn(move || writer_thread(out, dir, schemas, with_directory, rx))
             .map_err(|source| ExportError::Io {
                 path: PathBuf::from("<writer thread>"),
                 source,
