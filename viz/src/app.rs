@@ -22,13 +22,16 @@ use bevy_egui::{
 use wardtwin_sim::time::parse_duration;
 // Lines on stdout go through `outln!`: `wardtwin-viz … | head` must not panic on a closed pipe.
 
+use wardtwin_exporters::mqtt::{BrokerUrl, EmbeddedBroker};
+
 use crate::live::{self, Command, SessionConfig, Shared};
 use crate::model::Priority;
+use crate::publish::LiveConfig;
 use crate::scene::{self, Plan, ViewXf};
 use crate::{Frame, FrameStatus, ScreenSize, ScreenshotSpec, UiState};
 
 /// `wardtwin-viz SCENARIO|RUN [options]`
-#[derive(clap::Parser, Debug, Clone)]
+#[derive(clap::Parser, Debug)]
 #[command(
     name = "wardtwin-viz",
     version,
@@ -82,6 +85,94 @@ pub struct Args {
     /// there is no display).
     #[arg(long, value_name = "N")]
     pub bench_frames: Option<u32>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// A session's live side: the twin's telemetry on a broker, and a system under test's alerts
+/// on the central station.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Live (MQTT)")]
+pub struct LiveArgs {
+    /// Collect a system under test's alerts (alert v1) from this topic: listed on the central
+    /// station as they arrive, logged in live/alerts.jsonl, scored when the session ends
+    /// (live/scorecard.json). The twin's telemetry is published (on the embedded broker
+    /// unless --broker).
+    #[arg(long, value_name = "TOPIC")]
+    pub alerts_topic: Option<String>,
+    /// Publish the twin's telemetry (wire v1) on the embedded broker.
+    #[arg(long)]
+    pub live: bool,
+    /// Publish to this broker instead (mqtt://host:port, or mqtts:// with --ca/--cert/--key).
+    /// Credentials come from WARDTWIN_MQTT_USERNAME / WARDTWIN_MQTT_PASSWORD or --credentials.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Where the embedded broker listens [default: 127.0.0.1 on a free port].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// MQTT QoS of the telemetry: 1 (acknowledged) or 0.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// Topic prefix of the telemetry.
+    #[arg(long, default_value = wardtwin_exporters::wire::DEFAULT_PREFIX)]
+    pub topic_prefix: String,
+    #[command(flatten)]
+    pub security: wardtwin::run::BrokerSecurity,
+}
+
+impl LiveArgs {
+    fn enabled(&self) -> bool {
+        self.live || self.broker.is_some() || self.alerts_topic.is_some()
+    }
+
+    /// The session's live configuration and the embedded broker it runs on (if it does).
+    fn config(
+        &self,
+        scenario: &wardtwin_scenarios::Scenario,
+        seed: u64,
+    ) -> Result<Option<(LiveConfig, Option<EmbeddedBroker>)>> {
+        if !self.enabled() {
+            anyhow::ensure!(
+                self.listen.is_none(),
+                "--listen is where the embedded broker listens: add --live or --alerts-topic"
+            );
+            return Ok(None);
+        }
+        if let Some(t) = &self.alerts_topic {
+            anyhow::ensure!(
+                !t.is_empty() && !t.contains(['+', '#', '\0']),
+                "--alerts-topic {t:?}: a topic name, without wildcards"
+            );
+        }
+        let (url, embedded) = match &self.broker {
+            Some(u) => {
+                anyhow::ensure!(
+                    self.listen.is_none(),
+                    "--listen is for the embedded broker, not with --broker"
+                );
+                (BrokerUrl::parse(u)?, None)
+            }
+            None => {
+                let b = EmbeddedBroker::start(self.listen)?;
+                (BrokerUrl::parse(&b.url())?, Some(b))
+            }
+        };
+        let mut opts = self.security.options(url)?;
+        opts.qos = self.qos;
+        wardtwin_exporters::wire::check_prefix(&self.topic_prefix)?;
+        opts.prefix = self.topic_prefix.clone();
+        opts.client_id_prefix = wardtwin_exporters::mqtt::options::client_id_prefix(
+            &scenario.name,
+            seed,
+            std::process::id(),
+        );
+        let cfg = LiveConfig {
+            opts,
+            embedded: embedded.is_some(),
+            alerts_topic: self.alerts_topic.clone(),
+        };
+        Ok(Some((cfg, embedded)))
+    }
 }
 
 fn parse_speed(s: &str) -> Result<f64> {
@@ -180,6 +271,9 @@ pub enum Outcome {
     /// SIGINT/SIGTERM: the view closed and the session's files were finished with what was
     /// simulated (`"complete": false`).
     Interrupted,
+    /// A live session's broker did not confirm all the telemetry it was handed (as `wardtwin
+    /// run`: exit status 3); `live/emissions.parquet` says which.
+    DeliveryShort,
 }
 
 /// Set by the first SIGINT/SIGTERM (a second one exits at once, status 130).
@@ -195,20 +289,23 @@ fn stop_on_signal(stop: Res<Stop>, mut exit: MessageWriter<AppExit>) {
 /// Runs the visual ward; returns when the window closes (or the screenshot or bench is done).
 pub fn run(args: Args) -> Result<Outcome> {
     let stop = Stop(wardtwin::signals::StopFlag::install()?);
-    if crate::replay::is_run_folder(Path::new(&args.source)) {
+    let lost = if crate::replay::is_run_folder(Path::new(&args.source)) {
         run_replay(&args, stop.clone())?;
+        0
     } else {
-        run_session(&args, stop.clone())?;
-    }
+        run_session(&args, stop.clone())?
+    };
     Ok(if stop.0.raised() {
         Outcome::Interrupted
+    } else if lost > 0 {
+        Outcome::DeliveryShort
     } else {
         Outcome::Done
     })
 }
 
-/// A live session of a scenario.
-fn run_session(args: &Args, stop: Stop) -> Result<()> {
+/// A live session of a scenario; returns the telemetry its broker did not confirm.
+fn run_session(args: &Args, stop: Stop) -> Result<u64> {
     let (text, label) = scenario_text(&args.source)?;
     let speed = parse_speed(args.speed.as_deref().unwrap_or("1"))?;
     let stack = args
@@ -231,6 +328,20 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
         .unwrap_or_else(|| live::default_out(&scenario, seed));
     let selected_bed = bed_of(args, &scenario)?;
     let shot = shot_of(args, width, height);
+    let (live, _embedded) = args.live.config(&scenario, seed)?.unzip();
+    if let Some(l) = &live {
+        let o = &l.opts;
+        eprintln!(
+            "broker: {}{}; telemetry on {}/{}/...{}",
+            o.broker,
+            if l.embedded { " (embedded)" } else { "" },
+            o.prefix,
+            wardtwin_exporters::wire::slug(&scenario.site.name),
+            l.alerts_topic
+                .as_ref()
+                .map_or(String::new(), |t| format!("; alerts collected from {t}"))
+        );
+    }
     // A screenshot steps as fast as it can to 15 s before its time (the waveform strip needs
     // that much), selects its bed, then steps to the time.
     let lead_ms = 15_000;
@@ -252,6 +363,7 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
             (None, None) => None,
         },
         stack,
+        live,
     };
     let handle = live::start(cfg)?;
     let mut ui = UiState::new(&scenario);
@@ -287,14 +399,28 @@ fn run_session(args: &Args, stop: Stop) -> Result<()> {
         (shot.as_ref(), args.bench_frames, (width, height)),
         stop,
     );
+    let shared = Arc::clone(&handle.shared);
     let finished = handle.finish();
     result?;
     finished?;
     if let Some(s) = &shot {
         wardtwin::outln!("{}", s.path.display());
     }
+    let status = shared.status();
+    for line in &status.summary {
+        eprintln!("{line}");
+    }
     eprintln!("session folder: {}", out.display());
-    Ok(())
+    if status.delivery_lost > 0 {
+        eprintln!(
+            "WARNING: the broker did not confirm {} published message(s): see {}",
+            status.delivery_lost,
+            out.join(crate::publish::LIVE_DIR)
+                .join("emissions.parquet")
+                .display()
+        );
+    }
+    Ok(status.delivery_lost)
 }
 
 /// `--screenshot` with its size and `--window`.
@@ -341,9 +467,11 @@ fn run_replay(args: &Args, stop: Stop) -> Result<()> {
         args.seed.is_none()
             && args.out.is_none()
             && args.threads.is_none()
-            && args.with_reference_stack.is_none(),
-        "--seed, --out, --threads and --with-reference-stack are for a live session: a run \
-         folder is replayed as it was (its alerts.jsonl is on the timeline)"
+            && args.with_reference_stack.is_none()
+            && !args.live.enabled(),
+        "--seed, --out, --threads, --with-reference-stack, --live, --broker and --alerts-topic \
+         are for a live session: a run folder is replayed as it was (its alerts are on the \
+         timeline)"
     );
     let run = Path::new(&args.source);
     let speed = parse_speed(args.speed.as_deref().unwrap_or("60"))?;
@@ -398,9 +526,16 @@ fn view(
             && std::env::var_os("DISPLAY").is_none()
             && std::env::var_os("WAYLAND_DISPLAY").is_none());
     let mut app = App::new();
+    // The embedded broker's router logs every client it drops: noise on a trainer's terminal
+    // (what the broker did is in the run folder's manifest).
+    let log = bevy::log::LogPlugin {
+        filter: format!("{},rumqttd=off", bevy::log::DEFAULT_FILTER),
+        ..default()
+    };
     if offscreen {
         app.add_plugins(
             DefaultPlugins
+                .set(log)
                 .set(WindowPlugin {
                     primary_window: None,
                     exit_condition: ExitCondition::DontExit,
@@ -423,7 +558,7 @@ fn view(
             ..default()
         };
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            app.add_plugins(DefaultPlugins.set(WindowPlugin {
+            app.add_plugins(DefaultPlugins.set(log).set(WindowPlugin {
                 primary_window: Some(window),
                 ..default()
             }));

@@ -19,6 +19,7 @@ pub mod debrief;
 pub mod inject;
 pub mod live;
 pub mod model;
+pub mod publish;
 pub mod replay;
 pub mod scene;
 pub mod stack;

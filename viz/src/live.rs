@@ -30,6 +30,7 @@ use wardtwin_twins::patient::{Patient, TrueVitals};
 use wardtwin_twins::{BuildOptions, build_app};
 
 use crate::model::WardModel;
+use crate::publish::{LiveConfig, LiveSide};
 use crate::trainee::{Escalation, TraineeLog};
 
 /// The session's scenario with the injected events: `session.toml` in the run folder.
@@ -86,6 +87,10 @@ pub struct Status {
     pub step_us: u64,
     /// A replay of a run folder (no injections, no escalations).
     pub replay: bool,
+    /// Published telemetry the broker never confirmed (set when a live session finishes).
+    pub delivery_lost: u64,
+    /// What the session's end reported (scorecards, delivery), for the command line.
+    pub summary: Vec<String>,
 }
 
 /// What the view and the session share.
@@ -150,6 +155,8 @@ pub struct SessionConfig {
     pub stop_at_ms: Option<i64>,
     /// The reference stack's policy on the central station (`--with-reference-stack`).
     pub stack: Option<wardtwin_reference::PolicyKind>,
+    /// Publish to a broker, and collect a system under test's alerts (`--alerts-topic`).
+    pub live: Option<LiveConfig>,
 }
 
 /// The session's own state, on its thread.
@@ -166,6 +173,8 @@ struct Session {
     selected: Option<PatientIx>,
     tapped: Vec<PatientIx>,
     trainee: TraineeLog,
+    /// The publisher and the alert collector, kept across rebuilds.
+    live: Option<LiveSide>,
 }
 
 /// Parses the scenario text with the injected events.
@@ -182,8 +191,15 @@ fn parse(text: &str, label: &str, injected: &[String]) -> Result<Scenario> {
     wardtwin_scenarios::parse(&full, &file).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Builds the twin of `scenario` with its sinks: the run folder and the view.
-fn build(scenario: &Scenario, seed: u64, cfg: &SessionConfig, shared: &Arc<Shared>) -> Result<Sim> {
+/// Builds the twin of `scenario` with its sinks: the run folder, the view, and (live) the
+/// publisher, which the first build starts.
+fn build(
+    scenario: &Scenario,
+    seed: u64,
+    cfg: &SessionConfig,
+    shared: &Arc<Shared>,
+    live: &mut Option<LiveSide>,
+) -> Result<Sim> {
     let opts = BuildOptions {
         seed: Some(seed),
         threads: cfg.threads,
@@ -191,7 +207,12 @@ fn build(scenario: &Scenario, seed: u64, cfg: &SessionConfig, shared: &Arc<Share
         status_interval_ms: Some(STATUS_INTERVAL_MS),
     };
     let (mut app, dir) = build_app(scenario, &opts);
-    *shared.model() = WardModel::new(scenario, &dir);
+    {
+        let mut fresh = WardModel::new(scenario, &dir);
+        let mut m = shared.model();
+        fresh.keep_sut_alerts(&m);
+        *m = fresh;
+    }
     let dir = Arc::new(dir);
     for t in wardtwin_exporters::table_names() {
         let _ = std::fs::remove_file(cfg.out.join(format!("{t}.parquet")));
@@ -209,6 +230,12 @@ fn build(scenario: &Scenario, seed: u64, cfg: &SessionConfig, shared: &Arc<Share
             crate::stack::StackSink::new(kind, Arc::clone(&dir), Arc::clone(shared), &cfg.out)
                 .with_context(|| format!("cannot write into {}", cfg.out.display()))?;
         sinks.push(Box::new(stack));
+    }
+    if let (Some(lc), None) = (&cfg.live, &live) {
+        *live = Some(LiveSide::start(lc, scenario, &dir, &cfg.out, shared)?);
+    }
+    if let Some(l) = live.as_ref() {
+        sinks.push(Box::new(l.sink()));
     }
     app.insert_resource(Sinks::new(sinks));
     Ok(Sim::new(app))
@@ -245,9 +272,14 @@ impl Session {
     fn select(&mut self, p: Option<PatientIx>) {
         self.selected = p;
         self.shared.model().select_wave(p);
-        if let Some(p) = p
-            && !self.tapped.contains(&p)
-        {
+        if let Some(p) = p {
+            self.tap(p);
+        }
+    }
+
+    /// Synthesises `p`'s waveforms from now on (once).
+    fn tap(&mut self, p: PatientIx) {
+        if !self.tapped.contains(&p) {
             wardtwin_twins::waveform::tap(self.sim.app.world_mut(), Some(&[p]));
             self.tapped.push(p);
         }
@@ -271,22 +303,69 @@ impl Session {
         // files), then the new twin's replace them, written from the start.
         let placeholder = Sim::new(bevy::app::App::new());
         let _ = std::mem::replace(&mut self.sim, placeholder).finish();
-        self.sim = build(&scenario, self.seed, &self.cfg, &self.shared)?;
+        // What the rebuilt twin emits up to now was published already.
+        if let Some(l) = &self.live {
+            l.set_publishing(false);
+        }
+        self.sim = build(
+            &scenario,
+            self.seed,
+            &self.cfg,
+            &self.shared,
+            &mut self.live,
+        )?;
         self.injected = injected;
         self.injected_labels
             .push((self.scenario.epoch_ms + at, label.to_string()));
         self.scenario = scenario;
-        let tapped = std::mem::take(&mut self.tapped);
-        let selected = self.selected;
-        for p in tapped {
-            self.select(Some(p));
+        for p in std::mem::take(&mut self.tapped) {
+            self.tap(p);
         }
-        self.select(selected);
+        self.select(self.selected);
         while self.sim.ticks_done() < done {
             self.step();
         }
+        if let Some(l) = &self.live {
+            l.set_publishing(true);
+        }
         self.save_session()?;
         self.shared.status().catching_up = false;
+        Ok(())
+    }
+
+    /// What the broker confirmed, and the system under test's scorecard (in `live/`).
+    fn report_live(&self, l: &crate::publish::LiveEnd) -> Result<()> {
+        let r = &l.manifest.report;
+        let mut lines = vec![format!(
+            "published: {} reading(s) acknowledged, {} sent, {} lost",
+            r.acknowledged,
+            r.sent,
+            r.lost()
+        )];
+        self.shared.status().delivery_lost = r.lost();
+        if let Some(c) = &l.collected {
+            let alerts = l.folder.join(wardtwin_exporters::runfolder::ALERTS_LOG);
+            let card = wardtwin::score::score_run(&self.cfg.out, &l.folder, Some(&alerts), &[])?;
+            lines.push(format!(
+                "system under test: {} message(s){}, {} alert(s) scored, {} true, sensitivity {} \
+                 ({})",
+                c.alerts,
+                if c.cut_off {
+                    " (cut off: still arriving)"
+                } else {
+                    ""
+                },
+                card.overall.alerts,
+                card.overall.true_alerts,
+                card.overall
+                    .sensitivity
+                    .map_or("-".into(), |s| format!("{s:.2}")),
+                l.folder.join("scorecard.json").display()
+            ));
+        }
+        let mut st = self.shared.status();
+        st.log.extend(lines.iter().cloned());
+        st.summary.extend(lines);
         Ok(())
     }
 
@@ -318,6 +397,7 @@ impl Session {
         let reports = sim
             .finish()
             .map_err(|e| anyhow::anyhow!("writing {} failed: {e}", self.cfg.out.display()))?;
+        let live = self.live.take().map(LiveSide::finish).transpose()?;
         wardtwin::run::manifest(
             &self.cfg.out,
             &reports,
@@ -326,8 +406,11 @@ impl Session {
             !complete,
             &dir,
             "wardtwin-viz",
-            None,
+            live.as_ref().map(|l| l.manifest.clone()),
         )?;
+        if let Some(l) = &live {
+            self.report_live(l)?;
+        }
         self.trainee.finish()?;
         // The trainee's scorecard, as `wardtwin score` writes it.
         if self.trainee.count() > 0 {
@@ -340,14 +423,18 @@ impl Session {
                 &self.injected_labels,
                 &self.trainee.escalated,
             )?;
-            self.shared.status().log.push(format!(
-                "scorecard: {} of {} alerts true, sensitivity {}",
+            let line = format!(
+                "trainee: {} of {} alert(s) true, sensitivity {} ({})",
                 card.overall.true_alerts,
                 card.overall.alerts,
                 card.overall
                     .sensitivity
-                    .map_or("-".into(), |s| format!("{s:.2}"))
-            ));
+                    .map_or("-".into(), |s| format!("{s:.2}")),
+                self.cfg.out.join("scorecard.json").display()
+            );
+            let mut st = self.shared.status();
+            st.log.push(line.clone());
+            st.summary.push(line);
         }
         Ok(())
     }
@@ -436,9 +523,11 @@ pub fn start(cfg: SessionConfig) -> Result<Handle> {
     let thread = std::thread::Builder::new()
         .name("wardtwin-sim".into())
         .spawn(move || {
-            let built = build(&sc, seed, &cfg, &s2).and_then(|sim| {
+            let mut live = None;
+            let built = build(&sc, seed, &cfg, &s2, &mut live).and_then(|sim| {
                 s2.status().total_ticks = sim.clock().total_ticks();
-                let session = Session {
+                let streamed = live.as_ref().map_or_else(Vec::new, LiveSide::streamed);
+                let mut session = Session {
                     trainee: TraineeLog::new(&sc),
                     cfg,
                     injected: Vec::new(),
@@ -449,7 +538,12 @@ pub fn start(cfg: SessionConfig) -> Result<Handle> {
                     shared: Arc::clone(&s2),
                     selected: None,
                     tapped: Vec::new(),
+                    live,
                 };
+                // The waveforms the wire carries (as `wardtwin run --live` streams them).
+                for p in streamed {
+                    session.tap(p);
+                }
                 session.save_session()?;
                 Ok(session)
             });

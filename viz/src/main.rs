@@ -10,6 +10,8 @@ fn main() -> ExitCode {
         Ok(wardtwin_viz::Outcome::Done) => ExitCode::SUCCESS,
         // As `wardtwin run`: interrupted, the files finished with what was simulated.
         Ok(wardtwin_viz::Outcome::Interrupted) => ExitCode::from(130),
+        // As `wardtwin run`: published telemetry the broker never confirmed.
+        Ok(wardtwin_viz::Outcome::DeliveryShort) => ExitCode::from(3),
         // As `wardtwin`: 2 is an error (clap's usage errors too).
         Err(e) => {
             eprintln!("wardtwin-viz: {e:#}");

@@ -7,7 +7,7 @@
 //! positions, device events and faults begun, the rhythm spells under way. Seeking back
 //! rebuilds the model from the start (a 24-bed day in tens of milliseconds).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -25,7 +25,7 @@ use wardtwin_sim::records::{
 use wardtwin_sim::time::SimMillis;
 
 use crate::live::{Command, Shared, Status};
-use crate::model::WardModel;
+use crate::model::{AlertFrom, StackAlert, WardModel};
 
 /// Something worth a mark on the timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +97,8 @@ pub struct Recording {
     /// Rhythm spells: patient, rhythm, onset, end.
     rhythms: Vec<(PatientIx, Rhythm, SimMillis, Option<SimMillis>)>,
     pub marks: Vec<Mark>,
+    /// The systems' alerts, in arrival order, for the central station.
+    alerts: Vec<StackAlert>,
 }
 
 fn must<T>(v: Option<T>, what: &str) -> Result<T> {
@@ -344,6 +346,7 @@ impl Recording {
         }
 
         let marks = marks(run)?;
+        let alerts = system_alerts(run)?;
         readings.sort_by_key(|r| r.at_ms);
         truth.sort_by_key(|t| t.sim_ms);
         positions.sort_by_key(|p| p.sim_ms);
@@ -357,6 +360,7 @@ impl Recording {
             events,
             rhythms,
             marks,
+            alerts,
         })
     }
 
@@ -386,6 +390,9 @@ impl Recording {
         for i in range(&|i| self.events[i].sim_ms, self.events.len()) {
             m.apply_event(&self.events[i]);
         }
+        for i in range(&|i| self.alerts[i].at_ms, self.alerts.len()) {
+            m.push_stack_alert(self.alerts[i].clone());
+        }
         m.advance(to);
         m.set_rhythms(
             self.rhythms
@@ -410,7 +417,46 @@ fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
     lo
 }
 
-/// The timeline's marks: episodes, conditions, faults, and the alerts in `alerts.jsonl`.
+/// The logs of the systems whose alerts the central station lists: a session's system under
+/// test (`live/alerts.jsonl`) and reference stack (`reference-alerts.jsonl`); a `wardtwin run`
+/// folder's `alerts.jsonl` (in a session's folder, that is the trainee's, which the station
+/// does not list).
+fn alert_logs(run: &Path) -> Vec<(PathBuf, AlertFrom)> {
+    let log = wardtwin_exporters::runfolder::ALERTS_LOG;
+    let mut logs = vec![
+        (run.join(crate::publish::LIVE_DIR).join(log), AlertFrom::Sut),
+        (run.join(crate::stack::STACK_LOG), AlertFrom::Reference),
+    ];
+    if !run.join(crate::live::SESSION_FILE).is_file() {
+        logs.push((run.join(log), AlertFrom::Sut));
+    }
+    logs.retain(|(p, _)| p.is_file());
+    logs
+}
+
+/// The systems' alerts (valid ones), by arrival.
+fn system_alerts(run: &Path) -> Result<Vec<StackAlert>> {
+    let mut out = Vec::new();
+    for (path, from) in alert_logs(run) {
+        let log = wardtwin_exporters::wire::alerts::read_alert_log(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        out.extend(log.into_iter().filter_map(|r| {
+            r.alert.ok().map(|a| StackAlert {
+                at_ms: r.arrival_ms,
+                subject: a.subject,
+                class: a.class,
+                priority: a.priority,
+                text: String::new(),
+                from,
+            })
+        }));
+    }
+    out.sort_by_key(|a| a.at_ms);
+    Ok(out)
+}
+
+/// The timeline's marks: episodes, conditions, faults, and the alerts in `alerts.jsonl` and
+/// the systems' logs.
 fn marks(run: &Path) -> Result<Vec<Mark>> {
     let mut marks = Vec::new();
     let df = read_table(
@@ -484,17 +530,29 @@ fn marks(run: &Path) -> Result<Vec<Mark>> {
             }
         }
     }
-    let alerts = run.join(wardtwin_exporters::runfolder::ALERTS_LOG);
-    if alerts.is_file() {
-        for r in wardtwin_exporters::wire::alerts::read_alert_log(&alerts)
-            .with_context(|| format!("cannot read {}", alerts.display()))?
+    let mut logs: Vec<(PathBuf, &str)> = alert_logs(run)
+        .into_iter()
+        .map(|(p, from)| (p, from.tag()))
+        .collect();
+    let own = run.join(wardtwin_exporters::runfolder::ALERTS_LOG);
+    if own.is_file() && run.join(crate::live::SESSION_FILE).is_file() {
+        logs.push((own, "trainee"));
+    }
+    for (path, who) in logs {
+        for r in wardtwin_exporters::wire::alerts::read_alert_log(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
         {
             if let Ok(a) = r.alert {
                 marks.push(Mark {
                     at_ms: r.arrival_ms,
                     end_ms: None,
                     kind: MarkKind::Alert,
-                    text: format!("alert {} {} ({})", a.class, a.subject, a.priority.name()),
+                    text: format!(
+                        "{who} alert {} {} ({})",
+                        a.class,
+                        a.subject,
+                        a.priority.name()
+                    ),
                 });
             }
         }

@@ -118,9 +118,10 @@ impl RecordSink for StackSink {
             m.push_stack_alert(StackAlert {
                 at_ms: at,
                 subject: a.subject,
-                class: a.class,
+                class: a.class.to_string(),
                 priority: a.priority,
                 text: a.text,
+                from: crate::model::AlertFrom::Reference,
             });
         }
         Ok(())

@@ -481,8 +481,16 @@ fn alarm_list(p: &mut egui::Ui, m: &WardModel, ui: &mut UiState) {
             ui.silenced_until = Some(m.now_ms + 120_000);
         }
     });
-    if !m.stack_alerts.is_empty() {
-        p.label(RichText::new("System under test (reference stack)").strong());
+    if !m.stack_alerts.is_empty() || m.sut_rejected > 0 {
+        p.horizontal(|h| {
+            h.label(RichText::new(format!("Systems' alerts ({})", m.stack_alerts.len())).strong());
+            if m.sut_rejected > 0 {
+                h.label(
+                    RichText::new(format!("{} not alert v1", m.sut_rejected))
+                        .color(Color32::from_rgb(0, 200, 220)),
+                );
+            }
+        });
         egui::ScrollArea::vertical()
             .id_salt("stack-alarms")
             .max_height(72.0)
@@ -497,8 +505,9 @@ fn alarm_list(p: &mut egui::Ui, m: &WardModel, ui: &mut UiState) {
                                 .color(Color32::BLACK),
                         );
                         h.label(format!(
-                            "{} {} {}: {}",
+                            "{} {} {} {}: {}",
                             hhmm(a.at_ms),
+                            a.from.tag(),
                             a.subject,
                             a.class,
                             a.text

@@ -280,15 +280,61 @@ fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-#[test]
-fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored() {
-    use wardtwin_viz::live::{Command as C, SessionConfig, start};
-    let dir = out_dir("inject");
-    let scenario = short_quickstart(&dir);
-    let text = std::fs::read_to_string(&scenario).expect("text");
+/// Injects a sepsis over 1 h on `bed` (by the session's command channel).
+fn inject_sepsis(tx: &std::sync::mpsc::Sender<wardtwin_viz::live::Command>, bed: &str) {
+    let inj =
+        wardtwin_viz::inject::Injection::Deterioration(wardtwin_viz::inject::Deterioration::Sepsis);
+    let params = sepsis_params(bed);
+    tx.send(wardtwin_viz::live::Command::Inject {
+        label: inj.label(&params),
+        toml: inj.toml(&params).expect("toml"),
+    })
+    .expect("send");
+}
+
+fn sepsis_params(bed: &str) -> wardtwin_viz::inject::Params {
+    wardtwin_viz::inject::Params {
+        target: bed.into(),
+        duration: "20m".into(),
+        develop: "1h".into(),
+    }
+}
+
+/// `wardtwin run` on the session's `session.toml` writes the same tables, byte for byte.
+fn assert_reruns_byte_for_byte(session: &Path, rerun: &Path) {
+    let mut c = Command::new(wardtwin());
+    c.arg("run")
+        .arg(session.join("session.toml"))
+        .arg("--quiet")
+        .arg("--out")
+        .arg(rerun);
+    run_ok(c);
+    let (a, b) = (tables(session), tables(rerun));
+    assert!(
+        a.len() >= 8,
+        "tables: {:?}",
+        a.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        a.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        b.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name} differs between the session and its rerun");
+    }
+}
+
+/// A session of the 3-h quickstart in `dir` (its folder `dir/session`), stepping at full
+/// speed to 00:30, where it pauses.
+fn session_at_00_30(
+    dir: &Path,
+    stack: Option<wardtwin_reference::PolicyKind>,
+    live: Option<wardtwin_viz::publish::LiveConfig>,
+) -> (wardtwin_viz::live::Handle, PathBuf) {
+    let scenario = short_quickstart(dir);
     let session = dir.join("session");
-    let h = start(SessionConfig {
-        text,
+    let h = wardtwin_viz::live::start(wardtwin_viz::live::SessionConfig {
+        text: std::fs::read_to_string(&scenario).expect("text"),
         label: scenario.display().to_string(),
         seed: None,
         out: session.clone(),
@@ -296,28 +342,23 @@ fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored()
         paused: false,
         threads: None,
         stop_at_ms: Some(30 * 60_000),
-        stack: Some(wardtwin_reference::PolicyKind::News2),
+        stack,
+        live,
     })
     .expect("starts");
     h.wait_until_stopped().expect("reaches 00:30");
+    (h, session)
+}
+
+#[test]
+fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored() {
+    use wardtwin_viz::live::Command as C;
+    let dir = out_dir("inject");
+    let (h, session) = session_at_00_30(&dir, Some(wardtwin_reference::PolicyKind::News2), None);
     // The instructor starts a sepsis on W1-20 at 00:30, and pulls W1-05's oximeter probe.
-    let inj =
-        wardtwin_viz::inject::Injection::Deterioration(wardtwin_viz::inject::Deterioration::Sepsis);
-    let params = wardtwin_viz::inject::Params {
-        target: "W1-20".into(),
-        duration: "20m".into(),
-        develop: "1h".into(),
-    };
-    h.tx.send(C::Inject {
-        label: inj.label(&params),
-        toml: inj.toml(&params).expect("toml"),
-    })
-    .expect("send");
+    inject_sepsis(&h.tx, "W1-20");
     let probe = wardtwin_viz::inject::Injection::ProbeOff(wardtwin_viz::inject::Probe::Oximeter);
-    let p2 = wardtwin_viz::inject::Params {
-        target: "W1-05".into(),
-        ..params.clone()
-    };
+    let p2 = sepsis_params("W1-05");
     h.tx.send(C::Inject {
         label: probe.label(&p2),
         toml: probe.toml(&p2).expect("toml"),
@@ -361,28 +402,7 @@ fn an_injected_event_reruns_headless_byte_for_byte_and_an_escalation_is_scored()
     let saved = std::fs::read_to_string(session.join("session.toml")).expect("session.toml");
     assert_eq!(saved.matches("at = \"30m\"").count(), 2, "{saved}");
     // `wardtwin run` on it writes the same ground truth and telemetry, byte for byte.
-    let rerun = dir.join("rerun");
-    let mut c = Command::new(wardtwin());
-    c.arg("run")
-        .arg(session.join("session.toml"))
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&rerun);
-    run_ok(c);
-    let a = tables(&session);
-    let b = tables(&rerun);
-    assert!(
-        a.len() >= 8,
-        "tables: {:?}",
-        a.iter().map(|t| &t.0).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        a.iter().map(|t| &t.0).collect::<Vec<_>>(),
-        b.iter().map(|t| &t.0).collect::<Vec<_>>()
-    );
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x == y, "{name} differs between the session and its rerun");
-    }
+    assert_reruns_byte_for_byte(&session, &dir.join("rerun"));
     // The injected sepsis is in the ground truth.
     let episodes =
         wardtwin_exporters::runfolder::read_table(&session, "episodes", &["bed_id", "kind"])
@@ -528,4 +548,240 @@ fn a_replay_shows_at_time_t_what_the_parquet_files_hold_at_t() {
     }
     // The replay draws the run's own plan and a timeline; nothing is written into the run.
     assert!(!run.join("session.toml").exists());
+}
+
+/// A `wardtwin reference-stack` of its own process on `broker`, once it is subscribed (it
+/// prints its banner then): the system under test.
+fn external_stack(broker: &str, alerts_topic: &str) -> std::process::Child {
+    use std::io::BufRead;
+    let mut stack = Command::new(wardtwin())
+        .args([
+            "reference-stack",
+            "--broker",
+            broker,
+            "--policy",
+            "news2",
+            "--alerts-topic",
+            alerts_topic,
+            "--until-shutdown",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the reference stack starts");
+    let mut lines = std::io::BufReader::new(stack.stdout.take().expect("piped")).lines();
+    let banner = lines.next().expect("a banner").expect("utf-8");
+    assert!(banner.starts_with("reference stack (news2)"), "{banner}");
+    // The rest of its output is read so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    stack
+}
+
+/// When each valid alert of a log arrived.
+fn valid_arrivals(log: &[wardtwin_scoring::model::Received]) -> Vec<i64> {
+    log.iter()
+        .filter(|r| r.alert.is_ok())
+        .map(|r| r.arrival_ms)
+        .collect()
+}
+
+/// Publishes `payload` on `topic` (QoS 1, acknowledged) and disconnects.
+fn publish_once(port: u16, topic: &str, payload: &[u8]) {
+    let mut o = rumqttc::MqttOptions::new("viz-test-garbage", "127.0.0.1", port);
+    o.set_keep_alive(Duration::from_secs(5));
+    let (client, mut conn) = rumqttc::Client::new(o, 8);
+    client
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec())
+        .expect("queued");
+    for ev in conn.iter() {
+        match ev.expect("the broker is up") {
+            rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) => break,
+            _ => continue,
+        }
+    }
+    let _ = client.disconnect();
+}
+
+use std::time::Duration;
+
+#[test]
+fn a_system_under_test_over_mqtt_is_on_the_station_and_scored_and_injections_publish_nothing_twice()
+{
+    use wardtwin_exporters::mqtt::mosquitto::{Mosquitto, MosquittoConfig};
+    use wardtwin_exporters::mqtt::{BrokerUrl, LiveOptions};
+    use wardtwin_exporters::runfolder::{Cols, read_table};
+    use wardtwin_viz::live::Command as C;
+    let dir = out_dir("sut");
+    // The broker: mosquitto on a loopback port; the system under test: the reference stack in
+    // its own process, subscribed before the session publishes.
+    std::fs::create_dir_all(dir.join("broker")).expect("broker folder");
+    let broker = Mosquitto::start(&dir.join("broker"), MosquittoConfig::default())
+        .expect("mosquitto (.ci/run installs it)");
+    let mut sut = external_stack(&broker.url(), "sut/alerts");
+    let mut opts = LiveOptions::new(BrokerUrl::parse(&broker.url()).expect("url"));
+    opts.client_id_prefix = "vizsut".into();
+    let live = wardtwin_viz::publish::LiveConfig {
+        opts,
+        embedded: false,
+        alerts_topic: Some("sut/alerts".into()),
+    };
+    let (h, session) = session_at_00_30(&dir, None, Some(live));
+    // Something on the alerts topic that is not an alert: counted, not a crash.
+    publish_once(
+        broker.port(),
+        "sut/alerts",
+        b"{\"v\":1,\"type\":\"alert\" \xff garbage",
+    );
+    // The instructor starts a sepsis on W1-20: the twin is rebuilt and catches up to 00:30
+    // without publishing again what it had published.
+    inject_sepsis(&h.tx, "W1-20");
+    h.tx.send(C::Pause(false)).expect("send");
+    h.wait_for(3 * 3_600_000).expect("runs to the end");
+    let shared = std::sync::Arc::clone(&h.shared);
+    h.finish().expect("finishes");
+    // The system saw the gateways' goodbyes and stopped by itself.
+    assert!(sut.wait().expect("the stack ends").success());
+
+    // Every reading and status message the twin forwarded was published once, and the broker
+    // acknowledged it: the live ledger has one row per row of telemetry.parquet and
+    // device_status.parquet, unique by (device, kind, seq).
+    let live = session.join("live");
+    let fates = read_table(&live, "emissions", &["device_id", "kind", "seq", "fate"])
+        .expect("live/emissions.parquet");
+    let c = Cols::new(&fates, &live, "emissions");
+    let (dev, kind, seq, fate) = (
+        c.str("device_id").expect("device_id"),
+        c.str("kind").expect("kind"),
+        c.u32("seq").expect("seq"),
+        c.str("fate").expect("fate"),
+    );
+    let mut keys = std::collections::BTreeSet::new();
+    for i in 0..fates.height() {
+        assert_eq!(fate[i].as_deref(), Some("acknowledged"), "row {i}");
+        assert!(
+            keys.insert((dev[i].clone(), kind[i].clone(), seq[i])),
+            "published twice: {:?} {:?} {:?}",
+            dev[i],
+            kind[i],
+            seq[i]
+        );
+    }
+    // What the twin forwarded: readings (a row per observation in telemetry.parquet) and
+    // status messages, by (device, seq).
+    let forwarded = |t: &str| {
+        let df =
+            read_table(&session, t, &["device_id", "seq"]).unwrap_or_else(|e| panic!("{t}: {e}"));
+        let c = Cols::new(&df, &session, t);
+        let (d, s) = (
+            c.str("device_id").expect("device"),
+            c.u32("seq").expect("seq"),
+        );
+        d.into_iter()
+            .zip(s)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let published = |k: &str| {
+        keys.iter()
+            .filter(|x| x.1.as_deref() == Some(k))
+            .map(|x| (x.0.clone(), x.2))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let readings = forwarded("telemetry");
+    assert!(readings.len() > 10_000, "{}", readings.len());
+    assert!(
+        published("telemetry") == readings,
+        "every reading published once"
+    );
+    assert!(
+        published("status") == forwarded("device_status"),
+        "every status message published once"
+    );
+    let telemetry = readings.len();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(session.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        manifest["live"]["acknowledged"].as_u64(),
+        Some(telemetry as u64),
+        "{manifest}"
+    );
+    assert_eq!(manifest["live"]["unacknowledged"].as_u64(), Some(0));
+
+    // The system's alerts are on the central station as they arrived, logged, and scored: it
+    // caught the injected sepsis, and the garbage is one rejected message.
+    let log = wardtwin_exporters::wire::alerts::read_alert_log(&live.join("alerts.jsonl"))
+        .expect("live/alerts.jsonl");
+    let valid: Vec<_> = log.iter().filter_map(|r| r.alert.as_ref().ok()).collect();
+    assert_eq!(log.len() - valid.len(), 1, "the garbage message is logged");
+    assert!(
+        valid
+            .iter()
+            .any(|a| a.subject == "P-W1-20" && a.class == "deterioration"),
+        "the system caught the injected sepsis: {valid:?}"
+    );
+    {
+        let m = shared.model();
+        assert_eq!(m.sut_rejected, 1);
+        let shown: Vec<_> = m
+            .stack_alerts
+            .iter()
+            .filter(|a| a.from == wardtwin_viz::model::AlertFrom::Sut)
+            .collect();
+        assert_eq!(
+            shown.len(),
+            valid
+                .len()
+                .min(wardtwin_viz::model::WardModel::STACK_ALERTS)
+        );
+        assert!(shown.iter().any(|a| a.subject == "P-W1-20"));
+    }
+    // A replay of the session's folder lists them on the station as they arrived.
+    let rec = wardtwin_viz::replay::Recording::read(&session).expect("replay");
+    let last = valid_arrivals(&log).last().copied().expect("an alert");
+    let replayed = rec.model_at(last + 1);
+    let sut: Vec<_> = replayed
+        .stack_alerts
+        .iter()
+        .filter(|a| a.from == wardtwin_viz::model::AlertFrom::Sut)
+        .map(|a| (a.at_ms, a.subject.clone()))
+        .collect();
+    let logged: Vec<_> = log
+        .iter()
+        .filter_map(|r| {
+            r.alert
+                .as_ref()
+                .ok()
+                .map(|a| (r.arrival_ms, a.subject.clone()))
+        })
+        .collect();
+    let keep = logged
+        .len()
+        .min(wardtwin_viz::model::WardModel::STACK_ALERTS);
+    assert_eq!(sut, logged[logged.len() - keep..]);
+    let card: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(live.join("scorecard.json")).expect("live/scorecard.json"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        card["overall"]["alerts"].as_u64(),
+        Some(valid.len() as u64),
+        "{card}"
+    );
+    assert!(card["overall"]["true_alerts"].as_u64() >= Some(1), "{card}");
+    // `wardtwin score` on the folder with the system's log gives the same card.
+    let own = std::fs::read(live.join("scorecard.json")).expect("scorecard.json");
+    let rescored = dir.join("rescored");
+    let mut c = Command::new(wardtwin());
+    c.arg("score")
+        .arg(&session)
+        .arg("--alerts")
+        .arg(live.join("alerts.jsonl"))
+        .arg("--out")
+        .arg(&rescored)
+        .arg("--quiet");
+    run_ok(c);
+    assert!(own == std::fs::read(rescored.join("scorecard.json")).expect("rescored"));
+
+    // Live or not, the session's tables are those of a file run of session.toml.
+    assert_reruns_byte_for_byte(&session, &dir.join("rerun"));
 }

@@ -321,15 +321,35 @@ impl WaveStrip {
     }
 }
 
-/// An alert a system under test raised (the reference stack on the central station).
+/// Which system raised an alert shown on the central station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertFrom {
+    /// The reference stack's policy, in-process (`--with-reference-stack`).
+    Reference,
+    /// A system under test, over MQTT (`--alerts-topic`).
+    Sut,
+}
+
+impl AlertFrom {
+    /// The short tag the station's alert list shows.
+    pub fn tag(self) -> &'static str {
+        match self {
+            AlertFrom::Reference => "ref",
+            AlertFrom::Sut => "SUT",
+        }
+    }
+}
+
+/// An alert a system raised (the reference stack, or a system under test over MQTT).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackAlert {
     /// When it arrived (simulation time).
     pub at_ms: SimMillis,
     pub subject: String,
-    pub class: &'static str,
+    pub class: String,
     pub priority: wardtwin_scoring::model::Priority,
     pub text: String,
+    pub from: AlertFrom,
 }
 
 /// The view's whole model.
@@ -351,6 +371,9 @@ pub struct WardModel {
     pub wave: WaveStrip,
     /// The newest alerts of the system on the central station, oldest first.
     pub stack_alerts: VecDeque<StackAlert>,
+    /// Messages on the system under test's alerts topic that are not alerts v1 (counted, and
+    /// logged as they came; the scorecard lists them).
+    pub sut_rejected: u64,
     /// The device's owner: (bed, fridge, gateway, mover) index.
     owner: Vec<Owner>,
     bed_of_patient: Vec<Option<usize>>,
@@ -497,6 +520,7 @@ impl WardModel {
             faults: Vec::new(),
             wave: WaveStrip::default(),
             stack_alerts: VecDeque::new(),
+            sut_rejected: 0,
             owner,
             bed_of_patient,
             rhythms: BTreeMap::new(),
@@ -732,6 +756,19 @@ impl WardModel {
         while self.stack_alerts.len() > Self::STACK_ALERTS {
             self.stack_alerts.pop_front();
         }
+    }
+
+    /// Takes over what a system under test sent (alerts over MQTT arrive once; a rebuilt
+    /// twin's model must not lose them). The reference stack's are not kept: its policy is
+    /// fed afresh with the rebuilt twin.
+    pub fn keep_sut_alerts(&mut self, old: &WardModel) {
+        self.stack_alerts = old
+            .stack_alerts
+            .iter()
+            .filter(|a| a.from == AlertFrom::Sut)
+            .cloned()
+            .collect();
+        self.sut_rejected = old.sut_rejected;
     }
 
     /// The newest alert of the system about bed `b` (its patient, the bed, or one of its
