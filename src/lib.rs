@@ -17,6 +17,7 @@ macro_rules! outln {
     };
 }
 
+pub mod export;
 pub mod realism;
 pub mod run;
 pub mod score;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wardtwin::{outln, realism, run, score, stdout_closed};
+use wardtwin::{export, outln, realism, run, score, stdout_closed};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +39,9 @@ enum Command {
     Realism(realism::RealismArgs),
     /// A reference system under test: reads the twin's MQTT telemetry, publishes alerts.
     ReferenceStack(score::ReferenceArgs),
+    /// Export a run folder in another format (`fhir`: FHIR R4 bulk NDJSON).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
 }
 
 /// Exit codes: 0 done (every gate passed), 1 a gate failed, 2 an error (or a usage error,
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::score(&args),
         Command::Realism(args) => realism::realism(&args),
         Command::ReferenceStack(args) => ok(score::reference_stack(&args)),
+        Command::Export(cmd) => ok(export::export_cmd(&cmd)),
         Command::Validate { files } => ok(validate(&files)),
         Command::Scenarios => {
             scenarios();

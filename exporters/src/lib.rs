@@ -30,6 +30,7 @@ macro_rules! errln {
     }};
 }
 
+pub mod fhir;
 pub mod mqtt;
 pub mod realism;
 pub mod report;

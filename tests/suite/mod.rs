@@ -1,6 +1,7 @@
 mod cli;
 mod determinism;
 mod drills;
+mod fhir;
 mod live;
 mod outputs;
 mod realism;
