@@ -31,6 +31,7 @@ macro_rules! errln {
 }
 
 pub mod fhir;
+pub mod hl7;
 pub mod mqtt;
 pub mod realism;
 pub mod report;

@@ -84,6 +84,12 @@ pub struct LiveArgs {
     /// (scorecard.json/md/html, junit.xml; exit code 1 if a gate fails).
     #[arg(long, value_name = "TOPIC")]
     pub alerts_topic: Option<String>,
+    /// Take the system under test's alarms as HL7 v2 instead: IHE PCD ACM (ORU^R40) over MLLP,
+    /// listening on ADDR (e.g. 127.0.0.1:2575). Each alarm is logged in alerts.jsonl as the
+    /// alert v1 it maps to, and scored; a malformed message gets an HL7 NACK and is counted as
+    /// rejected (docs/hl7.md).
+    #[arg(long, value_name = "ADDR")]
+    pub alerts_hl7: Option<std::net::SocketAddr>,
     /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic
     /// [default with --with-reference-stack: sut/ingested, so that the run knows whether the
     /// stack was fed everything].

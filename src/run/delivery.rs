@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use wardtwin_exporters::hl7::Hl7Intake;
 use wardtwin_exporters::mqtt::{Collector, EmbeddedBroker};
 use wardtwin_reference::ReferenceStack;
 
@@ -12,8 +13,30 @@ use super::Outcome;
 
 /// The system under test's side at the end of a run: the alert collector, the in-process
 /// reference stack if any, and the embedded broker if the run started one.
+/// Where the system under test's alerts come in.
+pub(super) enum Intake {
+    /// Alert v1 on an MQTT topic.
+    Mqtt(Box<Collector>),
+    /// IHE PCD ACM over MLLP (`--alerts-hl7`).
+    Hl7(Hl7Intake),
+}
+
+impl Intake {
+    fn finish(
+        self,
+        enough: impl Fn(u64) -> bool,
+        quiet: Duration,
+        limit: Duration,
+    ) -> std::io::Result<wardtwin_exporters::mqtt::CollectorReport> {
+        match self {
+            Intake::Mqtt(c) => c.finish(enough, quiet, limit),
+            Intake::Hl7(h) => h.finish(enough, quiet, limit),
+        }
+    }
+}
+
 pub(super) struct Receivers<'a> {
-    pub collector: Collector,
+    pub collector: Intake,
     pub reference: Option<ReferenceStack>,
     pub embedded: Option<&'a EmbeddedBroker>,
 }

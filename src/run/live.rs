@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
 use wardtwin_exporters::ParquetSink;
+use wardtwin_exporters::hl7::Hl7Intake;
 use wardtwin_exporters::mqtt::options::client_id_prefix;
 use wardtwin_exporters::mqtt::sync::{ack_topic, clock_topic};
 use wardtwin_exporters::mqtt::{
@@ -160,6 +161,8 @@ pub(super) struct SutSide {
     pub wire_clock: Arc<OnceLock<LiveStats>>,
     pub reference: Option<ReferenceStack>,
     pub collector: Option<Collector>,
+    /// The HL7 v2 alarm intake (`--alerts-hl7`), instead of the collector.
+    pub hl7: Option<Hl7Intake>,
     /// The simulation clock shared with the system (`--sync clock|lockstep`).
     pub clock: Option<SimClockOut>,
 }
@@ -259,10 +262,28 @@ pub(super) fn sut_side(
         outln!("collecting alerts from {topic}");
     }
 
+    let hl7 = match (live, args.alerts_hl7) {
+        (Some(_), Some(addr)) => {
+            let wire = Arc::clone(&wire_clock);
+            let epoch = scenario.epoch_ms;
+            let intake = Hl7Intake::start(addr, out, move || {
+                wire.get().and_then(LiveStats::wire_ms).unwrap_or(epoch)
+            })
+            .with_context(|| format!("cannot write the alerts log in {}", out.display()))?;
+            outln!(
+                "taking HL7 v2 alarms (IHE PCD ACM, ORU^R40 over MLLP) on {}",
+                intake.addr()
+            );
+            Some(intake)
+        }
+        _ => None,
+    };
+
     Ok(SutSide {
         wire_clock,
         reference,
         collector,
+        hl7,
         clock,
     })
 }

@@ -48,6 +48,7 @@ fn prepare_out(out: &Path) -> Result<()> {
         runfolder::COLLECTION_LOG,
         runfolder::SYNC_LOG,
         runfolder::BROKER_LOG,
+        wardtwin_exporters::hl7::HL7_LOG,
     ]
     .into_iter()
     .chain(wardtwin_exporters::report::FILES)
@@ -107,11 +108,17 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     anyhow::ensure!(
         args.live.enabled()
             || (alerts_topic.is_none()
+                && args.live.alerts_hl7.is_none()
                 && args.live.echo_topic.is_none()
                 && args.live.sync.is_none()
                 && !args.live.clock_topic),
-        "--alerts-topic, --echo-topic, --with-reference-stack, --sync and --clock-topic need a \
-         live run (--live or --broker URL)"
+        "--alerts-topic, --alerts-hl7, --echo-topic, --with-reference-stack, --sync and \
+         --clock-topic need a live run (--live or --broker URL)"
+    );
+    anyhow::ensure!(
+        args.live.alerts_hl7.is_none() || alerts_topic.is_none(),
+        "--alerts-hl7 and --alerts-topic (or --with-reference-stack) both fill alerts.jsonl: \
+         take the system's alerts one way"
     );
     let grace = parse_duration(&args.live.alerts_grace)
         .map_err(|e| anyhow::anyhow!("--alerts-grace {:?}: {e}", args.live.alerts_grace))?;
@@ -262,7 +269,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let delivery = manifest.live.as_ref().map_or(Delivery::Complete, |l| {
         delivery_verdict(&l.report, &scenario.gates, args.live.allow_loss)
     });
-    let Some(collector) = sut.collector else {
+    let intake = match (sut.collector, sut.hl7) {
+        (Some(c), _) => Some(delivery::Intake::Mqtt(Box::new(c))),
+        (None, Some(h)) => Some(delivery::Intake::Hl7(h)),
+        (None, None) => None,
+    };
+    let Some(collector) = intake else {
         return Ok(match delivery {
             _ if interrupted => Outcome::Interrupted,
             Delivery::Short => Outcome::DeliveryShort,

@@ -2,6 +2,7 @@ mod cli;
 mod determinism;
 mod drills;
 mod fhir;
+mod hl7;
 mod live;
 mod outputs;
 mod realism;

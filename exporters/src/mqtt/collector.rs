@@ -202,23 +202,12 @@ impl Collector {
         quiet: Duration,
         limit: Duration,
     ) -> std::io::Result<CollectorReport> {
-        // Waiting on the wall clock for a system outside the simulation (edge, not the model).
-        #[allow(clippy::disallowed_methods)]
-        let now = std::time::Instant::now;
-        let start = now();
-        let mut last = (self.received.load(Ordering::Relaxed), now());
-        let mut went_quiet = false;
-        while !enough(self.alerts()) && start.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(10));
-            let n = self.received.load(Ordering::Relaxed);
-            if n != last.0 {
-                last = (n, now());
-            } else if last.1.elapsed() >= quiet {
-                went_quiet = true;
-                break;
-            }
-        }
-        let cut_off = !went_quiet && !enough(self.alerts());
+        let cut_off = wait_until_quiet(
+            || self.received.load(Ordering::Relaxed),
+            || enough(self.alerts()),
+            quiet,
+            limit,
+        );
         self.stopping.store(true, Ordering::Release);
         let _ = self.client.disconnect();
         let report = match self.thread.take().map(JoinHandle::join) {
@@ -240,6 +229,33 @@ impl Collector {
         std::fs::write(self.dir.join(COLLECTION_LOG), format!("{record}\n"))?;
         Ok(report)
     }
+}
+
+/// Waits until `enough()` holds, or `received()` has not moved for `quiet`, or `limit` has
+/// passed; returns whether it was cut off (messages were still arriving, and not enough).
+pub(crate) fn wait_until_quiet(
+    received: impl Fn() -> u64,
+    enough: impl Fn() -> bool,
+    quiet: Duration,
+    limit: Duration,
+) -> bool {
+    // Waiting on the wall clock for a system outside the simulation (edge, not the model).
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::Instant::now;
+    let start = now();
+    let mut last = (received(), now());
+    let mut went_quiet = false;
+    while !enough() && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(10));
+        let n = received();
+        if n != last.0 {
+            last = (n, now());
+        } else if last.1.elapsed() >= quiet {
+            went_quiet = true;
+            break;
+        }
+    }
+    !went_quiet && !enough()
 }
 
 /// How many telemetry messages an echo message acknowledges: an array's items, or one.
