@@ -90,6 +90,11 @@ pub struct LiveArgs {
     /// rejected (docs/hl7.md).
     #[arg(long, value_name = "ADDR")]
     pub alerts_hl7: Option<std::net::SocketAddr>,
+    /// Also publish each reading as FHIR R4: a transaction Bundle of its Observations
+    /// (conditional creates on their identifiers) on the device's `…/fhir` topic, next to its
+    /// wire v1 telemetry, each with its fate in the ledger (docs/fhir.md).
+    #[arg(long)]
+    pub fhir_topic: bool,
     /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic
     /// [default with --with-reference-stack: sut/ingested, so that the run knows whether the
     /// stack was fed everything].

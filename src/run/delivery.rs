@@ -131,6 +131,21 @@ pub(super) fn delivery_verdict(
     allow_loss: bool,
 ) -> Delivery {
     let lost = r.lost();
+    if r.fhir_lost > 0 {
+        wardtwin_exporters::errln!(
+            "\nWARNING: {} of {} FHIR copies of readings (--fhir-topic) never reached the broker",
+            r.fhir_lost,
+            r.fhir_messages.max(r.fhir_lost)
+        );
+        if lost == 0 {
+            if allow_loss {
+                wardtwin_exporters::errln!("         accepted: --allow-loss");
+                return Delivery::Accepted;
+            }
+            wardtwin_exporters::errln!("         exit code 3: pass --allow-loss to accept it");
+            return Delivery::Short;
+        }
+    }
     if lost == 0 {
         return Delivery::Complete;
     }

@@ -307,6 +307,7 @@ pub(super) fn sinks(
     dir: &Directory,
     scenario: &Scenario,
     wire_clock: &OnceLock<LiveStats>,
+    fhir: bool,
 ) -> Result<Wired> {
     let mut pacer = None;
     let mut live_report = None;
@@ -369,8 +370,16 @@ pub(super) fn sinks(
                 o.prefix,
                 wire.site
             );
-            let sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms)
+            let mut sink = LiveSink::new(sink, publisher, wire, o, scenario.epoch_ms)
                 .with_step(scenario.step_ms);
+            if fhir {
+                sink = sink.with_fhir(dir);
+                outln!(
+                    "FHIR: each reading also as a transaction Bundle on {}/{}/<ward>/<device>/fhir",
+                    o.prefix,
+                    slug(&scenario.site.name)
+                );
+            }
             live_report = Some(sink.report_handle());
             live_stats = Some(sink.stats());
             let _ = wire_clock.set(sink.stats());

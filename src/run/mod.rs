@@ -109,11 +109,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         args.live.enabled()
             || (alerts_topic.is_none()
                 && args.live.alerts_hl7.is_none()
+                && !args.live.fhir_topic
                 && args.live.echo_topic.is_none()
                 && args.live.sync.is_none()
                 && !args.live.clock_topic),
-        "--alerts-topic, --alerts-hl7, --echo-topic, --with-reference-stack, --sync and \
-         --clock-topic need a live run (--live or --broker URL)"
+        "--alerts-topic, --alerts-hl7, --fhir-topic, --echo-topic, --with-reference-stack, \
+         --sync and --clock-topic need a live run (--live or --broker URL)"
     );
     anyhow::ensure!(
         args.live.alerts_hl7.is_none() || alerts_topic.is_none(),
@@ -177,7 +178,14 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let dir = Arc::new(dir);
     let sink = ParquetSink::create(&out, Arc::clone(&dir), DEFAULT_CHUNK_ROWS)
         .with_context(|| format!("cannot write into {}", out.display()))?;
-    let mut wired = live::sinks(sink, &live, &dir, &scenario, &sut.wire_clock)?;
+    let mut wired = live::sinks(
+        sink,
+        &live,
+        &dir,
+        &scenario,
+        &sut.wire_clock,
+        args.live.fhir_topic,
+    )?;
     if !files.is_empty() {
         let wdir = out.join(WAVEFORMS_DIR);
         let w = WaveformSink::create(&wdir, Arc::clone(&dir), scenario.epoch_ms, &files)

@@ -63,7 +63,7 @@ fn each(fhir: &Path, kind: &str, mut f: impl FnMut(serde_json::Value)) {
 }
 
 /// The metrics the export carries (RTLS and gateway metrics are not clinical observations).
-const EXPORTED: [&str; 14] = [
+pub(super) const EXPORTED: [&str; 14] = [
     "heart_rate",
     "pulse_rate",
     "resp_rate",
@@ -360,7 +360,7 @@ fn vital_signs_follow_the_r4_vital_signs_profile() {
 }
 
 /// Runs FHIR.js on `files`; its JSON answer.
-fn validate(files: &[&Path]) -> serde_json::Value {
+pub(super) fn validate(files: &[&Path]) -> serde_json::Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir");
     assert!(
         root.join("node_modules/fhir").is_dir(),

@@ -1119,3 +1119,91 @@ fn the_fault_proxy_cuts_the_live_transport_which_reconnects_and_accounts_for_eve
     assert!(o.status.success(), "{o:?}");
     assert_eq!(std::fs::read(out.join("scorecard.json")).unwrap(), before);
 }
+
+/// `--fhir-topic`: each reading of an exported metric also goes out as a FHIR transaction
+/// Bundle on its device's `…/fhir` topic, once, with its own fate in the ledger; the bundles
+/// are valid R4 (FHIR.js) and their entries are conditional creates on the readings'
+/// identifiers.
+#[test]
+fn fhir_topic_sends_each_reading_as_a_transaction_bundle_with_its_own_fate() {
+    let dir = mosquitto_dir("fhir");
+    let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    let scenario = small_scenario(dir.path(), "1h");
+    let out = dir.path().join("run");
+    run_scenario(
+        &scenario,
+        &out,
+        &["--broker", &broker.url(), "--speed", "max", "--fhir-topic"],
+    );
+    // The readings with a metric the FHIR export carries (not RTLS, not gateway metrics).
+    let df = read_parquet(out.join("telemetry.parquet"));
+    let dev = df.column("device_id").unwrap().str().unwrap().clone();
+    let seq = df.column("seq").unwrap().u32().unwrap().clone();
+    let metric = df.column("metric").unwrap().str().unwrap().clone();
+    let expected: HashSet<(String, u32)> = (0..df.height())
+        .filter(|&i| super::fhir::EXPORTED.contains(&metric.get(i).unwrap()))
+        .map(|i| (dev.get(i).unwrap().to_string(), seq.get(i).unwrap()))
+        .collect();
+    assert!(expected.len() > 100, "{}", expected.len());
+    let book = ledger_of(&out, "fhir");
+    assert_eq!(
+        book.keys().cloned().collect::<HashSet<_>>(),
+        expected,
+        "one FHIR copy per reading"
+    );
+    assert!(book.values().all(|f| f == "acknowledged"));
+    let live = &read_manifest(&out)["live"];
+    assert_eq!(
+        live["fhir_messages"].as_u64(),
+        Some(book.len() as u64),
+        "{live}"
+    );
+    assert_eq!(live["fhir_lost"].as_u64(), Some(0), "{live}");
+
+    let fhir = |got: &Arrived| {
+        got.all
+            .iter()
+            .filter(|m| m.topic.ends_with("/fhir"))
+            .count()
+    };
+    sub.until(Duration::from_secs(30), |got| fhir(got) >= book.len());
+    let mut seen = HashSet::new();
+    let mut sample = Vec::new();
+    for m in sub.got.all.iter().filter(|m| m.topic.ends_with("/fhir")) {
+        let b: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON");
+        assert_eq!(b["resourceType"], "Bundle");
+        assert_eq!(b["type"], "transaction");
+        let device = m.topic.rsplit('/').nth(1).expect("device").to_string();
+        for e in b["entry"].as_array().expect("entries") {
+            let ident = e["resource"]["identifier"][0]["value"]
+                .as_str()
+                .expect("id");
+            // The topic carries the device's slug.
+            assert!(
+                ident.to_lowercase().starts_with(&format!("{device}/")),
+                "{ident} on {}",
+                m.topic
+            );
+            assert_eq!(e["request"]["method"], "POST");
+            assert_eq!(e["request"]["url"], "Observation");
+            assert_eq!(
+                e["request"]["ifNoneExist"],
+                format!("identifier=urn:wardtwin:emission|{ident}").as_str()
+            );
+            let mut parts = ident.split('/');
+            let id = parts.next().expect("device").to_string();
+            let seq: u32 = parts.next().expect("seq").parse().expect("seq");
+            seen.insert((id, seq));
+        }
+        if sample.len() < 300 {
+            sample.push(b.to_string());
+        }
+    }
+    assert_eq!(seen, expected, "every copy arrived");
+    let path = dir.path().join("bundles.ndjson");
+    std::fs::write(&path, sample.join("\n")).expect("write");
+    let r = super::fhir::validate(&[&path]);
+    assert_eq!(r["invalid"], serde_json::json!([]), "{r}");
+    assert_eq!(r["checked"]["Bundle"].as_u64(), Some(sample.len() as u64));
+}

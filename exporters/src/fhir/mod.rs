@@ -213,6 +213,82 @@ impl Pipe {
     }
 }
 
+/// A reading's FHIR copy on the wire (`--fhir-topic`): a transaction Bundle of its
+/// Observations, each a conditional create on its identifier, exactly as the export writes
+/// them (docs/fhir.md).
+pub struct LiveFhir {
+    dir: Dir,
+    rows: Vec<Row>,
+}
+
+impl LiveFhir {
+    pub fn new(d: &wardtwin_sim::Directory) -> Self {
+        let patients: Vec<(String, String)> = d
+            .patients
+            .iter()
+            .map(|p| (p.id.clone(), d.bed(p.bed).id.clone()))
+            .collect();
+        let devices: Vec<Dev> = d
+            .devices
+            .iter()
+            .map(|dv| Dev {
+                id: dv.id.clone(),
+                fid: fhir_id(&dv.id),
+                kind: dv.kind.name().to_string(),
+                patient: dv.patient.map(|p| p.0 as usize),
+                bed: dv.bed.map(|b| d.bed(b).id.clone()),
+                ward: Some(dv.ward.clone()),
+            })
+            .collect();
+        Self {
+            dir: Dir {
+                beds: Vec::new(),
+                patient_fid: patients.iter().map(|p| fhir_id(&p.0)).collect(),
+                patients,
+                device_ix: HashMap::new(),
+                devices,
+                spaces: Vec::new(),
+            },
+            rows: Vec::new(),
+        }
+    }
+
+    /// Writes `f`'s Bundle into `out` (cleared first); `false` when none of its metrics is
+    /// exported (RTLS, gateway metrics): nothing to send.
+    pub fn bundle(&mut self, f: &wardtwin_sim::records::Forwarded, out: &mut Vec<u8>) -> bool {
+        self.rows.clear();
+        self.rows.extend(f.observations().iter().map(|o| {
+            Row {
+                dev: f.device.0,
+                seq: f.seq,
+                metric: o.metric,
+                status: o.status,
+                value: o
+                    .value
+                    .map(crate::runfolder::tables::displayed)
+                    .filter(|v| v.is_finite()),
+                sim_ms: f.sim_ms,
+                device_ms: f.device_ms,
+            }
+        }));
+        out.clear();
+        if self.rows.is_empty() || (f.device.0 as usize) >= self.dir.devices.len() {
+            return false;
+        }
+        let mut w = Writer::new(&self.dir, 0, false);
+        w.bundle = true;
+        w.out = std::mem::take(out);
+        w.out.extend_from_slice(
+            b"{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[",
+        );
+        reading(&mut w, &self.rows);
+        w.out.extend_from_slice(b"]}");
+        let n = w.n;
+        *out = w.out;
+        n > 0
+    }
+}
+
 /// A device as the export needs it.
 struct Dev {
     id: String,
@@ -803,6 +879,8 @@ struct Writer<'a> {
     issued: String,
     /// The Observations are of the device itself (its battery), not of its patient.
     of_device: bool,
+    /// Entries of a transaction Bundle (the live copy) instead of NDJSON lines.
+    bundle: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -817,6 +895,7 @@ impl<'a> Writer<'a> {
             effective: String::new(),
             issued: String::new(),
             of_device,
+            bundle: false,
         }
     }
 
@@ -908,9 +987,25 @@ impl<'a> Writer<'a> {
             device: Ref("Device", &dev.fid),
             component,
         };
+        if self.bundle {
+            if self.n > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(b"{\"resource\":");
+        }
         // Serializing borrowed strings and numbers into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut self.out, &o);
-        self.out.push(b'\n');
+        if self.bundle {
+            // A conditional create: a server that has it already keeps one.
+            self.out.extend_from_slice(
+                b",\"request\":{\"method\":\"POST\",\"url\":\"Observation\",\"ifNoneExist\":",
+            );
+            let query = format!("identifier={WT_EMISSION}|{}", self.ident);
+            let _ = serde_json::to_writer(&mut self.out, &query);
+            self.out.extend_from_slice(b"}}");
+        } else {
+            self.out.push(b'\n');
+        }
         self.n += 1;
     }
 }

@@ -37,6 +37,9 @@ pub struct LiveSink<S: RecordSink = ParquetSink> {
     report: Arc<Mutex<Option<LiveReport>>>,
     /// The retained site map goes out with the first batch.
     map_sent: bool,
+    /// Each reading's FHIR copy too (`--fhir-topic`), and its buffer.
+    fhir: Option<crate::fhir::LiveFhir>,
+    fhir_buf: Vec<u8>,
 }
 
 impl<S: RecordSink> LiveSink<S> {
@@ -62,7 +65,16 @@ impl<S: RecordSink> LiveSink<S> {
             fates: Vec::new(),
             report: Arc::new(Mutex::new(None)),
             map_sent: false,
+            fhir: None,
+            fhir_buf: Vec::new(),
         }
+    }
+
+    /// Also publishes each reading as FHIR R4: a transaction Bundle of its Observations on the
+    /// device's `…/fhir` topic, with a ledger entry of its own (kind `fhir`).
+    pub fn with_fhir(mut self, dir: &wardtwin_sim::Directory) -> Self {
+        self.fhir = Some(crate::fhir::LiveFhir::new(dir));
+        self
     }
 
     /// The scenario's step (default 1 s).
@@ -90,10 +102,18 @@ impl<S: RecordSink> LiveSink<S> {
 
     /// The payload just encoded into `buf`, as a slice of the batch's arena.
     fn take_payload(&mut self) -> bytes::Bytes {
-        if self.arena.capacity() - self.arena.len() < self.buf.len() {
-            self.arena = bytes::BytesMut::with_capacity((64 * 1024).max(self.buf.len()));
+        let buf = std::mem::take(&mut self.buf);
+        let b = self.in_arena(buf.as_bytes());
+        self.buf = buf;
+        b
+    }
+
+    /// `bytes`, copied into the batch's arena.
+    fn in_arena(&mut self, bytes: &[u8]) -> bytes::Bytes {
+        if self.arena.capacity() - self.arena.len() < bytes.len() {
+            self.arena = bytes::BytesMut::with_capacity((64 * 1024).max(bytes.len()));
         }
-        self.arena.extend_from_slice(self.buf.as_bytes());
+        self.arena.extend_from_slice(bytes);
         self.arena.split().freeze()
     }
 
@@ -142,6 +162,27 @@ impl<S: RecordSink> LiveSink<S> {
                 // waited in the gateway's spool).
                 offset_ms: r.forwarded_ms - self.epoch_ms,
             });
+            let mut fb = std::mem::take(&mut self.fhir_buf);
+            if let Some(fhir) = self.fhir.as_mut()
+                && fhir.bundle(r, &mut fb)
+            {
+                let payload = self.in_arena(&fb);
+                batch.push(OutMsg {
+                    conn: self.conn_of(dev),
+                    topic: Arc::clone(&self.wire.devices[dev as usize].fhir_topic),
+                    payload,
+                    retain: false,
+                    ledger: Some(LedgerKey {
+                        device: r.device,
+                        kind: EmissionKind::Fhir,
+                        seq: r.seq,
+                        sim_ms: r.sim_ms,
+                        forwarded_ms: r.forwarded_ms,
+                    }),
+                    offset_ms: r.forwarded_ms - self.epoch_ms,
+                });
+            }
+            self.fhir_buf = fb;
         }
         if let Some(t) = rows.iter().map(|r| r.forwarded_ms).max() {
             self.publisher.set_sim_now(t);

@@ -122,6 +122,8 @@ pub struct WireDevice {
     pub status_topic: Arc<str>,
     /// Waveform frames (a run with `--waveforms`): ECG patches and oximeters only.
     pub waveform_topic: Arc<str>,
+    /// Its readings as FHIR R4 (`--fhir-topic`): a transaction Bundle per reading.
+    pub fhir_topic: Arc<str>,
     /// Index into [`WireDirectory::gateways`].
     pub gateway: usize,
     /// `"device":…,"device_kind":…,"patient":…,"bed":…,"ward":…,"gateway":…` (no braces).
@@ -202,6 +204,7 @@ impl WireDirectory {
                 telemetry_topic: format!("{base}/telemetry").into(),
                 status_topic: format!("{base}/status").into(),
                 waveform_topic: format!("{base}/waveform").into(),
+                fhir_topic: format!("{base}/fhir").into(),
                 gateway: gw,
                 ids_json: ids,
             });

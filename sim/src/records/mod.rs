@@ -497,6 +497,8 @@ impl Fate {
 pub enum EmissionKind {
     Telemetry,
     Status,
+    /// A reading's FHIR copy (`--fhir-topic`): the same (device, seq) as its telemetry.
+    Fhir,
 }
 
 impl EmissionKind {
@@ -504,12 +506,17 @@ impl EmissionKind {
         match self {
             EmissionKind::Telemetry => "telemetry",
             EmissionKind::Status => "status",
+            EmissionKind::Fhir => "fhir",
         }
     }
     pub fn from_name(s: &str) -> Option<Self> {
-        [EmissionKind::Telemetry, EmissionKind::Status]
-            .into_iter()
-            .find(|k| k.name() == s)
+        [
+            EmissionKind::Telemetry,
+            EmissionKind::Status,
+            EmissionKind::Fhir,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
     }
 }
 

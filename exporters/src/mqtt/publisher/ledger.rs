@@ -12,6 +12,9 @@ pub(super) struct Totals {
     pub(super) unsent: u64,
     pub(super) dropped: u64,
     pub(super) status_messages: u64,
+    /// FHIR copies of readings (`--fhir-topic`): written at least once, and never confirmed.
+    pub(super) fhir_messages: u64,
+    pub(super) fhir_lost: u64,
     pub(super) unledgered: u64,
     pub(super) resent: u64,
     pub(super) reconnects: u64,
@@ -61,6 +64,13 @@ impl Shared {
                     Fate::Unacknowledged => t.unacknowledged += 1,
                     Fate::Dropped => t.dropped += 1,
                     _ => t.unsent += 1,
+                }
+            } else if k.kind == EmissionKind::Fhir {
+                if m.attempts > 0 {
+                    t.fhir_messages += 1;
+                }
+                if !matches!(fate, Fate::Acknowledged | Fate::Sent) {
+                    t.fhir_lost += 1;
                 }
             } else if m.attempts > 0 {
                 t.status_messages += 1;

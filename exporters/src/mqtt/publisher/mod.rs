@@ -137,6 +137,10 @@ pub struct LiveReport {
     pub dropped: u64,
     /// Status messages (device and gateway) published.
     pub status_messages: u64,
+    /// FHIR copies of readings (`--fhir-topic`) published, and those the broker never
+    /// confirmed (unacknowledged, unsent or dropped).
+    pub fhir_messages: u64,
+    pub fhir_lost: u64,
     /// Messages published outside the ledger: the site map, the lockstep clock, waveform
     /// frames.
     pub stream_messages: u64,
@@ -496,6 +500,8 @@ impl Publisher {
             unsent: t.unsent,
             dropped: t.dropped,
             status_messages: t.status_messages,
+            fhir_messages: t.fhir_messages,
+            fhir_lost: t.fhir_lost,
             stream_messages: t.unledgered,
             resent: t.resent,
             reconnects: t.reconnects,
