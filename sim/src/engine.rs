@@ -172,6 +172,10 @@ pub struct FaultRecorded(pub FaultRecord);
 #[derive(Message, Debug, Clone, Copy)]
 pub struct RhythmRecorded(pub RhythmRecord);
 
+/// A nurse's observation round was charted (or missed).
+#[derive(Message, Debug, Clone, Copy)]
+pub struct Charted(pub crate::records::ChartRecord);
+
 /// A step of a patient's waveforms was synthesised (only with `--waveforms`).
 #[derive(Message, Debug, Clone)]
 pub struct WaveformFramed(pub WaveFrame);
@@ -396,6 +400,7 @@ carries! {
     PositionSampled => PositionRecord,
     FaultRecorded => FaultRecord,
     RhythmRecorded => RhythmRecord,
+    Charted => crate::records::ChartRecord,
 }
 
 /// The record kinds of a run, in the order the recorder hands them to the sinks each tick.
@@ -414,6 +419,7 @@ fn record_kinds(app: &mut App) {
         .add_record::<PositionSampled>()
         .add_record::<FaultRecorded>()
         .add_record::<RhythmRecorded>()
+        .add_record::<Charted>()
         .add_record::<WaveformFramed>();
 }
 

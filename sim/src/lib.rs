@@ -35,8 +35,9 @@ pub use sink::{
 
 #[cfg(feature = "ecs")]
 pub use engine::{
-    ArtifactRecorded, Carries, ConditionRecorded, DeviceEventOccurred, DirectUplink, EmissionFated,
-    EpisodeClosed, ExcursionRecorded, FaultRecorded, FileTransport, ForwardedByPlugin,
-    PositionSampled, ReadingEmitted, ReadingForwarded, RecordApp, RhythmRecorded, RunSeed, Sim,
-    SimClock, SimEnd, SimPlugin, SimSet, Sinks, StatusEmitted, TruthSampled, WaveformFramed,
+    ArtifactRecorded, Carries, Charted, ConditionRecorded, DeviceEventOccurred, DirectUplink,
+    EmissionFated, EpisodeClosed, ExcursionRecorded, FaultRecorded, FileTransport,
+    ForwardedByPlugin, PositionSampled, ReadingEmitted, ReadingForwarded, RecordApp,
+    RhythmRecorded, RunSeed, Sim, SimClock, SimEnd, SimPlugin, SimSet, Sinks, StatusEmitted,
+    TruthSampled, WaveformFramed,
 };

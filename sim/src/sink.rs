@@ -108,6 +108,13 @@ impl Record for FaultRecord {
         self.id
     }
 }
+impl Record for crate::records::ChartRecord {
+    const TABLE: &'static str = "charted";
+    type Key = (i64, PatientIx);
+    fn key(&self) -> Self::Key {
+        (self.charted_ms.unwrap_or(self.due_ms), self.patient)
+    }
+}
 impl Record for RhythmRecord {
     const TABLE: &'static str = "rhythms";
     type Key = u32;

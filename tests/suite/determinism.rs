@@ -45,6 +45,7 @@ fn same_seed_gives_byte_identical_files_whatever_the_thread_count() {
         names,
         [
             "artifacts.parquet",
+            "charted.parquet",
             "conditions.parquet",
             "device_events.parquet",
             "device_status.parquet",
@@ -137,7 +138,7 @@ fn parallel_stepping_gives_the_same_files_as_serial() {
     run_scenario(s, &tmp.path().join("parallel"), &["--threads", "2"]);
     let a = files_of(&tmp.path().join("serial"));
     let b = files_of(&tmp.path().join("parallel"));
-    assert_eq!(a.len(), 14);
+    assert_eq!(a.len(), 15);
     assert_eq!(
         file_names(&b),
         file_names(&a),

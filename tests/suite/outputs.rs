@@ -33,7 +33,7 @@ fn the_manifest_describes_every_file_with_its_row_count() {
         "96 bedside devices and the ward gateway's status device"
     );
     let files = m["files"].as_array().unwrap();
-    assert_eq!(files.len(), 13);
+    assert_eq!(files.len(), 14);
     for f in files {
         let df = read_parquet(run.join(f["path"].as_str().unwrap()));
         assert_eq!(

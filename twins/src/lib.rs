@@ -19,6 +19,7 @@
 //! Twins know nothing about files, MQTT or wire formats: they emit messages
 //! (`ReadingEmitted`, `TruthSampled`, …) that the engine records.
 
+pub mod chart;
 pub mod coldchain;
 pub mod device;
 pub mod faults;
@@ -99,6 +100,7 @@ impl PluginGroup for TwinPlugins {
     fn build(self) -> PluginGroupBuilder {
         PluginGroupBuilder::start::<Self>()
             .add(PatientPlugin)
+            .add(chart::ChartPlugin)
             .add(ColdChainPlugin)
             .add(RtlsPlugin)
             .add(DevicePlugin)

@@ -54,6 +54,7 @@ pub fn all() -> Vec<Box<dyn Buffer>> {
         buffer::<PositionRecord>(),
         buffer::<FaultRecord>(),
         buffer::<RhythmRecord>(),
+        buffer::<wardtwin_sim::records::ChartRecord>(),
     ]
 }
 
@@ -149,6 +150,7 @@ impl Table for Forwarded {
 table!(EmissionFate, emissions_frame);
 table!(StatusReport, device_status_frame);
 table!(TruthVitals, truth_frame);
+table!(wardtwin_sim::records::ChartRecord, chart_frame);
 // Episodes are few (one per scheduled deterioration): written at the end, in id order.
 table!(EpisodeRecord, episodes_frame, held: |e: &EpisodeRecord| e.id);
 // Rhythm spells are few: written at the end, in id order.
@@ -391,6 +393,78 @@ pub fn truth_frame(rows: &[TruthVitals], dir: &Directory) -> PolarsResult<DataFr
             i32s("news2_temperature", n(|r| r.news2.temperature)),
         ],
     )
+}
+
+/// The chart: each nurse's round with the true and the charted values (docs/outputs.md).
+pub fn chart_frame(
+    rows: &[wardtwin_sim::records::ChartRecord],
+    dir: &Directory,
+) -> PolarsResult<DataFrame> {
+    use wardtwin_sim::records::ChartValues;
+    let [patient, bed] = patient_columns(dir, rows.iter().map(|r| r.patient));
+    let truth =
+        |name: &str, f: fn(&ChartValues) -> f32| f32s(name, rows.iter().map(move |r| f(&r.truth)));
+    let charted = |name: &str, f: fn(&ChartValues) -> f32| {
+        Float32Chunked::from_iter_options(
+            s(name),
+            rows.iter().map(move |r| r.charted.map(|(c, _)| f(&c))),
+        )
+        .into_column()
+    };
+    let mut cols = vec![
+        times("due_time", rows.iter().map(|r| r.due_ms)),
+        opt_times("charted_time", rows.iter().map(|r| r.charted_ms)),
+        patient,
+        bed,
+        BooleanChunked::from_iter_values(s("missed"), rows.iter().map(|r| r.charted_ms.is_none()))
+            .into_column(),
+        opt_i64s(
+            "late_ms",
+            rows.iter().map(|r| r.charted_ms.map(|c| c - r.due_ms)),
+        ),
+        i32s(
+            "spo2_scale",
+            rows.iter().map(|r| i32::from(r.scale.number())),
+        ),
+    ];
+    type Vital = (&'static str, fn(&ChartValues) -> f32);
+    let vitals: [Vital; 6] = [
+        ("heart_rate", |v| v.heart_rate),
+        ("resp_rate", |v| v.resp_rate),
+        ("spo2", |v| v.spo2),
+        ("temp_c", |v| v.temp_c),
+        ("systolic", |v| v.systolic),
+        ("diastolic", |v| v.diastolic),
+    ];
+    for (name, f) in vitals {
+        cols.push(truth(&format!("true_{name}"), f));
+        cols.push(charted(&format!("charted_{name}"), f));
+    }
+    cols.extend([
+        strings(
+            "true_consciousness",
+            rows.iter().map(|r| r.truth.consciousness.letter()),
+        ),
+        opt_strings(
+            "charted_consciousness",
+            rows.iter()
+                .map(|r| r.charted.map(|(c, _)| c.consciousness.letter())),
+        ),
+        BooleanChunked::from_iter_values(s("on_oxygen"), rows.iter().map(|r| r.truth.on_oxygen))
+            .into_column(),
+        i32s(
+            "true_news2",
+            rows.iter().map(|r| i32::from(r.news2_true.total)),
+        ),
+        Int32Chunked::from_iter_options(
+            s("charted_news2"),
+            rows.iter()
+                .map(|r| r.charted.map(|(_, n)| i32::from(n.total))),
+        )
+        .into_column(),
+        times("next_due_time", rows.iter().map(|r| r.next_due_ms)),
+    ]);
+    frame(rows.len(), cols)
 }
 
 /// `patient_id` and `bed_id` of the patients of a table's rows.

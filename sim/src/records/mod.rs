@@ -559,6 +559,39 @@ pub struct TruthVitals {
     pub glucose_mmol: Option<f32>,
 }
 
+/// What a nurse's observation round measures (charted, or true at that moment).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartValues {
+    pub heart_rate: f32,
+    pub resp_rate: f32,
+    pub spo2: f32,
+    pub temp_c: f32,
+    pub systolic: f32,
+    pub diastolic: f32,
+    pub consciousness: Acvpu,
+    pub on_oxygen: bool,
+}
+
+/// A nurse's observation round for one patient: the chart (`charted.parquet`). What NEWS2
+/// depends on that no wearable reports (consciousness, oxygen) is charted only here, and only
+/// when a round happens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartRecord {
+    pub patient: PatientIx,
+    /// When the round was due (the NEWS2 frequency of the last charted score).
+    pub due_ms: SimMillis,
+    /// When the nurse charted it; `None`: the round was missed.
+    pub charted_ms: Option<SimMillis>,
+    /// The true values at the round (at its due time if missed).
+    pub truth: ChartValues,
+    pub news2_true: News2,
+    /// What was charted (manual measurements), and its NEWS2.
+    pub charted: Option<(ChartValues, News2)>,
+    pub scale: Spo2Scale,
+    /// When the next round is due.
+    pub next_due_ms: SimMillis,
+}
+
 /// Clinical deterioration kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
