@@ -54,7 +54,7 @@ pub struct Concept<'a> {
     pub text: Option<&'a str>,
 }
 
-/// `{"reference": "Type/id"}`, written without building the string.
+/// `{"reference": "Type/id"}` (`Ref("Patient/", id)`), written without building the string.
 #[derive(Clone, Copy)]
 pub struct Ref<'a>(pub &'static str, pub &'a str);
 
@@ -63,7 +63,7 @@ impl Serialize for Ref<'_> {
         struct Path<'b>(&'static str, &'b str);
         impl std::fmt::Display for Path<'_> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}/{}", self.0, self.1)
+                write!(f, "{}{}", self.0, self.1)
             }
         }
         let mut m = s.serialize_map(Some(1))?;

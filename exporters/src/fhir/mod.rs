@@ -22,6 +22,7 @@
 mod json;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -660,13 +661,24 @@ const BP_PANEL: [Coding<'static>; 2] = [
     },
 ];
 
-/// Why a device gave no value (HL7 data-absent-reason).
-fn absent_reason(s: ObsStatus) -> &'static str {
+/// Why a device gave no value (HL7 data-absent-reason), as the coding the Observation carries.
+fn absent_reason(s: ObsStatus) -> &'static [Coding<'static>] {
+    const fn reason(code: &'static str) -> [Coding<'static>; 1] {
+        [Coding {
+            system: DATA_ABSENT,
+            code,
+            display: None,
+        }]
+    }
+    const TEMP_UNKNOWN: [Coding<'static>; 1] = reason("temp-unknown");
+    const NOT_APPLICABLE: [Coding<'static>; 1] = reason("not-applicable");
+    const UNKNOWN: [Coding<'static>; 1] = reason("unknown");
+    const ERROR: [Coding<'static>; 1] = reason("error");
     match s {
-        ObsStatus::WarmUp => "temp-unknown",
-        ObsStatus::Occlusion | ObsStatus::InfusionComplete => "not-applicable",
-        ObsStatus::Ok => "unknown",
-        _ => "error",
+        ObsStatus::WarmUp => &TEMP_UNKNOWN,
+        ObsStatus::Occlusion | ObsStatus::InfusionComplete => &NOT_APPLICABLE,
+        ObsStatus::Ok => &UNKNOWN,
+        _ => &ERROR,
     }
 }
 
@@ -916,13 +928,6 @@ impl<'a> Writer<'a> {
         })
     }
 
-    fn absent<'b>(s: &'b [Coding<'b>]) -> Concept<'b> {
-        Concept {
-            coding: s,
-            text: None,
-        }
-    }
-
     /// Writes one Observation.
     #[allow(clippy::too_many_arguments)]
     fn emit(
@@ -940,14 +945,7 @@ impl<'a> Writer<'a> {
             .patient
             .filter(|_| !self.of_device)
             .map(|p| self.d.patient_fid[p].as_str());
-        let enc;
-        let encounter = match patient {
-            Some(p) => {
-                enc = format!("enc-{p}");
-                Some(Ref("Encounter", enc.as_str()))
-            }
-            None => None,
-        };
+        let encounter = patient.map(|p| Ref("Encounter/enc-", p));
         let cat_coding;
         let category = match category {
             Some(c) => {
@@ -972,8 +970,8 @@ impl<'a> Writer<'a> {
             category,
             code,
             subject: match patient {
-                Some(p) => Ref("Patient", p),
-                None => Ref("Device", &dev.fid),
+                Some(p) => Ref("Patient/", p),
+                None => Ref("Device/", &dev.fid),
             },
             encounter,
             effective_date_time: &self.effective,
@@ -984,7 +982,7 @@ impl<'a> Writer<'a> {
                 text: None,
             }),
             note: note.map(|t| [Annotation { text: t }]),
-            device: Ref("Device", &dev.fid),
+            device: Ref("Device/", &dev.fid),
             component,
         };
         if self.bundle {
@@ -1036,13 +1034,11 @@ fn is_bp(m: Metric) -> bool {
 /// The Observations of one reading: one per exported metric, blood pressure as one panel.
 fn reading(w: &mut Writer<'_>, rows: &[Row]) {
     let codes = w.codes;
-    let dev_id = &w.d.devices[rows[0].dev as usize];
-    let (dev_fid, dev_name) = (dev_id.fid.clone(), dev_id.id.clone());
-    let absent_codings: Vec<[Coding; 1]> = rows
-        .iter()
-        .map(|r| [Coding::new(DATA_ABSENT, absent_reason(r.status))])
-        .collect();
-    for (k, r) in rows.iter().enumerate() {
+    // Borrowed from the directory, not from the writer: no copies per reading.
+    let d = w.d;
+    let dev = &d.devices[rows[0].dev as usize];
+    let (dev_fid, dev_name) = (dev.fid.as_str(), dev.id.as_str());
+    for r in rows {
         if is_bp(r.metric) {
             continue;
         }
@@ -1050,13 +1046,12 @@ fn reading(w: &mut Writer<'_>, rows: &[Row]) {
             continue;
         };
         w.id.clear();
-        w.id.push_str(&format!("{dev_fid}.{}.{}", r.seq, mc.slug));
+        let _ = write!(w.id, "{dev_fid}.{}.{}", r.seq, mc.slug);
         w.ident.clear();
-        w.ident
-            .push_str(&format!("{dev_name}/{}/{}", r.seq, r.metric.name()));
+        let _ = write!(w.ident, "{dev_name}/{}/{}", r.seq, r.metric.name());
         w.times(r);
         let value = Writer::quantity(r.metric, r.value);
-        let absent = value.is_none().then_some(&absent_codings[k][..]);
+        let absent = value.is_none().then(|| absent_reason(r.status));
         let note = (r.status != ObsStatus::Ok).then(|| codes.status_note[&r.status].as_str());
         w.emit(
             r,
@@ -1072,37 +1067,32 @@ fn reading(w: &mut Writer<'_>, rows: &[Row]) {
         );
     }
     // Blood pressure: one panel, its components in the order the device sent them.
-    let bp: Vec<(usize, &Row)> = rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| is_bp(r.metric))
-        .collect();
-    if let Some((_, first)) = bp.first() {
+    let mut bp = rows.iter().filter(|r| is_bp(r.metric)).peekable();
+    if let Some(&first) = bp.peek() {
+        let mut worst = None;
         let components: Vec<Component> = bp
-            .iter()
-            .map(|(k, r)| {
+            .map(|r| {
+                if r.status != ObsStatus::Ok {
+                    worst.get_or_insert(r.status);
+                }
                 let value = Writer::quantity(r.metric, r.value);
                 Component {
                     code: Concept {
                         coding: &codes.code[&r.metric].codings,
                         text: Some(r.metric.name()),
                     },
-                    data_absent_reason: value
-                        .is_none()
-                        .then(|| Writer::absent(&absent_codings[*k])),
+                    data_absent_reason: value.is_none().then(|| Concept {
+                        coding: absent_reason(r.status),
+                        text: None,
+                    }),
                     value_quantity: value,
                 }
             })
             .collect();
-        let worst = bp
-            .iter()
-            .map(|(_, r)| r.status)
-            .find(|s| *s != ObsStatus::Ok);
         w.id.clear();
-        w.id.push_str(&format!("{dev_fid}.{}.bp", first.seq));
+        let _ = write!(w.id, "{dev_fid}.{}.bp", first.seq);
         w.ident.clear();
-        w.ident
-            .push_str(&format!("{dev_name}/{}/blood_pressure", first.seq));
+        let _ = write!(w.ident, "{dev_name}/{}/blood_pressure", first.seq);
         w.times(first);
         let note = worst.map(|s| codes.status_note[&s].as_str());
         w.emit(
@@ -1172,9 +1162,9 @@ fn batteries(run: &Path, d: &Dir, f: &mut Pipe) -> Result<(), FhirError> {
                 };
                 let fid = &d.devices[ix as usize].fid;
                 w.id.clear();
-                w.id.push_str(&format!("{fid}.status.{seq}.battery"));
+                let _ = write!(w.id, "{fid}.status.{seq}.battery");
                 w.ident.clear();
-                w.ident.push_str(&format!("{dev}/status/{seq}/battery_pct"));
+                let _ = write!(w.ident, "{dev}/status/{seq}/battery_pct");
                 w.times(&r);
                 w.emit(
                     &r,
