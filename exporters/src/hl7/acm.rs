@@ -299,7 +299,11 @@ pub const LIMITS: [(&str, &str, Option<&str>, Option<&str>); 5] = [
 /// Parses an `ORU^R40` and maps it to an alert v1 (`arrival` stamps nothing here: the alert's
 /// `began` is the message's own start time).
 pub fn parse_acm(text: &str) -> Result<Acm, Refusal> {
-    let m = Message::parse(text)?;
+    acm_of(&Message::parse(text)?)
+}
+
+/// [`parse_acm`] of a message already split (its header is then at hand for a refusal's ACK).
+pub fn acm_of(m: &Message<'_>) -> Result<Acm, Refusal> {
     let header = m.header();
     let kind = m.field("MSH", 9);
     let (k1, k2) = (m.component(kind, 1), m.component(kind, 2));
@@ -327,7 +331,7 @@ pub fn parse_acm(text: &str) -> Result<Acm, Refusal> {
     }
     let event = obx
         .iter()
-        .find(|o| is(&m, get(o, 3), "196616", "MDC_EVT_ALARM"))
+        .find(|o| is(m, get(o, 3), "196616", "MDC_EVT_ALARM"))
         .ok_or_else(|| refuse(101, "no OBX with 196616^MDC_EVT_ALARM (the alarm event)"))?;
     let ev = get(event, 5);
     let (ev_code, ev_name) = (m.component(ev, 1), m.component(ev, 2));
@@ -340,14 +344,14 @@ pub fn parse_acm(text: &str) -> Result<Acm, Refusal> {
     // Attribute observations, by MDC code or mnemonic.
     let attr = |code: &str, name: &str| {
         obx.iter()
-            .find(|o| is(&m, get(o, 3), code, name))
+            .find(|o| is(m, get(o, 3), code, name))
             .map(|o| m.component(get(o, 5), 1))
             .filter(|v| !v.is_empty())
     };
     let phase = attr("68481", "MDC_ATTR_EVENT_PHASE");
     let text = obx
         .iter()
-        .find(|o| is(&m, get(o, 3), "68546", "MDC_ATTR_ALERT_TEXT"))
+        .find(|o| is(m, get(o, 3), "68546", "MDC_ATTR_ALERT_TEXT"))
         .map(|o| m.unescape(get(o, 5)))
         .unwrap_or_default();
     // Priority: MDC_ATTR_ALARM_PRIORITY, else a PH/PM/PL/PN flag in the event's OBX-8.
@@ -398,7 +402,7 @@ pub fn parse_acm(text: &str) -> Result<Acm, Refusal> {
         // observation), or MDC_ATTR_ALERT_SOURCE naming it.
         let source = attr("68480", "MDC_ATTR_ALERT_SOURCE");
         LIMITS.iter().find_map(|(code, name, hi, lo)| {
-            let watched = obx.iter().any(|o| is(&m, get(o, 3), code, name))
+            let watched = obx.iter().any(|o| is(m, get(o, 3), code, name))
                 || source
                     .as_deref()
                     .is_some_and(|s| s == *code || s.eq_ignore_ascii_case(name));

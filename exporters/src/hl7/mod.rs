@@ -302,10 +302,9 @@ fn handle(frame: &[u8], shared: &Shared) -> String {
             .unwrap_or_default();
         return reject(&header, r, &lossy);
     };
-    let header = acm::Message::parse(text)
-        .map(|m| m.header())
-        .unwrap_or_default();
-    match acm::parse_acm(text) {
+    let parsed = acm::Message::parse(text);
+    let header = parsed.as_ref().map(|m| m.header()).unwrap_or_default();
+    match parsed.and_then(|m| acm::acm_of(&m)) {
         Err(r) => reject(&header, r, text),
         Ok(a) => {
             let new = shared
