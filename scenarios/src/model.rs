@@ -36,6 +36,8 @@ pub struct Scenario {
     pub fridges: Vec<FridgeSpec>,
     /// Rates of the things that happen at random to patients and devices.
     pub incidents: Incidents,
+    /// The nurses' observation rounds (`[chart]`).
+    pub chart: ChartCompliance,
     /// The site plan: every ward's spaces, receivers and gateway; where beds and fridges are.
     pub layout: Layout,
     /// Tracked equipment and staff.
@@ -127,6 +129,39 @@ impl Default for Incidents {
             compression_lows_per_night: 0.3,
             deteriorations_per_patient_day: 0.0,
             paroxysmal_af_per_patient_day: 0.0,
+        }
+    }
+}
+
+/// `[chart]`: how well the nurses' observation rounds keep their times (docs/chart.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartCompliance {
+    /// Night, local hours: from `night_from_h` to `night_to_h` (it may wrap past midnight).
+    pub night_from_h: f64,
+    pub night_to_h: f64,
+    /// Probability that a round due then is missed.
+    pub missed_day: f64,
+    pub missed_night: f64,
+    /// Mean delay of a round done (exponential), ms; never more than half the interval.
+    pub delay_day_ms: f64,
+    pub delay_night_ms: f64,
+    /// Probability that a normal-looking respiratory rate (12-20) is charted as 18 without
+    /// counting.
+    pub habitual_rr: f64,
+}
+
+/// The defaults: audits of ward observations find rounds often late and night rounds
+/// skipped; these are the model's assumptions, not a published figure.
+impl Default for ChartCompliance {
+    fn default() -> Self {
+        Self {
+            night_from_h: 22.0,
+            night_to_h: 8.0,
+            missed_day: 0.02,
+            missed_night: 0.15,
+            delay_day_ms: 15.0 * 60_000.0,
+            delay_night_ms: 40.0 * 60_000.0,
+            habitual_rr: 0.25,
         }
     }
 }

@@ -78,6 +78,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub incidents: RawIncidents,
     #[serde(default)]
+    pub chart: RawChart,
+    #[serde(default)]
     pub rtls: RawRtls,
     #[serde(default)]
     pub radio: RawRadio,
@@ -117,6 +119,23 @@ pub struct RawIncidents {
     pub compression_lows_per_night: Option<Spanned<f64>>,
     pub deteriorations_per_patient_day: Option<Spanned<f64>>,
     pub paroxysmal_af_per_patient_day: Option<Spanned<f64>>,
+}
+
+/// `[chart]`: the nurses' observation rounds' compliance (docs/chart.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChart {
+    /// Fractions of rounds missed, by day and at night.
+    pub missed_day: Option<Spanned<f64>>,
+    pub missed_night: Option<Spanned<f64>>,
+    /// Mean delay of a round done (`"15m"`), by day and at night.
+    pub delay_day: Option<Spanned<String>>,
+    pub delay_night: Option<Spanned<String>>,
+    /// When night begins and ends, local `"HH:MM"`.
+    pub night_from: Option<Spanned<String>>,
+    pub night_to: Option<Spanned<String>>,
+    /// Fraction of normal-looking respiratory rates charted as 18 without counting.
+    pub habitual_rr: Option<Spanned<f64>>,
 }
 
 /// `[scoring]`: how a run of this scenario is judged.

@@ -724,3 +724,41 @@ fn fault_events_are_checked_with_their_place() {
         "{e}"
     );
 }
+
+#[test]
+fn the_chart_table_sets_compliance_and_its_mistakes_are_located() {
+    assert_eq!(
+        parse(MINIMAL, "t.toml").unwrap().chart,
+        ChartCompliance::default()
+    );
+    let s = parse(
+        &format!(
+            "{MINIMAL}[chart]\nmissed_night = 0.4\ndelay_day = \"5m\"\nnight_from = \"23:30\"\nnight_to = \"07:00\"\nhabitual_rr = 0\n"
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(s.chart.missed_night, 0.4);
+    assert_eq!(s.chart.missed_day, ChartCompliance::default().missed_day);
+    assert_eq!(s.chart.delay_day_ms, 300_000.0);
+    assert_eq!((s.chart.night_from_h, s.chart.night_to_h), (23.5, 7.0));
+    assert_eq!(s.chart.habitual_rr, 0.0);
+    for (extra, needle, says) in [
+        (
+            "[chart]\nmissed_night = 1.5\n",
+            "1.5",
+            "fraction from 0 to 1",
+        ),
+        ("[chart]\nmissed_day = nan\n", "nan", "not a finite number"),
+        ("[chart]\ndelay_night = \"-5m\"\n", "-5m", "delay_night"),
+        ("[chart]\ndelay_night = \"2d\"\n", "2d", "0 to 24h"),
+        ("[chart]\nnight_from = \"25:00\"\n", "25:00", "HH:MM"),
+        ("[chart]\nnight_to = \"7h\"\n", "7h", "HH:MM"),
+        ("[chart]\nnight_to = \"０７:００\"\n", "０７", "HH:MM"),
+        ("[chart]\nmissed = 0.1\n", "missed =", "unknown field"),
+    ] {
+        let e = error_of(extra);
+        assert_eq!(e.line, line_of(extra, needle), "{extra}: {e}");
+        assert!(e.to_string().contains(says), "{extra}: {e}");
+    }
+}

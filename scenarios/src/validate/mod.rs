@@ -156,6 +156,52 @@ impl Ctx<'_> {
     }
 }
 
+/// `[chart]`: the rounds' compliance, each figure defaulting to [`ChartCompliance::default`].
+fn chart(ctx: &Ctx, c: &RawChart) -> Result<ChartCompliance, ScenarioError> {
+    let d = ChartCompliance::default();
+    let fraction = |v: &Option<Spanned<f64>>, default: f64, what: &str| {
+        v.as_ref().map_or(Ok(default), |v| ctx.fraction(v, what))
+    };
+    // A delay of zero is allowed (a ward that is always on time); a day at most.
+    let delay = |v: &Option<Spanned<String>>, default: f64, what: &str| match v {
+        None => Ok(default),
+        Some(s) => {
+            let ms = ctx.duration(s, what)?;
+            if !(0..=DAY_MS).contains(&ms) {
+                return Err(ctx.err(s.span(), format!("{what} must be from 0 to 24h")));
+            }
+            Ok(ms as f64)
+        }
+    };
+    let hour = |v: &Option<Spanned<String>>, default: f64, what: &str| match v {
+        None => Ok(default),
+        Some(s) => {
+            let t = s.get_ref();
+            let parsed = t.split_once(':').and_then(|(h, m)| {
+                let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
+                (t.len() == 5 && h < 24 && m < 60).then_some(f64::from(h) + f64::from(m) / 60.0)
+            });
+            parsed.ok_or_else(|| {
+                ctx.err(
+                    s.span(),
+                    format!(
+                        "{what}: expected a local time \"HH:MM\" (00:00 to 23:59), found {t:?}"
+                    ),
+                )
+            })
+        }
+    };
+    Ok(ChartCompliance {
+        night_from_h: hour(&c.night_from, d.night_from_h, "night_from")?,
+        night_to_h: hour(&c.night_to, d.night_to_h, "night_to")?,
+        missed_day: fraction(&c.missed_day, d.missed_day, "missed_day")?,
+        missed_night: fraction(&c.missed_night, d.missed_night, "missed_night")?,
+        delay_day_ms: delay(&c.delay_day, d.delay_day_ms, "delay_day")?,
+        delay_night_ms: delay(&c.delay_night, d.delay_night_ms, "delay_night")?,
+        habitual_rr: fraction(&c.habitual_rr, d.habitual_rr, "habitual_rr")?,
+    })
+}
+
 /// The epoch as ms since the Unix epoch; it must carry a date, a time and a UTC offset.
 fn epoch_ms(ctx: &Ctx, e: &Spanned<Datetime>) -> Result<i64, ScenarioError> {
     let dt = e.get_ref();
@@ -706,6 +752,7 @@ pub(crate) fn resolve(
         events: Vec::new(),
         fridges: Vec::new(),
         incidents: Incidents::default(),
+        chart: ChartCompliance::default(),
         layout: Layout::default(),
         rtls: Rtls::default(),
         assets: Vec::new(),
@@ -740,6 +787,7 @@ pub(crate) fn resolve(
     scenario.fridges = fridges(ctx, &raw, &scenario.wards, step_ms)?;
     scenario.layout = site_layout(ctx, &raw, &scenario)?;
     rtls(ctx, &raw, &mut scenario)?;
+    scenario.chart = chart(ctx, &raw.chart)?;
     let i = &raw.incidents;
     let d = Incidents::default();
     scenario.incidents = Incidents {

@@ -13,7 +13,7 @@
 //! | 5–6 | urgent | 1 h |
 //! | 7+ | emergency (continuous monitoring) | 30 min |
 //!
-//! Rounds are late, and at night some are missed ([`COMPLIANCE`]). A round charts manual
+//! Rounds are late, and at night some are missed ([`Compliance`]: the scenario's `[chart]`). A round charts manual
 //! measurements (pulse palpated and RR counted over 30 s, so even numbers; a habitual "18" for
 //! a normal-looking RR; a spot-check SpO2; a tympanic temperature; a manual cuff) and the true
 //! consciousness and oxygen at that moment: new confusion is charted only when a round sees it.
@@ -23,6 +23,7 @@ use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use wardtwin_scenarios::ChartCompliance;
 use wardtwin_sim::news2::{News2, News2Inputs, Response};
 use wardtwin_sim::records::{ChartRecord, ChartValues};
 use wardtwin_sim::rng::SimRng;
@@ -45,34 +46,10 @@ pub fn interval_ms(n: &News2) -> i64 {
     }
 }
 
-/// How well rounds keep their times, by day and by night (local time).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Compliance {
-    /// Night: from this local hour to `night_to_h`.
-    pub night_from_h: f64,
-    pub night_to_h: f64,
-    /// Probability that a round due then is missed.
-    pub missed_day: f64,
-    pub missed_night: f64,
-    /// Mean delay of a round done (exponential), ms; never more than half the interval.
-    pub delay_day_ms: f64,
-    pub delay_night_ms: f64,
-    /// Probability that a normal-looking respiratory rate (12–20) is charted as 18 without
-    /// counting.
-    pub habitual_rr: f64,
-}
-
-/// The defaults: studies of ward observation compliance find rounds often late and night-time
-/// rounds skipped; these are the model's assumptions, not a published figure.
-pub const COMPLIANCE: Compliance = Compliance {
-    night_from_h: 22.0,
-    night_to_h: 8.0,
-    missed_day: 0.02,
-    missed_night: 0.15,
-    delay_day_ms: 15.0 * MIN as f64,
-    delay_night_ms: 40.0 * MIN as f64,
-    habitual_rr: 0.25,
-};
+/// How well rounds keep their times: the scenario's `[chart]` (defaults in
+/// [`ChartCompliance::default`]), a resource of the world.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
+pub struct Compliance(pub ChartCompliance);
 
 /// A patient's place in the round.
 #[derive(Component, Debug, Clone)]
@@ -88,7 +65,7 @@ pub struct ChartState {
 
 impl ChartState {
     /// Decides whether the round due at `due` happens, and when.
-    fn plan(&mut self, due: SimMillis, utc_offset_ms: i64, interval: i64, c: &Compliance) {
+    fn plan(&mut self, due: SimMillis, utc_offset_ms: i64, interval: i64, c: &ChartCompliance) {
         self.due_ms = due;
         let local_h = (due + utc_offset_ms).rem_euclid(24 * HOUR) as f64 / HOUR as f64;
         let night = if c.night_from_h > c.night_to_h {
@@ -111,7 +88,7 @@ impl ChartState {
 }
 
 /// The manual measurements of a round: what the nurse charts of the true values.
-pub fn measure(truth: &ChartValues, rng: &mut SimRng, c: &Compliance) -> ChartValues {
+pub fn measure(truth: &ChartValues, rng: &mut SimRng, c: &ChartCompliance) -> ChartValues {
     let mut n = |sd: f64| -> f64 { sd * rng.sample::<f64, _>(StandardNormal) };
     let even = |x: f64| (2.0 * (x / 2.0).round()).max(0.0);
     let hr = even(f64::from(truth.heart_rate) + n(2.0));
@@ -173,6 +150,7 @@ fn chart_rounds(
     step: Option<Res<PhysiologyStep>>,
     seed: Res<RunSeed>,
     dir: Option<Res<Directory>>,
+    compliance: Option<Res<Compliance>>,
     mut q: Query<(Entity, &Patient, &TrueVitals, Option<&mut ChartState>)>,
     mut out: MessageWriter<Charted>,
 ) {
@@ -181,7 +159,7 @@ fn chart_rounds(
     };
     let now = clock.now_ms();
     let offset = step.utc_offset_ms;
-    let c = &COMPLIANCE;
+    let c = &compliance.map(|c| c.0).unwrap_or_default();
     for (e, p, tv, state) in &mut q {
         let Some(mut s) = state else {
             // Admitted before the run: the first round falls anywhere in the interval its

@@ -3,8 +3,9 @@ use std::collections::BTreeMap;
 use wardtwin_sim::news2::{News2, Response};
 use wardtwin_sim::records::{ChartRecord, PatientIx};
 
-use super::{COMPLIANCE, interval_ms};
+use super::interval_ms;
 use crate::testkit::{run_to_memory, small};
+use wardtwin_scenarios::ChartCompliance;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -90,7 +91,7 @@ fn rounds_follow_the_last_charted_score_late_by_day_and_sometimes_missed_at_nigh
     let rate = |(n, missed): (u32, u32)| f64::from(missed) / f64::from(n.max(1));
     assert!(night.0 > 100 && day.0 > 100, "{day:?} {night:?}");
     assert!(
-        (rate(night) - COMPLIANCE.missed_night).abs() < 0.06,
+        (rate(night) - ChartCompliance::default().missed_night).abs() < 0.06,
         "night: {night:?}"
     );
     assert!(rate(day) < 0.06, "day: {day:?}");
@@ -143,4 +144,43 @@ fn patient_like(r: &ChartRecord) -> crate::patient::Patient {
         scale: r.scale,
         on_oxygen: r.truth.on_oxygen,
     }
+}
+
+#[test]
+fn the_scenario_sets_the_compliance() {
+    // Never missed, never late: every round charted at its due minute.
+    let punctual = small(
+        10,
+        "1d",
+        "[chart]\nmissed_day = 0\nmissed_night = 0\ndelay_day = \"0s\"\ndelay_night = \"0s\"\n",
+    );
+    let (rec, _) = run_to_memory(&punctual);
+    let rounds = rec.get::<ChartRecord>();
+    assert!(rounds.len() > 20, "{} rounds", rounds.len());
+    for r in rounds {
+        let at = r.charted_ms.expect("no round missed");
+        // Rounds are looked at once a minute.
+        assert!((0..MIN).contains(&(at - r.due_ms)), "{r:?}");
+    }
+    // A night shift that misses every round, from 20:00 to 06:00.
+    let nights = small(
+        10,
+        "2d",
+        "[chart]\nmissed_day = 0\nmissed_night = 1\nnight_from = \"20:00\"\nnight_to = \"06:00\"\n",
+    );
+    let (rec, _) = run_to_memory(&nights);
+    let rounds = rec.get::<ChartRecord>();
+    let hour = |t: i64| (t.rem_euclid(24 * HOUR)) / HOUR;
+    let (mut night, mut day) = (0, 0);
+    for r in rounds {
+        let h = hour(r.due_ms);
+        if !(6..20).contains(&h) {
+            night += 1;
+            assert_eq!(r.charted_ms, None, "due at {h}h: {r:?}");
+        } else {
+            day += 1;
+            assert!(r.charted_ms.is_some(), "due at {h}h: {r:?}");
+        }
+    }
+    assert!(night > 5 && day > 5, "{night} night, {day} day rounds");
 }

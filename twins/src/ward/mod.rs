@@ -903,6 +903,7 @@ pub fn spawn(world: &mut World, s: &Scenario, seed: u64, kinds: Kinds) -> Direct
     });
     world.insert_resource(step);
     world.insert_resource(dir.clone());
+    world.insert_resource(crate::chart::Compliance(s.chart));
     world.insert_resource(schedule::Plan {
         scenario: std::sync::Arc::new(s.clone()),
         seed,
