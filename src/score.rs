@@ -216,10 +216,11 @@ pub fn reference_stack(args: &ReferenceArgs) -> Result<()> {
     );
     let r = stack.join(Duration::MAX);
     outln!(
-        "reference stack: {} readings ({} duplicates, {} malformed), {} alerts; {} reconnects ({} without the session)",
+        "reference stack: {} readings ({} duplicates, {} malformed), {} chart rounds, {} alerts; {} reconnects ({} without the session)",
         r.readings,
         r.duplicates,
         r.malformed,
+        r.chart_rounds,
         r.alerts,
         r.reconnects,
         r.sessions_lost

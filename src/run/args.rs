@@ -92,7 +92,8 @@ pub struct LiveArgs {
     pub alerts_hl7: Option<std::net::SocketAddr>,
     /// Also publish each reading as FHIR R4: a transaction Bundle of its Observations
     /// (conditional creates on their identifiers) on the device's `…/fhir` topic, next to its
-    /// wire v1 telemetry, each with its fate in the ledger (docs/fhir.md).
+    /// wire v1 telemetry, each with its fate in the ledger; and each round of the nurses'
+    /// chart as a Bundle on the ward's `…/chart/fhir` topic (docs/fhir.md, docs/chart.md).
     #[arg(long)]
     pub fhir_topic: bool,
     /// Collect the system's ingestion echo ((device, seq) it ingested) from this topic

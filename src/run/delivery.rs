@@ -137,14 +137,23 @@ pub(super) fn delivery_verdict(
             r.fhir_lost,
             r.fhir_messages.max(r.fhir_lost)
         );
-        if lost == 0 {
-            if allow_loss {
-                wardtwin_exporters::errln!("         accepted: --allow-loss");
-                return Delivery::Accepted;
-            }
-            wardtwin_exporters::errln!("         exit code 3: pass --allow-loss to accept it");
-            return Delivery::Short;
+    }
+    if r.chart_lost > 0 {
+        wardtwin_exporters::errln!(
+            "\nWARNING: {} of {} rounds of the chart (--fhir-topic) never reached the broker",
+            r.chart_lost,
+            r.chart_messages.max(r.chart_lost)
+        );
+    }
+    // FHIR lost with every reading delivered (with readings lost too, the verdict below says
+    // it for both).
+    if (r.fhir_lost > 0 || r.chart_lost > 0) && lost == 0 {
+        if allow_loss {
+            wardtwin_exporters::errln!("         accepted: --allow-loss");
+            return Delivery::Accepted;
         }
+        wardtwin_exporters::errln!("         exit code 3: pass --allow-loss to accept it");
+        return Delivery::Short;
     }
     if lost == 0 {
         return Delivery::Complete;
@@ -243,5 +252,25 @@ mod tests {
             delivery_verdict(&report(96, 4), &other, false),
             Delivery::Short
         );
+    }
+
+    /// A FHIR copy or a chart round the broker never confirmed is loss too.
+    #[test]
+    fn lost_fhir_bundles_and_chart_rounds_fail_the_run_unless_accepted() {
+        for r in [
+            LiveReport {
+                fhir_messages: 10,
+                fhir_lost: 1,
+                ..report(100, 0)
+            },
+            LiveReport {
+                chart_messages: 10,
+                chart_lost: 1,
+                ..report(100, 0)
+            },
+        ] {
+            assert_eq!(delivery_verdict(&r, &[], false), Delivery::Short);
+            assert_eq!(delivery_verdict(&r, &[], true), Delivery::Accepted);
+        }
     }
 }

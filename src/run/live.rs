@@ -375,9 +375,10 @@ pub(super) fn sinks(
             if fhir {
                 sink = sink.with_fhir(dir);
                 outln!(
-                    "FHIR: each reading also as a transaction Bundle on {}/{}/<ward>/<device>/fhir",
-                    o.prefix,
-                    slug(&scenario.site.name)
+                    "FHIR: each reading also as a transaction Bundle on {p}/{s}/<ward>/<device>/fhir, \
+                     the chart's rounds on {p}/{s}/<ward>/chart/fhir",
+                    p = o.prefix,
+                    s = slug(&scenario.site.name)
                 );
             }
             live_report = Some(sink.report_handle());

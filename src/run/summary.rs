@@ -170,9 +170,24 @@ pub(super) fn print(
             r.status_messages,
             r.stream_messages
         );
+        if r.fhir_messages + r.fhir_lost + r.chart_messages + r.chart_lost > 0 {
+            outln!(
+                "  FHIR          {} reading Bundles ({} lost), {} chart rounds ({} lost)",
+                r.fhir_messages,
+                r.fhir_lost,
+                r.chart_messages,
+                r.chart_lost
+            );
+        }
         outln!(
             "  delivery      {:.0} msg/s; {} reconnects, {} resent, max queue depth {}, spool-full waits {}",
-            (r.acknowledged + r.sent + r.status_messages + r.stream_messages) as f64 / secs,
+            (r.acknowledged
+                + r.sent
+                + r.status_messages
+                + r.stream_messages
+                + r.fhir_messages
+                + r.chart_messages) as f64
+                / secs,
             r.reconnects,
             r.resent,
             r.max_queue_depth,

@@ -14,7 +14,9 @@ use wardtwin_exporters::mqtt::publisher::tls_config;
 use wardtwin_exporters::mqtt::{EmbeddedBroker, TlsFiles};
 use wardtwin_exporters::wire::schemas::WireSchemas;
 
-use super::support::{read_manifest, read_parquet, run_scenario, temp_dir, time_values};
+use super::support::{
+    read_manifest, read_parquet, run_scenario, str_values, temp_dir, time_values,
+};
 
 /// Starts `wardtwin run SCENARIO --quiet --out OUT ARGS…` in the background.
 fn spawn_run(scenario: &str, out: &Path, args: &[&str]) -> Child {
@@ -1161,16 +1163,13 @@ fn fhir_topic_sends_each_reading_as_a_transaction_bundle_with_its_own_fate() {
     );
     assert_eq!(live["fhir_lost"].as_u64(), Some(0), "{live}");
 
-    let fhir = |got: &Arrived| {
-        got.all
-            .iter()
-            .filter(|m| m.topic.ends_with("/fhir"))
-            .count()
-    };
+    let reading_bundle =
+        |m: &&Received| m.topic.ends_with("/fhir") && !m.topic.ends_with("/chart/fhir");
+    let fhir = |got: &Arrived| got.all.iter().filter(reading_bundle).count();
     sub.until(Duration::from_secs(30), |got| fhir(got) >= book.len());
     let mut seen = HashSet::new();
     let mut sample = Vec::new();
-    for m in sub.got.all.iter().filter(|m| m.topic.ends_with("/fhir")) {
+    for m in sub.got.all.iter().filter(reading_bundle) {
         let b: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON");
         assert_eq!(b["resourceType"], "Bundle");
         assert_eq!(b["type"], "transaction");
@@ -1206,4 +1205,130 @@ fn fhir_topic_sends_each_reading_as_a_transaction_bundle_with_its_own_fate() {
     let r = super::fhir::validate(&[&path]);
     assert_eq!(r["invalid"], serde_json::json!([]), "{r}");
     assert_eq!(r["checked"]["Bundle"].as_u64(), Some(sample.len() as u64));
+}
+
+/// With `--fhir-topic`, every round the nurses charted goes out once as a transaction Bundle on
+/// its ward's chart topic, with the values charted.parquet says were charted; a missed round
+/// sends nothing; the clock counts the rounds (a lock-stepped system waits for them), the
+/// manifest reports them, and the independent validator accepts every one.
+#[test]
+fn the_charts_rounds_go_out_as_fhir_bundles_counted_by_the_clock() {
+    let dir = mosquitto_dir("chart");
+    let broker = Mosquitto::start(dir.path(), MosquittoConfig::default()).expect("mosquitto");
+    let mut sub = Subscriber::connect(broker.port(), None);
+    let scenario = small_scenario(dir.path(), "6h");
+    let out = dir.path().join("run");
+    run_scenario(
+        &scenario,
+        &out,
+        &[
+            "--broker",
+            &broker.url(),
+            "--speed",
+            "max",
+            "--fhir-topic",
+            "--sync",
+            "clock",
+            "--sync-interval",
+            "1m",
+        ],
+    );
+    let df = read_parquet(out.join("charted.parquet"));
+    let when = time_values(&df, "charted_time");
+    let patient = str_values(&df, "patient_id");
+    let hr = df
+        .column("charted_heart_rate")
+        .unwrap()
+        .f32()
+        .unwrap()
+        .clone();
+    let avpu = df
+        .column("charted_consciousness")
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone();
+    // (patient, time) -> (pulse, ACVPU) of each round charted.
+    let charted: BTreeMap<(String, i64), (f64, String)> = (0..df.height())
+        .filter_map(|i| {
+            let t = when[i]?;
+            Some((
+                (patient[i].clone(), t),
+                (f64::from(hr.get(i)?), avpu.get(i)?.to_string()),
+            ))
+        })
+        .collect();
+    assert!(charted.len() >= 3, "{} rounds charted", charted.len());
+    let live = &read_manifest(&out)["live"];
+    assert_eq!(
+        live["chart_messages"].as_u64(),
+        Some(charted.len() as u64),
+        "{live}"
+    );
+    assert_eq!(live["chart_lost"].as_u64(), Some(0), "{live}");
+
+    let on_chart = |got: &Arrived| {
+        got.all
+            .iter()
+            .filter(|m| m.topic.ends_with("/chart/fhir"))
+            .count()
+    };
+    sub.until(Duration::from_secs(30), |got| {
+        on_chart(got) >= charted.len()
+    });
+    let mut seen = BTreeMap::new();
+    let mut bundles = Vec::new();
+    for m in sub
+        .got
+        .all
+        .iter()
+        .filter(|m| m.topic.ends_with("/chart/fhir"))
+    {
+        let ward = m.topic.split('/').nth(3).expect("ward");
+        let b: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON");
+        assert_eq!(b["type"], "transaction");
+        let entries = b["entry"].as_array().expect("entries");
+        assert_eq!(entries.len(), 9, "{b}");
+        let o = &entries[0]["resource"];
+        let p = o["subject"]["identifier"]["value"]
+            .as_str()
+            .expect("patient")
+            .to_string();
+        assert!(p.to_lowercase().contains(ward), "{p} on {}", m.topic);
+        let t = wardtwin_sim::time::parse_iso_ms(o["effectiveDateTime"].as_str().unwrap()).unwrap();
+        let value = |code: &str| {
+            entries
+                .iter()
+                .map(|e| &e["resource"])
+                .find(|r| r["code"]["coding"][0]["code"] == code)
+                .unwrap_or_else(|| panic!("no {code} in {b}"))
+                .clone()
+        };
+        let pulse = value("8867-4")["valueQuantity"]["value"].as_f64().unwrap();
+        let letter = value("67775-7")["valueCodeableConcept"]["coding"][0]["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(seen.insert((p, t), (pulse, letter)).is_none(), "sent once");
+        bundles.push(b.to_string());
+    }
+    assert_eq!(seen, charted, "every charted round, as charted");
+    // The clock and the rounds share the twin's own connection, so they arrive in the order
+    // they were sent: each clock counts the rounds before it.
+    let (mut rounds, mut clocks) = (0u64, 0);
+    for m in &sub.got.all {
+        if m.topic.ends_with("/chart/fhir") {
+            rounds += 1;
+        } else if m.topic.ends_with("/sim/clock") {
+            let c: serde_json::Value = serde_json::from_slice(&m.payload).expect("clock");
+            assert_eq!(c["chart"].as_u64().unwrap_or(0), rounds, "{c}");
+            clocks += 1;
+        }
+    }
+    assert!(clocks >= 300, "{clocks} clocks");
+    let path = dir.path().join("chart.ndjson");
+    std::fs::write(&path, bundles.join("\n")).expect("write");
+    let r = super::fhir::validate(&[&path]);
+    assert_eq!(r["invalid"], serde_json::json!([]), "{r}");
+    assert_eq!(r["checked"]["Bundle"].as_u64(), Some(bundles.len() as u64));
 }

@@ -19,6 +19,7 @@
 //! byte-identical whatever the thread count. RTLS (tag RSSI, positions, duress) and gateway
 //! metrics are not exported: they are not clinical observations.
 
+mod chart;
 mod json;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use serde_json::json;
 use wardtwin_sim::records::{Metric, ObsStatus};
 use wardtwin_sim::time::write_iso_ms;
 
+pub use chart::{Round as ChartRound, WT_ACVPU, WT_CHART};
 use json::{
     Annotation, Coding, Component, Concept, Identifier, Meta, Observation, Quantity, Ref, SYNTHETIC,
 };

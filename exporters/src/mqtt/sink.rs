@@ -8,7 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wardtwin_sim::records::{EmissionFate, EmissionKind, Forwarded, StatusReport, WaveFrame};
+use wardtwin_sim::records::{
+    ChartRecord, EmissionFate, EmissionKind, Forwarded, StatusReport, WaveFrame,
+};
 use wardtwin_sim::time::SimMillis;
 use wardtwin_sim::{Batch, RecordSink, SinkError, SinkReport};
 
@@ -40,6 +42,8 @@ pub struct LiveSink<S: RecordSink = ParquetSink> {
     /// Each reading's FHIR copy too (`--fhir-topic`), and its buffer.
     fhir: Option<crate::fhir::LiveFhir>,
     fhir_buf: Vec<u8>,
+    /// With `fhir`: each patient's id and FHIR id (the chart's rounds name them).
+    patients: Vec<(String, String)>,
 }
 
 impl<S: RecordSink> LiveSink<S> {
@@ -67,13 +71,20 @@ impl<S: RecordSink> LiveSink<S> {
             map_sent: false,
             fhir: None,
             fhir_buf: Vec::new(),
+            patients: Vec::new(),
         }
     }
 
     /// Also publishes each reading as FHIR R4: a transaction Bundle of its Observations on the
-    /// device's `…/fhir` topic, with a ledger entry of its own (kind `fhir`).
+    /// device's `…/fhir` topic, with a ledger entry of its own (kind `fhir`); and each round of
+    /// the chart as a Bundle on its ward's `…/chart/fhir` topic (counted, outside the ledger).
     pub fn with_fhir(mut self, dir: &wardtwin_sim::Directory) -> Self {
         self.fhir = Some(crate::fhir::LiveFhir::new(dir));
+        self.patients = dir
+            .patients
+            .iter()
+            .map(|p| (p.id.clone(), crate::fhir::fhir_id(&p.id)))
+            .collect();
         self
     }
 
@@ -140,6 +151,7 @@ impl<S: RecordSink> LiveSink<S> {
                 payload: self.take_payload(),
                 retain: true,
                 ledger: None,
+                chart: false,
                 offset_ms: 0,
             });
         }
@@ -158,6 +170,7 @@ impl<S: RecordSink> LiveSink<S> {
                     sim_ms: r.sim_ms,
                     forwarded_ms: r.forwarded_ms,
                 }),
+                chart: false,
                 // Paced by when its gateway forwarded it (later than its measurement if it
                 // waited in the gateway's spool).
                 offset_ms: r.forwarded_ms - self.epoch_ms,
@@ -179,6 +192,7 @@ impl<S: RecordSink> LiveSink<S> {
                         sim_ms: r.sim_ms,
                         forwarded_ms: r.forwarded_ms,
                     }),
+                    chart: false,
                     offset_ms: r.forwarded_ms - self.epoch_ms,
                 });
             }
@@ -210,6 +224,7 @@ impl<S: RecordSink> LiveSink<S> {
                     sim_ms: s.sim_ms,
                     forwarded_ms: s.forwarded_ms,
                 }),
+                chart: false,
                 offset_ms: s.sim_ms - self.epoch_ms,
             });
         }
@@ -219,6 +234,44 @@ impl<S: RecordSink> LiveSink<S> {
 }
 
 impl<S: RecordSink> LiveSink<S> {
+    /// Publishes the chart's rounds (`--fhir-topic`): each charted round as a transaction
+    /// Bundle on its ward's chart topic, over the twin's own connection (the EHR is not behind
+    /// a ward's gateway). A missed round charts nothing.
+    fn chart(&mut self, rows: &[ChartRecord]) -> Result<(), SinkError> {
+        if self.fhir.is_none() {
+            return Ok(());
+        }
+        let mut batch = Vec::new();
+        let mut buf = std::mem::take(&mut self.fhir_buf);
+        let patients = std::mem::take(&mut self.patients);
+        for r in rows {
+            let Some((id, fid)) = patients.get(r.patient.0 as usize) else {
+                continue;
+            };
+            let Some(round) = crate::fhir::ChartRound::of(r, id, fid) else {
+                continue;
+            };
+            round.bundle(&mut buf);
+            let payload = self.in_arena(&buf);
+            batch.push(OutMsg {
+                conn: self.publisher.control(),
+                topic: Arc::clone(&self.wire.chart_topics[r.patient.0 as usize]),
+                payload,
+                retain: false,
+                ledger: None,
+                chart: true,
+                offset_ms: round.charted_ms - self.epoch_ms,
+            });
+        }
+        self.fhir_buf = buf;
+        self.patients = patients;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.publisher.send_chart(batch)?;
+        Ok(())
+    }
+
     /// Publishes a step's waveform frames: each signal on the waveform topic of the device that
     /// measures it (a patient without that device has none on the wire), QoS as configured,
     /// not retained. Frames are a stream beside the emissions: they are not in the ledger.
@@ -239,6 +292,7 @@ impl<S: RecordSink> LiveSink<S> {
                     payload: self.take_payload(),
                     retain: false,
                     ledger: None,
+                    chart: false,
                     offset_ms: f.sim_ms - self.epoch_ms,
                 });
             }
@@ -260,6 +314,8 @@ impl<S: RecordSink> RecordSink for LiveSink<S> {
             self.statuses(rows)
         } else if let Some(rows) = batch.get::<WaveFrame>() {
             self.waveforms(rows)
+        } else if let Some(rows) = batch.get::<ChartRecord>() {
+            self.chart(rows)
         } else {
             Ok(())
         }

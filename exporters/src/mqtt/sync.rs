@@ -13,7 +13,8 @@
 //! `telemetry` counts the telemetry messages published before it (since the run began): MQTT
 //! orders messages per connection only, and the twin publishes over one connection per
 //! gateway, so a system that wants to know it has everything up to the clock waits until it
-//! has received that many (each `(device, seq)` once).
+//! has received that many (each `(device, seq)` once). `waveforms` and `chart` (present when
+//! not zero) count the waveform frames and the chart's rounds likewise.
 //!
 //! With `--sync lockstep` the twin then waits, before it simulates further, for the system's
 //! acknowledgement on `<prefix>/<site>/sim/ack`:
@@ -91,6 +92,9 @@ pub struct ClockMsg {
     /// Waveform frames published before it (absent when none: a run without waveforms).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub waveforms: u64,
+    /// Chart rounds published before it (`--fhir-topic`; absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chart: u64,
     pub sync: String,
 }
 
@@ -310,6 +314,7 @@ impl SimClockOut {
             step_ms: self.step_ms,
             telemetry: publisher.telemetry(),
             waveforms: publisher.waveforms(),
+            chart: publisher.chart(),
             sync: self.mode.name().into(),
         };
         let payload = serde_json::to_string(&msg).expect("a clock message serialises");
@@ -321,6 +326,7 @@ impl SimClockOut {
             payload: bytes::Bytes::from(payload.into_bytes()),
             retain: true,
             ledger: None,
+            chart: false,
             offset_ms: sim_ms - self.epoch_ms,
         })?;
         self.published += 1;
@@ -380,6 +386,7 @@ pub struct ClockSender {
     tx: super::publisher::BatchSender,
     telemetry: Arc<AtomicU64>,
     waveforms: Arc<AtomicU64>,
+    chart: Arc<AtomicU64>,
     /// The publisher's own connection (not a gateway's: a ward's link going down must not
     /// hold up the clock).
     conn: u32,
@@ -391,6 +398,7 @@ impl ClockSender {
             tx: p.batch_sender()?,
             telemetry: p.telemetry_counter(),
             waveforms: p.waveform_counter(),
+            chart: p.chart_counter(),
             conn: p.control(),
         })
     }
@@ -401,6 +409,10 @@ impl ClockSender {
 
     fn waveforms(&self) -> u64 {
         self.waveforms.load(Ordering::Acquire)
+    }
+
+    fn chart(&self) -> u64 {
+        self.chart.load(Ordering::Acquire)
     }
 
     fn send(&self, mut m: OutMsg) -> Result<(), LiveError> {
@@ -542,17 +554,19 @@ mod tests {
             step_ms: 1000,
             telemetry: 5231,
             waveforms: 0,
+            chart: 0,
             sync: "lockstep".into(),
         };
         assert!(!serde_json::to_string(&m).unwrap().contains("waveforms"));
         let with = ClockMsg {
             waveforms: 900,
+            chart: 12,
             ..m.clone()
         };
         let text = serde_json::to_string(&with).unwrap();
         crate::wire::schemas::WireSchemas::load()
             .check(text.as_bytes())
-            .expect("a valid clock message with waveforms");
+            .expect("a valid clock message with waveforms and chart rounds");
         assert_eq!(ClockMsg::decode(text.as_bytes()), Some(with));
         let s = serde_json::to_string(&m).expect("serialises");
         let schemas = crate::wire::schemas::WireSchemas::load();

@@ -144,6 +144,9 @@ pub struct WireDirectory {
     pub site_map: String,
     /// Per patient: the devices that carry its waveforms (ECG patch, oximeter).
     pub waveform_devices: Vec<[Option<u32>; 2]>,
+    /// Per patient: its ward's chart topic (`<prefix>/<site>/<ward>/chart/fhir`; the
+    /// chart's rounds as FHIR Bundles, `--fhir-topic`).
+    pub chart_topics: Vec<Arc<str>>,
 }
 
 /// The waveform signals on the wire, in [`wardtwin_sim::records::WaveFrame`]'s order: name,
@@ -231,9 +234,24 @@ impl WireDirectory {
                 waveform_devices[p.0 as usize][slot].get_or_insert(ix as u32);
             }
         }
+        let mut ward_topics: Vec<(&str, Arc<str>)> = Vec::new();
+        let chart_topics = dir
+            .patients
+            .iter()
+            .map(|p| {
+                let ward = dir.bed(p.bed).ward.as_str();
+                if let Some((_, t)) = ward_topics.iter().find(|(w, _)| *w == ward) {
+                    return Arc::clone(t);
+                }
+                let t: Arc<str> = format!("{prefix}/{site}/{}/chart/fhir", slug(ward)).into();
+                ward_topics.push((ward, Arc::clone(&t)));
+                t
+            })
+            .collect();
         Ok(Self {
             prefix: prefix.to_string(),
             site,
+            chart_topics,
             devices,
             gateways,
             receivers,

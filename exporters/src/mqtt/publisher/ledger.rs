@@ -15,6 +15,9 @@ pub(super) struct Totals {
     /// FHIR copies of readings (`--fhir-topic`): written at least once, and never confirmed.
     pub(super) fhir_messages: u64,
     pub(super) fhir_lost: u64,
+    /// Chart rounds (`--fhir-topic`): written at least once, and never confirmed.
+    pub(super) chart_messages: u64,
+    pub(super) chart_lost: u64,
     pub(super) unledgered: u64,
     pub(super) resent: u64,
     pub(super) reconnects: u64,
@@ -86,6 +89,13 @@ impl Shared {
                 attempts: m.attempts,
                 lateness_us: m.lateness_us,
             });
+        } else if m.out.chart {
+            if m.attempts > 0 {
+                t.chart_messages += 1;
+            }
+            if !matches!(fate, Fate::Acknowledged | Fate::Sent) {
+                t.chart_lost += 1;
+            }
         } else if m.attempts > 0 {
             t.unledgered += 1;
         }

@@ -95,6 +95,9 @@ pub struct OutMsg {
     /// An emission of the twin (a reading or a device's status): its ledger entry. The
     /// transport's own messages (gateway status, the site map) have none.
     pub ledger: Option<LedgerKey>,
+    /// A round of the chart (`--fhir-topic`): counted, and its losses reported, outside the
+    /// ledger (the chart is the EHR's, not a device's emission).
+    pub chart: bool,
     /// Simulation time since the epoch (for lateness).
     pub offset_ms: i64,
 }
@@ -141,6 +144,10 @@ pub struct LiveReport {
     /// confirmed (unacknowledged, unsent or dropped).
     pub fhir_messages: u64,
     pub fhir_lost: u64,
+    /// Chart rounds (`--fhir-topic`) published as FHIR Bundles, and those the broker never
+    /// confirmed.
+    pub chart_messages: u64,
+    pub chart_lost: u64,
     /// Messages published outside the ledger: the site map, the lockstep clock, waveform
     /// frames.
     pub stream_messages: u64,
@@ -188,6 +195,8 @@ pub struct Publisher {
     telemetry: Arc<AtomicU64>,
     /// Waveform frames handed over so far (likewise).
     waveforms: Arc<AtomicU64>,
+    /// Chart rounds handed over so far (likewise).
+    chart: Arc<AtomicU64>,
 }
 
 /// Hands batches to the publisher's queue from elsewhere (the clock of [`super::sync`]),
@@ -361,6 +370,7 @@ impl Publisher {
             connections: links,
             telemetry: Arc::new(AtomicU64::new(0)),
             waveforms: Arc::new(AtomicU64::new(0)),
+            chart: Arc::new(AtomicU64::new(0)),
         };
         for _ in 0..n {
             match ready_rx.recv_timeout(CONNECT_TIMEOUT + Duration::from_secs(2)) {
@@ -465,6 +475,19 @@ impl Publisher {
         Arc::clone(&self.waveforms)
     }
 
+    /// Hands a batch of chart rounds over (counted for the clock message).
+    pub fn send_chart(&self, batch: Vec<OutMsg>) -> Result<(), LiveError> {
+        let n = batch.len() as u64;
+        self.send(batch)?;
+        self.chart.fetch_add(n, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Chart rounds handed over so far.
+    pub fn chart_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.chart)
+    }
+
     /// Fates decided since the last call (completion order).
     pub fn take_fates(&self, into: &mut Vec<EmissionFate>) {
         let mut t = self.shared.totals();
@@ -502,6 +525,8 @@ impl Publisher {
             status_messages: t.status_messages,
             fhir_messages: t.fhir_messages,
             fhir_lost: t.fhir_lost,
+            chart_messages: t.chart_messages,
+            chart_lost: t.chart_lost,
             stream_messages: t.unledgered,
             resent: t.resent,
             reconnects: t.reconnects,
