@@ -5,7 +5,8 @@
 //! shows what the scorecard says about a naive and a sensible alerting policy, and is the
 //! system the end-to-end tests score.
 //!
-//! It subscribes to `<prefix>/+/+/+/telemetry` and `<prefix>/+/+/+/status`; de-duplicates on
+//! It subscribes to `<prefix>/+/+/+/telemetry` and `<prefix>/+/+/+/status` (and the site map,
+//! waveform frames, the nurses' chart as FHIR on `<prefix>/+/+/chart/fhir`); de-duplicates on
 //! (device, seq) (QoS 1 is at least once); optionally echoes what it ingested; and, when asked,
 //! stops once every gateway it saw has said `shutdown` and its alerts are acknowledged.
 //!
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use wardtwin_scoring::model::Alert;
 use wardtwin_sim::time::parse_iso_ms;
 
-pub use policy::{AlertOut, Policy, PolicyKind, ReadingIn, SiteMap};
+pub use policy::{AlertOut, ChartIn, Policy, PolicyKind, ReadingIn, SiteMap};
 use wardtwin_exporters::mqtt::LiveOptions;
 use wardtwin_exporters::mqtt::publisher::{LiveError, client_options};
 use wardtwin_exporters::mqtt::subscription::{Subscription, await_ready, end_session};
@@ -131,6 +132,8 @@ pub struct ReferenceReport {
     pub sessions_lost: u64,
     /// ECG waveform frames fed to the arrhythmia detectors.
     pub waveform_frames: u64,
+    /// Chart Bundles read (`<prefix>/<site>/<ward>/chart/fhir`).
+    pub chart_rounds: u64,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +233,98 @@ fn decode(payload: &[u8]) -> Option<(ReadingIn, u32)> {
     ))
 }
 
+/// The rounds of a chart Bundle (FHIR R4 transaction or collection of Observations), per
+/// patient: the patient is the subject's identifier, or the id its reference names. Codes it
+/// reads: LOINC 8867-4 pulse, 9279-1 respiratory rate, 59408-5/2708-6 SpO2, 8310-5
+/// temperature (Cel), 85354-9 the blood-pressure panel (8480-6 systolic), 67775-7 level of
+/// responsiveness (`urn:wardtwin:acvpu` letters, or the SNOMED CT AVPU findings), and
+/// `urn:wardtwin:chart` `supplemental-oxygen` and `spo2-scale`. `None` when it is not a
+/// Bundle of Observations with a subject and a time.
+pub fn decode_chart(payload: &[u8]) -> Option<Vec<(String, ChartIn)>> {
+    use serde_json::Value;
+    use wardtwin_sim::news2::{Acvpu, Spo2Scale};
+    const LOINC: &str = "http://loinc.org";
+    const CHART: &str = "urn:wardtwin:chart";
+    let b: Value = serde_json::from_slice(payload).ok()?;
+    if b["resourceType"] != "Bundle" {
+        return None;
+    }
+    let mut rounds: BTreeMap<String, ChartIn> = BTreeMap::new();
+    for e in b["entry"].as_array()? {
+        let o = &e["resource"];
+        if o["resourceType"] != "Observation" {
+            return None;
+        }
+        let subject = &o["subject"];
+        let patient = match subject["identifier"]["value"].as_str() {
+            Some(p) => p,
+            None => subject["reference"].as_str()?.strip_prefix("Patient/")?,
+        };
+        let ts = parse_iso_ms(o["effectiveDateTime"].as_str()?)?;
+        let c = rounds.entry(patient.to_string()).or_insert(ChartIn {
+            charted_ms: ts,
+            ..ChartIn::default()
+        });
+        c.charted_ms = c.charted_ms.max(ts);
+        let has = |v: &Value, system: &str, code: &str| {
+            v["coding"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["system"] == system && c["code"] == code)
+            })
+        };
+        let code = &o["code"];
+        // A value in its unit and within what a body can show (a typo of 1e308 is not read).
+        let q = |v: &Value, unit: &str, range: std::ops::RangeInclusive<f64>| {
+            (v["code"] == unit)
+                .then(|| v["value"].as_f64())
+                .flatten()
+                .filter(|x| range.contains(x))
+        };
+        let vq = &o["valueQuantity"];
+        if has(code, LOINC, "8867-4") {
+            c.pulse = q(vq, "/min", 0.0..=350.0);
+        } else if has(code, LOINC, "9279-1") {
+            c.resp_rate = q(vq, "/min", 0.0..=120.0);
+        } else if has(code, LOINC, "59408-5") || has(code, LOINC, "2708-6") {
+            c.spo2 = q(vq, "%", 0.0..=100.0);
+        } else if has(code, LOINC, "8310-5") {
+            c.temp_c = q(vq, "Cel", 20.0..=45.0);
+        } else if has(code, LOINC, "85354-9") {
+            c.systolic = o["component"].as_array().and_then(|cs| {
+                cs.iter()
+                    .find(|x| has(&x["code"], LOINC, "8480-6"))
+                    .and_then(|x| q(&x["valueQuantity"], "mm[Hg]", 0.0..=350.0))
+            });
+        } else if has(code, LOINC, "67775-7") {
+            let v = &o["valueCodeableConcept"];
+            let snomed = |code: &str| has(v, "http://snomed.info/sct", code);
+            let letter = |l: &str| has(v, "urn:wardtwin:acvpu", l);
+            c.consciousness = if letter("A") || snomed("248234008") {
+                Some(Acvpu::Alert)
+            } else if letter("C") {
+                Some(Acvpu::Confused)
+            } else if letter("V") || snomed("300202002") || snomed("255373000") {
+                Some(Acvpu::Voice)
+            } else if letter("P") || snomed("450847001") {
+                Some(Acvpu::Pain)
+            } else if letter("U") || snomed("422768004") {
+                Some(Acvpu::Unresponsive)
+            } else {
+                None
+            };
+        } else if has(code, CHART, "supplemental-oxygen") {
+            c.on_oxygen = o["valueBoolean"].as_bool();
+        } else if has(code, CHART, "spo2-scale") {
+            c.scale = match o["valueInteger"].as_u64() {
+                Some(1) => Some(Spo2Scale::Scale1),
+                Some(2) => Some(Spo2Scale::Scale2),
+                _ => None,
+            };
+        }
+    }
+    Some(rounds.into_iter().collect())
+}
+
 #[derive(Deserialize)]
 struct WaveformIn {
     device: String,
@@ -263,6 +358,9 @@ struct Stack {
     gateways_seen: bool,
     /// Every publish (alerts and echoes), to know when all are acknowledged.
     outgoing: u64,
+    /// Lockstep: chart rounds received since the last clock processed, and how many in all.
+    held_chart: Vec<(String, ChartIn)>,
+    chart_received: u64,
     /// Lockstep: telemetry received since the last clock processed, and how much in all.
     held: Vec<(ReadingIn, u32)>,
     telemetry_received: u64,
@@ -356,6 +454,29 @@ impl Stack {
         self.publish(out);
     }
 
+    /// A round of the chart (FHIR Bundle), held until its clock when lock-stepped.
+    fn chart(&mut self, payload: &[u8]) {
+        self.chart_received += 1;
+        match decode_chart(payload) {
+            Some(rounds) => {
+                self.report.chart_rounds += 1;
+                if self.cfg.lockstep {
+                    self.held_chart.extend(rounds);
+                } else {
+                    let mut out = Vec::new();
+                    for (p, c) in rounds {
+                        self.policy.on_chart(&p, c, &mut out);
+                    }
+                    self.publish(out);
+                }
+            }
+            None => self.report.malformed += 1,
+        }
+        if self.cfg.lockstep {
+            self.try_clock();
+        }
+    }
+
     fn telemetry(&mut self, payload: &[u8]) {
         self.telemetry_received += 1;
         let Some((r, seq)) = decode(payload) else {
@@ -396,6 +517,7 @@ impl Stack {
                 if std::mem::take(&mut self.rebaseline) {
                     self.telemetry_received = self.telemetry_received.max(c.telemetry);
                     self.waveforms_received = self.waveforms_received.max(c.waveforms);
+                    self.chart_received = self.chart_received.max(c.chart);
                 }
                 // A newer clock while one still waits for telemetry that never came (lost at
                 // QoS 0, or dropped): the twin has given up waiting; answer the old one with
@@ -412,11 +534,14 @@ impl Stack {
 
     /// Lockstep: once everything the waiting clock covers has arrived, answers it.
     fn try_clock(&mut self) {
-        let (telemetry, waveforms) = (self.telemetry_received, self.waveforms_received);
-        if let Some((topic, c)) = self
-            .waiting
-            .take_if(|(_, c)| telemetry >= c.telemetry && waveforms >= c.waveforms)
-        {
+        let (telemetry, waveforms, chart) = (
+            self.telemetry_received,
+            self.waveforms_received,
+            self.chart_received,
+        );
+        if let Some((topic, c)) = self.waiting.take_if(|(_, c)| {
+            telemetry >= c.telemetry && waveforms >= c.waveforms && chart >= c.chart
+        }) {
             self.answer(&topic, &c);
         }
     }
@@ -446,6 +571,14 @@ impl Stack {
 
     /// Lockstep: the telemetry held so far, in a fixed order.
     fn process_held(&mut self) {
+        // The chart's rounds first, by time and patient.
+        let mut rounds = std::mem::take(&mut self.held_chart);
+        rounds.sort_by(|a, b| (a.1.charted_ms, &a.0).cmp(&(b.1.charted_ms, &b.0)));
+        let mut out = Vec::new();
+        for (p, c) in rounds {
+            self.policy.on_chart(&p, c, &mut out);
+        }
+        self.publish(out);
         // Waveform frames first, per device in order (alerts from them in a fixed order).
         let mut frames = std::mem::take(&mut self.held_frames);
         frames.sort_by(|a, b| (&a.0.device, a.0.seq).cmp(&(&b.0.device, b.0.seq)));
@@ -544,6 +677,7 @@ impl ReferenceStack {
             format!("{}/+/+/+/status", cfg.prefix),
             format!("{}/+/site/map", cfg.prefix),
             format!("{}/+/+/+/waveform", cfg.prefix),
+            format!("{}/+/+/chart/fhir", cfg.prefix),
         ];
         if cfg.lockstep {
             topics.push(format!("{}/+/sim/clock", cfg.prefix));
@@ -565,6 +699,8 @@ impl ReferenceStack {
             gateways_online: BTreeSet::new(),
             gateways_seen: false,
             outgoing: 0,
+            held_chart: Vec::new(),
+            chart_received: 0,
             held: Vec::new(),
             telemetry_received: 0,
             waiting: None,
@@ -605,6 +741,8 @@ impl ReferenceStack {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if p.topic.ends_with("/telemetry") {
                                 stack.telemetry(&p.payload);
+                            } else if p.topic.ends_with("/chart/fhir") {
+                                stack.chart(&p.payload);
                             } else if p.topic.ends_with("/waveform") {
                                 stack.waveform(&p.payload);
                             } else if p.topic.ends_with("/sim/clock") {
@@ -698,5 +836,77 @@ mod seq_tests {
             !w.first_time(u32::MAX),
             "no overflow at the top of the range"
         );
+    }
+}
+
+#[cfg(test)]
+mod chart_tests {
+    use super::decode_chart;
+    use wardtwin_exporters::fhir::ChartRound;
+    use wardtwin_sim::news2::{Acvpu, Spo2Scale};
+    use wardtwin_sim::records::ChartValues;
+
+    #[test]
+    fn a_chart_bundle_reads_back_as_the_round_it_charts() {
+        let v = ChartValues {
+            heart_rate: 104.0,
+            resp_rate: 26.0,
+            spo2: 91.0,
+            temp_c: 38.6,
+            systolic: 95.0,
+            diastolic: 58.0,
+            consciousness: Acvpu::Pain,
+            on_oxygen: true,
+        };
+        // A patient id that is not a FHIR id: the subject's identifier names it.
+        let round = ChartRound {
+            patient: "Zimmer-ä 3",
+            patient_fid: "Zimmer-3",
+            charted_ms: 1_772_409_600_000,
+            values: &v,
+            news2: 12,
+            scale: 2,
+        };
+        let mut buf = Vec::new();
+        round.bundle(&mut buf);
+        let rounds = decode_chart(&buf).expect("a chart Bundle");
+        assert_eq!(rounds.len(), 1);
+        let (p, c) = &rounds[0];
+        assert_eq!(p, "Zimmer-ä 3");
+        assert_eq!(c.charted_ms, 1_772_409_600_000);
+        assert_eq!(c.consciousness, Some(Acvpu::Pain));
+        assert_eq!(c.on_oxygen, Some(true));
+        assert_eq!(c.scale, Some(Spo2Scale::Scale2));
+        assert_eq!(
+            (c.pulse, c.resp_rate, c.spo2, c.temp_c, c.systolic),
+            (Some(104.0), Some(26.0), Some(91.0), Some(38.6), Some(95.0))
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_chart_bundle_is_refused_not_a_panic() {
+        for bad in [
+            &b"\xff\xfe garbage"[..],
+            b"{}",
+            b"[]",
+            b"{\"resourceType\":\"Bundle\"}",
+            b"{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\"}}]}",
+            b"{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"Observation\",\
+               \"subject\":{\"reference\":\"Patient/x\"},\"effectiveDateTime\":\"not a time\"}}]}",
+        ] {
+            assert_eq!(decode_chart(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        // A value in another unit, or out of every body's range (1e308), is not read.
+        let odd = br#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation",
+            "subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-03-02T00:00:00Z",
+            "code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},
+            "valueQuantity":{"value":100.4,"code":"[degF]"}}},
+            {"resource":{"resourceType":"Observation","subject":{"reference":"Patient/p1"},
+            "effectiveDateTime":"2026-03-02T00:00:00Z",
+            "code":{"coding":[{"system":"http://loinc.org","code":"9279-1"}]},
+            "valueQuantity":{"value":1e308,"code":"/min"}}}]}"#;
+        let r = decode_chart(odd).expect("a Bundle");
+        assert_eq!(r[0].0, "p1");
+        assert_eq!((r[0].1.temp_c, r[0].1.resp_rate), (None, None));
     }
 }

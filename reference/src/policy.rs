@@ -18,7 +18,10 @@
 //! - **news2**: NEWS2 from the latest readings (median of the last 5 per parameter to reject
 //!   motion spikes), alerting only on a band that persists (3 min for NEWS2, 60 s for
 //!   desaturation, 30 s for extreme rates); re-armed after the band has cleared for 15 min.
-//!   Consciousness and oxygen are not on the wire: it assumes alert, on air, SpO2 scale 1.
+//!   Consciousness, oxygen and the SpO2 scale come from the nurses' chart when the twin
+//!   publishes it (`--fhir-topic`: FHIR Observations on `<prefix>/<site>/<ward>/chart/fhir`;
+//!   the last round's values stand until the next); without it, it assumes alert, on air,
+//!   SpO2 scale 1. A vital sign no wearable measures comes from the chart too.
 //!
 //! Beyond vital signs (the same simple rules in both, stricter in news2):
 //!
@@ -185,6 +188,24 @@ struct PatientState {
     /// Last 5 values per parameter.
     recent: BTreeMap<&'static str, VecDeque<f64>>,
     bands: [Persist; 7],
+    /// The last round of the chart, if one has been seen.
+    chart: Option<ChartIn>,
+}
+
+/// One round of the nurses' chart, as the stack reads it from the EHR's FHIR Observations
+/// (`<prefix>/<site>/<ward>/chart/fhir`): what NEWS2 needs that no wearable reports, and the
+/// manual vital signs. A value the round did not chart is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ChartIn {
+    pub charted_ms: SimMillis,
+    pub consciousness: Option<Acvpu>,
+    pub on_oxygen: Option<bool>,
+    pub scale: Option<Spo2Scale>,
+    pub resp_rate: Option<f64>,
+    pub spo2: Option<f64>,
+    pub pulse: Option<f64>,
+    pub systolic: Option<f64>,
+    pub temp_c: Option<f64>,
 }
 
 fn median(v: &VecDeque<f64>) -> Option<f64> {
@@ -352,6 +373,22 @@ impl Policy {
         }
     }
 
+    /// A round of the chart for `patient` (news2 reads it; naive ignores it). An older round
+    /// than the one it has (a resend, or out of order) changes nothing.
+    pub fn on_chart(&mut self, patient: &str, c: ChartIn, out: &mut Vec<AlertOut>) {
+        if self.kind != PolicyKind::News2 {
+            return;
+        }
+        let st = self.patients.entry(patient.to_string()).or_default();
+        if st.chart.is_some_and(|old| old.charted_ms >= c.charted_ms) {
+            return;
+        }
+        st.chart = Some(c);
+        // The round's time is the newest the stack knows of for this patient.
+        let now = self.now_ms.max(c.charted_ms);
+        Self::news2(st, patient, now, out);
+    }
+
     /// Pumps, bed-exit sensors, CGMs, fridge loggers and tags (see the module doc).
     fn bedside(&mut self, r: &ReadingIn, subject: &str, out: &mut Vec<AlertOut>) {
         let naive = self.kind == PolicyKind::Naive;
@@ -492,19 +529,25 @@ impl Policy {
 
     fn news2(st: &mut PatientState, patient: &str, now: SimMillis, out: &mut Vec<AlertOut>) {
         let m = |k: &str| st.recent.get(k).and_then(median);
-        let hr = m("hr").or(m("pulse"));
-        let (Some(rr), Some(spo2), Some(hr)) = (m("rr"), m("spo2"), hr) else {
+        let chart = st.chart.unwrap_or_default();
+        // The wearables' values; a parameter no wearable measures comes from the chart.
+        let hr = m("hr").or(m("pulse")).or(chart.pulse);
+        let (Some(rr), Some(spo2), Some(hr)) =
+            (m("rr").or(chart.resp_rate), m("spo2").or(chart.spo2), hr)
+        else {
             return;
         };
+        // Consciousness, oxygen and the SpO2 scale only the chart knows: without it, alert,
+        // on air, scale 1.
         let news2 = News2::score(&News2Inputs {
             resp_rate: rr,
             spo2,
-            scale: Spo2Scale::Scale1,
-            on_oxygen: false,
-            systolic: m("sbp").unwrap_or(120.0),
+            scale: chart.scale.unwrap_or(Spo2Scale::Scale1),
+            on_oxygen: chart.on_oxygen.unwrap_or(false),
+            systolic: m("sbp").or(chart.systolic).unwrap_or(120.0),
             pulse: hr,
-            consciousness: Acvpu::Alert,
-            temp_c: m("temp").unwrap_or(37.0),
+            consciousness: chart.consciousness.unwrap_or(Acvpu::Alert),
+            temp_c: m("temp").or(chart.temp_c).unwrap_or(37.0),
         });
         let total = news2.total;
         let checks: [(bool, i64, &'static str, Priority, String); 7] = [

@@ -331,3 +331,99 @@ fn a_clock_stepped_back_an_hour_is_not_silence() {
     }
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// NEWS2 3 from the wearables alone (RR 21: 2, HR 95: 1), for `minutes`.
+fn feed_news2_3(p: &mut Policy, from_min: i64, minutes: i64, out: &mut Vec<AlertOut>) {
+    for i in from_min * 4..(from_min + minutes) * 4 {
+        let ts = i * 15 * S;
+        p.on_reading(
+            &reading(
+                "ecg",
+                ts,
+                &[("heart_rate", Some(95.0)), ("resp_rate", Some(21.0))],
+            ),
+            out,
+        );
+        p.on_reading(&reading("spo2", ts, &[("spo2", Some(96.0))]), out);
+    }
+}
+
+fn chart(at: i64, c: Acvpu, oxygen: bool, scale: Spo2Scale) -> ChartIn {
+    ChartIn {
+        charted_ms: at,
+        consciousness: Some(c),
+        on_oxygen: Some(oxygen),
+        scale: Some(scale),
+        ..ChartIn::default()
+    }
+}
+
+#[test]
+fn news2_reads_consciousness_and_oxygen_from_the_chart() {
+    let (mut blind, mut charted) = (
+        Policy::new(PolicyKind::News2),
+        Policy::new(PolicyKind::News2),
+    );
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    feed_news2_3(&mut blind, 0, 10, &mut a);
+    feed_news2_3(&mut charted, 0, 2, &mut b);
+    // The round at 2 min charts new confusion (3) on oxygen (2): NEWS2 3 + 5 = 8.
+    charted.on_chart(
+        "P1",
+        chart(2 * MIN, Acvpu::Confused, true, Spo2Scale::Scale1),
+        &mut b,
+    );
+    feed_news2_3(&mut charted, 2, 8, &mut b);
+    assert!(
+        a.iter().all(|x| x.class != "deterioration"),
+        "the wearables alone score 3: {a:?}"
+    );
+    let high = b
+        .iter()
+        .find(|x| x.class == "deterioration" && x.priority == Priority::High)
+        .expect("the chart makes it 8");
+    assert_eq!(high.text, "NEWS2 8>=7");
+    assert_eq!(high.began_ms, 2 * MIN, "from the round on");
+    // An older round (a resend) changes nothing; naive ignores the chart.
+    let n = b.len();
+    charted.on_chart(
+        "P1",
+        chart(MIN, Acvpu::Alert, false, Spo2Scale::Scale1),
+        &mut b,
+    );
+    feed_news2_3(&mut charted, 10, 1, &mut b);
+    assert_eq!(b.len(), n);
+    let mut naive = Policy::new(PolicyKind::Naive);
+    let n = a.len();
+    naive.on_chart(
+        "P1",
+        chart(0, Acvpu::Unresponsive, true, Spo2Scale::Scale1),
+        &mut a,
+    );
+    assert_eq!(a.len(), n);
+}
+
+#[test]
+fn a_charted_scale_2_does_not_score_a_target_saturation_of_89() {
+    let mut alerts = Vec::new();
+    for scale in [Spo2Scale::Scale1, Spo2Scale::Scale2] {
+        let mut p = Policy::new(PolicyKind::News2);
+        let mut out = Vec::new();
+        p.on_chart("P1", chart(0, Acvpu::Alert, false, scale), &mut out);
+        for i in 0..40 {
+            let ts = i * 15 * S;
+            p.on_reading(
+                &reading(
+                    "spo2",
+                    ts,
+                    &[("spo2", Some(89.0)), ("pulse_rate", Some(80.0))],
+                ),
+                &mut out,
+            );
+            p.on_reading(&reading("ecg", ts, &[("resp_rate", Some(16.0))]), &mut out);
+        }
+        alerts.push(out.iter().filter(|x| x.class == "deterioration").count());
+    }
+    // Scale 1: SpO2 89 scores 3 (a single parameter 3); scale 2 on air: 88-92 scores 0.
+    assert_eq!(alerts, vec![1, 0]);
+}
