@@ -292,6 +292,22 @@ impl LiveFhir {
     }
 }
 
+impl LiveFhir {
+    /// Writes the Bundle of charted round `r` into `out` (docs/chart.md); its time, or `None`
+    /// for a missed round (nothing charted, nothing to send).
+    pub fn chart_bundle(
+        &self,
+        r: &wardtwin_sim::records::ChartRecord,
+        out: &mut Vec<u8>,
+    ) -> Option<i64> {
+        let ix = r.patient.0 as usize;
+        let (id, _) = self.dir.patients.get(ix)?;
+        let round = ChartRound::of(r, id, &self.dir.patient_fid[ix])?;
+        round.bundle(out);
+        Some(round.charted_ms)
+    }
+}
+
 /// A device as the export needs it.
 struct Dev {
     id: String,

@@ -42,8 +42,6 @@ pub struct LiveSink<S: RecordSink = ParquetSink> {
     /// Each reading's FHIR copy too (`--fhir-topic`), and its buffer.
     fhir: Option<crate::fhir::LiveFhir>,
     fhir_buf: Vec<u8>,
-    /// With `fhir`: each patient's id and FHIR id (the chart's rounds name them).
-    patients: Vec<(String, String)>,
 }
 
 impl<S: RecordSink> LiveSink<S> {
@@ -71,7 +69,6 @@ impl<S: RecordSink> LiveSink<S> {
             map_sent: false,
             fhir: None,
             fhir_buf: Vec::new(),
-            patients: Vec::new(),
         }
     }
 
@@ -80,11 +77,6 @@ impl<S: RecordSink> LiveSink<S> {
     /// the chart as a Bundle on its ward's `…/chart/fhir` topic (counted, outside the ledger).
     pub fn with_fhir(mut self, dir: &wardtwin_sim::Directory) -> Self {
         self.fhir = Some(crate::fhir::LiveFhir::new(dir));
-        self.patients = dir
-            .patients
-            .iter()
-            .map(|p| (p.id.clone(), crate::fhir::fhir_id(&p.id)))
-            .collect();
         self
     }
 
@@ -238,20 +230,15 @@ impl<S: RecordSink> LiveSink<S> {
     /// Bundle on its ward's chart topic, over the twin's own connection (the EHR is not behind
     /// a ward's gateway). A missed round charts nothing.
     fn chart(&mut self, rows: &[ChartRecord]) -> Result<(), SinkError> {
-        if self.fhir.is_none() {
+        let Some(fhir) = self.fhir.take() else {
             return Ok(());
-        }
+        };
         let mut batch = Vec::new();
         let mut buf = std::mem::take(&mut self.fhir_buf);
-        let patients = std::mem::take(&mut self.patients);
         for r in rows {
-            let Some((id, fid)) = patients.get(r.patient.0 as usize) else {
+            let Some(charted_ms) = fhir.chart_bundle(r, &mut buf) else {
                 continue;
             };
-            let Some(round) = crate::fhir::ChartRound::of(r, id, fid) else {
-                continue;
-            };
-            round.bundle(&mut buf);
             let payload = self.in_arena(&buf);
             batch.push(OutMsg {
                 conn: self.publisher.control(),
@@ -260,11 +247,11 @@ impl<S: RecordSink> LiveSink<S> {
                 retain: false,
                 ledger: None,
                 chart: true,
-                offset_ms: round.charted_ms - self.epoch_ms,
+                offset_ms: charted_ms - self.epoch_ms,
             });
         }
         self.fhir_buf = buf;
-        self.patients = patients;
+        self.fhir = Some(fhir);
         if batch.is_empty() {
             return Ok(());
         }
