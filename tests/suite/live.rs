@@ -15,7 +15,7 @@ use wardtwin_exporters::mqtt::{EmbeddedBroker, TlsFiles};
 use wardtwin_exporters::wire::schemas::WireSchemas;
 
 use super::support::{
-    read_manifest, read_parquet, run_scenario, str_values, temp_dir, time_values,
+    charted_rounds, read_manifest, read_parquet, run_scenario, temp_dir, time_values,
 };
 
 /// Starts `wardtwin run SCENARIO --quiet --out OUT ARGS…` in the background.
@@ -1233,31 +1233,7 @@ fn the_charts_rounds_go_out_as_fhir_bundles_counted_by_the_clock() {
             "1m",
         ],
     );
-    let df = read_parquet(out.join("charted.parquet"));
-    let when = time_values(&df, "charted_time");
-    let patient = str_values(&df, "patient_id");
-    let hr = df
-        .column("charted_heart_rate")
-        .unwrap()
-        .f32()
-        .unwrap()
-        .clone();
-    let avpu = df
-        .column("charted_consciousness")
-        .unwrap()
-        .str()
-        .unwrap()
-        .clone();
-    // (patient, time) -> (pulse, ACVPU) of each round charted.
-    let charted: BTreeMap<(String, i64), (f64, String)> = (0..df.height())
-        .filter_map(|i| {
-            let t = when[i]?;
-            Some((
-                (patient[i].clone(), t),
-                (f64::from(hr.get(i)?), avpu.get(i)?.to_string()),
-            ))
-        })
-        .collect();
+    let charted = charted_rounds(&out);
     assert!(charted.len() >= 3, "{} rounds charted", charted.len());
     let live = &read_manifest(&out)["live"];
     assert_eq!(

@@ -90,6 +90,30 @@ pub fn time_values(df: &DataFrame, column: &str) -> Vec<Option<i64>> {
         .collect()
 }
 
+/// The rounds a run's chart says were charted (charted.parquet, read with polars):
+/// (patient, time) -> (pulse, ACVPU letter). Missed rounds are not in it.
+pub fn charted_rounds(run: &Path) -> std::collections::BTreeMap<(String, i64), (f64, String)> {
+    let df = read_parquet(run.join("charted.parquet"));
+    let when = time_values(&df, "charted_time");
+    let column = |name: &str| df.column(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let patient = column("patient_id").str().expect("patient_id");
+    let hr = column("charted_heart_rate")
+        .f32()
+        .expect("charted_heart_rate");
+    let avpu = column("charted_consciousness")
+        .str()
+        .expect("charted_consciousness");
+    when.iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            Some((
+                (patient.get(i)?.to_string(), (*t)?),
+                (f64::from(hr.get(i)?), avpu.get(i)?.to_string()),
+            ))
+        })
+        .collect()
+}
+
 /// A run folder's `manifest.json`.
 pub fn read_manifest(run: &Path) -> serde_json::Value {
     let path = run.join("manifest.json");

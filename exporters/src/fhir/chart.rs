@@ -11,6 +11,8 @@
 //! | SpO2 | LOINC 2708-6, 59408-5 | `%` |
 //! | temperature | LOINC 8310-5 | `Cel` |
 //! | blood pressure | LOINC 85354-9, components 8480-6 and 8462-4 | `mm[Hg]` |
+//!
+//! (each vital sign also with the MDC code of its quantity, as the export codes readings)
 //! | consciousness | LOINC 67775-7 (level of responsiveness) | `urn:wardtwin:acvpu` A/C/V/P/U, SNOMED CT for A, V, P, U |
 //! | oxygen | `urn:wardtwin:chart` `supplemental-oxygen` | boolean |
 //! | SpO2 scale in use | `urn:wardtwin:chart` `spo2-scale` | integer 1 or 2 |
@@ -26,7 +28,10 @@ use wardtwin_sim::news2::Acvpu;
 use wardtwin_sim::records::{ChartRecord, ChartValues, Metric};
 
 use super::json::{LOINC, OBS_CATEGORY, UCUM, WT_PATIENT};
-use super::{fhir_id, iso};
+use std::path::Path;
+
+use super::{BP_PANEL, Codes, FhirError, Pipe, fhir_id, iso};
+use crate::runfolder::{Cols, read_table};
 use crate::wire::codes;
 
 /// The chart's own codes (what no standard code we know of names), and its identifiers.
@@ -124,34 +129,27 @@ impl<'a> Round<'a> {
             json!({"value": round1(value), "unit": u, "system": UCUM, "code": u})
         };
         let local = |code: &str, text: &str| json!({"coding": [{"system": WT_CHART, "code": code}], "text": text});
+        // The codings the export gives each metric (LOINC, with the MDC code of the quantity).
+        let codings = Codes::get();
+        let coded = |m: Metric| json!({"coding": codings.code.get(&m).map(|c| &c.codings), "text": m.name()});
         let mut out = Vec::with_capacity(9);
-        let vital = |item: &str, m: Metric, codes: &[&str], value: f32| {
-            let (ident, mut o) = base(item, "vital-signs", loinc(codes, m.name()));
+        let vital = |item: &str, m: Metric, value: f32| {
+            let (ident, mut o) = base(item, "vital-signs", coded(m));
             o["valueQuantity"] = qty(m, value);
             (ident, o)
         };
-        out.push(vital(
-            "heart_rate",
-            Metric::PulseRate,
-            &["8867-4"],
-            v.heart_rate,
-        ));
-        out.push(vital(
-            "resp_rate",
-            Metric::RespRate,
-            &["9279-1"],
-            v.resp_rate,
-        ));
-        out.push(vital("spo2", Metric::Spo2, &["2708-6", "59408-5"], v.spo2));
-        out.push(vital("body_temp", Metric::BodyTemp, &["8310-5"], v.temp_c));
+        out.push(vital("heart_rate", Metric::PulseRate, v.heart_rate));
+        out.push(vital("resp_rate", Metric::RespRate, v.resp_rate));
+        out.push(vital("spo2", Metric::Spo2, v.spo2));
+        out.push(vital("body_temp", Metric::BodyTemp, v.temp_c));
         let (ident, mut bp) = base(
             "blood_pressure",
             "vital-signs",
-            loinc(&["85354-9"], "blood pressure panel"),
+            json!({"coding": BP_PANEL, "text": "blood pressure panel"}),
         );
         bp["component"] = json!([
-            {"code": loinc(&["8480-6"], "bp_systolic"), "valueQuantity": qty(Metric::Systolic, v.systolic)},
-            {"code": loinc(&["8462-4"], "bp_diastolic"), "valueQuantity": qty(Metric::Diastolic, v.diastolic)},
+            {"code": coded(Metric::Systolic), "valueQuantity": qty(Metric::Systolic, v.systolic)},
+            {"code": coded(Metric::Diastolic), "valueQuantity": qty(Metric::Diastolic, v.diastolic)},
         ]);
         out.push((ident, bp));
         let a = v.consciousness;
@@ -168,7 +166,7 @@ impl<'a> Round<'a> {
         out.push((ident, c));
         let (ident, mut o2) = base(
             "supplemental_oxygen",
-            "vital-signs",
+            "therapy",
             local("supplemental-oxygen", "on supplemental oxygen"),
         );
         o2["valueBoolean"] = json!(v.on_oxygen);
@@ -207,6 +205,121 @@ impl<'a> Round<'a> {
         // A Value into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &b);
     }
+}
+
+/// The chart's rounds (charted.parquet) as Observations, after the readings'. A run folder
+/// written before the chart existed has none. Rounds are few (one per patient every 30 min
+/// to 12 h), so one buffer per 4,096 rounds is plenty.
+pub(super) fn export_rounds(run: &Path, f: &mut Pipe) -> Result<(), FhirError> {
+    if !run.join("charted.parquet").exists() {
+        return Ok(());
+    }
+    let df = read_table(
+        run,
+        "charted",
+        &[
+            "charted_time",
+            "patient_id",
+            "spo2_scale",
+            "charted_heart_rate",
+            "charted_resp_rate",
+            "charted_spo2",
+            "charted_temp_c",
+            "charted_systolic",
+            "charted_diastolic",
+            "charted_consciousness",
+            "on_oxygen",
+            "charted_news2",
+        ],
+    )?;
+    let c = Cols::new(&df, run, "charted");
+    let (when, patient, scale) = (
+        c.time("charted_time")?,
+        c.str("patient_id")?,
+        c.i32("spo2_scale")?,
+    );
+    let vitals = [
+        c.f32("charted_heart_rate")?,
+        c.f32("charted_resp_rate")?,
+        c.f32("charted_spo2")?,
+        c.f32("charted_temp_c")?,
+        c.f32("charted_systolic")?,
+        c.f32("charted_diastolic")?,
+    ];
+    let (acvpu, oxygen, news2) = (
+        c.str("charted_consciousness")?,
+        c.bool("on_oxygen")?,
+        c.i32("charted_news2")?,
+    );
+    let bad = |i: usize, what: &str| {
+        FhirError::Invalid(format!(
+            "{}: row {i}: {what}",
+            run.join("charted.parquet").display()
+        ))
+    };
+    let mut buf = f.buffer();
+    let mut n = 0;
+    for i in 0..df.height() {
+        // A missed round charted nothing.
+        let (Some(t), Some(p)) = (when[i], patient[i].as_deref()) else {
+            continue;
+        };
+        let v: Vec<f32> = vitals.iter().filter_map(|col| col[i]).collect();
+        let (&[hr, rr, spo2, temp, sbp, dbp], Some(a), Some(o2), Some(score), Some(sc)) = (
+            v.as_slice(),
+            acvpu[i].as_deref().and_then(acvpu_of),
+            oxygen[i],
+            news2[i].and_then(|x| u8::try_from(x).ok()),
+            scale[i].and_then(|x| u8::try_from(x).ok()),
+        ) else {
+            return Err(bad(i, "a charted round without all its values"));
+        };
+        let values = ChartValues {
+            heart_rate: hr,
+            resp_rate: rr,
+            spo2,
+            temp_c: temp,
+            systolic: sbp,
+            diastolic: dbp,
+            consciousness: a,
+            on_oxygen: o2,
+        };
+        let fid = fhir_id(p);
+        let round = Round {
+            patient: p,
+            patient_fid: &fid,
+            charted_ms: t,
+            values: &values,
+            news2: score,
+            scale: sc,
+        };
+        for (_, o) in round.observations() {
+            // A Value into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut buf, &o);
+            buf.push(b'\n');
+            n += 1;
+        }
+        if n >= 9 * 4096 {
+            f.send(std::mem::replace(&mut buf, f.buffer()), n)?;
+            n = 0;
+        }
+    }
+    if n > 0 {
+        f.send(buf, n)?;
+    }
+    Ok(())
+}
+
+fn acvpu_of(letter: &str) -> Option<Acvpu> {
+    [
+        Acvpu::Alert,
+        Acvpu::Confused,
+        Acvpu::Voice,
+        Acvpu::Pain,
+        Acvpu::Unresponsive,
+    ]
+    .into_iter()
+    .find(|a| a.letter() == letter)
 }
 
 /// A charted value as the chart shows it (no float noise: 37.1, not 37.099998).

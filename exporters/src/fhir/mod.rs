@@ -10,7 +10,8 @@
 //!   `vital-signs`, LOINC plus MDC codings, UCUM `valueQuantity`, the device's clock as
 //!   `effectiveDateTime`, blood pressure as one panel with its components, `dataAbsentReason`
 //!   when the device reported no value. Each carries an `identifier` (device, sequence, metric)
-//!   a server can de-duplicate on with a conditional create.
+//!   a server can de-duplicate on with a conditional create. Then each charted round of the
+//!   nurses' chart (charted.parquet) as its nine Observations ([`chart`]).
 //! - With `truth`: the ground truth, as `Flag` (deterioration episodes) and `DetectedIssue`
 //!   (conditions), tagged as such.
 //!
@@ -453,7 +454,9 @@ pub fn export(run: &Path, out: &Path, opts: &FhirOptions) -> Result<FhirReport, 
         .push(("Encounter", encounters(out, &dir, &epoch)?));
     report.files.push(("Device", devices(out, &dir)?));
     let mut obs = Pipe::start(Ndjson::create(out, "Observation")?)?;
-    let streamed = telemetry(run, &dir, &mut obs).and_then(|()| batteries(run, &dir, &mut obs));
+    let streamed = telemetry(run, &dir, &mut obs)
+        .and_then(|()| batteries(run, &dir, &mut obs))
+        .and_then(|()| chart::export_rounds(run, &mut obs));
     // A failed send already carries the writer's error (a full disk, say).
     let written = obs.finish();
     streamed?;
